@@ -1,0 +1,193 @@
+"""The Pythonic front door: ``opensspi.client()`` and ``opensspi.server()``.
+
+These drive a package's context directly — the same state machines the Windows-shaped
+functions in :mod:`opensspi.sspi` drive — without SecBuffer bookkeeping::
+
+    client = opensspi.client("NTLM", user="alice", domain="CORP", password="...",
+                             target="HTTP/web.corp.example")
+    server = opensspi.server("NTLM", users={"CORP\\\\alice": "..."})
+    token = client.step()
+    while token is not None:
+        token = server.step(token)
+        token = client.step(token) if token is not None else None
+    sealed = client.wrap(b"hello")
+    assert server.unwrap(sealed) == b"hello"
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from datetime import datetime
+
+from . import registry
+from .buffers import ChannelBindings
+from .constants import AscReq, CredentialUse, IscReq, SecStatus
+from .errors import UnsupportedFunction
+from .provider import (
+    DEFAULT_ENVIRONMENT,
+    AuthIdentity,
+    Credential,
+    Environment,
+    MessagePart,
+    SecurityContext,
+    SecurityPackage,
+    Sizes,
+)
+
+DEFAULT_CLIENT_FLAGS = (
+    IscReq.INTEGRITY | IscReq.CONFIDENTIALITY | IscReq.REPLAY_DETECT | IscReq.SEQUENCE_DETECT
+)
+DEFAULT_SERVER_FLAGS = (
+    AscReq.INTEGRITY | AscReq.CONFIDENTIALITY | AscReq.REPLAY_DETECT | AscReq.SEQUENCE_DETECT
+)
+
+
+class Context:
+    """One side of an authentication, stepped with tokens; then a message protector."""
+
+    def __init__(self, package: SecurityPackage, context: SecurityContext,
+                 channel_bindings: ChannelBindings | None) -> None:
+        self.package = package
+        self._ctx = context
+        self._bindings = channel_bindings
+        self._lock = threading.Lock()
+        self.status: SecStatus | None = None
+
+    def step(self, token: bytes | None = None) -> bytes | None:
+        """Feed the peer's token; return the token to send, or None when there is none."""
+        from .provider import StepInput
+
+        with self._lock:
+            result = self._ctx.step(StepInput(
+                token=bytes(token) if token is not None else None,
+                channel_bindings=self._bindings,
+            ))
+            self.status = result.status
+            return result.token or None
+
+    @property
+    def complete(self) -> bool:
+        return self._ctx.complete
+
+    @property
+    def flags(self) -> int:
+        """ISC_RET_* (client) or ASC_RET_* (server) flags: what the context provides."""
+        return self._ctx.flags
+
+    @property
+    def client_name(self) -> str | None:
+        return self._ctx.client_name
+
+    @property
+    def session_key(self) -> bytes | None:
+        return self._ctx.session_key
+
+    @property
+    def expiry(self) -> datetime | None:
+        return self._ctx.expiry
+
+    @property
+    def context(self) -> SecurityContext:
+        """The package context, for QueryContextAttributes-style inspection."""
+        return self._ctx
+
+    def sizes(self) -> Sizes:
+        return self._ctx.sizes()
+
+    def wrap(self, data: bytes, encrypt: bool = True) -> bytes:
+        """Protect ``data`` for the peer: token ‖ (sealed) data."""
+        with self._lock:
+            return self._ctx.wrap(data, encrypt)
+
+    def unwrap(self, message: bytes) -> bytes:
+        """Verify and unseal a message made by the peer's :meth:`wrap`."""
+        with self._lock:
+            return self._ctx.unwrap(message)
+
+    def sign(self, data: bytes) -> bytes:
+        """A detached signature over ``data``."""
+        with self._lock:
+            return self._ctx.make_signature((MessagePart(data, sealed=False),), 0, None)
+
+    def verify(self, data: bytes, signature: bytes) -> None:
+        """Raise ``MessageAltered``/``OutOfSequence`` unless ``signature`` signs ``data``."""
+        with self._lock:
+            self._ctx.verify_signature((MessagePart(data, sealed=False),), signature, None)
+
+
+def _bindings(value: ChannelBindings | bytes | None) -> ChannelBindings | None:
+    if value is None or isinstance(value, ChannelBindings):
+        return value
+    return ChannelBindings.from_application_data(value)
+
+
+def credentials(
+    package: str = "NTLM",
+    *,
+    user: str | None = None,
+    domain: str | None = None,
+    password: str | None = None,
+    nt_hash: bytes | None = None,
+    use: CredentialUse = CredentialUse.OUTBOUND,
+    auth_data: object | None = None,
+) -> Credential:
+    """AcquireCredentialsHandle, Pythonic: explicit identity or the package's own data."""
+    pkg = registry.get(package)
+    if auth_data is None and (user is not None or password is not None or nt_hash is not None):
+        if user is not None and domain is None:
+            ident = AuthIdentity.parse_user(user, password, nt_hash=nt_hash)
+        else:
+            ident = AuthIdentity(user, domain, password, nt_hash)
+        auth_data = ident
+    return pkg.acquire_credentials(user, use, auth_data)
+
+
+def client(
+    package: str = "NTLM",
+    *,
+    user: str | None = None,
+    domain: str | None = None,
+    password: str | None = None,
+    nt_hash: bytes | None = None,
+    target: str | None = None,
+    flags: IscReq = DEFAULT_CLIENT_FLAGS,
+    channel_bindings: ChannelBindings | bytes | None = None,
+    credential: Credential | None = None,
+    auth_data: object | None = None,
+    env: Environment = DEFAULT_ENVIRONMENT,
+) -> Context:
+    """A client (initiator) context for ``package`` towards ``target`` (an SPN)."""
+    pkg = registry.get(package)
+    cred = credential or credentials(
+        package, user=user, domain=domain, password=password, nt_hash=nt_hash,
+        use=CredentialUse.OUTBOUND, auth_data=auth_data,
+    )
+    return Context(pkg, pkg.client_context(cred, target, IscReq(flags), env),
+                   _bindings(channel_bindings))
+
+
+def server(
+    package: str = "NTLM",
+    *,
+    users: Mapping[str, str] | None = None,
+    flags: AscReq = DEFAULT_SERVER_FLAGS,
+    channel_bindings: ChannelBindings | bytes | None = None,
+    credential: Credential | None = None,
+    auth_data: object | None = None,
+    env: Environment = DEFAULT_ENVIRONMENT,
+) -> Context:
+    """A server (acceptor) context. ``users`` maps ``DOMAIN\\\\user`` (or ``user``) to passwords.
+
+    Without ``users`` or ``auth_data`` the package uses its default source (for NTLM, the
+    file named by ``NTLM_USER_FILE``).
+    """
+    pkg = registry.get(package)
+    if credential is None:
+        if users is not None:
+            if auth_data is not None:
+                raise UnsupportedFunction("Pass either users= or auth_data=, not both.")
+            auth_data = dict(users)
+        credential = pkg.acquire_credentials(None, CredentialUse.INBOUND, auth_data)
+    return Context(pkg, pkg.server_context(credential, AscReq(flags), env),
+                   _bindings(channel_bindings))

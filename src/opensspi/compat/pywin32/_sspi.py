@@ -1,0 +1,237 @@
+"""pywin32's ``sspi`` helper classes: ClientAuth and ServerAuth over win32security.
+
+Behaviour follows pywin32's ``win32/Lib/sspi.py``: ``authorize()`` takes the peer's token (raw
+bytes or a PySecBufferDescType) and returns ``(err, sec_buffer_out)``; the message helpers use
+SECPKG_ATTR_SIZES for buffer sizes and one sequence number per call.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from opensspi.compat.pywin32 import _win32security as win32security
+from opensspi.compat.pywin32 import sspicon
+
+__all__ = ["ClientAuth", "ServerAuth"]
+
+
+class _BaseAuth:
+    ctxt: win32security.PyCtxtHandleType | None
+    pkg_info: dict[str, Any]
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the context: the next authorize() starts a new handshake."""
+        self.ctxt = None
+        self.authenticated = False
+        self.initiator_name: str | None = None
+        self.service_name: str | None = None
+        self.next_seq_num = 0
+
+    def _get_next_seq_num(self) -> int:
+        seq = self.next_seq_num
+        self.next_seq_num += 1
+        return seq
+
+    def _context(self) -> win32security.PyCtxtHandleType:
+        if not self.authenticated or self.ctxt is None:
+            raise RuntimeError("Not authenticated: finish authorize() first")
+        return self.ctxt
+
+    def _sizes(self) -> dict[str, int]:
+        sizes: dict[str, int] = self._context().QueryContextAttributes(
+            sspicon.SECPKG_ATTR_SIZES
+        )
+        return sizes
+
+    def _wrap_input(self, sec_buffer_in: Any) -> win32security.PySecBufferDescType | None:
+        if sec_buffer_in is None or isinstance(sec_buffer_in, win32security.PySecBufferDescType):
+            return sec_buffer_in
+        desc = win32security.PySecBufferDescType()
+        token = win32security.PySecBufferType(self.pkg_info["MaxToken"], sspicon.SECBUFFER_TOKEN)
+        token.Buffer = sec_buffer_in
+        desc.append(token)
+        return desc
+
+    def _output(self) -> win32security.PySecBufferDescType:
+        desc = win32security.PySecBufferDescType()
+        desc.append(
+            win32security.PySecBufferType(self.pkg_info["MaxToken"], sspicon.SECBUFFER_TOKEN)
+        )
+        return desc
+
+    def _names(self) -> None:
+        assert self.ctxt is not None
+        try:
+            client, server = self.ctxt.QueryContextAttributes(sspicon.SECPKG_ATTR_NATIVE_NAMES)
+        except win32security.error:
+            return
+        self.initiator_name = client or None
+        self.service_name = server or None
+
+    # -- message helpers (same shapes as pywin32) --------------------------------------------
+
+    def encrypt(self, data: bytes) -> tuple[bytes, bytes]:
+        """Seal ``data``; returns ``(encrypted_data, trailer)``."""
+        ctxt = self._context()
+        desc = win32security.PySecBufferDescType()
+        desc.append(win32security.PySecBufferType(len(data), sspicon.SECBUFFER_DATA))
+        desc.append(
+            win32security.PySecBufferType(self._sizes()["SecurityTrailer"], sspicon.SECBUFFER_TOKEN)
+        )
+        desc[0].Buffer = data
+        ctxt.EncryptMessage(0, desc, self._get_next_seq_num())
+        return desc[0].Buffer, desc[1].Buffer
+
+    def decrypt(self, data: bytes, trailer: bytes) -> bytes:
+        """Reverse :meth:`encrypt`."""
+        ctxt = self._context()
+        desc = win32security.PySecBufferDescType()
+        desc.append(win32security.PySecBufferType(len(data), sspicon.SECBUFFER_DATA))
+        desc.append(win32security.PySecBufferType(len(trailer), sspicon.SECBUFFER_TOKEN))
+        desc[0].Buffer = data
+        desc[1].Buffer = trailer
+        ctxt.DecryptMessage(desc, self._get_next_seq_num())
+        return desc[0].Buffer
+
+    def sign(self, data: bytes) -> bytes:
+        """A signature over ``data``."""
+        ctxt = self._context()
+        desc = win32security.PySecBufferDescType()
+        desc.append(win32security.PySecBufferType(len(data), sspicon.SECBUFFER_DATA))
+        desc.append(
+            win32security.PySecBufferType(self._sizes()["MaxSignature"], sspicon.SECBUFFER_TOKEN)
+        )
+        desc[0].Buffer = data
+        ctxt.MakeSignature(0, desc, self._get_next_seq_num())
+        return desc[1].Buffer
+
+    def verify(self, data: bytes, sig: bytes) -> None:
+        """Raise ``win32security.error`` unless ``sig`` signs ``data``."""
+        ctxt = self._context()
+        desc = win32security.PySecBufferDescType()
+        desc.append(win32security.PySecBufferType(len(data), sspicon.SECBUFFER_DATA))
+        desc.append(win32security.PySecBufferType(len(sig), sspicon.SECBUFFER_TOKEN))
+        desc[0].Buffer = data
+        desc[1].Buffer = sig
+        ctxt.VerifySignature(desc, self._get_next_seq_num())
+
+    def wrap(self, data: bytes) -> bytes:
+        """Seal ``data`` into one message: token ‖ ciphertext ‖ padding."""
+        ctxt = self._context()
+        sizes = self._sizes()
+        desc = win32security.PySecBufferDescType()
+        desc.append(win32security.PySecBufferType(sizes["SecurityTrailer"], sspicon.SECBUFFER_TOKEN))
+        desc.append(win32security.PySecBufferType(len(data), sspicon.SECBUFFER_DATA))
+        desc.append(win32security.PySecBufferType(sizes["BlockSize"], sspicon.SECBUFFER_PADDING))
+        desc[1].Buffer = data
+        ctxt.EncryptMessage(0, desc, self._get_next_seq_num())
+        return desc[0].Buffer + desc[1].Buffer + desc[2].Buffer
+
+    def unwrap(self, data: bytes) -> bytes:
+        """Reverse :meth:`wrap` (the STREAM + DATA buffer shape)."""
+        ctxt = self._context()
+        desc = win32security.PySecBufferDescType()
+        desc.append(win32security.PySecBufferType(len(data), sspicon.SECBUFFER_STREAM))
+        desc.append(win32security.PySecBufferType(0, sspicon.SECBUFFER_DATA))
+        desc[0].Buffer = data
+        ctxt.DecryptMessage(desc, self._get_next_seq_num())
+        return desc[1].Buffer
+
+
+class ClientAuth(_BaseAuth):
+    """The client side: ``authorize(server_token)`` until it returns ``err == 0``."""
+
+    def __init__(
+        self,
+        pkg_name: str,
+        client_name: str | None = None,
+        auth_info: tuple[str | None, str | None, str | None] | None = None,
+        targetspn: str | None = None,
+        scflags: int | None = None,
+        datarep: int = sspicon.SECURITY_NETWORK_DREP,
+    ) -> None:
+        if scflags is None:
+            scflags = (
+                sspicon.ISC_REQ_INTEGRITY | sspicon.ISC_REQ_SEQUENCE_DETECT
+                | sspicon.ISC_REQ_REPLAY_DETECT | sspicon.ISC_REQ_CONFIDENTIALITY
+            )
+        self.scflags = scflags
+        self.datarep = datarep
+        self.targetspn = targetspn
+        self.pkg_info = win32security.QuerySecurityPackageInfo(pkg_name)
+        self.credentials, self.credentials_expiry = win32security.AcquireCredentialsHandle(
+            client_name, self.pkg_info["Name"], sspicon.SECPKG_CRED_OUTBOUND, None, auth_info
+        )
+        self.ctxt_attr = 0
+        self.ctxt_expiry: datetime | None = None
+        super().__init__()
+
+    def authorize(self, sec_buffer_in: Any) -> tuple[int, win32security.PySecBufferDescType]:
+        """One InitializeSecurityContext leg: ``(err, sec_buffer_out)``."""
+        desc_in = self._wrap_input(sec_buffer_in)
+        desc_out = self._output()
+        ctxt_in = self.ctxt
+        if self.ctxt is None:
+            self.ctxt = win32security.PyCtxtHandleType()
+        err, attr, exp = win32security.InitializeSecurityContext(
+            self.credentials, ctxt_in, self.targetspn, self.scflags, self.datarep, desc_in,
+            self.ctxt, desc_out,
+        )
+        self.ctxt_attr = attr
+        self.ctxt_expiry = exp
+        if err in (sspicon.SEC_I_COMPLETE_NEEDED, sspicon.SEC_I_COMPLETE_AND_CONTINUE):
+            self.ctxt.CompleteAuthToken(desc_out)
+        self.authenticated = err == 0
+        if self.authenticated:
+            self._names()
+        return err, desc_out
+
+
+class ServerAuth(_BaseAuth):
+    """The server side: ``authorize(client_token)`` until it returns ``err == 0``."""
+
+    def __init__(
+        self,
+        pkg_name: str,
+        spn: str | None = None,
+        scflags: int | None = None,
+        datarep: int = sspicon.SECURITY_NETWORK_DREP,
+    ) -> None:
+        self.spn = spn
+        self.datarep = datarep
+        if scflags is None:
+            scflags = (
+                sspicon.ASC_REQ_INTEGRITY | sspicon.ASC_REQ_SEQUENCE_DETECT
+                | sspicon.ASC_REQ_REPLAY_DETECT | sspicon.ASC_REQ_CONFIDENTIALITY
+            )
+        self.scflags = scflags
+        self.pkg_info = win32security.QuerySecurityPackageInfo(pkg_name)
+        self.credentials, self.credentials_expiry = win32security.AcquireCredentialsHandle(
+            spn, self.pkg_info["Name"], sspicon.SECPKG_CRED_INBOUND, None, None
+        )
+        self.ctxt_attr = 0
+        self.ctxt_expiry: datetime | None = None
+        super().__init__()
+
+    def authorize(self, sec_buffer_in: Any) -> tuple[int, win32security.PySecBufferDescType]:
+        """One AcceptSecurityContext leg: ``(err, sec_buffer_out)``."""
+        desc_in = self._wrap_input(sec_buffer_in)
+        desc_out = self._output()
+        ctxt_in = self.ctxt
+        if self.ctxt is None:
+            self.ctxt = win32security.PyCtxtHandleType()
+        err, attr, exp = win32security.AcceptSecurityContext(
+            self.credentials, ctxt_in, desc_in, self.scflags, self.datarep, self.ctxt, desc_out
+        )
+        self.ctxt_attr = attr
+        self.ctxt_expiry = exp
+        if err in (sspicon.SEC_I_COMPLETE_NEEDED, sspicon.SEC_I_COMPLETE_AND_CONTINUE):
+            self.ctxt.CompleteAuthToken(desc_out)
+        self.authenticated = err == 0
+        if self.authenticated:
+            self._names()
+        return err, desc_out

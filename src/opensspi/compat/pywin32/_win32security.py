@@ -1,0 +1,403 @@
+"""pywin32's ``win32security`` SSPI surface, on top of :mod:`opensspi.sspi`.
+
+A program written for pywin32 runs unchanged after ``sys.path.insert(0, <this folder>)``:
+``AcquireCredentialsHandle`` returns ``(credhandle, expiry)``, ``InitializeSecurityContext``
+returns ``(rc, attrs, expiry)``, buffers are ``PySecBufferType``/``PySecBufferDescType``,
+context handles carry the message methods, and failures raise :class:`error` whose
+``winerror`` is pywin32's signed status value.
+
+``ImpersonateSecurityContext``/``RevertSecurityContext``: POSIX has no Windows access tokens,
+so there is nothing to impersonate. Rather than pretend, ``ImpersonateSecurityContext`` raises
+``error`` with ``SEC_E_NO_IMPERSONATION`` (0x8009030B), which is what Windows returns for a
+context that cannot impersonate; ``RevertSecurityContext`` on a context that is not
+impersonating is a no-op, as on Windows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+from opensspi import sspi as _sspi
+from opensspi.attributes import (
+    CredentialNames,
+    Flags,
+    Lifespan,
+    Names,
+    NativeNames,
+    NegotiationInfo,
+    SessionKey,
+)
+from opensspi.buffers import SecBuffer, SecBufferDesc
+from opensspi.constants import SecPkgAttr, SecPkgCredAttr, SecStatus
+from opensspi.errors import NoImpersonation, SspiError
+from opensspi.provider import PackageInfo, Sizes
+
+T = TypeVar("T")
+
+__all__ = [
+    "NEVER", "AcceptSecurityContext", "AcquireCredentialsHandle", "CompleteAuthToken",
+    "DecryptMessage", "DeleteSecurityContext", "EncryptMessage", "EnumerateSecurityPackages",
+    "FreeCredentialsHandle", "ImpersonateSecurityContext", "InitializeSecurityContext",
+    "MakeSignature", "PyCredHandleType", "PyCtxtHandleType", "PySecBufferDescType",
+    "PySecBufferType", "QueryContextAttributes", "QueryCredentialsAttributes",
+    "QuerySecurityPackageInfo", "RevertSecurityContext", "VerifySignature", "error",
+]
+
+# Windows' "never expires" TimeStamp is 0x7FFFFFFFFFFFFFFF (year 30828), beyond what a Python
+# datetime holds; the latest representable instant stands for it.
+NEVER = datetime.max.replace(tzinfo=timezone.utc)
+
+
+class error(Exception):  # noqa: N801 - pywin32's name
+    """pywintypes.error: ``args == (winerror, funcname, strerror)``."""
+
+    def __init__(self, winerror: int, funcname: str, strerror: str) -> None:
+        super().__init__(winerror, funcname, strerror)
+        self.winerror = winerror
+        self.funcname = funcname
+        self.strerror = strerror
+
+
+def _call(funcname: str, fn: Callable[..., T], *args: Any) -> T:
+    try:
+        return fn(*args)
+    except SspiError as exc:
+        raise error(exc.winerror, funcname, exc.message) from exc
+
+
+def _expiry(value: datetime | None) -> datetime:
+    return NEVER if value is None else value
+
+
+def _status(value: SecStatus) -> int:
+    v = int(value)
+    return v - (1 << 32) if v & 0x80000000 else v
+
+
+def _package_dict(info: PackageInfo) -> dict[str, Any]:
+    return {
+        "Capabilities": int(info.capabilities),
+        "Version": info.version,
+        "RPCID": info.rpcid,
+        "MaxToken": info.max_token,
+        "Name": info.name,
+        "Comment": info.comment,
+    }
+
+
+# -- buffers --------------------------------------------------------------------------------
+
+
+class PySecBufferType:
+    """A SecBuffer: ``PySecBufferType(size, type)`` with ``Buffer``/``BufferType``/``BufferSize``."""
+
+    __slots__ = ("_buf",)
+
+    def __init__(self, size: int, buffer_type: int) -> None:
+        self._buf = SecBuffer(buffer_type & 0xFFFFFFFF, size)
+
+    @property
+    def Buffer(self) -> bytes:  # noqa: N802
+        return self._buf.buffer
+
+    @Buffer.setter
+    def Buffer(self, value: bytes | str) -> None:  # noqa: N802
+        self._buf.buffer = value.encode() if isinstance(value, str) else bytes(value)
+
+    @property
+    def BufferType(self) -> int:  # noqa: N802
+        value = self._buf.BufferType
+        return value - (1 << 32) if value & 0x80000000 else value
+
+    @BufferType.setter
+    def BufferType(self, value: int) -> None:  # noqa: N802
+        self._buf.BufferType = value & 0xFFFFFFFF
+
+    @property
+    def BufferSize(self) -> int:  # noqa: N802
+        return self._buf.cbBuffer
+
+    def Clear(self) -> None:  # noqa: N802
+        self._buf.buffer = b""
+
+    def __repr__(self) -> str:
+        return f"PySecBufferType({self._buf!r})"
+
+
+class PySecBufferDescType:
+    """A SecBufferDesc holding PySecBufferType objects."""
+
+    __slots__ = ("_items", "ulVersion")
+
+    def __init__(self, ulVersion: int = 0) -> None:  # noqa: N803
+        self.ulVersion = ulVersion
+        self._items: list[PySecBufferType] = []
+
+    def append(self, buffer: PySecBufferType) -> None:
+        if not isinstance(buffer, PySecBufferType):
+            raise TypeError("PySecBufferDescType holds PySecBufferType objects only")
+        self._items.append(buffer)
+
+    def __getitem__(self, index: int) -> PySecBufferType:
+        return self._items[index]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[PySecBufferType]:
+        return iter(self._items)
+
+    def Clear(self) -> None:  # noqa: N802
+        self._items.clear()
+
+    def _desc(self) -> SecBufferDesc:
+        return SecBufferDesc(item._buf for item in self._items)
+
+
+def _desc(value: PySecBufferDescType | None) -> SecBufferDesc | None:
+    if value is None:
+        return None
+    if not isinstance(value, PySecBufferDescType):
+        raise TypeError("expected a PySecBufferDescType or None")
+    return value._desc()
+
+
+# -- handles --------------------------------------------------------------------------------
+
+
+class PyCredHandleType:
+    """A credential handle."""
+
+    __slots__ = ("_handle",)
+
+    def __init__(self) -> None:
+        self._handle = _sspi.CredHandle()
+
+    def QueryCredentialsAttributes(self, attribute: int) -> Any:  # noqa: N802
+        result = _call(
+            "QueryCredentialsAttributes", _sspi.QueryCredentialsAttributes, self._handle, attribute
+        )
+        if attribute == SecPkgCredAttr.NAMES and isinstance(result, CredentialNames):
+            return result.user_name
+        return result
+
+    def FreeCredentialsHandle(self) -> None:  # noqa: N802
+        _call("FreeCredentialsHandle", _sspi.FreeCredentialsHandle, self._handle)
+
+    def Detach(self) -> PyCredHandleType:  # noqa: N802
+        return self
+
+    def __repr__(self) -> str:
+        return f"<PyCredHandle {self._handle!r}>"
+
+
+class PyCtxtHandleType:
+    """A context handle with pywin32's message methods."""
+
+    __slots__ = ("_handle",)
+
+    def __init__(self) -> None:
+        self._handle = _sspi.CtxtHandle()
+
+    def MakeSignature(self, fqop: int, message: PySecBufferDescType, seq: int) -> None:  # noqa: N802
+        _call("MakeSignature", _sspi.MakeSignature, self._handle, fqop & 0xFFFFFFFF,
+              _desc(message), seq)
+
+    def VerifySignature(self, message: PySecBufferDescType, seq: int) -> int:  # noqa: N802
+        result = _call("VerifySignature", _sspi.VerifySignature, self._handle, _desc(message), seq)
+        return _status(SecStatus(result.qop)) if result.qop & 0x80000000 else result.qop
+
+    def EncryptMessage(self, fqop: int, message: PySecBufferDescType, seq: int) -> None:  # noqa: N802
+        _call("EncryptMessage", _sspi.EncryptMessage, self._handle, fqop & 0xFFFFFFFF,
+              _desc(message), seq)
+
+    def DecryptMessage(self, message: PySecBufferDescType, seq: int) -> int:  # noqa: N802
+        result = _call("DecryptMessage", _sspi.DecryptMessage, self._handle, _desc(message), seq)
+        qop = result.qop
+        return qop - (1 << 32) if qop & 0x80000000 else qop
+
+    def QueryContextAttributes(self, attribute: int) -> Any:  # noqa: N802
+        value = _call(
+            "QueryContextAttributes", _sspi.QueryContextAttributes, self._handle, attribute
+        )
+        return _attribute_value(attribute, value)
+
+    def CompleteAuthToken(self, token: PySecBufferDescType) -> None:  # noqa: N802
+        desc = _desc(token)
+        assert desc is not None
+        _call("CompleteAuthToken", _sspi.CompleteAuthToken, self._handle, desc)
+
+    def DeleteSecurityContext(self) -> None:  # noqa: N802
+        _call("DeleteSecurityContext", _sspi.DeleteSecurityContext, self._handle)
+
+    def ImpersonateSecurityContext(self) -> None:  # noqa: N802
+        ImpersonateSecurityContext(self)
+
+    def RevertSecurityContext(self) -> None:  # noqa: N802
+        RevertSecurityContext(self)
+
+    def Detach(self) -> PyCtxtHandleType:  # noqa: N802
+        return self
+
+    def __repr__(self) -> str:
+        return f"<PyCtxtHandle {self._handle!r}>"
+
+
+def _attribute_value(attribute: int, value: object) -> Any:
+    """Shape an attribute the way pywin32 returns it."""
+    if attribute == SecPkgAttr.SIZES and isinstance(value, Sizes):
+        return {
+            "MaxToken": value.max_token,
+            "MaxSignature": value.max_signature,
+            "BlockSize": value.block_size,
+            "SecurityTrailer": value.security_trailer,
+        }
+    if isinstance(value, Names):
+        return value.user_name
+    if isinstance(value, NativeNames):
+        return (value.client_name, value.server_name)
+    if isinstance(value, Lifespan):
+        return (value.start or datetime(1601, 1, 1, tzinfo=timezone.utc), _expiry(value.expiry))
+    if isinstance(value, SessionKey):
+        return value.session_key
+    if isinstance(value, PackageInfo):
+        return _package_dict(value)
+    if isinstance(value, NegotiationInfo):
+        return (int(value.negotiation_state), _package_dict(value.package_info))
+    if isinstance(value, Flags):
+        return value.flags
+    return value
+
+
+# -- functions ------------------------------------------------------------------------------
+
+
+def EnumerateSecurityPackages() -> tuple[dict[str, Any], ...]:  # noqa: N802
+    return tuple(_package_dict(i) for i in _call(
+        "EnumerateSecurityPackages", _sspi.EnumerateSecurityPackages))
+
+
+def QuerySecurityPackageInfo(PackageName: str) -> dict[str, Any]:  # noqa: N802, N803
+    return _package_dict(
+        _call("QuerySecurityPackageInfo", _sspi.QuerySecurityPackageInfo, PackageName)
+    )
+
+
+def AcquireCredentialsHandle(  # noqa: N802
+    Principal: str | None,  # noqa: N803
+    Package: str,  # noqa: N803
+    CredentialUse: int,  # noqa: N803
+    LogonID: object = None,  # noqa: N803
+    AuthData: object = None,  # noqa: N803
+) -> tuple[PyCredHandleType, datetime]:
+    """``(credhandle, expiry)``; AuthData may be ``(user, domain, password)``."""
+    cred = PyCredHandleType()
+    result = _call(
+        "AcquireCredentialsHandle", _sspi.AcquireCredentialsHandle,
+        Principal, Package, CredentialUse, LogonID, AuthData, None, None, cred._handle,
+    )
+    return cred, _expiry(result.expiry)
+
+
+def InitializeSecurityContext(  # noqa: N802
+    credentials: PyCredHandleType,
+    context: PyCtxtHandleType | None,
+    targetname: str | None,
+    fcontextreq: int,
+    datarep: int,
+    pinput: PySecBufferDescType | None,
+    pnewcontext: PyCtxtHandleType,
+    poutput: PySecBufferDescType,
+) -> tuple[int, int, datetime]:
+    """``(rc, attrs, expiry)``; ``pnewcontext`` and ``poutput`` are filled in place."""
+    result = _call(
+        "InitializeSecurityContext", _sspi.InitializeSecurityContext,
+        credentials._handle if credentials is not None else None,
+        context._handle if context is not None else None,
+        targetname, fcontextreq & 0xFFFFFFFF, 0, datarep, _desc(pinput), 0,
+        pnewcontext._handle, _desc(poutput),
+    )
+    return _status(result.status), int(result.context_attr), _expiry(result.expiry)
+
+
+def AcceptSecurityContext(  # noqa: N802
+    credential: PyCredHandleType,
+    context: PyCtxtHandleType | None,
+    pinput: PySecBufferDescType | None,
+    fcontextreq: int,
+    targetdatarep: int,
+    pnewcontext: PyCtxtHandleType,
+    poutput: PySecBufferDescType,
+) -> tuple[int, int, datetime]:
+    """``(rc, attrs, expiry)``; ``pnewcontext`` and ``poutput`` are filled in place."""
+    result = _call(
+        "AcceptSecurityContext", _sspi.AcceptSecurityContext,
+        credential._handle if credential is not None else None,
+        context._handle if context is not None else None,
+        _desc(pinput), fcontextreq & 0xFFFFFFFF, targetdatarep,
+        pnewcontext._handle, _desc(poutput),
+    )
+    return _status(result.status), int(result.context_attr), _expiry(result.expiry)
+
+
+def CompleteAuthToken(context: PyCtxtHandleType, token: PySecBufferDescType) -> None:  # noqa: N802
+    context.CompleteAuthToken(token)
+
+
+def DeleteSecurityContext(context: PyCtxtHandleType) -> None:  # noqa: N802
+    context.DeleteSecurityContext()
+
+
+def FreeCredentialsHandle(credential: PyCredHandleType) -> None:  # noqa: N802
+    credential.FreeCredentialsHandle()
+
+
+def QueryContextAttributes(context: PyCtxtHandleType, attribute: int) -> Any:  # noqa: N802
+    return context.QueryContextAttributes(attribute)
+
+
+def QueryCredentialsAttributes(credential: PyCredHandleType, attribute: int) -> Any:  # noqa: N802
+    return credential.QueryCredentialsAttributes(attribute)
+
+
+def MakeSignature(context: PyCtxtHandleType, fqop: int, desc: PySecBufferDescType,  # noqa: N802
+                  seq: int) -> None:
+    context.MakeSignature(fqop, desc, seq)
+
+
+def VerifySignature(context: PyCtxtHandleType, desc: PySecBufferDescType, seq: int) -> int:  # noqa: N802
+    return context.VerifySignature(desc, seq)
+
+
+def EncryptMessage(context: PyCtxtHandleType, fqop: int, desc: PySecBufferDescType,  # noqa: N802
+                   seq: int) -> None:
+    context.EncryptMessage(fqop, desc, seq)
+
+
+def DecryptMessage(context: PyCtxtHandleType, desc: PySecBufferDescType, seq: int) -> int:  # noqa: N802
+    return context.DecryptMessage(desc, seq)
+
+
+def ImpersonateSecurityContext(context: PyCtxtHandleType) -> None:  # noqa: N802
+    """Raises ``error(SEC_E_NO_IMPERSONATION)``: POSIX has no Windows access tokens."""
+    _call("ImpersonateSecurityContext", _no_impersonation, context)
+
+
+def _no_impersonation(context: PyCtxtHandleType) -> None:
+    from opensspi.handles import ctxt_record
+
+    ctxt_record(context._handle)
+    raise NoImpersonation(
+        "Impersonation needs a Windows access token, which this platform does not have; use "
+        "QueryContextAttributes(SECPKG_ATTR_NAMES) to learn who the client is and authorize "
+        "with your own checks."
+    )
+
+
+def RevertSecurityContext(context: PyCtxtHandleType) -> None:  # noqa: N802
+    """No-op: nothing was impersonated (see :func:`ImpersonateSecurityContext`)."""
+    from opensspi.handles import ctxt_record
+
+    _call("RevertSecurityContext", ctxt_record, context._handle)

@@ -1,0 +1,110 @@
+"""Map the Windows buffer shapes of the message functions onto a package's message calls.
+
+Shapes accepted (as Windows' NTLM and Kerberos packages accept them):
+
+- sign / verify: ``TOKEN`` + one or more ``DATA`` buffers, in any order; READONLY data is signed.
+- encrypt: ``TOKEN`` + ``DATA``... (+ ``PADDING``); a ``DATA`` buffer marked
+  ``SECBUFFER_READONLY`` or ``SECBUFFER_READONLY_WITH_CHECKSUM`` is signed but not sealed.
+- decrypt: ``TOKEN`` + ``DATA``..., or ``STREAM`` + ``DATA`` where the STREAM buffer holds
+  token‖ciphertext and the DATA buffer receives the plaintext.
+
+The token buffer's size is a limit: a token that does not fit gives ``SEC_E_BUFFER_TOO_SMALL``.
+"""
+
+from __future__ import annotations
+
+from .buffers import SecBuffer, SecBufferDesc
+from .constants import SecBufferType
+from .errors import InvalidToken
+from .provider import MessagePart, SecurityContext
+
+
+def _token_buffer(desc: SecBufferDesc, call: str) -> SecBuffer:
+    buf = desc.first(SecBufferType.TOKEN)
+    if buf is None:
+        raise InvalidToken(
+            f"{call} needs a SECBUFFER_TOKEN buffer for the signature; add "
+            "SecBuffer(SECBUFFER_TOKEN, sizes.cbSecurityTrailer) to the SecBufferDesc."
+        )
+    return buf
+
+
+def _data_buffers(desc: SecBufferDesc, call: str) -> list[SecBuffer]:
+    data = desc.all(SecBufferType.DATA)
+    if not data:
+        raise InvalidToken(f"{call} needs at least one SECBUFFER_DATA buffer.")
+    return data
+
+
+def _parts(buffers: list[SecBuffer], seal: bool) -> tuple[MessagePart, ...]:
+    return tuple(
+        MessagePart(
+            b.buffer,
+            sealed=seal and not (b.readonly or b.readonly_with_checksum),
+            signed=True,
+        )
+        for b in buffers
+    )
+
+
+def make_signature(ctx: SecurityContext, qop: int, desc: SecBufferDesc, seq: int) -> None:
+    if ctx.sign_buffers(desc, qop, seq):
+        return
+    token = _token_buffer(desc, "MakeSignature")
+    parts = _parts(_data_buffers(desc, "MakeSignature"), seal=False)
+    token.fill(ctx.make_signature(parts, qop, seq), allocate=False)
+
+
+def verify_signature(ctx: SecurityContext, desc: SecBufferDesc, seq: int) -> int:
+    stream = desc.first(SecBufferType.STREAM)
+    if stream is not None:
+        signature, data = ctx.split_stream(stream.buffer)
+        parts: tuple[MessagePart, ...] = (MessagePart(data, sealed=False),)
+        qop = ctx.verify_signature(parts, signature, seq)
+        out = desc.first(SecBufferType.DATA)
+        if out is not None:
+            out.buffer = data
+        return qop
+    token = _token_buffer(desc, "VerifySignature")
+    parts = _parts(_data_buffers(desc, "VerifySignature"), seal=False)
+    return ctx.verify_signature(parts, token.buffer, seq)
+
+
+def encrypt_message(ctx: SecurityContext, qop: int, desc: SecBufferDesc, seq: int) -> None:
+    token = _token_buffer(desc, "EncryptMessage")
+    data = _data_buffers(desc, "EncryptMessage")
+    sealed = ctx.encrypt(_parts(data, seal=True), qop, seq)
+    padding = desc.first(SecBufferType.PADDING)
+    if sealed.padding and padding is None:
+        raise InvalidToken(
+            "EncryptMessage produced padding but the SecBufferDesc has no SECBUFFER_PADDING "
+            "buffer; add SecBuffer(SECBUFFER_PADDING, sizes.cbBlockSize)."
+        )
+    token.fill(sealed.token, allocate=False)
+    for buf, out in zip(data, sealed.parts, strict=True):
+        if not (buf.readonly or buf.readonly_with_checksum):
+            buf.buffer = out
+    if padding is not None:
+        padding.fill(sealed.padding, allocate=False)
+
+
+def decrypt_message(ctx: SecurityContext, desc: SecBufferDesc, seq: int) -> int:
+    stream = desc.first(SecBufferType.STREAM)
+    if stream is not None:
+        out = desc.first(SecBufferType.DATA)
+        if out is None:
+            raise InvalidToken(
+                "DecryptMessage with a SECBUFFER_STREAM needs an empty SECBUFFER_DATA buffer "
+                "to receive the plaintext."
+            )
+        token_bytes, ciphertext = ctx.split_stream(stream.buffer)
+        result = ctx.decrypt(token_bytes, (MessagePart(ciphertext),), seq)
+        out.buffer = result.parts[0]
+        return result.qop
+    token = _token_buffer(desc, "DecryptMessage")
+    data = _data_buffers(desc, "DecryptMessage")
+    result = ctx.decrypt(token.buffer, _parts(data, seal=True), seq)
+    for buf, plain in zip(data, result.parts, strict=True):
+        if not (buf.readonly or buf.readonly_with_checksum):
+            buf.buffer = plain
+    return result.qop

@@ -1,0 +1,331 @@
+"""The interface every security package implements, and the values that cross it.
+
+A package is a sans-I/O state machine (DESIGN.md): :meth:`SecurityContext.step` takes the
+peer's token plus the other input buffers and returns a frozen :class:`Step` — a status, the
+token to send, and how many input bytes were not consumed. It never opens a socket, reads the
+clock or draws random bytes itself: ``now`` and ``random`` come from :class:`Environment`.
+
+The sspi layer (``opensspi.sspi``) maps Windows buffers to these calls; the Pythonic API
+(``opensspi.client``/``server``) calls them directly. Negotiate uses other packages only
+through this interface.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from .buffers import ChannelBindings, SecBufferDesc
+from .constants import (
+    AscReq,
+    AscRet,
+    CredentialUse,
+    IscReq,
+    IscRet,
+    NegotiationState,
+    SecPkgFlag,
+    SecStatus,
+)
+from .errors import UnsupportedFunction
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    """The outside world a package may consult: the clock and the random source.
+
+    Tests replace these to make every token deterministic.
+    """
+
+    now: Callable[[], datetime] = _utcnow
+    random: Callable[[int], bytes] = os.urandom
+
+
+DEFAULT_ENVIRONMENT = Environment()
+
+
+@dataclass(frozen=True, slots=True)
+class PackageInfo:
+    """``SecPkgInfo``: what QuerySecurityPackageInfo reports for a package."""
+
+    name: str
+    comment: str
+    capabilities: SecPkgFlag
+    version: int
+    rpcid: int
+    max_token: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuthIdentity:
+    """``SEC_WINNT_AUTH_IDENTITY``: explicit credentials. Secrets are hidden from ``repr``."""
+
+    user: str | None = None
+    domain: str | None = None
+    password: str | None = field(default=None, repr=False)
+    nt_hash: bytes | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.nt_hash is not None and len(self.nt_hash) != 16:
+            raise ValueError("An NT hash is 16 bytes (32 hex digits).")
+
+    @classmethod
+    def parse_user(cls, user: str, password: str | None = None, **kw: object) -> AuthIdentity:
+        """Split ``DOMAIN\\user`` or ``user@domain`` into user and domain."""
+        domain: str | None = None
+        if "\\" in user:
+            domain, user = user.split("\\", 1)
+        elif "@" in user:
+            user, domain = user.rsplit("@", 1)
+        nt_hash = kw.get("nt_hash")
+        return cls(user, domain, password, nt_hash if isinstance(nt_hash, bytes) else None)
+
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    """``SecPkgContext_Sizes``."""
+
+    max_token: int
+    max_signature: int
+    block_size: int
+    security_trailer: int
+
+
+@dataclass(frozen=True, slots=True)
+class StepInput:
+    """Everything a handshake leg may read: the peer's token and the auxiliary buffers."""
+
+    token: bytes | None = None
+    channel_bindings: ChannelBindings | None = None
+    params: tuple[bytes, ...] = ()
+    kdc_reply: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KdcRequest:
+    """A request the sspi layer must send to a third party before stepping again."""
+
+    realm: str
+    data: bytes
+    prefer_tcp: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """The result of one handshake leg.
+
+    Attributes:
+        status: ``SEC_E_OK``, ``SEC_I_CONTINUE_NEEDED``, ``SEC_I_COMPLETE_NEEDED`` or
+            ``SEC_I_COMPLETE_AND_CONTINUE`` (failures raise instead).
+        token: the bytes to send to the peer (may be empty).
+        extra: how many trailing input bytes were not consumed (``SECBUFFER_EXTRA``).
+        missing: how many more input bytes are needed (``SECBUFFER_MISSING``).
+        kdc_request: when set, the caller must deliver this request and step again with the reply.
+    """
+
+    status: SecStatus
+    token: bytes = b""
+    extra: int = 0
+    missing: int = 0
+    kdc_request: KdcRequest | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessagePart:
+    """One DATA buffer of a message: ``sealed`` parts are encrypted, all ``signed`` ones MAC'd."""
+
+    data: bytes
+    sealed: bool = True
+    signed: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    """EncryptMessage's output: the security token, the parts (encrypted or not), padding."""
+
+    token: bytes
+    parts: tuple[bytes, ...]
+    padding: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class Unsealed:
+    """DecryptMessage's output: the plaintext parts and the QOP that was applied."""
+
+    parts: tuple[bytes, ...]
+    qop: int = 0
+
+
+class Credential(ABC):
+    """A package's credentials (the object behind a ``CredHandle``)."""
+
+    use: CredentialUse
+
+    @property
+    @abstractmethod
+    def principal_name(self) -> str:
+        """The name QueryCredentialsAttributes(SECPKG_CRED_ATTR_NAMES) reports."""
+
+    @property
+    def expiry(self) -> datetime | None:
+        """When the credentials stop working; None means they do not expire."""
+        return None
+
+
+class SecurityContext(ABC):
+    """One side of one authentication: the object behind a ``CtxtHandle``."""
+
+    info: PackageInfo
+    is_client: bool
+
+    @abstractmethod
+    def step(self, inp: StepInput) -> Step:
+        """Consume the peer's token (None on a client's first call) and produce the next leg."""
+
+    @property
+    @abstractmethod
+    def complete(self) -> bool:
+        """True once the handshake finished and the message functions may be used."""
+
+    @property
+    @abstractmethod
+    def flags(self) -> int:
+        """``ISC_RET_*`` for a client or ``ASC_RET_*`` for a server: what the context provides."""
+
+    @property
+    def expiry(self) -> datetime | None:
+        """When the context stops working (``ptsExpiry``); None means never."""
+        return None
+
+    @property
+    def client_name(self) -> str | None:
+        """The authenticated client (``SECPKG_ATTR_NAMES``)."""
+        return None
+
+    @property
+    def server_name(self) -> str | None:
+        """The server's name (second half of ``SECPKG_ATTR_NATIVE_NAMES``)."""
+        return None
+
+    @property
+    def session_key(self) -> bytes | None:
+        """The session key (``SECPKG_ATTR_SESSION_KEY``), once complete."""
+        return None
+
+    @property
+    def negotiation_state(self) -> NegotiationState:
+        return NegotiationState.COMPLETE if self.complete else NegotiationState.IN_PROGRESS
+
+    def sizes(self) -> Sizes:
+        """``SECPKG_ATTR_SIZES`` for this context."""
+        return Sizes(self.info.max_token, 0, 0, 0)
+
+    def query_extra(self, attribute: int) -> object:
+        """A package-specific attribute; the sspi layer answers the common ones itself."""
+        raise UnsupportedFunction(
+            f"The {self.info.name} package does not provide context attribute {attribute}."
+        )
+
+    def complete_auth_token(self, params: Sequence[bytes]) -> None:
+        """CompleteAuthToken; only packages that return ``SEC_I_COMPLETE_NEEDED`` need it."""
+        raise UnsupportedFunction(f"The {self.info.name} package has no CompleteAuthToken step.")
+
+    def apply_control_token(self, token: bytes) -> None:
+        raise UnsupportedFunction(f"The {self.info.name} package accepts no control tokens.")
+
+    # -- message protection ------------------------------------------------------------------
+
+    def sign_buffers(self, buffers: SecBufferDesc, qop: int, seq: int) -> bool:
+        """Hook for packages whose MakeSignature buffer shape is their own (HTTP Digest).
+
+        Return True when the buffers were handled; the default leaves them to the sspi layer.
+        """
+        return False
+
+    def make_signature(self, parts: Sequence[MessagePart], qop: int, seq: int | None) -> bytes:
+        raise UnsupportedFunction(f"The {self.info.name} package cannot sign messages.")
+
+    def verify_signature(
+        self, parts: Sequence[MessagePart], signature: bytes, seq: int | None
+    ) -> int:
+        """Check a signature and return the QOP; raise ``MessageAltered``/``OutOfSequence``."""
+        raise UnsupportedFunction(f"The {self.info.name} package cannot verify signatures.")
+
+    def encrypt(self, parts: Sequence[MessagePart], qop: int, seq: int | None) -> Sealed:
+        raise UnsupportedFunction(f"The {self.info.name} package cannot encrypt messages.")
+
+    def decrypt(
+        self, token: bytes, parts: Sequence[MessagePart], seq: int | None
+    ) -> Unsealed:
+        raise UnsupportedFunction(f"The {self.info.name} package cannot decrypt messages.")
+
+    def split_stream(self, stream: bytes) -> tuple[bytes, bytes]:
+        """Split a ``SECBUFFER_STREAM`` (token then data) into its token and data."""
+        raise UnsupportedFunction(
+            f"The {self.info.name} package does not support SECBUFFER_STREAM messages."
+        )
+
+    # -- the Pythonic fast path --------------------------------------------------------------
+
+    def wrap(self, data: bytes, encrypt: bool = True) -> bytes:
+        """Seal (or only sign) ``data`` and return token‖data, the STREAM layout."""
+        if encrypt:
+            sealed = self.encrypt((MessagePart(data),), 0, None)
+            return sealed.token + sealed.parts[0] + sealed.padding
+        return self.make_signature((MessagePart(data, sealed=False),), 0, None) + data
+
+    def unwrap(self, message: bytes) -> bytes:
+        """Reverse :meth:`wrap` on a message from the peer."""
+        token, data = self.split_stream(message)
+        return self.decrypt(token, (MessagePart(data),), None).parts[0]
+
+
+class SecurityPackage(ABC):
+    """A security package: its description, and factories for credentials and contexts."""
+
+    info: PackageInfo
+
+    @abstractmethod
+    def acquire_credentials(
+        self, principal: str | None, use: CredentialUse, auth_data: object | None
+    ) -> Credential:
+        """AcquireCredentialsHandle for this package."""
+
+    @abstractmethod
+    def client_context(
+        self, credential: Credential, target: str | None, req: IscReq,
+        env: Environment = DEFAULT_ENVIRONMENT,
+    ) -> SecurityContext:
+        """A new initiator context (the first InitializeSecurityContext call)."""
+
+    @abstractmethod
+    def server_context(
+        self, credential: Credential, req: AscReq, env: Environment = DEFAULT_ENVIRONMENT
+    ) -> SecurityContext:
+        """A new acceptor context (the first AcceptSecurityContext call)."""
+
+
+__all__ = [
+    "DEFAULT_ENVIRONMENT",
+    "AscRet",
+    "AuthIdentity",
+    "Credential",
+    "Environment",
+    "IscRet",
+    "KdcRequest",
+    "MessagePart",
+    "PackageInfo",
+    "SecurityContext",
+    "SecurityPackage",
+    "Sealed",
+    "Sizes",
+    "Step",
+    "StepInput",
+    "Unsealed",
+]
