@@ -33,7 +33,7 @@ class SspiError(Exception):
 
 
 class DecodeError(ValueError):
-    """Internal: a wire structure could not be parsed. Converted to ``InvalidToken`` at ``step()``."""
+    """Internal: a wire structure could not be parsed; ``step()`` turns it into InvalidToken."""
 
 
 class InvalidHandle(SspiError):

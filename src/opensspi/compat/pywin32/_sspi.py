@@ -124,7 +124,8 @@ class _BaseAuth:
         ctxt = self._context()
         sizes = self._sizes()
         desc = win32security.PySecBufferDescType()
-        desc.append(win32security.PySecBufferType(sizes["SecurityTrailer"], sspicon.SECBUFFER_TOKEN))
+        trailer = sizes["SecurityTrailer"]
+        desc.append(win32security.PySecBufferType(trailer, sspicon.SECBUFFER_TOKEN))
         desc.append(win32security.PySecBufferType(len(data), sspicon.SECBUFFER_DATA))
         desc.append(win32security.PySecBufferType(sizes["BlockSize"], sspicon.SECBUFFER_PADDING))
         desc[1].Buffer = data

@@ -91,7 +91,7 @@ def _package_dict(info: PackageInfo) -> dict[str, Any]:
 
 
 class PySecBufferType:
-    """A SecBuffer: ``PySecBufferType(size, type)`` with ``Buffer``/``BufferType``/``BufferSize``."""
+    """A SecBuffer, ``PySecBufferType(size, type)``, with Buffer/BufferType/BufferSize."""
 
     __slots__ = ("_buf",)
 

@@ -1,0 +1,1 @@
+"""Real peers for the interop tests, started by the tests; import as ``interop.peers``."""

@@ -1,0 +1,274 @@
+#!/usr/bin/env python3
+"""A real GSSAPI peer (MIT mechglue + gss-ntlmssp, through python-gssapi) driven over stdin/stdout.
+
+Run as a subprocess by :mod:`interop.peers.gss` so that the C library's global state (mech
+configuration, environment, crashes) stays out of the pytest process. One context per process.
+
+Protocol: one JSON object per line in, one per line out. Requests::
+
+    {"op": "step", "token": "<base64>" | null}
+    {"op": "wrap", "data": "<base64>", "encrypt": true}
+    {"op": "unwrap", "token": "<base64>"}
+    {"op": "get_mic", "data": "<base64>"}
+    {"op": "verify_mic", "data": "<base64>", "mic": "<base64>"}
+    {"op": "info"}
+    {"op": "quit"}
+
+Responses are ``{"ok": true, ...}`` or ``{"ok": false, "error": str, "major": int, "minor": int}``.
+A failing request never ends the process; only ``quit`` or end of input does.
+
+Environment (set by the fixture): ``GSS_MECH_CONFIG``, ``NTLM_USER_FILE``, ``KRB5_CONFIG``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import faulthandler
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import gssapi
+import gssapi.raw as graw
+from gssapi.raw.misc import GSSError
+
+MECHS = {
+    "ntlmssp": gssapi.OID.from_int_seq("1.3.6.1.4.1.311.2.2.10"),
+    "spnego": gssapi.OID.from_int_seq("1.3.6.1.5.5.2"),
+}
+NTLMSSP = MECHS["ntlmssp"]
+# GSS_C_INQ_SSPI_SESSION_KEY: the context's session key, as SSPI's SECPKG_ATTR_SESSION_KEY.
+INQ_SSPI_SESSION_KEY = gssapi.OID.from_int_seq("1.2.840.113554.1.2.2.5.5")
+RF = gssapi.RequirementFlag
+FLAG_NAMES = {
+    "integ": RF.integrity,
+    "conf": RF.confidentiality,
+    "replay": RF.replay_detection,
+    "sequence": RF.out_of_sequence_detection,
+    "mutual": RF.mutual_authentication,
+    "deleg": RF.delegate_to_peer,
+    "anon": RF.anonymity,
+    "dce": RF.dce_style,
+    "identify": RF.identify,
+}
+
+Response = dict[str, Any]
+
+
+def b64(data: bytes | None) -> str | None:
+    return None if data is None else base64.b64encode(data).decode("ascii")
+
+
+def unb64(text: str | None) -> bytes | None:
+    return None if text is None else base64.b64decode(text, validate=True)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--mech", choices=sorted(MECHS), required=True)
+    p.add_argument("--role", choices=("accept", "initiate"), required=True)
+    p.add_argument("--user")
+    p.add_argument("--domain")
+    p.add_argument("--password")
+    p.add_argument("--target", default="host@server.test.local")
+    p.add_argument("--flags", default="", help="comma list of: " + ",".join(FLAG_NAMES))
+    p.add_argument("--channel-bindings", help="hex of the application_data channel binding")
+    return p.parse_args(argv)
+
+
+def parse_flags(text: str) -> int:
+    flags = 0
+    for word in filter(None, (w.strip() for w in text.split(","))):
+        if word not in FLAG_NAMES:
+            raise SystemExit(f"gss_peer: unknown flag {word!r}; known: {', '.join(FLAG_NAMES)}")
+        flags |= int(FLAG_NAMES[word])
+    return flags
+
+
+class Peer:
+    """One security context and the operations the line protocol exposes."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        mech = MECHS[args.mech]
+        cb = None
+        if args.channel_bindings:
+            cb = gssapi.raw.ChannelBindings(application_data=bytes.fromhex(args.channel_bindings))
+        if args.role == "accept":
+            creds = gssapi.Credentials(usage="accept", mechs=[mech])
+            self.ctx = gssapi.SecurityContext(creds=creds, usage="accept", channel_bindings=cb)
+        else:
+            creds = None
+            if args.user is not None:
+                principal = f"{args.domain}\\{args.user}" if args.domain else args.user
+                name = gssapi.Name(principal, gssapi.NameType.user)
+                # Quirk: MIT's SPNEGO ignores a credential that has no SPNEGO element and
+                # quietly acquires the default one (the first NTLM_USER_FILE entry). So acquire
+                # for the mech in use, then restrict SPNEGO to NTLM.
+                if args.password is not None:
+                    raw = graw.acquire_cred_with_password(
+                        name, args.password.encode("utf-8"), usage="initiate", mechs=[mech]
+                    ).creds
+                else:  # password looked up in NTLM_USER_FILE
+                    raw = graw.acquire_cred(name, usage="initiate", mechs=[mech]).creds
+                if mech != NTLMSSP:
+                    graw.set_neg_mechs(raw, [NTLMSSP])
+                creds = gssapi.Credentials(raw)
+            target = gssapi.Name(args.target, gssapi.NameType.hostbased_service)
+            self.ctx = gssapi.SecurityContext(
+                name=target,
+                creds=creds,
+                mech=mech,
+                usage="initiate",
+                flags=parse_flags(args.flags),
+                channel_bindings=cb,
+            )
+
+    def step(self, req: dict[str, Any]) -> Response:
+        out = self.ctx.step(unb64(req.get("token")))
+        return {"token": b64(out), "complete": bool(self.ctx.complete)}
+
+    def wrap(self, req: dict[str, Any]) -> Response:
+        res = self.ctx.wrap(unb64(req["data"]) or b"", bool(req.get("encrypt", True)))
+        return {"token": b64(res.message), "encrypted": bool(res.encrypted)}
+
+    def unwrap(self, req: dict[str, Any]) -> Response:
+        res = self.ctx.unwrap(unb64(req["token"]) or b"")
+        return {"data": b64(res.message), "encrypted": bool(res.encrypted), "qop": int(res.qop)}
+
+    def get_mic(self, req: dict[str, Any]) -> Response:
+        return {"mic": b64(self.ctx.get_signature(unb64(req["data"]) or b""))}
+
+    def verify_mic(self, req: dict[str, Any]) -> Response:
+        self.ctx.verify_signature(unb64(req["data"]) or b"", unb64(req["mic"]) or b"")
+        return {}
+
+    def info(self, req: dict[str, Any]) -> Response:
+        ctx = self.ctx
+        complete = bool(ctx.complete)
+        result: Response = {"complete": complete}
+        if not complete:
+            return result
+        # Quirk: gss_inquire_context(target_name) on a gss-ntlmssp *acceptor* context crashes
+        # (SIGSEGV in gss-ntlmssp 1.2 / MIT 1.20), so the acceptor never asks for it.
+        local = bool(graw.inquire_context(ctx, **_only("locally_init")).locally_init)
+        res = graw.inquire_context(
+            ctx, **_only("initiator_name", "mech", "flags", *(("target_name",) if local else ()))
+        )
+        flags = int(res.flags or 0)
+        result.update(
+            initiator_name=_name(res.initiator_name),
+            target_name=_name(res.target_name) if local else None,
+            mech=res.mech.dotted_form if res.mech is not None else None,
+            flags=flags,
+            flag_names=sorted(f.name for f in RF if f.name and flags & int(f)),
+            locally_initiated=local,
+            session_key=None,
+        )
+        try:
+            data = graw.inquire_sec_context_by_oid(ctx, INQ_SSPI_SESSION_KEY)
+            if data:
+                result["session_key"] = b64(bytes(data[0]))
+        except (GSSError, NotImplementedError):
+            pass
+        return result
+
+
+_INQUIRE_FIELDS = (
+    "initiator_name",
+    "target_name",
+    "lifetime",
+    "mech",
+    "flags",
+    "locally_init",
+    "complete",
+)
+
+
+def _only(*fields: str) -> dict[str, bool]:
+    """Keyword arguments for ``gss_inquire_context`` asking for just ``fields``."""
+    return {f: f in fields for f in _INQUIRE_FIELDS}
+
+
+def _name(name: graw.Name | None) -> str | None:
+    if name is None:
+        return None
+    try:
+        # gss-ntlmssp counts the terminating NUL in the display name's length.
+        return str(gssapi.Name(name)).rstrip("\x00")
+    except (GSSError, UnicodeDecodeError):
+        return None
+
+
+def error_response(exc: BaseException) -> Response:
+    if isinstance(exc, GSSError):
+        return {
+            "ok": False,
+            "error": str(exc),
+            "major": int(exc.maj_code),
+            "minor": int(exc.min_code),
+        }
+    return {"ok": False, "error": f"{type(exc).__name__}: {exc}", "major": 0, "minor": 0}
+
+
+def main(argv: list[str]) -> int:
+    faulthandler.enable()
+    args = parse_args(argv)
+    # Keep the protocol channel private: anything else that writes to fd 1 (a C library, a stray
+    # print) lands on stderr instead of corrupting a response line.
+    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+    def reply(resp: Response) -> None:
+        out.write(json.dumps(resp) + "\n")
+        out.flush()
+
+    peer: Peer | None = None
+    setup_error: Response | None = None
+    try:
+        peer = Peer(args)
+    except Exception as exc:  # reported on every request, so the driver sees why
+        setup_error = error_response(exc)
+
+    handlers: dict[str, Callable[[dict[str, Any]], Response]] = {}
+    if peer is not None:
+        handlers = {
+            "step": peer.step,
+            "wrap": peer.wrap,
+            "unwrap": peer.unwrap,
+            "get_mic": peer.get_mic,
+            "verify_mic": peer.verify_mic,
+            "info": peer.info,
+        }
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            req = json.loads(line)
+            op = req["op"]
+        except (ValueError, KeyError, TypeError) as exc:
+            reply({"ok": False, "error": f"bad request: {exc}", "major": 0, "minor": 0})
+            continue
+        if op == "quit":
+            reply({"ok": True})
+            return 0
+        if setup_error is not None:
+            reply(setup_error)
+            continue
+        handler = handlers.get(op)
+        if handler is None:
+            reply({"ok": False, "error": f"unknown op {op!r}", "major": 0, "minor": 0})
+            continue
+        try:
+            resp = {"ok": True, **handler(req)}
+        except Exception as exc:
+            resp = error_response(exc)
+        reply(resp)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
