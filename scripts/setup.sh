@@ -29,7 +29,7 @@ done
 # headers python-gssapi builds against), Apache, Cyrus SASL, lighttpd, and a C toolchain.
 PEER_PACKAGES=(
     gss-ntlmssp libkrb5-dev krb5-user krb5-kdc krb5-admin-server
-    apache2 apache2-utils sasl2-bin libsasl2-modules lighttpd build-essential
+    apache2 apache2-utils sasl2-bin libsasl2-modules lighttpd curl build-essential
 )
 VENV="$ROOT/.venv"
 STAMP="$VENV/.opensspi-setup"

@@ -16,6 +16,7 @@ from types import ModuleType
 
 import pytest
 
+from interop.peers.digest_fixtures import *  # noqa: F403
 from interop.peers.gss import (
     DEFAULT_USERS,
     INSTALL_HINT,
