@@ -1,0 +1,1 @@
+"""The security packages: one folder each, seen by the sspi layer only through provider.py."""

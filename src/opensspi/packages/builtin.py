@@ -1,0 +1,20 @@
+"""The packages that ship with opensspi, registered in Windows' enumeration order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..provider import SecurityPackage
+
+Register = Callable[..., None]
+
+
+def register_all(register: Register) -> None:
+    """Register every built-in package with the registry's ``register`` function."""
+    from .ntlm import NtlmPackage
+
+    _factories: list[tuple[str, Callable[[], SecurityPackage], tuple[str, ...]]] = [
+        ("NTLM", NtlmPackage, ()),
+    ]
+    for name, factory, aliases in _factories:
+        register(name, factory, *aliases)

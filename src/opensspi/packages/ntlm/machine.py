@@ -1,0 +1,704 @@
+"""The NTLM handshake as a state machine, and the NTLM security context (MS-NLMP 3.1, 3.2).
+
+Rules for this file:
+
+- The transitions are the one table ``TRANSITIONS``; only :class:`~opensspi.statemachine.Machine`
+  assigns the state. A token that is not legal in the current state fails the context.
+- Handlers build and check messages with ``messages``/``crypto`` and never do I/O; the clock and
+  the random source come from the :class:`~opensspi.provider.Environment`.
+- Every parse error is a ``DecodeError``, turned into ``SEC_E_INVALID_TOKEN`` once, in ``step``.
+- MACs, NTProofStr and MIC are compared in constant time (``hmac.compare_digest``).
+- Legacy NTLMv1/LM code is reached only through ``legacy`` when the credential's
+  ``lm_compatibility_level`` asks for it.
+
+Spec: https://learn.microsoft.com/openspecs/windows_protocols/ms-nlmp
+"""
+
+from __future__ import annotations
+
+import hmac
+import struct
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from enum import Enum, auto
+
+from ...buffers import ChannelBindings
+from ...constants import (
+    SECQOP_WRAP_NO_ENCRYPT,
+    AscReq,
+    AscRet,
+    IscReq,
+    IscRet,
+    SecStatus,
+)
+from ...crypto.rc4 import rc4k
+from ...errors import (
+    BadBindings,
+    DecodeError,
+    InvalidToken,
+    LogonDenied,
+    MessageAltered,
+    OutOfSequence,
+    TimeSkew,
+    UnsupportedFunction,
+)
+from ...provider import (
+    Environment,
+    MessagePart,
+    PackageInfo,
+    Sealed,
+    SecurityContext,
+    Sizes,
+    Step,
+    StepInput,
+    Unsealed,
+)
+from ...statemachine import Machine
+from . import legacy
+from .credentials import NtlmCredential, NtlmSettings
+from .crypto import (
+    channel_bindings_hash,
+    compute_ntlmv2_response,
+    kxkey,
+    mic,
+    ntowfv2,
+    verify_ntlmv2_response,
+)
+from .messages import (
+    AuthenticateMessage,
+    AvFlags,
+    AvId,
+    ChallengeMessage,
+    MessageType,
+    NegotiateFlags,
+    NegotiateMessage,
+    NtlmV2ClientChallenge,
+    TargetInfo,
+    Version,
+    message_type,
+)
+from .security import SessionSecurity
+
+F = NegotiateFlags
+SIGNATURE_SIZE = 16
+# Our VERSION: Windows Server 2022's numbers; MS-NLMP 2.2.2.10 says it is for debugging only.
+VERSION = Version(10, 0, 20348)
+_EPOCH_DIFF = 11644473600  # seconds between 1601-01-01 and 1970-01-01
+_U32 = struct.Struct("<I")
+
+# NegotiateFlags as plain ints: IntFlag arithmetic builds an enum per operation, which showed
+# up as a third of the handshake time.
+_ANONYMOUS = int(F.NTLMSSP_ANONYMOUS)
+_128 = int(F.NTLMSSP_NEGOTIATE_128)
+_56 = int(F.NTLMSSP_NEGOTIATE_56)
+_ALWAYS_SIGN = int(F.NTLMSSP_NEGOTIATE_ALWAYS_SIGN)
+_EXTENDED_SESSIONSECURITY = int(F.NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY)
+_IDENTIFY = int(F.NTLMSSP_NEGOTIATE_IDENTIFY)
+_KEY_EXCH = int(F.NTLMSSP_NEGOTIATE_KEY_EXCH)
+_LM_KEY = int(F.NTLMSSP_NEGOTIATE_LM_KEY)
+_NTLM = int(F.NTLMSSP_NEGOTIATE_NTLM)
+_SEAL = int(F.NTLMSSP_NEGOTIATE_SEAL)
+_SIGN = int(F.NTLMSSP_NEGOTIATE_SIGN)
+_TARGET_INFO = int(F.NTLMSSP_NEGOTIATE_TARGET_INFO)
+_UNICODE = int(F.NTLMSSP_NEGOTIATE_UNICODE)
+_VERSION = int(F.NTLMSSP_NEGOTIATE_VERSION)
+_REQUEST_TARGET = int(F.NTLMSSP_REQUEST_TARGET)
+_TARGET_TYPE_DOMAIN = int(F.NTLMSSP_TARGET_TYPE_DOMAIN)
+_OEM = int(F.NTLM_NEGOTIATE_OEM)
+
+# Request flags NTLM cannot honour: asking for them fails at once (SEC_E_UNSUPPORTED_FUNCTION)
+# instead of silently returning a context without them.
+_ISC_UNSUPPORTED = (
+    IscReq.DATAGRAM | IscReq.USE_DCE_STYLE | IscReq.USE_SESSION_KEY | IscReq.USE_HTTP_STYLE
+    | IscReq.PROMPT_FOR_CREDS
+)
+_ASC_UNSUPPORTED = AscReq.DATAGRAM | AscReq.USE_DCE_STYLE | AscReq.USE_SESSION_KEY
+
+
+def filetime(moment: datetime) -> int:
+    """A datetime as a FILETIME: 100-nanosecond ticks since 1601-01-01 UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return (int(moment.timestamp() * 10_000_000)) + _EPOCH_DIFF * 10_000_000
+
+
+class State(Enum):
+    """What the context expects next."""
+
+    CLIENT_INITIAL = auto()
+    EXPECT_CHALLENGE = auto()
+    EXPECT_NEGOTIATE = auto()
+    EXPECT_AUTHENTICATE = auto()
+    COMPLETE = auto()
+    FAILED = auto()
+
+
+class Input(Enum):
+    """The token a step received."""
+
+    NO_TOKEN = auto()
+    NEGOTIATE = auto()
+    CHALLENGE = auto()
+    AUTHENTICATE = auto()
+
+
+_INPUT_OF = {
+    MessageType.NtLmNegotiate: Input.NEGOTIATE,
+    MessageType.NtLmChallenge: Input.CHALLENGE,
+    MessageType.NtLmAuthenticate: Input.AUTHENTICATE,
+}
+
+
+class NtlmContext(SecurityContext):
+    """An NTLM context, client or server; one instance per authentication."""
+
+    def __init__(
+        self, info: PackageInfo, credential: NtlmCredential, is_client: bool,
+        request: int, target: str | None, env: Environment,
+    ) -> None:
+        self.info = info
+        self.is_client = is_client
+        self._cred = credential
+        self._settings: NtlmSettings = credential.settings
+        self._request = request
+        self._target = target
+        self._env = env
+        self._machine: Machine[State, Input, Step] = Machine(
+            TRANSITIONS, State.CLIENT_INITIAL if is_client else State.EXPECT_NEGOTIATE,
+            State.FAILED,
+        )
+        self._negotiate_bytes = b""
+        self._challenge_bytes = b""
+        self._challenge: ChallengeMessage | None = None
+        self._flags = 0
+        self._ret_flags = 0
+        self._ess = False
+        self._anonymous = False
+        self._client_name: str | None = None
+        self._session_key: bytes | None = None
+        self._security_: SessionSecurity | None = None
+        self._send_seq = 0
+        self._recv_seq = 0
+
+    # -- the handshake ----------------------------------------------------------------------
+
+    def step(self, inp: StepInput) -> Step:
+        token = inp.token
+        if not token:
+            event = Input.NO_TOKEN
+        else:
+            if len(token) > self._settings.max_token:
+                self._machine.state = State.FAILED
+                raise InvalidToken(
+                    f"The NTLM token is {len(token)} bytes, more than the "
+                    f"{self._settings.max_token}-byte limit; it is not an NTLM message."
+                )
+            try:
+                event = _INPUT_OF[message_type(token)]
+            except DecodeError as exc:
+                self._machine.state = State.FAILED
+                raise InvalidToken(f"Not an NTLM message: {exc}") from None
+        try:
+            return self._machine.fire(event, self, token or b"", inp.channel_bindings)
+        except DecodeError as exc:
+            self._machine.state = State.FAILED
+            raise InvalidToken(f"Malformed NTLM message: {exc}") from None
+
+    @property
+    def complete(self) -> bool:
+        return self._machine.state is State.COMPLETE
+
+    @property
+    def state(self) -> State:
+        return self._machine.state
+
+    @property
+    def negotiated_flags(self) -> NegotiateFlags:
+        """The NTLM NegotiateFlags both sides agreed on (after the handshake)."""
+        return F(self._flags)
+
+    @property
+    def flags(self) -> int:
+        if not self.complete:
+            return int(IscRet.CONNECTION if self.is_client else AscRet.CONNECTION)
+        return self._ret_flags
+
+    def _compute_ret_flags(self) -> int:
+        """ISC_RET_*/ASC_RET_* from what was negotiated (never from what was requested)."""
+        f = self._flags
+        if self.is_client:
+            ret = IscRet.CONNECTION
+            if f & _SIGN:
+                ret |= IscRet.INTEGRITY | IscRet.REPLAY_DETECT | IscRet.SEQUENCE_DETECT
+            if f & _SEAL:
+                ret |= IscRet.CONFIDENTIALITY
+            if self._anonymous:
+                ret |= IscRet.NULL_SESSION
+            if f & _IDENTIFY:
+                ret |= IscRet.IDENTIFY
+            if self._cred.user:
+                ret |= IscRet.USED_SUPPLIED_CREDS
+            return int(ret)
+        sret = AscRet.CONNECTION
+        if f & _SIGN:
+            sret |= AscRet.INTEGRITY | AscRet.REPLAY_DETECT | AscRet.SEQUENCE_DETECT
+        if f & _SEAL:
+            sret |= AscRet.CONFIDENTIALITY
+        if self._anonymous:
+            sret |= AscRet.NULL_SESSION
+        if f & _IDENTIFY:
+            sret |= AscRet.IDENTIFY
+        return int(sret)
+
+    @property
+    def client_name(self) -> str | None:
+        return self._client_name
+
+    @property
+    def server_name(self) -> str | None:
+        if self.is_client:
+            return self._target
+        return self._settings.nb_computer
+
+    @property
+    def session_key(self) -> bytes | None:
+        return self._session_key
+
+    def sizes(self) -> Sizes:
+        return Sizes(self._settings.max_token, SIGNATURE_SIZE, 0, SIGNATURE_SIZE)
+
+    # -- client handlers --------------------------------------------------------------------
+
+    def _offered_flags(self) -> int:
+        req = IscReq(self._request)
+        flags = (
+            _UNICODE | _OEM | _REQUEST_TARGET
+            | _NTLM | _ALWAYS_SIGN
+            | _EXTENDED_SESSIONSECURITY | _VERSION
+            | _128 | _56 | _KEY_EXCH
+        )
+        if req & (IscReq.INTEGRITY | IscReq.REPLAY_DETECT | IscReq.SEQUENCE_DETECT
+                  | IscReq.CONFIDENTIALITY):
+            flags |= _SIGN
+        if req & IscReq.CONFIDENTIALITY:
+            flags |= _SEAL
+        if req & IscReq.IDENTIFY:
+            flags |= _IDENTIFY
+        if self._settings.lm_compatibility_level < 2:
+            flags |= _LM_KEY
+        return flags
+
+    def _client_negotiate(self, token: bytes, bindings: ChannelBindings | None) -> Step:
+        self._flags = self._offered_flags()
+        message = NegotiateMessage(F(self._flags), version=VERSION).pack()
+        self._negotiate_bytes = message
+        return Step(SecStatus.SEC_I_CONTINUE_NEEDED, message)
+
+    def _client_authenticate(self, token: bytes, bindings: ChannelBindings | None) -> Step:
+        challenge = ChallengeMessage.unpack(token, max_size=self._settings.max_token)
+        self._challenge_bytes = token
+        offered = self._flags
+        granted = int(challenge.negotiate_flags)
+        if offered & _SEAL and not granted & _128:
+            # MS-NLMP 3.1.5.1.2: "If ... ClientRequire128bitEncryption == TRUE, then if
+            # NTLMSSP_NEGOTIATE_128 is not negotiated, the client MUST return
+            # SEC_E_UNSUPPORTED_FUNCTION".
+            raise UnsupportedFunction(
+                "The server refused 128-bit session security (NTLMSSP_NEGOTIATE_128); opensspi "
+                "requires it for sealing."
+            )
+        flags = (granted & offered) | _VERSION
+        if not flags & (_UNICODE | _OEM):
+            raise InvalidToken("The CHALLENGE selects neither Unicode nor OEM strings.")
+        if flags & _UNICODE:
+            flags &= ~_OEM
+        anonymous = bool(IscReq(self._request) & IscReq.NULL_SESSION) or self._cred.anonymous
+        level = self._settings.lm_compatibility_level
+        if anonymous:
+            flags |= _ANONYMOUS
+            auth, exported = self._anonymous_response(flags)
+        elif level >= 3:
+            auth, exported = self._ntlmv2_response(flags, challenge, bindings)
+        else:
+            auth, exported = self._legacy_response(flags, challenge)
+        if flags & (_SIGN | _SEAL) and not (
+            flags & _EXTENDED_SESSIONSECURITY or level < 3
+        ):
+            raise UnsupportedFunction(
+                "The server offered only NTLMv1 session security (no EXTENDED_SESSIONSECURITY); "
+                "set lm_compatibility_level <= 2 to allow it."
+            )
+        self._challenge = challenge
+        self._flags = flags
+        self._ess = bool(flags & _EXTENDED_SESSIONSECURITY)
+        self._anonymous = anonymous
+        self._ret_flags = self._compute_ret_flags()
+        self._session_key = exported
+        self._client_name = self._cred.principal_name
+        return Step(SecStatus.SEC_E_OK, auth)
+
+    def _anonymous_response(self, flags: int) -> tuple[bytes, bytes]:
+        # MS-NLMP 3.3.1/3.3.2: anonymous -> NtChallengeResponse empty, LmChallengeResponse Z(1),
+        # SessionBaseKey Z(16).
+        exported = bytes(16)
+        encrypted = b""
+        if flags & _KEY_EXCH:
+            exported = self._env.random(16)
+            encrypted = rc4k(bytes(16), exported)
+        message = AuthenticateMessage(
+            F(flags), b"\0", b"", "", "", self._settings.workstation, encrypted, VERSION
+        ).pack()
+        return message, exported
+
+    def _ntlmv2_response(
+        self, flags: int, challenge: ChallengeMessage,
+        bindings: ChannelBindings | None,
+    ) -> tuple[bytes, bytes]:
+        cred = self._cred
+        server_info = challenge.target_info or TargetInfo()
+        server_time = server_info.timestamp
+        time = server_time if server_time is not None else filetime(self._env.now())
+        info = server_info
+        av_flags = info.flags or AvFlags(0)
+        if server_time is not None:
+            # MS-NLMP 3.1.5.1.2: with MsvAvTimestamp in the CHALLENGE the client "MUST provide
+            # a MIC" and sets the MIC bit in MsvAvFlags.
+            av_flags |= AvFlags.MIC_PROVIDED
+        if av_flags:
+            info = info.with_flags(int(av_flags))
+        if self._target:
+            # MsvAvTargetName is the SPN the caller named, never a made-up default.
+            info = info.with_text(AvId.MsvAvTargetName, self._target)
+        if bindings is not None:
+            info = info.with_pair(
+                AvId.MsvAvChannelBindings,
+                channel_bindings_hash(
+                    bindings.application_data,
+                    initiator_addrtype=bindings.initiator_addrtype,
+                    initiator_address=bindings.initiator_address,
+                    acceptor_addrtype=bindings.acceptor_addrtype,
+                    acceptor_address=bindings.acceptor_address,
+                ),
+            )
+        key_nt = ntowfv2(cred.nt_hash, cred.user, cred.domain)
+        client_challenge = self._env.random(8)
+        nt_response, lm_response, base_key = compute_ntlmv2_response(
+            key_nt, key_nt, challenge.server_challenge, client_challenge, time, info.pack()
+        )
+        if server_time is not None:
+            # MS-NLMP 3.1.5.1.2: "If NTLM v2 authentication is used and the CHALLENGE_MESSAGE
+            # TargetInfo field has an MsvAvTimestamp present, the client SHOULD NOT send the
+            # LmChallengeResponse and SHOULD send Z(24) instead."
+            lm_response = bytes(24)
+        key_exchange_key = kxkey(base_key)
+        exported, encrypted = self._exchange_key(flags, key_exchange_key)
+        auth = AuthenticateMessage(
+            F(flags), lm_response, nt_response, cred.domain, cred.user,
+            self._settings.workstation, encrypted, VERSION,
+            bytes(16) if server_time is not None else None,
+        )
+        packed = auth.pack()
+        if server_time is not None:
+            code = mic(exported, self._negotiate_bytes, self._challenge_bytes, packed)
+            offset = auth.mic_offset
+            assert offset is not None
+            packed = packed[:offset] + code + packed[offset + 16:]
+        return packed, exported
+
+    def _exchange_key(self, flags: int, key_exchange_key: bytes) -> tuple[bytes, bytes]:
+        if flags & _KEY_EXCH:
+            exported = self._env.random(16)
+            return exported, rc4k(key_exchange_key, exported)
+        return key_exchange_key, b""
+
+    def _legacy_response(
+        self, flags: int, challenge: ChallengeMessage
+    ) -> tuple[bytes, bytes]:
+        cred = self._cred
+        result = legacy.ntlmv1_client_response(
+            flags=flags,
+            nt_hash=cred.nt_hash,
+            password=cred.password,
+            server_challenge=challenge.server_challenge,
+            client_challenge=self._env.random(8),
+            level=self._settings.lm_compatibility_level,
+        )
+        exported, encrypted = self._exchange_key(flags, result.key_exchange_key)
+        message = AuthenticateMessage(
+            F(flags), result.lm_response, result.nt_response, cred.domain, cred.user,
+            self._settings.workstation, encrypted, VERSION,
+        ).pack()
+        return message, exported
+
+    # -- server handlers --------------------------------------------------------------------
+
+    def _server_challenge(self, token: bytes, bindings: ChannelBindings | None) -> Step:
+        negotiate = NegotiateMessage.unpack(token, max_size=self._settings.max_token)
+        asked = int(negotiate.negotiate_flags)
+        flags = (
+            _NTLM | _TARGET_INFO
+            | _TARGET_TYPE_DOMAIN | _VERSION
+        )
+        flags |= _UNICODE if asked & _UNICODE \
+            else _OEM
+        for wanted in (
+            _REQUEST_TARGET, _ALWAYS_SIGN,
+            _EXTENDED_SESSIONSECURITY, _128,
+            _56, _KEY_EXCH, _SIGN,
+            _SEAL, _IDENTIFY,
+        ):
+            if asked & wanted:
+                flags |= wanted
+        settings = self._settings
+        info = TargetInfo.from_names(
+            nb_domain_name=settings.nb_domain,
+            nb_computer_name=settings.nb_computer,
+            dns_domain_name=settings.dns_domain,
+            dns_computer_name=settings.dns_computer,
+            timestamp=filetime(self._env.now()),
+        )
+        challenge = ChallengeMessage(
+            F(flags), self._env.random(8), settings.nb_domain, info, VERSION
+        )
+        packed = challenge.pack()
+        self._negotiate_bytes = token
+        self._challenge_bytes = packed
+        self._challenge = challenge
+        self._flags = flags
+        return Step(SecStatus.SEC_I_CONTINUE_NEEDED, packed)
+
+    def _server_verify(self, token: bytes, bindings: ChannelBindings | None) -> Step:
+        auth = AuthenticateMessage.unpack(token, max_size=self._settings.max_token)
+        challenge = self._challenge
+        assert challenge is not None
+        flags = int(auth.negotiate_flags) & (self._flags | _ANONYMOUS)
+        request = AscReq(self._request)
+        nt = auth.nt_challenge_response
+        if not auth.user_name and not nt and auth.lm_challenge_response in (b"", b"\0"):
+            if not request & AscReq.ALLOW_NULL_SESSION:
+                raise LogonDenied(
+                    "The client logged on anonymously, which this server does not allow; "
+                    "request ASC_REQ_ALLOW_NULL_SESSION to accept anonymous clients."
+                )
+            self._anonymous = True
+            exported = bytes(16)
+            if flags & _KEY_EXCH and auth.encrypted_random_session_key:
+                exported = rc4k(bytes(16), self._key16(auth))
+            self._finish(flags, exported, "")
+            return Step(SecStatus.SEC_E_OK)
+        users = self._cred.users
+        assert users is not None
+        entry = users.lookup(auth.domain_name, auth.user_name)
+        if entry is None:
+            raise LogonDenied(
+                f"Logon failure for {auth.domain_name}\\{auth.user_name}: unknown user name "
+                "or bad password."
+            )
+        if len(nt) > 24:
+            base_key = self._check_ntlmv2(auth, entry.nt_hash, challenge, bindings, request)
+        else:
+            if self._settings.lm_compatibility_level > 2:
+                raise LogonDenied(
+                    f"{auth.domain_name}\\{auth.user_name} sent an NTLMv1/LM response, which this "
+                    "server refuses; configure the client for NTLMv2 (or lower the acceptor's "
+                    "lm_compatibility_level to 2 to allow NTLMv1)."
+                )
+            base_key = legacy.ntlmv1_server_check(
+                flags=flags, nt_hash=entry.nt_hash, password=entry.password,
+                server_challenge=challenge.server_challenge,
+                lm_response=auth.lm_challenge_response, nt_response=nt,
+            )
+        if flags & _SEAL and not flags & _128 and self._settings.lm_compatibility_level >= 3:
+            # MS-NLMP 3.2.5.1.2 (ServerRequire128bitEncryption): refuse 40/56-bit sealing keys.
+            raise UnsupportedFunction(
+                "The client negotiated sealing without NTLMSSP_NEGOTIATE_128; this server "
+                "requires 128-bit session keys."
+            )
+        exported = base_key
+        if flags & _KEY_EXCH:
+            exported = rc4k(base_key, self._key16(auth))
+        if auth.mic is not None:
+            expected = mic(exported, self._negotiate_bytes, self._challenge_bytes,
+                           auth.zeroed_mic())
+            if not hmac.compare_digest(expected, auth.mic):
+                raise MessageAltered(
+                    "The AUTHENTICATE message's MIC does not match: the handshake messages "
+                    "were altered in transit."
+                )
+        self._finish(flags, exported, f"{auth.domain_name}\\{auth.user_name}")
+        return Step(SecStatus.SEC_E_OK)
+
+    @staticmethod
+    def _key16(auth: AuthenticateMessage) -> bytes:
+        key = auth.encrypted_random_session_key
+        if len(key) != 16:
+            raise InvalidToken(
+                f"EncryptedRandomSessionKey is {len(key)} bytes; KEY_EXCH requires 16."
+            )
+        return key
+
+    def _check_ntlmv2(
+        self, auth: AuthenticateMessage, nt_hash: bytes, challenge: ChallengeMessage,
+        bindings: ChannelBindings | None, request: AscReq,
+    ) -> bytes:
+        nt = auth.nt_challenge_response
+        key_nt = ntowfv2(nt_hash, auth.user_name, auth.domain_name)
+        base_key = verify_ntlmv2_response(key_nt, challenge.server_challenge, nt)
+        blob = NtlmV2ClientChallenge.unpack(nt[16:])
+        now = filetime(self._env.now())
+        skew = int(self._settings.max_clock_skew.total_seconds() * 10_000_000)
+        if abs(now - blob.timestamp) > skew:
+            raise TimeSkew(
+                f"The NTLMv2 response of {auth.domain_name}\\{auth.user_name} is timestamped "
+                f"more than {self._settings.max_clock_skew} from this server's clock."
+            )
+        if bindings is not None:
+            expected = channel_bindings_hash(
+                bindings.application_data,
+                initiator_addrtype=bindings.initiator_addrtype,
+                initiator_address=bindings.initiator_address,
+                acceptor_addrtype=bindings.acceptor_addrtype,
+                acceptor_address=bindings.acceptor_address,
+            )
+            sent = blob.av_pairs.channel_bindings
+            if sent is None or sent == bytes(16):
+                if not request & AscReq.ALLOW_MISSING_BINDINGS:
+                    raise BadBindings(
+                        "The client sent no channel bindings but this server requires them; "
+                        "the client may not support Extended Protection."
+                    )
+            elif not hmac.compare_digest(sent, expected):
+                raise BadBindings(
+                    "The client's channel bindings do not match this channel: the connection "
+                    "may be relayed through another TLS endpoint."
+                )
+        # LMv2 is not checked for NTLMv2 clients: it is Z(24) whenever a MIC is sent.
+        return base_key
+
+    def _finish(self, flags: int, exported: bytes, client: str) -> None:
+        self._flags = flags
+        self._ess = bool(flags & _EXTENDED_SESSIONSECURITY)
+        self._ret_flags = self._compute_ret_flags()
+        self._session_key = exported
+        self._client_name = client
+
+    # -- message protection -----------------------------------------------------------------
+
+    def _sec(self, need_seal: bool) -> SessionSecurity:
+        security = self._security_
+        if security is None:
+            # Built on first use: contexts that only authenticate (HTTP) never pay for the keys.
+            if not self.complete or self._session_key is None:
+                raise UnsupportedFunction("The NTLM handshake has not completed.")
+            security = self._security_ = SessionSecurity(
+                self._flags, self._session_key, self.is_client,
+                allow_legacy=self._settings.lm_compatibility_level < 3,
+            )
+        if not self._flags & (_SEAL if need_seal else _SIGN | _SEAL):
+            what = "confidentiality (sealing)" if need_seal else "integrity (signing)"
+            raise UnsupportedFunction(
+                f"This NTLM context did not negotiate {what}; request "
+                f"{'ISC_REQ_CONFIDENTIALITY' if need_seal else 'ISC_REQ_INTEGRITY'} when "
+                "creating it."
+            )
+        return security
+
+    def _check_seq(self, signature: bytes) -> None:
+        if len(signature) != SIGNATURE_SIZE:
+            raise InvalidToken(
+                f"An NTLM signature is {SIGNATURE_SIZE} bytes; got {len(signature)}."
+            )
+        if self._ess:
+            # The SeqNum field is in clear with ESS: a replayed or reordered message is told
+            # apart from a forged one before any RC4 state is consumed.
+            (seq,) = _U32.unpack_from(signature, 12)
+            if seq != self._recv_seq:
+                raise OutOfSequence(
+                    f"Message sequence number {seq} arrived where {self._recv_seq} was expected: "
+                    "the message was replayed, lost or reordered."
+                )
+
+    def make_signature(self, parts: Sequence[MessagePart], qop: int, seq: int | None) -> bytes:
+        sec = self._sec(False)
+        signature = sec.sign(self._send_seq, b"".join(p.data for p in parts if p.signed))
+        self._send_seq += 1
+        return signature
+
+    def verify_signature(
+        self, parts: Sequence[MessagePart], signature: bytes, seq: int | None
+    ) -> int:
+        sec = self._sec(False)
+        self._check_seq(signature)
+        try:
+            sec.verify(self._recv_seq, b"".join(p.data for p in parts if p.signed), signature)
+        finally:
+            self._recv_seq += 1
+        return 0
+
+    def encrypt(self, parts: Sequence[MessagePart], qop: int, seq: int | None) -> Sealed:
+        if qop & 0xFFFFFFFF == SECQOP_WRAP_NO_ENCRYPT:
+            return Sealed(self.make_signature(parts, qop, seq), tuple(p.data for p in parts))
+        if qop:
+            raise UnsupportedFunction(f"NTLM supports no quality of protection {qop:#x}.")
+        sec = self._sec(True)
+        outputs, signature = sec.seal_parts(
+            self._send_seq, [(p.data, p.sealed) for p in parts]
+        )
+        self._send_seq += 1
+        return Sealed(signature, tuple(outputs))
+
+    def decrypt(self, token: bytes, parts: Sequence[MessagePart], seq: int | None) -> Unsealed:
+        sec = self._sec(True)
+        self._check_seq(token)
+        try:
+            outputs = sec.unseal_parts(self._recv_seq, [(p.data, p.sealed) for p in parts], token)
+        finally:
+            self._recv_seq += 1
+        return Unsealed(tuple(outputs))
+
+    def split_stream(self, stream: bytes) -> tuple[bytes, bytes]:
+        if len(stream) < SIGNATURE_SIZE:
+            raise InvalidToken(
+                f"The SECBUFFER_STREAM holds {len(stream)} bytes, less than the "
+                f"{SIGNATURE_SIZE}-byte NTLM signature that starts it."
+            )
+        return stream[:SIGNATURE_SIZE], stream[SIGNATURE_SIZE:]
+
+    def wrap(self, data: bytes, encrypt: bool = True) -> bytes:
+        if not encrypt:
+            return self.make_signature((MessagePart(data, sealed=False),), 0, None) + data
+        sec = self._sec(True)
+        sealed, signature = sec.seal(self._send_seq, data)
+        self._send_seq += 1
+        return signature + sealed
+
+    def unwrap(self, message: bytes) -> bytes:
+        sec = self._sec(True)
+        signature = message[:SIGNATURE_SIZE]
+        self._check_seq(signature)
+        try:
+            return sec.unseal(self._recv_seq, message[SIGNATURE_SIZE:], signature)
+        finally:
+            self._recv_seq += 1
+
+
+Handler = Callable[[NtlmContext, bytes, "ChannelBindings | None"], Step]
+
+TRANSITIONS: dict[tuple[State, Input], tuple[Handler, State]] = {
+    (State.CLIENT_INITIAL, Input.NO_TOKEN): (NtlmContext._client_negotiate, State.EXPECT_CHALLENGE),
+    (State.EXPECT_CHALLENGE, Input.CHALLENGE): (NtlmContext._client_authenticate, State.COMPLETE),
+    (State.EXPECT_NEGOTIATE, Input.NEGOTIATE): (
+        NtlmContext._server_challenge, State.EXPECT_AUTHENTICATE),
+    (State.EXPECT_AUTHENTICATE, Input.AUTHENTICATE): (NtlmContext._server_verify, State.COMPLETE),
+}
+
+
+def check_request(is_client: bool, request: int) -> None:
+    """Refuse request flags NTLM cannot honour (SEC_E_UNSUPPORTED_FUNCTION)."""
+    bad = request & (_ISC_UNSUPPORTED if is_client else _ASC_UNSUPPORTED)
+    if bad:
+        names = IscReq(bad) if is_client else AscReq(bad)
+        raise UnsupportedFunction(
+            f"NTLM cannot provide {names!r}; remove it from fContextReq or use another package "
+            "(Kerberos for USE_SESSION_KEY/DCE style)."
+        )

@@ -1,0 +1,85 @@
+"""The NTLM provider: credentials and contexts for the sspi layer (MS-NLMP)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ...constants import AscReq, CredentialUse, IscReq, SecPkgFlag
+from ...errors import InvalidParameter, NoCredentials
+from ...provider import (
+    DEFAULT_ENVIRONMENT,
+    AuthIdentity,
+    Credential,
+    Environment,
+    PackageInfo,
+    SecurityContext,
+    SecurityPackage,
+)
+from .credentials import NtlmAuthData, NtlmCredential, NtlmSettings, UserDatabase, user_database
+from .machine import NtlmContext, check_request
+
+INFO = PackageInfo(
+    name="NTLM",
+    comment="NTLM Security Package",
+    capabilities=(
+        SecPkgFlag.INTEGRITY | SecPkgFlag.PRIVACY | SecPkgFlag.TOKEN_ONLY
+        | SecPkgFlag.CONNECTION | SecPkgFlag.MULTI_REQUIRED | SecPkgFlag.ACCEPT_WIN32_NAME
+        | SecPkgFlag.NEGOTIABLE | SecPkgFlag.LOGON
+    ),
+    version=1,
+    rpcid=10,  # RPC_C_AUTHN_WINNT
+    max_token=2888,
+)
+
+
+class NtlmPackage(SecurityPackage):
+    """``NTLM``: MS-NLMP client and server, NTLMv2 by default."""
+
+    info = INFO
+
+    def acquire_credentials(
+        self, principal: str | None, use: CredentialUse, auth_data: object | None
+    ) -> Credential:
+        """Accepted ``auth_data``: None, :class:`AuthIdentity`, :class:`NtlmAuthData`, or (for
+        INBOUND) a ``{"DOMAIN\\\\user": password}`` mapping or an NTLM_USER_FILE path."""
+        settings = NtlmSettings()
+        identity: AuthIdentity | None = None
+        users: UserDatabase | Mapping[str, str] | str | None = None
+        if isinstance(auth_data, NtlmAuthData):
+            identity, users, settings = auth_data.identity, auth_data.users, auth_data.settings
+        elif isinstance(auth_data, AuthIdentity):
+            identity = auth_data
+        elif isinstance(auth_data, (Mapping, str, UserDatabase)):
+            users = auth_data
+        elif auth_data is not None:
+            raise InvalidParameter(
+                f"NTLM cannot use pAuthData of type {type(auth_data).__name__}; pass an "
+                "AuthIdentity, a (user, domain, password) tuple or NtlmAuthData."
+            )
+        if identity is None and principal and use & CredentialUse.OUTBOUND:
+            raise NoCredentials(
+                f"No password or NT hash is available for {principal!r}: NTLM has no single "
+                "sign-on source here; pass pAuthData=(user, domain, password)."
+            )
+        database = user_database(users) if use & CredentialUse.INBOUND else None
+        return NtlmCredential(use, identity, database, settings)
+
+    def client_context(
+        self, credential: Credential, target: str | None, req: IscReq,
+        env: Environment = DEFAULT_ENVIRONMENT,
+    ) -> SecurityContext:
+        check_request(True, int(req))
+        assert isinstance(credential, NtlmCredential)
+        if credential.anonymous and not req & IscReq.NULL_SESSION:
+            raise NoCredentials(
+                "This NTLM credential has no user name or password; pass pAuthData, or request "
+                "ISC_REQ_NULL_SESSION for an anonymous logon."
+            )
+        return NtlmContext(INFO, credential, True, int(req), target, env)
+
+    def server_context(
+        self, credential: Credential, req: AscReq, env: Environment = DEFAULT_ENVIRONMENT
+    ) -> SecurityContext:
+        check_request(False, int(req))
+        assert isinstance(credential, NtlmCredential)
+        return NtlmContext(INFO, credential, False, int(req), None, env)
