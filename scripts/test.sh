@@ -23,7 +23,7 @@ step() {
 }
 
 step "setup (with real peers)" bash scripts/setup.sh --peers
-step "ruff" .venv/bin/ruff check src tests bench
+step "ruff" .venv/bin/ruff check src tests bench tools
 step "mypy --strict" .venv/bin/mypy --strict src
 
 echo "==> pytest (CI=${CI:-unset})"

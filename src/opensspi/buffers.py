@@ -68,18 +68,26 @@ class SecBuffer:
         """How many bytes a call may write into this buffer."""
         return len(self._data) if self._capacity is None else self._capacity
 
+    def ensure_room(self, size: int, allocate: bool = False) -> None:
+        """Check, before a call changes any state, that ``size`` bytes will fit.
+
+        Raises:
+            BufferTooSmall: they do not fit and the caller did not ask for allocation.
+        """
+        if not allocate and self._capacity is not None and size > self._capacity:
+            raise BufferTooSmall(
+                f"The output buffer holds {self._capacity} bytes but {size} are needed; "
+                "pass a larger SecBuffer (see QuerySecurityPackageInfo().cbMaxToken or "
+                "QueryContextAttributes(SECPKG_ATTR_SIZES)) or request ALLOCATE_MEMORY."
+            )
+
     def fill(self, data: bytes, allocate: bool) -> None:
         """Write ``data`` as a call's output, honouring the buffer's size.
 
         Raises:
             BufferTooSmall: ``data`` does not fit and the caller did not ask for allocation.
         """
-        if not allocate and self._capacity is not None and len(data) > self._capacity:
-            raise BufferTooSmall(
-                f"The output buffer holds {self._capacity} bytes but {len(data)} are needed; "
-                "pass a larger SecBuffer (see QuerySecurityPackageInfo().cbMaxToken) or request "
-                "ALLOCATE_MEMORY."
-            )
+        self.ensure_room(len(data), allocate)
         self._data = data
         self._capacity = None
         self.allocated = allocate

@@ -35,6 +35,9 @@ class CtxtRecord:
     target: str | None
     request: int
     lock: threading.RLock = field(default_factory=threading.RLock)
+    # Set when a call failed after the package had already moved on (its output could not be
+    # delivered): the two sides are out of step, so every later call but Delete must fail.
+    dead: bool = False
 
 
 class CredHandle:

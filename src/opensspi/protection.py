@@ -8,7 +8,9 @@ Shapes accepted (as Windows' NTLM and Kerberos packages accept them):
 - decrypt: ``TOKEN`` + ``DATA``..., or ``STREAM`` + ``DATA`` where the STREAM buffer holds
   token‖ciphertext and the DATA buffer receives the plaintext.
 
-The token buffer's size is a limit: a token that does not fit gives ``SEC_E_BUFFER_TOO_SMALL``.
+The token buffer's size is a limit: a token that does not fit gives ``SEC_E_BUFFER_TOO_SMALL``,
+checked against the context's ``SECPKG_ATTR_SIZES`` before the package consumes a sequence
+number, so the failed call leaves the context in step with its peer.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ def make_signature(ctx: SecurityContext, qop: int, desc: SecBufferDesc, seq: int
         return
     token = _token_buffer(desc, "MakeSignature")
     parts = _parts(_data_buffers(desc, "MakeSignature"), seal=False)
+    # Checked before the package spends a sequence number and key stream on a lost signature.
+    token.ensure_room(ctx.sizes().max_signature)
     token.fill(ctx.make_signature(parts, qop, seq), allocate=False)
 
 
@@ -73,6 +77,7 @@ def verify_signature(ctx: SecurityContext, desc: SecBufferDesc, seq: int) -> int
 def encrypt_message(ctx: SecurityContext, qop: int, desc: SecBufferDesc, seq: int) -> None:
     token = _token_buffer(desc, "EncryptMessage")
     data = _data_buffers(desc, "EncryptMessage")
+    token.ensure_room(ctx.sizes().security_trailer)
     sealed = ctx.encrypt(_parts(data, seal=True), qop, seq)
     padding = desc.first(SecBufferType.PADDING)
     if sealed.padding and padding is None:

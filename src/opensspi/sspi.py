@@ -41,6 +41,7 @@ from .constants import (
     SecStatus,
 )
 from .errors import (
+    ContextExpired,
     InvalidParameter,
     InvalidToken,
     NoCredentials,
@@ -247,8 +248,24 @@ def _run_step(
     step = record.context.step(_step_input(pInput))
     if step.status not in _HANDSHAKE_STATUSES:
         raise SspiError(f"The package returned an unexpected status {step.status.name}.")
-    _deliver(step, pInput, pOutput, allocate)
+    try:
+        _deliver(step, pInput, pOutput, allocate)
+    except SspiError:
+        # The package has moved on but its token never reached the caller: the peer can no
+        # longer follow, so the context must not look usable (or complete) afterwards.
+        record.dead = True
+        raise
     return step
+
+
+def _live(record: CtxtRecord) -> CtxtRecord:
+    """``record`` unless an earlier call left it dead (see :func:`_run_step`)."""
+    if record.dead:
+        raise ContextExpired(
+            "An earlier call on this context failed after the handshake had moved on (its "
+            "output buffer could not take the token); delete the context and start a new one."
+        )
+    return record
 
 
 def InitializeSecurityContext(  # noqa: N802
@@ -290,6 +307,7 @@ def InitializeSecurityContext(  # noqa: N802
             return IscResult(step.status, _isc_attrs(record, allocate), context.expiry)
     record = ctxt_record(phContext)
     with record.lock:
+        _live(record)
         if phNewContext is not None and phNewContext is not phContext:
             phNewContext._record = record
         if record.context.complete and not _has_token(pInput):
@@ -344,6 +362,7 @@ def AcceptSecurityContext(  # noqa: N802
             return AscResult(step.status, _asc_attrs(record, allocate), context.expiry)
     record = ctxt_record(phContext)
     with record.lock:
+        _live(record)
         if phNewContext is not None and phNewContext is not phContext:
             phNewContext._record = record
         step = _run_step(record, pInput, pOutput, allocate)
@@ -359,6 +378,7 @@ def CompleteAuthToken(phContext: CtxtHandle, pToken: SecBufferDesc) -> SecStatus
     """Finish a token after ``SEC_I_COMPLETE_NEEDED`` (Digest); other packages need no call."""
     record = ctxt_record(phContext)
     with record.lock:
+        _live(record)
         params = tuple(b.buffer for b in pToken if b.kind == SecBufferType.PKG_PARAMS)
         record.context.complete_auth_token(params)
     return SecStatus.SEC_E_OK
@@ -392,7 +412,7 @@ def ApplyControlToken(phContext: CtxtHandle, pInput: SecBufferDesc) -> SecStatus
     if buf is None:
         raise InvalidToken("ApplyControlToken needs a SECBUFFER_TOKEN input buffer.")
     with record.lock:
-        record.context.apply_control_token(buf.buffer)
+        _live(record).context.apply_control_token(buf.buffer)
     return SecStatus.SEC_E_OK
 
 
@@ -404,7 +424,7 @@ def QueryContextAttributes(phContext: CtxtHandle, ulAttribute: int) -> object:  
     """
     record = ctxt_record(phContext)
     with record.lock:
-        ctx = record.context
+        ctx = _live(record).context
         if ulAttribute == SecPkgAttr.SIZES:
             return ctx.sizes()
         if ulAttribute == SecPkgAttr.PACKAGE_INFO:
@@ -436,7 +456,7 @@ def QueryContextAttributes(phContext: CtxtHandle, ulAttribute: int) -> object:  
 
 
 def _complete_record(phContext: CtxtHandle) -> CtxtRecord:  # noqa: N803
-    record = ctxt_record(phContext)
+    record = _live(ctxt_record(phContext))
     if not record.context.complete:
         raise UnsupportedFunction(
             "The handshake has not completed; message functions work only after the last "

@@ -2,7 +2,8 @@
 
 Behaviour follows pywin32's ``win32/Lib/sspi.py``: ``authorize()`` takes the peer's token (raw
 bytes or a PySecBufferDescType) and returns ``(err, sec_buffer_out)``; the message helpers use
-SECPKG_ATTR_SIZES for buffer sizes and one sequence number per call.
+SECPKG_ATTR_SIZES for buffer sizes and one sequence number per call. ``wrap(msg, encrypt=False)``
+and ``unwrap(token) -> (data, was_encrypted)`` keep pywin32's signatures and defaults.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from typing import Any
 from opensspi.compat.pywin32 import _win32security as win32security
 from opensspi.compat.pywin32 import sspicon
 
-__all__ = ["ClientAuth", "ServerAuth"]
+__all__ = ["ClientAuth", "ServerAuth", "error"]
+
+error = win32security.error
 
 
 class _BaseAuth:
@@ -119,28 +122,30 @@ class _BaseAuth:
         desc[1].Buffer = sig
         ctxt.VerifySignature(desc, self._get_next_seq_num())
 
-    def wrap(self, data: bytes) -> bytes:
-        """Seal ``data`` into one message: token ‖ ciphertext ‖ padding."""
+    def wrap(self, msg: bytes, encrypt: bool = False) -> bytes:
+        """GSSAPI wrap: token ‖ data ‖ padding, sealed only when ``encrypt`` (pywin32's default
+        is False, which asks for SECQOP_WRAP_NO_ENCRYPT)."""
         ctxt = self._context()
         sizes = self._sizes()
         desc = win32security.PySecBufferDescType()
         trailer = sizes["SecurityTrailer"]
         desc.append(win32security.PySecBufferType(trailer, sspicon.SECBUFFER_TOKEN))
-        desc.append(win32security.PySecBufferType(len(data), sspicon.SECBUFFER_DATA))
+        desc.append(win32security.PySecBufferType(len(msg), sspicon.SECBUFFER_DATA))
         desc.append(win32security.PySecBufferType(sizes["BlockSize"], sspicon.SECBUFFER_PADDING))
-        desc[1].Buffer = data
-        ctxt.EncryptMessage(0, desc, self._get_next_seq_num())
+        desc[1].Buffer = msg
+        fqop = 0 if encrypt else sspicon.SECQOP_WRAP_NO_ENCRYPT
+        ctxt.EncryptMessage(fqop, desc, self._get_next_seq_num())
         return desc[0].Buffer + desc[1].Buffer + desc[2].Buffer
 
-    def unwrap(self, data: bytes) -> bytes:
-        """Reverse :meth:`wrap` (the STREAM + DATA buffer shape)."""
+    def unwrap(self, token: bytes) -> tuple[bytes, bool]:
+        """GSSAPI unwrap (the STREAM + DATA buffer shape): ``(data, was_encrypted)``."""
         ctxt = self._context()
         desc = win32security.PySecBufferDescType()
-        desc.append(win32security.PySecBufferType(len(data), sspicon.SECBUFFER_STREAM))
+        desc.append(win32security.PySecBufferType(len(token), sspicon.SECBUFFER_STREAM))
         desc.append(win32security.PySecBufferType(0, sspicon.SECBUFFER_DATA))
-        desc[0].Buffer = data
-        ctxt.DecryptMessage(desc, self._get_next_seq_num())
-        return desc[1].Buffer
+        desc[0].Buffer = token
+        qop = ctxt.DecryptMessage(desc, self._get_next_seq_num())
+        return desc[1].Buffer, qop != sspicon.SECQOP_WRAP_NO_ENCRYPT
 
 
 class ClientAuth(_BaseAuth):

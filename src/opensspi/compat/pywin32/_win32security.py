@@ -207,7 +207,8 @@ class PyCtxtHandleType:
 
     def VerifySignature(self, message: PySecBufferDescType, seq: int) -> int:  # noqa: N802
         result = _call("VerifySignature", _sspi.VerifySignature, self._handle, _desc(message), seq)
-        return _status(SecStatus(result.qop)) if result.qop & 0x80000000 else result.qop
+        qop = result.qop  # a QOP, not a status: SecStatus(0x80000001) would raise ValueError
+        return qop - (1 << 32) if qop & 0x80000000 else qop
 
     def EncryptMessage(self, fqop: int, message: PySecBufferDescType, seq: int) -> None:  # noqa: N802
         _call("EncryptMessage", _sspi.EncryptMessage, self._handle, fqop & 0xFFFFFFFF,

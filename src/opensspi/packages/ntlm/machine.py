@@ -543,7 +543,14 @@ class NtlmContext(SecurityContext):
     ) -> bytes:
         nt = auth.nt_challenge_response
         key_nt = ntowfv2(nt_hash, auth.user_name, auth.domain_name)
-        base_key = verify_ntlmv2_response(key_nt, challenge.server_challenge, nt)
+        try:
+            base_key = verify_ntlmv2_response(key_nt, challenge.server_challenge, nt)
+        except LogonDenied:
+            # The same words as for an unknown user: the message must not tell them apart.
+            raise LogonDenied(
+                f"Logon failure for {auth.domain_name}\\{auth.user_name}: unknown user name "
+                "or bad password."
+            ) from None
         blob = NtlmV2ClientChallenge.unpack(nt[16:])
         now = filetime(self._env.now())
         skew = int(self._settings.max_clock_skew.total_seconds() * 10_000_000)
@@ -636,10 +643,15 @@ class NtlmContext(SecurityContext):
         return 0
 
     def encrypt(self, parts: Sequence[MessagePart], qop: int, seq: int | None) -> Sealed:
-        if qop & 0xFFFFFFFF == SECQOP_WRAP_NO_ENCRYPT:
-            return Sealed(self.make_signature(parts, qop, seq), tuple(p.data for p in parts))
-        if qop:
+        """EncryptMessage. Deviation from the letter of the SSPI docs, as Windows' NTLM does:
+        ``SECQOP_WRAP_NO_ENCRYPT`` is ignored when sealing was negotiated (the message is sealed;
+        pywin32's sspi demo notes "NTLM always encrypts", gss-ntlmssp issue 77 saw the same from
+        Exchange), and gives a signed-only message on an integrity-only context."""
+        qop &= 0xFFFFFFFF
+        if qop not in (0, SECQOP_WRAP_NO_ENCRYPT):
             raise UnsupportedFunction(f"NTLM supports no quality of protection {qop:#x}.")
+        if qop and not self._flags & _SEAL:
+            return Sealed(self.make_signature(parts, qop, seq), tuple(p.data for p in parts))
         sec = self._sec(True)
         outputs, signature = sec.seal_parts(
             self._send_seq, [(p.data, p.sealed) for p in parts]
@@ -648,6 +660,11 @@ class NtlmContext(SecurityContext):
         return Sealed(signature, tuple(outputs))
 
     def decrypt(self, token: bytes, parts: Sequence[MessagePart], seq: int | None) -> Unsealed:
+        """DecryptMessage; on an integrity-only context it verifies the signature and reports
+        ``SECQOP_WRAP_NO_ENCRYPT``, as Windows does."""
+        if not self._flags & _SEAL:
+            self.verify_signature(parts, token, seq)
+            return Unsealed(tuple(p.data for p in parts), SECQOP_WRAP_NO_ENCRYPT)
         sec = self._sec(True)
         self._check_seq(token)
         try:
@@ -665,7 +682,9 @@ class NtlmContext(SecurityContext):
         return stream[:SIGNATURE_SIZE], stream[SIGNATURE_SIZE:]
 
     def wrap(self, data: bytes, encrypt: bool = True) -> bytes:
-        if not encrypt:
+        if not self._flags & _SEAL:
+            if encrypt:
+                self._sec(True)  # raises: confidentiality was not negotiated
             return self.make_signature((MessagePart(data, sealed=False),), 0, None) + data
         sec = self._sec(True)
         sealed, signature = sec.seal(self._send_seq, data)
@@ -673,6 +692,10 @@ class NtlmContext(SecurityContext):
         return signature + sealed
 
     def unwrap(self, message: bytes) -> bytes:
+        if not self._flags & _SEAL:
+            signature, data = self.split_stream(message)
+            self.verify_signature((MessagePart(data, sealed=False),), signature, None)
+            return data
         sec = self._sec(True)
         signature = message[:SIGNATURE_SIZE]
         self._check_seq(signature)
