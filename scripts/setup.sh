@@ -3,6 +3,7 @@
 #
 #   scripts/setup.sh            .venv with the project (editable) and its test extra
 #   scripts/setup.sh --peers    first install the Debian packages the real-peer tests need
+#                               (and unpack the Heimdal KDC into .peers/heimdal/)
 #
 # Output is quiet; a failing step prints its full log and the command that failed.
 set -euo pipefail
@@ -15,7 +16,7 @@ for arg in "$@"; do
     case "$arg" in
         --peers) PEERS=1 ;;
         -h | --help)
-            sed -n '2,7p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *)
@@ -30,7 +31,20 @@ done
 PEER_PACKAGES=(
     gss-ntlmssp libkrb5-dev krb5-user krb5-kdc krb5-admin-server
     apache2 apache2-utils sasl2-bin libsasl2-modules lighttpd curl build-essential
+    # the non-Heimdal libraries the unpacked Heimdal KDC links against (see fetch_heimdal)
+    libcap-ng0 libcom-err2 libcrypt1 libdb5.3 libedit2 libldap-2.5-0 libsqlite3-0
 )
+# Heimdal, the second KDC (tests/interop/peers/heimdal_kdc.py). heimdal-kdc conflicts with
+# krb5-kdc and heimdal-clients with krb5-user, so these .debs are unpacked (dpkg-deb -x) into
+# .peers/heimdal/ instead of installed; the tests run them with LD_LIBRARY_PATH.
+HEIMDAL_DEBS=(
+    heimdal-kdc heimdal-clients
+    libkdc2-heimdal libhdb9-heimdal libkadm5srv8-heimdal libkadm5clnt7-heimdal libsl0-heimdal
+    libkafs0-heimdal libotp0-heimdal libroken19-heimdal libasn1-8-heimdal libheimbase1-heimdal
+    libhcrypto5-heimdal libwind0-heimdal libhx509-5-heimdal libkrb5-26-heimdal
+    libheimntlm0-heimdal libgssapi3-heimdal
+)
+HEIMDAL_DIR="$ROOT/.peers/heimdal"
 VENV="$ROOT/.venv"
 STAMP="$VENV/.opensspi-setup"
 LOG=$(mktemp "${TMPDIR:-/tmp}/opensspi-setup.XXXXXX")
@@ -93,6 +107,51 @@ install_peers() {
     quiet "${apt[@]}" install "${missing[@]}"
 }
 
+# Unpack the Heimdal .debs into $HEIMDAL_DIR once; a warm run only looks at the stamp file.
+fetch_heimdal() {
+    local stamp="$HEIMDAL_DIR/.opensspi-heimdal"
+    if [ -f "$stamp" ] && [ -x "$HEIMDAL_DIR/usr/lib/heimdal-servers/kdc" ]; then
+        return 0
+    fi
+    if ! command -v apt-get >/dev/null || ! command -v dpkg-deb >/dev/null; then
+        say "no apt-get/dpkg-deb here: the Heimdal KDC tests will not run"
+        return 0
+    fi
+    say "unpacking Heimdal (${#HEIMDAL_DEBS[@]} .debs) into .peers/heimdal/"
+    mkdir -p "$ROOT/.peers"
+    rm -rf "$ROOT/.peers"/.heimdal.* # left by an interrupted run
+    local work
+    work=$(mktemp -d "$ROOT/.peers/.heimdal.XXXXXX")
+    # apt-get download warns (not fails) that _apt cannot write to a root-owned directory.
+    if ! (cd "$work" && apt-get -q download "${HEIMDAL_DEBS[@]}") >"$LOG" 2>&1; then
+        if [ "$(id -u)" -eq 0 ]; then
+            quiet apt-get -q -y -o DPkg::Lock::Timeout=600 update
+            if ! (cd "$work" && apt-get -q download "${HEIMDAL_DEBS[@]}") >"$LOG" 2>&1; then
+                cat "$LOG" >&2
+                rm -rf "$work"
+                echo "setup: FAILED: apt-get download ${HEIMDAL_DEBS[*]}" >&2
+                exit 1
+            fi
+        else
+            cat "$LOG" >&2
+            rm -rf "$work"
+            say "could not download the Heimdal .debs (not root, so no apt-get update)"
+            return 0
+        fi
+    fi
+    local deb
+    for deb in "$work"/*.deb; do
+        quiet dpkg-deb -x "$deb" "$work/root"
+    done
+    local libdir
+    libdir=$(dirname "$(find "$work/root/usr/lib" -name 'libkdc.so.*' -print -quit)")
+    quiet env LD_LIBRARY_PATH="$libdir" "$work/root/usr/lib/heimdal-servers/kdc" --version
+    (cd "$work" && ls -1 -- *.deb) >"$work/root/.opensspi-heimdal"
+    rm -rf "$HEIMDAL_DIR"
+    mv "$work/root" "$HEIMDAL_DIR"
+    rm -rf "$work"
+}
+
 # The fingerprint of what the venv was built from; a change re-runs pip.
 fingerprint() {
     {
@@ -146,5 +205,6 @@ PY
 
 if [ "$PEERS" = 1 ]; then
     install_peers
+    fetch_heimdal
 fi
 install_venv

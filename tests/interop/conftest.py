@@ -1,4 +1,5 @@
 """Fixtures for the real-peer tests: each test starts its own peer, on files in its tmp_path.
+The KDCs are the exception: one MIT realm and one Heimdal realm serve the whole session.
 
 Project rule: a real peer that cannot be found makes the test **fail** under ``CI=true`` and skip,
 saying how to install it, anywhere else. Every such check goes through :func:`require_peer`.
@@ -20,11 +21,16 @@ from interop.peers.digest_fixtures import *  # noqa: F403
 from interop.peers.gss import (
     DEFAULT_USERS,
     INSTALL_HINT,
+    GssKrb5Factory,
     GssNtlmFactory,
     NtlmUser,
     find_gssntlmssp_so,
     have_gssapi_module,
 )
+from interop.peers.heimdal_kdc import INSTALL_HINT as HEIMDAL_HINT
+from interop.peers.heimdal_kdc import HeimdalRealm, find_heimdal, heimdal_usable
+from interop.peers.mit_kdc import INSTALL_HINT as MIT_KDC_HINT
+from interop.peers.mit_kdc import MitRealm, have_mit_kdc
 
 PYSPNEGO_HINT = "pip install pyspnego  (or: pip install -e '.[test]')"
 
@@ -82,3 +88,59 @@ def ntlm_user_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = write_ntlm_user_file(tmp_path / "ntlm-users")
     monkeypatch.setenv("NTLM_USER_FILE", str(path))
     return path
+
+
+@pytest.fixture(scope="session")
+def mit_realm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MitRealm]:
+    """One MIT realm ``TEST.LOCAL`` with a running ``krb5kdc`` for the whole session (see
+    :mod:`interop.peers.mit_kdc`). Tests may add principals; they must not change existing ones."""
+    require_peer(
+        have_mit_kdc(), "MIT krb5 KDC (krb5kdc, kdb5_util, kadmin.local, kinit)", MIT_KDC_HINT
+    )
+    realm = MitRealm(tmp_path_factory.mktemp("mit-realm"))
+    try:
+        realm.start()
+        yield realm
+    finally:
+        realm.close()
+
+
+@pytest.fixture(scope="session")
+def heimdal_realm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HeimdalRealm]:
+    """One Heimdal realm ``HEIMDAL.LOCAL`` (the KDC unpacked into ``.peers/heimdal`` by
+    ``scripts/setup.sh --peers``) for the whole session; clients are MIT's."""
+    install = find_heimdal()
+    usable, why = heimdal_usable(install)
+    require_peer(usable, why, HEIMDAL_HINT)
+    require_peer(have_mit_kdc(), "MIT krb5 client tools (kinit)", MIT_KDC_HINT)
+    assert install is not None
+    realm = HeimdalRealm(install, tmp_path_factory.mktemp("heimdal-realm"))
+    try:
+        realm.start()
+        yield realm
+    finally:
+        realm.close()
+
+
+@pytest.fixture
+def gss_krb5(mit_realm: MitRealm, tmp_path: Path) -> Iterator[GssKrb5Factory]:
+    """A factory of MIT GSSAPI krb5/SPNEGO peers (subprocesses) against :func:`mit_realm`:
+    ``gss_krb5("accept")``, ``gss_krb5("initiate", target="HTTP@e17.test.local")``."""
+    require_peer(have_gssapi_module(), "python module 'gssapi'", INSTALL_HINT)
+    factory = GssKrb5Factory(tmp_path / "gss-krb5", mit_realm)
+    try:
+        yield factory
+    finally:
+        factory.close_all()
+
+
+@pytest.fixture
+def gss_krb5_heimdal(heimdal_realm: HeimdalRealm, tmp_path: Path) -> Iterator[GssKrb5Factory]:
+    """As :func:`gss_krb5`, against :func:`heimdal_realm` (target ``host@server.heimdal.local``
+    or ``HTTP@server.heimdal.local``)."""
+    require_peer(have_gssapi_module(), "python module 'gssapi'", INSTALL_HINT)
+    factory = GssKrb5Factory(tmp_path / "gss-krb5-heimdal", heimdal_realm)
+    try:
+        yield factory
+    finally:
+        factory.close_all()

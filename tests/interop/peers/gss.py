@@ -1,7 +1,9 @@
-"""Drive a real gss-ntlmssp peer (``gss_peer.py``) in a subprocess, with a private configuration.
+"""Drive a real GSSAPI peer (``gss_peer.py``) in a subprocess, with a private configuration.
 
 :class:`GssNtlmFactory` writes the files MIT mechglue and gss-ntlmssp read (mech config, NTLM user
-file, an offline krb5.conf) into a directory; :class:`GssPeer` runs one security context of
+file, an offline krb5.conf) into a directory; :class:`GssKrb5Factory` does the same for MIT's
+Kerberos mechanism (and SPNEGO over it) against a private realm (:mod:`interop.peers.mit_kdc`,
+:mod:`interop.peers.heimdal_kdc`). :class:`GssPeer` runs one security context of
 ``gss_peer.py`` under that environment and speaks its JSON line protocol, with a timeout on
 every read so that a hung peer fails the test instead of hanging it.
 """
@@ -20,11 +22,13 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 PEER_SCRIPT = Path(__file__).with_name("gss_peer.py")
 NTLMSSP_OID = "1.3.6.1.4.1.311.2.2.10"
 SPNEGO_OID = "1.3.6.1.5.5.2"
+KRB5_OID = "1.2.840.113554.1.2.2"
+MSKRB5_OID = "1.2.840.48018.1.2.2"
 SO_GLOBS = (
     "/usr/lib/*/gssntlmssp/gssntlmssp.so",
     "/usr/lib64/gssntlmssp/gssntlmssp.so",
@@ -34,6 +38,7 @@ DEFAULT_TARGET = "host@server.test.local"
 DEFAULT_FLAGS = ("integ", "conf", "replay", "sequence")
 DEFAULT_TIMEOUT = 10.0
 INSTALL_HINT = "apt-get install gss-ntlmssp libkrb5-dev && pip install gssapi"
+KRB5_DEFAULT_FLAGS = ("mutual", "integ", "conf", "replay", "sequence")
 
 
 @dataclass(frozen=True)
@@ -296,12 +301,65 @@ class GssPeer:
         self.request("verify_mic", data=_b64(data), mic=_b64(mic))
 
     def info(self) -> dict[str, Any]:
-        """Context facts: complete, initiator_name, target_name, mech (dotted OID), flags (int),
-        flag_names, locally_initiated, and session_key (bytes, or None if not exportable)."""
+        """Context facts: complete, initiator_name, target_name (None on an NTLM acceptor),
+        mech (dotted OID), flags (int), flag_names, locally_initiated, session_key (bytes, or
+        None if not exportable; MIT's GSS_C_INQ_SSPI_SESSION_KEY, for krb5 the acceptor subkey),
+        session_key_enctype (int or None), and on an acceptor delegated (bool) and
+        delegated_name (the delegated credential's principal)."""
         resp = self.request("info")
         resp.pop("ok", None)
         if resp.get("session_key") is not None:
             resp["session_key"] = _unb64(resp["session_key"])
+        return resp
+
+    def wrap_iov(self, data: bytes, encrypt: bool = True) -> tuple[bytes, bytes, bytes]:
+        """``gss_wrap_iov`` with HEADER | DATA | PADDING (SSPI's TOKEN | DATA | PADDING):
+        ``(header, data, padding)``. Without a TRAILER buffer MIT puts the trailer into the
+        header and rotates (RRC), exactly as Windows' Kerberos EncryptMessage does."""
+        out, _ = self.wrap_iov_buffers(
+            [("header", None), ("data", data), ("padding", None)], encrypt
+        )
+        return out[0][1], out[1][1], out[2][1]
+
+    def unwrap_iov(self, header: bytes, data: bytes, padding: bytes = b"") -> tuple[bytes, bool]:
+        """``gss_unwrap_iov`` of HEADER | DATA | PADDING: ``(message, was_encrypted)``."""
+        out, encrypted = self.unwrap_iov_buffers(
+            [("header", header), ("data", data), ("padding", padding)]
+        )
+        return out[1][1], encrypted
+
+    def wrap_iov_buffers(
+        self, buffers: Sequence[tuple[str, bytes | None]], encrypt: bool = True
+    ) -> tuple[list[tuple[str, bytes]], bool]:
+        """``gss_wrap_iov`` on any layout: ``buffers`` are ``(type, value)`` with type in
+        header, data, padding, trailer, sign_only, empty; ``None`` = let GSSAPI allocate.
+        Returns every buffer afterwards and whether it was sealed."""
+        resp = self.request("wrap_iov", buffers=_iov_in(buffers), encrypt=encrypt)
+        return _iov_back(resp["buffers"]), bool(resp["encrypted"])
+
+    def unwrap_iov_buffers(
+        self, buffers: Sequence[tuple[str, bytes | None]]
+    ) -> tuple[list[tuple[str, bytes]], bool]:
+        """``gss_unwrap_iov``; ``[("stream", token), ("data", None)]`` unwraps a whole token
+        (SSPI's SECBUFFER_STREAM). Returns the buffers afterwards and whether it was sealed."""
+        resp = self.request("unwrap_iov", buffers=_iov_in(buffers))
+        return _iov_back(resp["buffers"]), bool(resp["encrypted"])
+
+    def wrap_iov_length(
+        self, buffers: Sequence[tuple[str, bytes | None]], encrypt: bool = True
+    ) -> list[tuple[str, int]]:
+        """``gss_wrap_iov_length``: the size GSSAPI wants for each buffer."""
+        resp = self.request("wrap_iov_length", buffers=_iov_in(buffers), encrypt=encrypt)
+        return [(kind, len(value)) for kind, value in _iov_back(resp["buffers"])]
+
+    def use_delegated(self, target: str, accept: bool = True) -> dict[str, Any]:
+        """Acceptor only: initiate a krb5 context to ``target`` (``service@host`` or a
+        principal) with the credential the initiator delegated. Returns ``issued`` (the KDC
+        issued the service ticket from the forwarded TGT), ``principal`` (of the delegated
+        credential), ``token_len``, and with ``accept`` also ``accepted``/``accepted_initiator``
+        (accepted in the peer with its keytab); ``error``/``major``/``minor`` when not issued."""
+        resp = self.request("use_delegated", target=target, accept=accept)
+        resp.pop("ok", None)
         return resp
 
     def kill(self) -> None:
@@ -338,6 +396,163 @@ class GssPeer:
 
     def __repr__(self) -> str:
         return f"<GssPeer {self.label} pid={self._proc.pid} complete={self.complete}>"
+
+
+class Krb5Realm(Protocol):
+    """What :class:`GssKrb5Factory` needs of a realm (``MitRealm``, ``HeimdalRealm``)."""
+
+    @property
+    def realm(self) -> str: ...
+
+    @property
+    def keytab(self) -> Path: ...
+
+    @property
+    def passwords(self) -> dict[str, str]: ...
+
+    def env(
+        self, ccache: Path | str | None = None, keytab: Path | str | None = None
+    ) -> dict[str, str]: ...
+
+    def kinit(
+        self,
+        principal: str = ...,
+        password: str | None = ...,
+        ccache: Path | None = ...,
+        *,
+        krb5_conf: Path | None = ...,
+    ) -> Path: ...
+
+
+class GssKrb5Factory:
+    """MIT GSSAPI peers for the Kerberos mechanism (or SPNEGO over it) against one realm:
+    ``factory(role, mech="krb5", **options) -> GssPeer``.
+
+    The mech configuration is empty (``GSS_MECH_CONFIG``), so only MIT's built-in krb5 and
+    SPNEGO are loaded, unless ``ntlm_so`` adds gss-ntlmssp. Acceptors use the realm's keytab
+    (``KRB5_KTNAME``); initiators a ccache from MIT kinit (cached per principal), or
+    ``gss_acquire_cred_with_password`` when given a password.
+
+    Attributes: ``realm``, ``directory``, ``env``, ``peers``.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        realm: Krb5Realm,
+        *,
+        ntlm_so: Path | None = None,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.directory = directory
+        self.realm = realm
+        directory.mkdir(parents=True, exist_ok=True)
+        self.mech_config = directory / "mech"
+        self.mech_config.write_text(
+            f"gssntlmssp_v1 {NTLMSSP_OID} {ntlm_so}\n" if ntlm_so else "", encoding="utf-8"
+        )
+        self.env: dict[str, str] = {
+            **realm.env(ccache=directory / "none.ccache"),
+            "GSS_MECH_CONFIG": str(self.mech_config),
+            "PYTHONUTF8": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        if extra_env:
+            self.env.update(extra_env)
+        self.peers: list[GssPeer] = []
+        self._ccaches: dict[tuple[str, Path | None], Path] = {}
+
+    def kinit(
+        self, principal: str = "alice", password: str | None = None, krb5_conf: Path | None = None
+    ) -> Path:
+        """A ccache with a TGT for ``principal`` (MIT kinit, with ``krb5_conf`` if given),
+        made once per factory and configuration."""
+        key = (principal, krb5_conf)
+        if key not in self._ccaches or password is not None:
+            safe = principal.replace("/", "_").replace("@", "_")
+            ccache = self.directory / f"ccache-{safe}-{len(self._ccaches)}"
+            self._ccaches[key] = self.realm.kinit(principal, password, ccache, krb5_conf=krb5_conf)
+        return self._ccaches[key]
+
+    def spawn(
+        self,
+        role: str = "accept",
+        mech: str = "krb5",
+        *,
+        user: str | None = None,
+        password: str | None = None,
+        ccache: Path | str | None = None,
+        keytab: Path | str | None = None,
+        target: str = DEFAULT_TARGET,
+        flags: Sequence[str] = KRB5_DEFAULT_FLAGS,
+        neg_mechs: Sequence[str] | None = None,
+        acceptor_name: str | None = None,
+        acceptor_mechs: Sequence[str] | str | None = None,
+        krb5_conf: Path | None = None,
+        channel_bindings: bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> GssPeer:
+        """Start ``gss_peer.py`` with one context of ``role`` for ``mech`` (krb5, mskrb5,
+        spnego).
+
+        Initiator credential, first match: ``password`` (with ``user``, default alice):
+        acquire_cred_with_password; ``ccache``; else a kinit ccache for ``user`` (default
+        alice). ``neg_mechs`` (SPNEGO initiator) defaults to ``("krb5",)``. Acceptor:
+        ``keytab`` (default the realm's), ``acceptor_name`` (restrict to one principal),
+        ``acceptor_mechs`` (default ``[mech]``; ``"default"`` = GSS_C_NO_CREDENTIAL).
+        ``target`` is ``service@host`` or a principal name with a ``/``. ``krb5_conf`` swaps
+        the peer's configuration, and the kinit's (e.g. ``MitRealm.krb5_conf_for_enctype(17)``)."""
+        args = ["--mech", mech, "--role", role, "--target", target, "--flags", ",".join(flags)]
+        peer_env: dict[str, str] = {}
+        if role == "initiate":
+            if password is not None:
+                args += ["--user", user or "alice", "--password", password]
+            else:
+                cc = ccache if ccache is not None else self.kinit(user or "alice", None, krb5_conf)
+                peer_env["KRB5CCNAME"] = _file_name(cc)
+            if mech == "spnego":
+                args += ["--neg-mechs", ",".join(neg_mechs or ("krb5",))]
+        else:
+            peer_env["KRB5_KTNAME"] = _file_name(
+                keytab if keytab is not None else self.realm.keytab
+            )
+            if acceptor_name is not None:
+                args += ["--acceptor-name", acceptor_name]
+            if acceptor_mechs is not None:
+                text = (
+                    acceptor_mechs if isinstance(acceptor_mechs, str) else ",".join(acceptor_mechs)
+                )
+                args += ["--acceptor-mechs", text]
+        if channel_bindings is not None:
+            args += ["--channel-bindings", channel_bindings.hex()]
+        if krb5_conf is not None:
+            peer_env["KRB5_CONFIG"] = str(krb5_conf)
+        full_env = {**os.environ, **self.env, **peer_env, **(env or {})}
+        label = f"gss-{mech}-{role}-{len(self.peers)}"
+        peer = GssPeer(args, full_env, self.directory, label=label, timeout=timeout)
+        self.peers.append(peer)
+        return peer
+
+    __call__ = spawn
+
+    def close_all(self) -> None:
+        """Close every peer :meth:`spawn` started."""
+        for peer in self.peers:
+            peer.close()
+
+
+def _file_name(path: Path | str) -> str:
+    text = str(path)
+    return text if ":" in text.split("/")[0] else f"FILE:{text}"
+
+
+def _iov_in(buffers: Sequence[tuple[str, bytes | None]]) -> list[list[str | None]]:
+    return [[kind, _b64(value)] for kind, value in buffers]
+
+
+def _iov_back(buffers: Sequence[Sequence[str]]) -> list[tuple[str, bytes]]:
+    return [(str(kind), base64.b64decode(value or "")) for kind, value in buffers]
 
 
 def _b64(data: bytes | None) -> str | None:
