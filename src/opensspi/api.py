@@ -33,6 +33,7 @@ from .provider import (
     SecurityContext,
     SecurityPackage,
     Sizes,
+    StepInput,
 )
 
 DEFAULT_CLIENT_FLAGS = (
@@ -55,16 +56,36 @@ class Context:
         self.status: SecStatus | None = None
 
     def step(self, token: bytes | None = None) -> bytes | None:
-        """Feed the peer's token; return the token to send, or None when there is none."""
-        from .provider import StepInput
+        """Feed the peer's token; return the token to send, or None when there is none.
+
+        KDC exchanges the package needs on the way are made here, blocking.
+        """
+        from .sspi import drive
 
         with self._lock:
-            result = self._ctx.step(StepInput(
-                token=bytes(token) if token is not None else None,
-                channel_bindings=self._bindings,
-            ))
+            result = drive(self._ctx, self._input(token))
             self.status = result.status
             return result.token or None
+
+    async def step_async(self, token: bytes | None = None) -> bytes | None:
+        """:meth:`step` for asyncio: KDC exchanges use the asyncio transport."""
+        from .transport import send_to_kdc_async
+
+        result = self._ctx.step(self._input(token))
+        while result.kdc_request is not None:
+            req = result.kdc_request
+            reply = await send_to_kdc_async(
+                req.data, req.kdcs, timeout=req.timeout, max_retries=req.max_retries,
+                udp_preference_limit=req.udp_preference_limit, realm=req.realm,
+            )
+            result = self._ctx.step(StepInput(kdc_reply=reply))
+        self.status = result.status
+        return result.token or None
+
+    def _input(self, token: bytes | None) -> StepInput:
+        return StepInput(
+            token=bytes(token) if token is not None else None, channel_bindings=self._bindings
+        )
 
     @property
     def complete(self) -> bool:

@@ -16,7 +16,7 @@ number, so the failed call leaves the context in step with its peer.
 from __future__ import annotations
 
 from .buffers import SecBuffer, SecBufferDesc
-from .constants import SecBufferType
+from .constants import SECBUFFER_ATTRMASK, SecBufferType
 from .errors import InvalidToken
 from .provider import MessagePart, SecurityContext
 
@@ -44,6 +44,7 @@ def _parts(buffers: list[SecBuffer], seal: bool) -> tuple[MessagePart, ...]:
             b.buffer,
             sealed=seal and not (b.readonly or b.readonly_with_checksum),
             signed=True,
+            attrs=b.BufferType & SECBUFFER_ATTRMASK,
         )
         for b in buffers
     )

@@ -30,6 +30,7 @@ from .constants import (
     SecStatus,
 )
 from .errors import UnsupportedFunction
+from .transport import KdcAddress
 
 
 def _utcnow() -> datetime:
@@ -109,11 +110,19 @@ class StepInput:
 
 @dataclass(frozen=True, slots=True)
 class KdcRequest:
-    """A request the sspi layer must send to a third party before stepping again."""
+    """A request the caller must deliver before stepping again (sans-I/O, DESIGN.md).
+
+    The package resolves where it goes (krb5.conf, DNS SRV) and with which limits; the sspi
+    layer sends it with :func:`opensspi.transport.send_to_kdc` (or the asyncio variant) and
+    steps again with the reply in ``StepInput.kdc_reply``.
+    """
 
     realm: str
     data: bytes
-    prefer_tcp: bool = False
+    kdcs: tuple[KdcAddress, ...] = ()
+    timeout: float = 3.0
+    max_retries: int = 3
+    udp_preference_limit: int = 1465
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,11 +147,17 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class MessagePart:
-    """One DATA buffer of a message: ``sealed`` parts are encrypted, all ``signed`` ones MAC'd."""
+    """One DATA buffer of a message: ``sealed`` parts are encrypted, all ``signed`` ones MAC'd.
+
+    ``attrs`` keeps the buffer's SECBUFFER_READONLY / READONLY_WITH_CHECKSUM bits, because the
+    packages treat them differently (NTLM signs READONLY data; Kerberos ignores it and only
+    checksums READONLY_WITH_CHECKSUM data).
+    """
 
     data: bytes
     sealed: bool = True
     signed: bool = True
+    attrs: int = 0
 
 
 @dataclass(frozen=True, slots=True)

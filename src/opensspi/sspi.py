@@ -50,7 +50,15 @@ from .errors import (
 )
 from .handles import CredHandle, CredRecord, CtxtHandle, CtxtRecord, cred_record, ctxt_record
 from .protection import decrypt_message, encrypt_message, make_signature, verify_signature
-from .provider import DEFAULT_ENVIRONMENT, Environment, PackageInfo, Step, StepInput
+from .provider import (
+    DEFAULT_ENVIRONMENT,
+    Environment,
+    PackageInfo,
+    SecurityContext,
+    Step,
+    StepInput,
+)
+from .transport import send_to_kdc
 
 __all__ = [
     "AcceptSecurityContext",
@@ -241,11 +249,24 @@ def _deliver(
                 spare.buffer = b"\0" * step.missing
 
 
+def drive(context: SecurityContext, inp: StepInput) -> Step:
+    """Step ``context``, delivering every KDC request it makes with the blocking transport."""
+    step = context.step(inp)
+    while step.kdc_request is not None:
+        req = step.kdc_request
+        reply = send_to_kdc(
+            req.data, req.kdcs, timeout=req.timeout, max_retries=req.max_retries,
+            udp_preference_limit=req.udp_preference_limit, realm=req.realm,
+        )
+        step = context.step(StepInput(kdc_reply=reply))
+    return step
+
+
 def _run_step(
     record: CtxtRecord, pInput: SecBufferDesc | None, pOutput: SecBufferDesc | None,  # noqa: N803
     allocate: bool,
 ) -> Step:
-    step = record.context.step(_step_input(pInput))
+    step = drive(record.context, _step_input(pInput))
     if step.status not in _HANDSHAKE_STATUSES:
         raise SspiError(f"The package returned an unexpected status {step.status.name}.")
     try:

@@ -3,19 +3,34 @@
 STYLE.md: the transitions are one table ``{(State, Input): (handler, next_state)}``; nothing
 else assigns the state. A pair missing from the table raises and moves the machine to
 ``FAILED``; every later call raises too. The table also renders the documentation's diagram.
+
+Where a step can end in more than one state (a Kerberos client whose ticket is already cached
+skips the KDC; DCE style adds a leg), the entry lists the legal targets as a tuple and the
+handler returns a :class:`Choice` naming one of them; the machine checks it is listed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from enum import Enum
 from typing import Generic, TypeVar
 
-from .errors import ContextExpired, InvalidToken, SspiError
+from .errors import ContextExpired, InternalError, InvalidToken, SspiError
 
 S = TypeVar("S", bound=Enum)
 I = TypeVar("I", bound=Enum)  # noqa: E741 - the table's input alphabet
 R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class Choice(Generic[S, R]):
+    """A handler's result together with the next state it chose among the table's targets."""
+
+    result: R
+    state: S
+
+
 
 
 class Machine(Generic[S, I, R]):
@@ -25,7 +40,7 @@ class Machine(Generic[S, I, R]):
 
     def __init__(
         self,
-        table: Mapping[tuple[S, I], tuple[Callable[..., R], S]],
+        table: Mapping[tuple[S, I], tuple[Callable[..., object], S | tuple[S, ...]]],
         initial: S,
         failed: S,
     ) -> None:
@@ -53,19 +68,33 @@ class Machine(Generic[S, I, R]):
                 f"{event.name} is not expected in state {current.name}; the context is now "
                 "unusable."
             )
-        handler, next_state = entry
+        handler, target = entry
         try:
             result = handler(*args)
         except SspiError:
             self.state = self._failed
             raise
-        self.state = next_state
-        return result
+        if isinstance(target, tuple):
+            if not isinstance(result, Choice) or result.state not in target:
+                self.state = self._failed
+                raise InternalError(
+                    f"{getattr(handler, '__name__', handler)} chose a state outside "
+                    f"{[t.name for t in target]}."
+                )
+            self.state = result.state
+            chosen: R = result.result
+            return chosen
+        self.state = target
+        return result  # type: ignore[return-value]
 
 
-def mermaid(table: Mapping[tuple[S, I], tuple[Callable[..., object], S]]) -> str:
+def mermaid(
+    table: Mapping[tuple[S, I], tuple[Callable[..., object], S | tuple[S, ...]]],
+) -> str:
     """The state diagram of ``table`` in Mermaid syntax, for the docs."""
     lines = ["stateDiagram-v2"]
-    for (state, event), (handler, nxt) in table.items():
-        lines.append(f"    {state.name} --> {nxt.name}: {event.name} / {handler.__name__}")
+    for (state, event), (handler, target) in table.items():
+        name = getattr(handler, "__name__", str(handler))
+        for nxt in target if isinstance(target, tuple) else (target,):
+            lines.append(f"    {state.name} --> {nxt.name}: {event.name} / {name}")
     return "\n".join(lines)

@@ -1,0 +1,341 @@
+"""GSS-API Kerberos per-message tokens and the authenticator checksum (RFC 4121, MS-KILE 3.4.5).
+
+- MIC tokens (RFC 4121 §4.2.6.1) and Wrap tokens (§4.2.6.2) for the RFC 3961 enctypes, sealed or
+  integrity-only, with any EC and RRC accepted on receipt (§4.2.4-4.2.5).
+- The SSPI buffer layout: EncryptMessage's TOKEN|DATA|PADDING is MIT's
+  ``gss_wrap_iov(HEADER, DATA, PADDING)``: the token holds the 16-byte header and the rotated
+  trailer (RRC = 28 sealed / 12 integrity-only for AES-SHA1), DATA is encrypted in place.
+- The 0x8003 authenticator checksum (§4.1.1) with channel bindings and delegation.
+
+RC4-HMAC (RFC 4757 §7) tokens have their own framing and live in ``legacy``.
+https://www.rfc-editor.org/rfc/rfc4121
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import struct
+from dataclasses import dataclass
+
+from ...buffers import ChannelBindings
+from ...errors import DecodeError, MessageAltered, OutOfSequence
+from .crypto import Key, decrypt, encrypt, make_checksum, verify_checksum
+
+TOK_MIC = b"\x04\x04"
+TOK_WRAP = b"\x05\x04"
+FLAG_SENT_BY_ACCEPTOR = 0x01
+FLAG_SEALED = 0x02
+FLAG_ACCEPTOR_SUBKEY = 0x04
+
+# RFC 4121 §2: key usage numbers for per-message tokens.
+KG_USAGE_ACCEPTOR_SEAL = 22
+KG_USAGE_ACCEPTOR_SIGN = 23
+KG_USAGE_INITIATOR_SEAL = 24
+KG_USAGE_INITIATOR_SIGN = 25
+
+HEADER_SIZE = 16
+_MIC_HEADER = struct.Struct(">2sB5sQ")
+_WRAP_HEADER = struct.Struct(">2sBBHHQ")
+_FILLER5 = b"\xff" * 5
+
+# RFC 4121 §4.1.1.1: the checksum type of the authenticator checksum.
+GSS_CHECKSUM_TYPE = 0x8003
+# RFC 4121 §4.1.1.2 (and RFC 4757 §7.1 for the Microsoft bits): the Flags field.
+GSS_C_DELEG_FLAG = 1
+GSS_C_MUTUAL_FLAG = 2
+GSS_C_REPLAY_FLAG = 4
+GSS_C_SEQUENCE_FLAG = 8
+GSS_C_CONF_FLAG = 16
+GSS_C_INTEG_FLAG = 32
+GSS_C_DCE_STYLE = 0x1000
+GSS_C_IDENTIFY_FLAG = 0x2000
+GSS_C_EXTENDED_ERROR_FLAG = 0x4000
+
+
+def rotate_right(data: bytes, count: int) -> bytes:
+    """Rotate ``data`` right by ``count`` bytes (RFC 4121 §4.2.5)."""
+    if not data:
+        return data
+    count %= len(data)
+    return data[-count:] + data[:-count] if count else data
+
+
+def rotate_left(data: bytes, count: int) -> bytes:
+    """Undo :func:`rotate_right`."""
+    if not data:
+        return data
+    count %= len(data)
+    return data[count:] + data[:count] if count else data
+
+
+@dataclass(frozen=True, slots=True)
+class Direction:
+    """Which side sends, and with which key; fixes the usage numbers and token flags."""
+
+    acceptor: bool
+    acceptor_subkey: bool
+
+    @property
+    def flags(self) -> int:
+        return (FLAG_SENT_BY_ACCEPTOR if self.acceptor else 0) | (
+            FLAG_ACCEPTOR_SUBKEY if self.acceptor_subkey else 0
+        )
+
+    @property
+    def seal_usage(self) -> int:
+        return KG_USAGE_ACCEPTOR_SEAL if self.acceptor else KG_USAGE_INITIATOR_SEAL
+
+    @property
+    def sign_usage(self) -> int:
+        return KG_USAGE_ACCEPTOR_SIGN if self.acceptor else KG_USAGE_INITIATOR_SIGN
+
+
+def get_mic(key: Key, direction: Direction, seq: int, message: bytes) -> bytes:
+    """A MIC token over ``message``.
+
+    RFC 4121 §4.2.6.1::
+
+        Octet no   Name        Description
+        0..1     TOK_ID     Identification field. Tokens emitted by GSS_GetMIC() contain
+                            the hex value 04 04 expressed in big-endian order in this field.
+        2        Flags      Attributes field, as described in section 4.2.2.
+        3..7     Filler     Contains five octets of hex value FF.
+        8..15    SND_SEQ    Sequence number field in clear text, expressed in big-endian order.
+        16..last SGN_CKSUM  Checksum of the "to-be-signed" data and octet 0..15, as described
+                            in section 4.2.4.
+
+    Args:
+        key: the context key (acceptor subkey, initiator subkey or ticket session key).
+        direction: who sends.
+        seq: the sender's sequence number.
+        message: the concatenated data to sign.
+
+    Returns:
+        The token.
+    """
+    header = _MIC_HEADER.pack(TOK_MIC, direction.flags, _FILLER5, seq)
+    return header + make_checksum(key, direction.sign_usage, message + header)
+
+
+def verify_mic(key: Key, direction: Direction, token: bytes, message: bytes) -> int:
+    """Check a MIC token from the peer and return its sequence number.
+
+    Raises:
+        DecodeError: not a MIC token.
+        MessageAltered: the checksum does not match, or the flags claim the wrong sender.
+    """
+    if len(token) < HEADER_SIZE:
+        raise DecodeError(f"A Kerberos MIC token is at least 16 bytes; got {len(token)}.")
+    tok_id, flags, filler, seq = _MIC_HEADER.unpack_from(token)
+    if tok_id != TOK_MIC or filler != _FILLER5:
+        raise DecodeError("Not an RFC 4121 MIC token (TOK_ID 04 04, five FF filler bytes).")
+    _check_flags(flags, direction, sealed_allowed=False)
+    verify_checksum(key, direction.sign_usage, message + token[:HEADER_SIZE], token[HEADER_SIZE:])
+    return int(seq)
+
+
+def _check_flags(flags: int, direction: Direction, sealed_allowed: bool) -> None:
+    if bool(flags & FLAG_SENT_BY_ACCEPTOR) != direction.acceptor:
+        raise MessageAltered(
+            "The token's SentByAcceptor flag names the wrong sender: it may be a reflection of "
+            "our own message."
+        )
+    if bool(flags & FLAG_ACCEPTOR_SUBKEY) != direction.acceptor_subkey:
+        raise MessageAltered("The token's AcceptorSubkey flag does not match this context.")
+    if not sealed_allowed and flags & FLAG_SEALED:
+        raise DecodeError("A MIC token must not have the Sealed flag.")
+
+
+@dataclass(frozen=True, slots=True)
+class WrapResult:
+    """A Wrap token split the way SSPI's EncryptMessage returns it."""
+
+    token: bytes  # header and the rotated trailer (TOKEN buffer)
+    data: bytes  # the (encrypted) data, same length as the input (DATA buffer)
+
+
+def wrap(
+    key: Key, direction: Direction, seq: int, plaintext: bytes, *, seal: bool,
+    checksum_size: int, confounder: bytes | None = None, dce_style: bool = False,
+) -> WrapResult:
+    """A Wrap token laid out as ``gss_wrap_iov(HEADER, DATA, PADDING)``.
+
+    RFC 4121 §4.2.4: with confidentiality the token is
+    ``header | E(Ke, plaintext | filler(EC) | header-with-RRC-0)``; without, it is
+    ``header | plaintext | checksum(plaintext | header-with-EC-and-RRC-0)`` with EC set to the
+    checksum size. The body is rotated right by RRC (§4.2.5) so that everything but the data
+    travels in the token: RRC = ciphertext overhead minus the confounder... precisely, the bytes
+    after the data.
+
+    Deviation: with ``dce_style`` (MS-KILE 3.4.5.4.1) EC is 16 for sealed tokens and the body is
+    rotated by RRC + EC, as Windows does for DCE RPC.
+    """
+    ec = 16 if (seal and dce_style) else 0
+    if seal:
+        header0 = _WRAP_HEADER.pack(TOK_WRAP, direction.flags | FLAG_SEALED, 0xFF, ec, 0, seq)
+        body = encrypt(key, direction.seal_usage, plaintext + b"\xff" * ec + header0, confounder)
+        # body = C(confounder | plaintext | filler | header) | H: the trailer is what follows the
+        # plaintext's bytes; the confounder's bytes lead.
+        conf = len(body) - len(plaintext) - ec - HEADER_SIZE - checksum_size
+        trailer = len(body) - conf - len(plaintext)
+        rrc = trailer if not dce_style else trailer - ec
+        header = _WRAP_HEADER.pack(
+            TOK_WRAP, direction.flags | FLAG_SEALED, 0xFF, ec, rrc, seq
+        )
+        rotated = rotate_right(body, rrc + (ec if dce_style else 0))
+        head_len = trailer + conf
+        return WrapResult(header + rotated[:head_len], rotated[head_len:])
+    header0 = _WRAP_HEADER.pack(TOK_WRAP, direction.flags, 0xFF, 0, 0, seq)
+    checksum = make_checksum(key, direction.seal_usage, plaintext + header0)
+    header = _WRAP_HEADER.pack(TOK_WRAP, direction.flags, 0xFF, len(checksum), len(checksum), seq)
+    return WrapResult(header + checksum, plaintext)
+
+
+@dataclass(frozen=True, slots=True)
+class Unwrapped:
+    """What the peer wrapped: the plaintext, its sequence number, and whether it was sealed."""
+
+    plaintext: bytes
+    seq: int
+    sealed: bool
+
+
+def unwrap(key: Key, direction: Direction, token: bytes, data: bytes = b"",
+           *, dce_style: bool = False) -> Unwrapped:
+    """Open a Wrap token from the peer, with any EC and RRC (RFC 4121 §4.2.4-4.2.5).
+
+    ``token`` and ``data`` are the TOKEN and DATA buffers (or the whole token in ``token``).
+
+    Raises:
+        DecodeError: not a Wrap token, or too short.
+        MessageAltered: decryption, checksum or header-copy check failed.
+    """
+    if len(token) < HEADER_SIZE:
+        raise DecodeError(f"A Kerberos Wrap token is at least 16 bytes; got {len(token)}.")
+    tok_id, flags, filler, ec, rrc, seq = _WRAP_HEADER.unpack_from(token)
+    if tok_id != TOK_WRAP or filler != 0xFF:
+        raise DecodeError("Not an RFC 4121 Wrap token (TOK_ID 05 04, filler FF).")
+    _check_flags(flags, direction, sealed_allowed=True)
+    body = token[HEADER_SIZE:] + data
+    body = rotate_left(body, rrc + (ec if dce_style and flags & FLAG_SEALED else 0))
+    if flags & FLAG_SEALED:
+        inner = decrypt(key, direction.seal_usage, body)
+        if len(inner) < ec + HEADER_SIZE:
+            raise MessageAltered("The sealed Wrap token is shorter than its filler and header.")
+        copy = inner[-HEADER_SIZE:]
+        expected = _WRAP_HEADER.pack(TOK_WRAP, flags, 0xFF, ec, 0, seq)
+        if not hmac.compare_digest(copy, expected):
+            raise MessageAltered("The Wrap token's encrypted header copy does not match.")
+        return Unwrapped(inner[: len(inner) - ec - HEADER_SIZE], int(seq), True)
+    if ec > len(body):
+        raise DecodeError("The Wrap token's EC is larger than its body.")
+    plaintext, checksum = body[: len(body) - ec], body[len(body) - ec :]
+    header0 = _WRAP_HEADER.pack(TOK_WRAP, flags, 0xFF, 0, 0, seq)
+    verify_checksum(key, direction.seal_usage, plaintext + header0, checksum)
+    return Unwrapped(plaintext, int(seq), False)
+
+
+class SequenceWindow:
+    """Receive-side sequence checking (RFC 4121 §4.2.3 / RFC 2743 §1.2.3).
+
+    With sequence detection every token must carry the next number; with replay detection
+    alone, numbers already seen are refused. Checks happen before a token changes any state.
+    """
+
+    __slots__ = ("_expected", "_replay", "_seen", "_sequence")
+
+    def __init__(self, initial: int, replay: bool, sequence: bool) -> None:
+        self._expected = initial
+        self._replay = replay
+        self._sequence = sequence
+        self._seen: set[int] = set()
+
+    def check(self, seq: int) -> None:
+        if self._sequence and seq != self._expected:
+            kind = "replayed" if seq < self._expected else "arrived after a gap (lost message)"
+            raise OutOfSequence(
+                f"Message sequence number {seq} {kind}; {self._expected} was expected."
+            )
+        if self._replay and seq in self._seen:
+            raise OutOfSequence(f"Message sequence number {seq} was already received (replay).")
+
+    def accept(self, seq: int) -> None:
+        if self._replay:
+            self._seen.add(seq)
+            if len(self._seen) > 4096:
+                self._seen = {s for s in self._seen if s > seq - 2048}
+        self._expected = (seq + 1) & 0xFFFFFFFFFFFFFFFF
+
+
+# -- the authenticator checksum ---------------------------------------------------------------
+
+_CKSUM = struct.Struct("<I16sI")
+
+
+def bindings_hash(bindings: ChannelBindings | None) -> bytes:
+    """Bnd: MD5 of the channel bindings (RFC 4121 §4.1.1.2), or 16 zero bytes without any."""
+    if bindings is None:
+        return bytes(16)
+    return hashlib.md5(bindings.gss_encoding()).digest()
+
+
+def build_authenticator_checksum(
+    flags: int, bindings: ChannelBindings | None, krb_cred: bytes | None = None
+) -> bytes:
+    """The 0x8003 checksum value.
+
+    RFC 4121 §4.1.1::
+
+        Octet     Name      Description
+        0..3      Lgth      Number of octets in Bnd field;  Represented
+                            in little-endian order;  Currently contains
+                            hex value 10 00 00 00 (16).
+        4..19     Bnd       Channel binding information, as described in
+                            section 4.1.1.2.
+        20..23    Flags     Four-octet context-establishment flags in
+                            little-endian order as described in section
+                            4.1.1.1.
+        24..25    DlgOpt    The delegation option identifier (=1) in
+                            little-endian order [optional].  This field
+                            and the next two fields are present if and
+                            only if GSS_C_DELEG_FLAG is set as described
+                            in section 4.1.1.1.
+        26..27    Dlgth     The length of the Deleg field in little-endian
+                            order [optional].
+        28..(n-1) Deleg     A KRB_CRED message (n = Dlgth + 28) [optional].
+    """
+    value = _CKSUM.pack(16, bindings_hash(bindings), flags)
+    if krb_cred is not None:
+        value += struct.pack("<HH", 1, len(krb_cred)) + krb_cred
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class AuthenticatorChecksum:
+    """A parsed 0x8003 checksum."""
+
+    bnd: bytes
+    flags: int
+    krb_cred: bytes | None
+
+
+def parse_authenticator_checksum(value: bytes) -> AuthenticatorChecksum:
+    """Parse the 0x8003 checksum value (RFC 4121 §4.1.1); extensions after Deleg are ignored.
+
+    Raises:
+        DecodeError: shorter than 24 bytes, Lgth is not 16, or a truncated delegation field.
+    """
+    if len(value) < _CKSUM.size:
+        raise DecodeError(f"The 0x8003 checksum is {len(value)} bytes; at least 24 are needed.")
+    length, bnd, flags = _CKSUM.unpack_from(value)
+    if length != 16:
+        raise DecodeError(f"The 0x8003 checksum's Lgth is {length}, not 16.")
+    krb_cred = None
+    if flags & GSS_C_DELEG_FLAG and len(value) >= 28:
+        option, size = struct.unpack_from("<HH", value, 24)
+        if option == 1:
+            if 28 + size > len(value):
+                raise DecodeError("The 0x8003 checksum's delegation field is truncated.")
+            krb_cred = value[28 : 28 + size]
+    return AuthenticatorChecksum(bnd, flags, krb_cred)
