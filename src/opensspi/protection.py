@@ -7,6 +7,9 @@ Shapes accepted (as Windows' NTLM and Kerberos packages accept them):
   ``SECBUFFER_READONLY`` or ``SECBUFFER_READONLY_WITH_CHECKSUM`` is signed but not sealed.
 - decrypt: ``TOKEN`` + ``DATA``..., or ``STREAM`` + ``DATA`` where the STREAM buffer holds
   token‖ciphertext and the DATA buffer receives the plaintext.
+- Digest's shapes, which have no TOKEN buffer: encrypt ``DATA`` + ``PADDING`` (or a second
+  ``DATA``) that receives the trailer; decrypt the same pair, or one ``DATA`` holding the whole
+  frame, which the package splits.
 
 The token buffer's size is a limit: a token that does not fit gives ``SEC_E_BUFFER_TOO_SMALL``,
 checked against the context's ``SECPKG_ATTR_SIZES`` before the package consumes a sequence
@@ -75,7 +78,32 @@ def verify_signature(ctx: SecurityContext, desc: SecBufferDesc, seq: int) -> int
     return ctx.verify_signature(parts, token.buffer, seq)
 
 
+def _trailer_shape(desc: SecBufferDesc, call: str) -> tuple[SecBuffer, list[SecBuffer]] | None:
+    """Digest's shape without a TOKEN buffer: DATA holds the message and the trailer goes to a
+    PADDING buffer or a second DATA buffer ("Protecting Messages Using Microsoft Digest")."""
+    if desc.first(SecBufferType.TOKEN) is not None or desc.first(SecBufferType.STREAM):
+        return None
+    data = _data_buffers(desc, call)
+    padding = desc.first(SecBufferType.PADDING)
+    if padding is not None:
+        return padding, data
+    if len(data) >= 2:
+        return data[-1], data[:-1]
+    return None
+
+
 def encrypt_message(ctx: SecurityContext, qop: int, desc: SecBufferDesc, seq: int) -> None:
+    shape = _trailer_shape(desc, "EncryptMessage")
+    if shape is not None:
+        trailer, data = shape
+        sizes = ctx.sizes()
+        trailer.ensure_room(sizes.max_signature + sizes.block_size)
+        sealed = ctx.encrypt(_parts(data, seal=True), qop, seq)
+        trailer.fill(sealed.token + sealed.padding, allocate=False)
+        for buf, out in zip(data, sealed.parts, strict=True):
+            if not (buf.readonly or buf.readonly_with_checksum):
+                buf.buffer = out
+        return
     token = _token_buffer(desc, "EncryptMessage")
     data = _data_buffers(desc, "EncryptMessage")
     token.ensure_room(ctx.sizes().security_trailer)
@@ -107,9 +135,22 @@ def decrypt_message(ctx: SecurityContext, desc: SecBufferDesc, seq: int) -> int:
         result = ctx.decrypt(token_bytes, (MessagePart(ciphertext),), seq)
         out.buffer = result.parts[0]
         return result.qop
-    token = _token_buffer(desc, "DecryptMessage")
-    data = _data_buffers(desc, "DecryptMessage")
-    result = ctx.decrypt(token.buffer, _parts(data, seal=True), seq)
+    shape = _trailer_shape(desc, "DecryptMessage")
+    if shape is not None:
+        trailer, data = shape
+        result = ctx.decrypt(trailer.buffer, _parts(data, seal=True), seq)
+    elif desc.first(SecBufferType.TOKEN) is None and len(desc.all(SecBufferType.DATA)) == 1:
+        # One DATA buffer holding the whole message (Digest): the package splits it.
+        only = _data_buffers(desc, "DecryptMessage")[0]
+        token_bytes, ciphertext = ctx.split_stream(only.buffer)
+        result = ctx.decrypt(token_bytes, (MessagePart(ciphertext),), seq)
+        only.buffer = result.parts[0]
+        return result.qop
+    else:
+        data = _data_buffers(desc, "DecryptMessage")
+        result = ctx.decrypt(
+            _token_buffer(desc, "DecryptMessage").buffer, _parts(data, seal=True), seq
+        )
     for buf, plain in zip(data, result.parts, strict=True):
         if not (buf.readonly or buf.readonly_with_checksum):
             buf.buffer = plain

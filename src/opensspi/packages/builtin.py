@@ -11,10 +11,12 @@ Register = Callable[..., None]
 
 def register_all(register: Register) -> None:
     """Register every built-in package with the registry's ``register`` function."""
+    from .digest import DigestPackage
     from .ntlm import NtlmPackage
 
     _factories: list[tuple[str, Callable[[], SecurityPackage], tuple[str, ...]]] = [
         ("NTLM", NtlmPackage, ()),
+        ("WDigest", DigestPackage, ("Digest",)),
     ]
     for name, factory, aliases in _factories:
         register(name, factory, *aliases)

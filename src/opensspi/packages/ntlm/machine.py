@@ -676,8 +676,9 @@ class NtlmContext(SecurityContext):
     def split_stream(self, stream: bytes) -> tuple[bytes, bytes]:
         if len(stream) < SIGNATURE_SIZE:
             raise InvalidToken(
-                f"The SECBUFFER_STREAM holds {len(stream)} bytes, less than the "
-                f"{SIGNATURE_SIZE}-byte NTLM signature that starts it."
+                f"The message holds {len(stream)} bytes, less than the {SIGNATURE_SIZE}-byte "
+                "NTLM signature that must start it; pass the signature in a SECBUFFER_TOKEN "
+                "buffer, or the whole message in a SECBUFFER_STREAM."
             )
         return stream[:SIGNATURE_SIZE], stream[SIGNATURE_SIZE:]
 

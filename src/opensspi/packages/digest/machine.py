@@ -1,0 +1,1206 @@
+"""Digest (WDigest) handshakes: the states, the inputs, the one transition table, both contexts.
+
+Rules of this file:
+
+- It holds the :class:`State` and :class:`Input` enums, the single table :data:`TABLE`, the
+  handlers the table names, and the initiator and acceptor contexts. A context's state is
+  changed only by ``Machine.fire`` on this table; a pair missing from it raises and leaves the
+  context ``FAILED``.
+- It does no parsing, hashing or ciphering of its own: wire formats are in ``messages.py``,
+  spec functions in ``crypto.py``, the SASL layer in ``security.py``, users in
+  ``credentials.py``. A parser's ``DecodeError`` becomes the ``MALFORMED`` input, whose
+  handler raises ``InvalidToken``.
+- It never reads the clock or the random source except through the context's
+  :class:`~opensspi.provider.Environment`, and never does I/O.
+- Every flag it reports is computed from what was negotiated and checked, never echoed.
+
+Behaviour follows Microsoft's "Microsoft Digest SSP" pages and digest.md: SASL (RFC 2831) by
+default; HTTP (RFC 7616, RFC 2617) when the initiator asks ``ISC_REQ_USE_HTTP_STYLE``
+(0x01000000) or the documented ``ISC_REQ_HTTP`` (0x10000000), or the acceptor asks
+``ASC_REQ_HTTP`` (0x10000000).
+
+Input buffers (``StepInput.params`` are the SECBUFFER_PKG_PARAMS buffers in order):
+
+- initiator, HTTP: token = the WWW-Authenticate value (with or without ``Digest``, one or
+  several challenges) or an Authentication-Info value; params[0] = method, params[1] =
+  H(entity-body) in hex or the body itself (auth-int). The request URI is the target name.
+- initiator, SASL: token only; the first call may have none. The target is ``service/host``.
+- acceptor, HTTP: token = the Authorization value; params[0] = method, params[1] = the request
+  URI to check ``uri`` against, params[2] = H(entity-body) or the body, params[3] = the realm.
+- acceptor, SASL: token only.
+
+Deviation: Microsoft's AcceptSecurityContext (Digest) page lists the acceptor's second
+PKG_PARAMS buffer as "reserved"; here it carries the request URI, which RFC 7616 §3.4.6 says
+the server MUST compare with ``uri``. Leave it empty to skip that check.
+
+``ISC_RET_ALLOCATED_MEMORY`` / ``ASC_RET_ALLOCATED_MEMORY`` are for the sspi layer to report:
+it is the one that allocates output buffers.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import re
+from collections.abc import Callable, Sequence
+from enum import Enum, auto
+from typing import Final
+from urllib.parse import urlsplit
+
+from ...buffers import ChannelBindings, SecBuffer, SecBufferDesc
+from ...constants import (
+    SECBUFFER_ATTRMASK,
+    AscReq,
+    AscRet,
+    IscReq,
+    IscRet,
+    SecBufferType,
+    SecStatus,
+)
+from ...errors import (
+    AlgorithmMismatch,
+    DecodeError,
+    InsufficientBuffers,
+    InvalidParameter,
+    InvalidToken,
+    LogonDenied,
+    MutualAuthFailed,
+    NoCredentials,
+    OutOfSequence,
+    QopNotSupported,
+    SspiError,
+    UnsupportedFunction,
+    WrongPrincipal,
+)
+from ...provider import (
+    Environment,
+    MessagePart,
+    PackageInfo,
+    Sealed,
+    SecurityContext,
+    Sizes,
+    Step,
+    StepInput,
+    Unsealed,
+)
+from ...statemachine import Machine
+from . import crypto
+from .credentials import Acceptor, ClientSecret, DigestCredential, StoredUser
+from .crypto import Algorithm, Cipher, Qop, http_octets, sasl_octets
+from .messages import (
+    MAX_CHALLENGE,
+    MAX_RESPONSE,
+    AuthenticationInfo,
+    AuthorizationTemplate,
+    HttpChallenge,
+    HttpResponse,
+    ResponseAuth,
+    SaslChallenge,
+    SaslResponse,
+    build_http_challenges,
+    parse_http_server_token,
+    quotable,
+)
+from .security import DEFAULT_MAXBUF, TRAILER, LayerKeys, SecurityLayer
+
+ISC_REQ_HTTP: Final = 0x10000000
+"""Microsoft's documented ``ISC_REQ_HTTP``; its value is inferred from ``ASC_REQ_HTTP``."""
+
+ASC_REQ_HTTP: Final = 0x10000000
+"""``ASC_REQ_HTTP`` of "Generating the Digest Challenge" (``ASC_REQ_ALLOW_MISSING_BINDINGS`` in
+newer headers)."""
+
+_HTTP_REQ: Final = int(IscReq.USE_HTTP_STYLE) | ISC_REQ_HTTP
+_INT_REQ: Final = int(IscReq.INTEGRITY | IscReq.REPLAY_DETECT | IscReq.SEQUENCE_DETECT)
+_CONF_REQ: Final = int(IscReq.CONFIDENTIALITY)
+_ALLOC_REQ: Final = int(IscReq.ALLOCATE_MEMORY)
+_ASC_INT_REQ: Final = AscReq.INTEGRITY | AscReq.REPLAY_DETECT | AscReq.SEQUENCE_DETECT
+_CNONCE_BYTES: Final = 33
+_TYPE_MASK: Final = ~SECBUFFER_ATTRMASK
+_PKG_PARAMS: Final = int(SecBufferType.PKG_PARAMS)
+_PADDING: Final = int(SecBufferType.PADDING)
+_PRINTABLE_ASCII: Final = re.compile(rb"[\x20-\x7e]+")
+_ABSOLUTE_URL: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
+
+
+class Mode(Enum):
+    """Which Digest the context speaks."""
+
+    SASL = "SASL"
+    HTTP = "HTTP"
+
+
+class State(Enum):
+    """Where a Digest context is; names say what comes next."""
+
+    __hash__ = object.__hash__  # members are singletons; the table lookup is hot
+
+    SASL_CLIENT_START = auto()
+    SASL_EXPECT_CHALLENGE = auto()
+    SASL_EXPECT_RSPAUTH = auto()
+    SASL_CLIENT_DONE = auto()
+    HTTP_CLIENT_START = auto()
+    HTTP_EXPECT_CHALLENGE = auto()
+    HTTP_CLIENT_DONE = auto()
+    SASL_SERVER_START = auto()
+    SASL_EXPECT_RESPONSE = auto()
+    SASL_SERVER_DONE = auto()
+    HTTP_SERVER_START = auto()
+    HTTP_EXPECT_RESPONSE = auto()
+    HTTP_SERVER_DONE = auto()
+    FAILED = auto()
+
+
+class Input(Enum):
+    """What a call brings to the machine."""
+
+    __hash__ = object.__hash__
+
+    NO_TOKEN = auto()
+    CHALLENGE = auto()
+    STALE_CHALLENGE = auto()
+    RSPAUTH = auto()
+    RESPONSE = auto()
+    STALE_RESPONSE = auto()
+    NEXT_REQUEST = auto()
+    MALFORMED = auto()
+
+
+_DONE_STEP: Final = Step(SecStatus.SEC_E_OK)
+
+_DONE = frozenset(
+    {State.SASL_CLIENT_DONE, State.HTTP_CLIENT_DONE, State.SASL_SERVER_DONE, State.HTTP_SERVER_DONE}
+)
+
+
+def _text_param(params: Sequence[bytes], index: int, what: str) -> str | None:
+    """A PKG_PARAMS string (C callers may include the terminating NUL)."""
+    if index >= len(params) or not params[index]:
+        return None
+    data = params[index]
+    if data.isascii() and _PRINTABLE_ASCII.fullmatch(data):
+        return data.decode("ascii")
+    try:
+        text = data.rstrip(b"\x00").decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidParameter(f"The {what} buffer is not UTF-8 text.") from None
+    if not quotable(text):
+        raise InvalidParameter(f"The {what} buffer contains control characters.")
+    return text or None
+
+
+def _request_uri(target: str) -> str:
+    """The ``uri`` directive for a target name.
+
+    Deviation: Microsoft documents pszTargetName as "the target URL"; an absolute URL is
+    reduced to its origin form (path and query), because servers such as Apache compare
+    ``uri`` with the request line, which carries the origin form.
+    """
+    if not target.startswith("/") and _ABSOLUTE_URL.match(target):
+        parts = urlsplit(target)
+        return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return target
+
+
+def _utf8(text: str) -> bytes:
+    """How the acceptor encodes HTTP names and passwords: it always sends charset=UTF-8."""
+    return http_octets(text, True)
+
+
+def _strip_length(frame: bytes) -> bytes:
+    """Drop an RFC 2222 four-byte length prefix if the frame carries a consistent one."""
+    if len(frame) >= 4 and int.from_bytes(frame[:4], "big") == len(frame) - 4:
+        return frame[4:]
+    return frame
+
+
+class NextRequest:
+    """A further HTTP request to authorize on an established context."""
+
+    __slots__ = ("body", "method", "uri")
+
+    def __init__(self, method: str, uri: str, body: bytes) -> None:
+        self.method, self.uri, self.body = method, uri, body
+
+
+class _HttpSession:
+    """The initiator's state for one server nonce: algorithm, HA1, cnonce and the count."""
+
+    __slots__ = (
+        "algorithm", "cnonce", "digester", "ha1", "integrity", "last", "nc", "nonce", "opaque",
+        "qop", "realm", "secret", "template", "userhash", "username", "username_star",
+        "wire_algorithm",
+    )
+
+    def __init__(
+        self, challenge: HttpChallenge, algorithm: Algorithm, qop: Qop | None,
+        client: ClientSecret, cnonce: str,
+    ) -> None:
+        utf8 = challenge.charset_utf8
+        user = http_octets(client.user, utf8)
+        realm = http_octets(challenge.realm, utf8)
+        self.algorithm = algorithm
+        self.wire_algorithm = challenge.algorithm
+        self.realm = challenge.realm
+        self.opaque = challenge.opaque
+        self.qop = qop
+        self.integrity = qop is Qop.AUTH_INT
+        self.secret = crypto.secret_hash(
+            algorithm, user, realm, http_octets(client.password, utf8)
+        )
+        self.userhash = challenge.userhash
+        self.username_star = False
+        if challenge.userhash:
+            self.username = crypto.userhash(algorithm, user, realm)
+        else:
+            self.username = client.user
+            # RFC 7616 §3.4: username* "can be used" for names a quoted-string cannot hold.
+            # Only servers that announce charset=UTF-8 speak RFC 7616; Apache (no charset)
+            # expects the UTF-8 octets in the quoted string, as curl sends them.
+            self.username_star = utf8 and not client.user.isascii()
+        self.nonce = ""
+        self.cnonce = cnonce
+        self.ha1 = ""
+        self.nc = 0
+        self.last: tuple[str, str, str, int] | None = None
+        self.renonce(challenge.nonce)
+
+    def renonce(self, nonce: str) -> None:
+        """Start over with a new server nonce (a stale challenge or a nextnonce)."""
+        self.nonce = nonce
+        self.nc = 0
+        self.ha1 = crypto.ha1(self.algorithm, self.secret, nonce, self.cnonce)
+        qop = self.qop
+        self.digester = crypto.RequestDigester(self.algorithm, self.ha1, nonce, self.cnonce, qop)
+        self.template = AuthorizationTemplate(
+            self.username, self.username_star, self.realm, nonce, self.wire_algorithm,
+            self.cnonce if qop else None, qop.value if qop else None, self.opaque,
+            self.userhash, with_nc=qop is not None,
+        )
+
+    def authorize(self, method: str, uri: str, body_or_hash: bytes) -> str:
+        """The next Authorization value (nc + 1), RFC 7616 §3.4."""
+        self.nc = nc = self.nc + 1
+        hentity = crypto.hentity(self.algorithm, body_or_hash) if self.integrity else ""
+        self.last = (method, uri, hentity, nc)
+        return self.template.fill(uri, nc, self.digester(method, uri, hentity, nc))
+
+
+class _SaslPending:
+    """What the SASL initiator needs to check rspauth and start the security layer."""
+
+    __slots__ = ("cipher", "ha1", "peer_maxbuf", "qop", "rspauth")
+
+    def __init__(
+        self, ha1: bytes, qop: Qop, cipher: Cipher | None, peer_maxbuf: int, rspauth: str
+    ) -> None:
+        self.ha1, self.qop, self.cipher = ha1, qop, cipher
+        self.peer_maxbuf, self.rspauth = peer_maxbuf, rspauth
+
+
+class _DigestContext(SecurityContext):
+    """What both sides share: the machine, the mode, and the SASL message functions."""
+
+    _machine: Machine[State, Input, Step]
+    _mode: Mode
+    _env: Environment
+    _layer: SecurityLayer | None
+    _qop: Qop | None
+    _ha1: bytes | None
+
+    @property
+    def state(self) -> State:
+        """The machine's current state (read-only)."""
+        return self._machine.state
+
+    @property
+    def mode(self) -> Mode:
+        return self._mode
+
+    @property
+    def complete(self) -> bool:
+        return self._machine.state in _DONE
+
+    @property
+    def qop(self) -> Qop | None:
+        """The negotiated quality of protection, once known."""
+        return self._qop
+
+    @property
+    def cipher(self) -> Cipher | None:
+        """The SASL cipher of an auth-conf context."""
+        return self._layer.cipher if self._layer is not None else None
+
+    @property
+    def session_key(self) -> bytes | None:
+        """SASL: the binary H(A1) every layer key derives from (RFC 2831 §2.3)."""
+        return self._ha1 if self.complete else None
+
+    @property
+    def max_message(self) -> int:
+        """The largest message one SASL frame may carry (the peer's maxbuf minus overhead)."""
+        return self._require_layer().max_message
+
+    def sizes(self) -> Sizes:
+        """``SECPKG_ATTR_SIZES``: the 16-byte trailer; CBC ciphers add up to 8 bytes of pad."""
+        layer = self._layer
+        if layer is None:
+            return Sizes(self.info.max_token, 0, 0, 0)
+        block = layer.cipher.block_size if layer.cipher is not None else 0
+        return Sizes(self.info.max_token, TRAILER, block, TRAILER + (block if block > 1 else 0))
+
+    def _require_layer(self) -> SecurityLayer:
+        if self._mode is Mode.HTTP:
+            raise UnsupportedFunction(
+                "Message protection is available in Digest's SASL mode only; an HTTP context "
+                "authorizes requests (MakeSignature with the five HTTP buffers) instead."
+            )
+        if not self.complete:
+            raise InvalidToken(
+                "The Digest handshake is not complete; finish it before protecting messages."
+            )
+        if self._layer is None:
+            raise QopNotSupported(
+                "This context negotiated qop=auth, which has no security layer; request "
+                "INTEGRITY (auth-int) or CONFIDENTIALITY (auth-conf) when initializing it."
+            )
+        return self._layer
+
+    @staticmethod
+    def _check_call(qop: int, seq: int | None) -> None:
+        if qop:
+            raise QopNotSupported(
+                f"Digest takes fQOP 0 (got {qop:#x}); the qop was fixed by the handshake."
+            )
+        if seq:
+            raise InvalidParameter(
+                "Digest keeps its own sequence numbers: pass MessageSeqNo 0."
+            )
+
+    def make_signature(self, parts: Sequence[MessagePart], qop: int, seq: int | None) -> bytes:
+        """MakeSignature (Digest, SASL): the 16-byte trailer for the DATA buffers."""
+        layer = self._require_layer()
+        self._check_call(qop, seq)
+        return layer.sign(b"".join(p.data for p in parts if p.signed))
+
+    def verify_signature(
+        self, parts: Sequence[MessagePart], signature: bytes, seq: int | None
+    ) -> int:
+        """VerifySignature (Digest, SASL); the sequence number must be the next expected."""
+        layer = self._require_layer()
+        self._check_call(0, seq)
+        layer.verify(b"".join(p.data for p in parts if p.signed), signature)
+        return 0
+
+    def encrypt(self, parts: Sequence[MessagePart], qop: int, seq: int | None) -> Sealed:
+        """EncryptMessage (Digest, SASL auth-conf): DATA encrypted in place, trailer separate.
+
+        ``Sealed.token`` is the rest of the RFC 2831 frame (encrypted pad and MAC, 0x0001,
+        SeqNum); Windows writes it to the SECBUFFER_PADDING (or second DATA) buffer, and on the
+        wire it follows the data.
+        """
+        layer = self._require_layer()
+        if not layer.confidential:
+            raise QopNotSupported(
+                "EncryptMessage needs qop=auth-conf; this context negotiated auth-int. Use "
+                "MakeSignature, or request CONFIDENTIALITY."
+            )
+        self._check_call(qop, seq)
+        for part in parts:
+            if part.signed and not part.sealed:
+                raise UnsupportedFunction(
+                    "Digest cannot sign a buffer without encrypting it; pass it as DATA."
+                )
+        sealed = [i for i, p in enumerate(parts) if p.sealed]
+        frame = layer.seal(b"".join(parts[i].data for i in sealed))
+        out = [p.data for p in parts]
+        offset = 0
+        for i in sealed:
+            size = len(parts[i].data)
+            out[i] = frame[offset : offset + size]
+            offset += size
+        return Sealed(frame[offset:], tuple(out))
+
+    def decrypt(self, token: bytes, parts: Sequence[MessagePart], seq: int | None) -> Unsealed:
+        """DecryptMessage (Digest, SASL auth-conf): the frame is the DATA followed by ``token``.
+
+        With an empty ``token`` the DATA buffer holds the whole frame, optionally with its
+        four-byte SASL length prefix. The plaintext is returned in the first DATA part.
+        """
+        layer = self._require_layer()
+        if not layer.confidential:
+            raise QopNotSupported("DecryptMessage needs qop=auth-conf; use VerifySignature.")
+        self._check_call(0, seq)
+        sealed = [i for i, p in enumerate(parts) if p.sealed]
+        frame = b"".join(parts[i].data for i in sealed) + token
+        message = layer.unseal(frame if token else _strip_length(frame))
+        out = [p.data for p in parts]
+        for n, i in enumerate(sealed):
+            out[i] = message if n == 0 else b""
+        return Unsealed(tuple(out), 0)
+
+    def split_stream(self, stream: bytes) -> tuple[bytes, bytes]:
+        """Split a received frame into (trailer, data): the last 16 bytes follow the data.
+
+        An RFC 2222 length prefix is removed first. For auth-conf the split is positional only;
+        :meth:`decrypt` joins data and token back into the frame.
+        """
+        self._require_layer()
+        frame = _strip_length(stream)
+        if len(frame) < TRAILER:
+            raise InvalidToken(
+                f"A {len(frame)}-byte stream is shorter than the {TRAILER}-byte Digest trailer."
+            )
+        return frame[-TRAILER:], frame[:-TRAILER]
+
+    def wrap(self, data: bytes, encrypt: bool = True) -> bytes:
+        """One RFC 2831 frame for ``data`` (without the SASL length prefix).
+
+        auth-conf contexts seal; auth-int contexts sign (``encrypt`` cannot add secrecy that
+        was not negotiated). ``encrypt=False`` on an auth-conf context signs only.
+        """
+        layer = self._require_layer()
+        if layer.confidential and encrypt:
+            return layer.seal(data)
+        return data + layer.sign(data)
+
+    def unwrap(self, message: bytes) -> bytes:
+        """Check (and decrypt) one frame from the peer, with or without its length prefix."""
+        layer = self._require_layer()
+        if layer.confidential:
+            return layer.unseal(_strip_length(message))
+        stripped = _strip_length(message)
+        candidates = [stripped, message] if stripped is not message else [message]
+        first: SspiError | None = None
+        for frame in candidates:
+            if len(frame) < TRAILER:
+                continue
+            try:
+                layer.verify(frame[:-TRAILER], frame[-TRAILER:])
+            except SspiError as exc:
+                first = first or exc
+                continue
+            return frame[:-TRAILER]
+        raise first or InvalidToken(
+            f"A {len(message)}-byte message is shorter than the {TRAILER}-byte Digest trailer."
+        )
+
+
+class DigestClientContext(_DigestContext):
+    """InitializeSecurityContext (Digest): one initiator context.
+
+    Args:
+        cnonce: a fixed client nonce (for published vectors); by default 33 bytes from the
+            Environment's random source, in base64.
+        max_challenge: the largest server token accepted (RFC 2831: less than 2048 bytes).
+    """
+
+    def __init__(
+        self, info: PackageInfo, credential: DigestCredential, target: str | None,
+        req: IscReq, env: Environment, *, cnonce: str | None = None,
+        max_challenge: int = MAX_CHALLENGE,
+    ) -> None:
+        if credential.client is None:
+            raise NoCredentials(
+                "This Digest credential has no outbound part; acquire it with "
+                "SECPKG_CRED_OUTBOUND and a user name and password."
+            )
+        self.info = info
+        self.is_client = True
+        self._client = credential.client
+        bits = int(req)
+        self._need_integrity = bool(bits & _INT_REQ)
+        self._need_confidentiality = bool(bits & _CONF_REQ)
+        self._allocate = bool(bits & _ALLOC_REQ)
+        self._env = env
+        self._mode = Mode.HTTP if bits & _HTTP_REQ else Mode.SASL
+        if self._mode is Mode.HTTP and self._need_confidentiality:
+            raise UnsupportedFunction(
+                "ISC_REQ_CONFIDENTIALITY cannot be used with HTTP Digest: HTTP has no "
+                "auth-conf. Drop the flag, or use SASL mode."
+            )
+        if not target or not quotable(target):
+            what = "the request URI" if self._mode is Mode.HTTP else "service/host"
+            raise InvalidParameter(f"Digest needs a target name: {what}.")
+        if self._mode is Mode.SASL and "/" not in target.strip("/"):
+            raise InvalidParameter(
+                f"A SASL Digest target is service/host (e.g. ldap/dc.example.com), "
+                f"not {target!r}."
+            )
+        self._target = _request_uri(target) if self._mode is Mode.HTTP else target
+        self._fixed_cnonce = cnonce
+        self._max_challenge = max_challenge
+        self._qop: Qop | None = None
+        self._layer: SecurityLayer | None = None
+        self._ha1: bytes | None = None
+        self._mutual = False
+        self._http: _HttpSession | None = None
+        self._header = ""
+        self._sasl: _SaslPending | None = None
+        self.channel_bindings: ChannelBindings | None = None
+        initial = State.HTTP_CLIENT_START if self._mode is Mode.HTTP else State.SASL_CLIENT_START
+        self._machine = Machine(TABLE, initial, State.FAILED)
+
+    def __repr__(self) -> str:
+        return f"DigestClientContext({self._mode.value}, {self._target!r}, {self.state.name})"
+
+    @property
+    def flags(self) -> int:
+        flags = IscRet(0)
+        if self._mode is Mode.HTTP:
+            flags |= IscRet.USED_HTTP_STYLE
+        if self._mutual:
+            flags |= IscRet.MUTUAL_AUTH
+        if self._mode is Mode.HTTP and self._qop is Qop.AUTH_INT:
+            flags |= IscRet.INTEGRITY
+        elif self._layer is not None:
+            flags |= IscRet.INTEGRITY | IscRet.REPLAY_DETECT | IscRet.SEQUENCE_DETECT
+            if self._layer.confidential:
+                flags |= IscRet.CONFIDENTIALITY
+        return flags
+
+    @property
+    def client_name(self) -> str | None:
+        return self._client.user
+
+    @property
+    def server_name(self) -> str | None:
+        return self._http.realm if self._http is not None else None
+
+    def _cnonce(self) -> str:
+        if self._fixed_cnonce is not None:
+            return self._fixed_cnonce
+        return base64.b64encode(self._env.random(_CNONCE_BYTES)).decode("ascii")
+
+    def _classify(self, token: bytes | None) -> tuple[Input, object]:
+        if not token:
+            return Input.NO_TOKEN, None
+        try:
+            if self._mode is Mode.HTTP:
+                message = parse_http_server_token(token, self._max_challenge)
+                if isinstance(message, AuthenticationInfo):
+                    return Input.RSPAUTH, message
+                stale = any(c.stale for c in message)
+                return (Input.STALE_CHALLENGE if stale else Input.CHALLENGE), message
+            if token.lstrip()[:7].lower() == b"rspauth":
+                return Input.RSPAUTH, ResponseAuth.parse(token, self._max_challenge)
+            return Input.CHALLENGE, SaslChallenge.parse(token, self._max_challenge)
+        except DecodeError as exc:
+            return Input.MALFORMED, str(exc)
+
+    def step(self, inp: StepInput) -> Step:
+        """One InitializeSecurityContext call."""
+        event, payload = self._classify(inp.token)
+        return self._machine.fire(event, self, payload, inp)
+
+    def sign_buffers(self, buffers: SecBufferDesc, qop: int, seq: int) -> bool:
+        """MakeSignature (Digest, HTTP): authorize a further request on this context.
+
+        Buffers, as curl and Microsoft's "MakeSignature (Digest)" use them: [0] TOKEN (empty),
+        [1] PKG_PARAMS method, [2] PKG_PARAMS URL (empty: the target name), [3] PKG_PARAMS
+        H(entity) or body, [4] PADDING, which receives the next Authorization value (nc + 1).
+        SASL contexts return False: the sspi layer calls :meth:`make_signature`.
+        """
+        if self._mode is not Mode.HTTP:
+            return False
+        params: list[bytes] = []
+        output: SecBuffer | None = None
+        for buf in buffers.buffers:
+            kind = buf.BufferType & _TYPE_MASK
+            if kind == _PKG_PARAMS:
+                params.append(buf.buffer)
+            elif kind == _PADDING and output is None:
+                output = buf
+        if not params or output is None:
+            raise InsufficientBuffers(
+                "HTTP Digest MakeSignature takes TOKEN, PKG_PARAMS (method), PKG_PARAMS (URL), "
+                "PKG_PARAMS (H(entity)) and a PADDING buffer for the Authorization value."
+            )
+        self._check_call(qop, None)
+        method = _text_param(params, 0, "method")
+        if method is None:
+            raise InsufficientBuffers("HTTP Digest MakeSignature needs the method (PKG_PARAMS).")
+        url = _text_param(params, 1, "URL")
+        body = params[2] if len(params) > 2 else b""
+        request = NextRequest(method, _request_uri(url) if url else self._target, body)
+        self._machine.fire(Input.NEXT_REQUEST, self, request, None)
+        output.fill(self._header.encode(), self._allocate)
+        return True
+
+    def next_authorization(self, method: str, uri: str | None = None, body: bytes = b"") -> str:
+        """The Authorization value for a further request (the Pythonic MakeSignature)."""
+        request = NextRequest(method, _request_uri(uri) if uri else self._target, body)
+        self._machine.fire(Input.NEXT_REQUEST, self, request, None)
+        return self._header
+
+    def _finish_token(self, text: str) -> bytes:
+        data = text.encode()
+        if len(data) > self.info.max_token:
+            raise InvalidParameter(
+                f"The Digest response would be {len(data)} bytes, more than cbMaxToken "
+                f"({self.info.max_token}); shorten the user name or the URI."
+            )
+        return data
+
+
+class DigestServerContext(_DigestContext):
+    """AcceptSecurityContext (Digest): one acceptor context.
+
+    Args:
+        nonce: the nonce of the first challenge (for published vectors); by default a fresh
+            self-validating nonce from the Environment's clock and random source.
+        opaque: an ``opaque`` directive for HTTP challenges (None: none is sent).
+        max_response: the largest client token accepted (RFC 2831: less than 4096 bytes).
+    """
+
+    def __init__(
+        self, info: PackageInfo, credential: DigestCredential, req: AscReq, env: Environment,
+        *, nonce: str | None = None, opaque: str | None = None,
+        max_response: int = MAX_RESPONSE,
+    ) -> None:
+        if credential.acceptor is None:
+            raise NoCredentials(
+                "This Digest credential has no inbound part; acquire it with "
+                "SECPKG_CRED_INBOUND and a DigestAcceptorConfig."
+            )
+        self.info = info
+        self.is_client = False
+        self._acceptor: Acceptor = credential.acceptor
+        config = self._acceptor.config
+        self._req = AscReq(req)
+        self._env = env
+        self._mode = Mode.HTTP if req & ASC_REQ_HTTP else Mode.SASL
+        self._max_response = max_response
+        self._qops = self._offered_qops()
+        self._ciphers = config.ciphers if Qop.AUTH_CONF in self._qops else ()
+        self._algorithms = self._acceptor.http_algorithms() if self._mode is Mode.HTTP else ()
+        if self._mode is Mode.HTTP and not self._algorithms:
+            raise AlgorithmMismatch("The Digest acceptor offers no HTTP algorithm.")
+        self._fixed_nonce = nonce
+        self._opaque = opaque
+        self._issued: tuple[str, int] | None = None
+        self._realm = config.realm
+        self._qop: Qop | None = None
+        self._layer: SecurityLayer | None = None
+        self._ha1: bytes | None = None
+        self._user: str | None = None
+        self.authzid: str | None = None
+        initial = State.HTTP_SERVER_START if self._mode is Mode.HTTP else State.SASL_SERVER_START
+        self._machine = Machine(TABLE, initial, State.FAILED)
+
+    def __repr__(self) -> str:
+        return f"DigestServerContext({self._mode.value}, {self._realm!r}, {self.state.name})"
+
+    def _offered_qops(self) -> tuple[Qop, ...]:
+        config = self._acceptor.config
+        qops = tuple(q for q in config.qops if self._mode is Mode.SASL or q is not Qop.AUTH_CONF)
+        if Qop.AUTH_CONF in qops and not config.ciphers:
+            qops = tuple(q for q in qops if q is not Qop.AUTH_CONF)
+        if self._req & AscReq.CONFIDENTIALITY:
+            if self._mode is Mode.HTTP:
+                raise UnsupportedFunction(
+                    "ASC_REQ_CONFIDENTIALITY cannot be used with HTTP Digest (no auth-conf)."
+                )
+            qops = tuple(q for q in qops if q is Qop.AUTH_CONF)
+        elif self._req & _ASC_INT_REQ:
+            qops = tuple(q for q in qops if q is not Qop.AUTH)
+        if not qops:
+            raise QopNotSupported(
+                "The requested protection is not among the qops (and ciphers) the Digest "
+                "acceptor is configured to offer."
+            )
+        return qops
+
+    @property
+    def flags(self) -> int:
+        flags = AscRet(0)
+        if self._mode is Mode.HTTP and self._qop is Qop.AUTH_INT:
+            flags |= AscRet.INTEGRITY
+        elif self._layer is not None:
+            flags |= AscRet.INTEGRITY | AscRet.REPLAY_DETECT | AscRet.SEQUENCE_DETECT
+            if self._layer.confidential:
+                flags |= AscRet.CONFIDENTIALITY
+        return flags
+
+    @property
+    def client_name(self) -> str | None:
+        """The authenticated user name (the plain name, also when userhash was used)."""
+        return self._user
+
+    @property
+    def server_name(self) -> str | None:
+        return self._realm
+
+    def _now(self) -> int:
+        return int(self._env.now().timestamp())
+
+    def _new_nonce(self) -> str:
+        if self._fixed_nonce is not None and self._issued is None:
+            nonce = self._fixed_nonce
+        else:
+            key = self._acceptor.nonce_key(self._env.random)
+            nonce = crypto.make_nonce(key, self._now(), self._env.random(9))
+        self._issued = (nonce, self._now())
+        return nonce
+
+    def _nonce_issued(self, nonce: str) -> int | None:
+        """When ``nonce`` was issued by this context or any acceptor with the same key."""
+        if self._issued is not None and hmac.compare_digest(self._issued[0], nonce):
+            return self._issued[1]
+        return crypto.check_nonce(self._acceptor.nonce_key(self._env.random), nonce)
+
+    def _classify(self, token: bytes | None) -> tuple[Input, object]:
+        if not token:
+            return Input.NO_TOKEN, None
+        try:
+            if self._mode is Mode.SASL:
+                return Input.RESPONSE, SaslResponse.parse(token, self._max_response)
+            response = HttpResponse.parse(token, self._max_response)
+        except DecodeError as exc:
+            return Input.MALFORMED, str(exc)
+        issued = self._nonce_issued(response.nonce)
+        lifetime = self._acceptor.config.nonce_lifetime
+        if issued is not None and self._now() - issued > lifetime:
+            return Input.STALE_RESPONSE, response
+        return Input.RESPONSE, response
+
+    def step(self, inp: StepInput) -> Step:
+        """One AcceptSecurityContext call."""
+        event, payload = self._classify(inp.token)
+        return self._machine.fire(event, self, payload, inp)
+
+    def _challenge(self, inp: StepInput, stale: bool) -> Step:
+        nonce = self._new_nonce()
+        config = self._acceptor.config
+        if self._mode is Mode.HTTP:
+            self._realm = _text_param(inp.params, 3, "realm") or config.realm
+            qop = tuple(q.value for q in self._qops)
+            text = build_http_challenges(tuple(
+                HttpChallenge(
+                    realm=self._realm, nonce=nonce, qop=qop, algorithm=alg.value,
+                    opaque=self._opaque, stale=stale, charset_utf8=True,
+                    userhash=config.userhash,
+                )
+                for alg in self._algorithms
+            ))
+        else:
+            text = SaslChallenge(
+                nonce=nonce,
+                realms=(self._realm,),
+                qop=tuple(q.value for q in self._qops),
+                ciphers=tuple(c.value for c in self._ciphers),
+                maxbuf=config.maxbuf if config.maxbuf != DEFAULT_MAXBUF else None,
+                algorithm="md5-sess",
+                charset_utf8=True,
+            ).build()
+        return Step(SecStatus.SEC_I_CONTINUE_NEEDED, text.encode("utf-8"))
+
+    def _lookup_http(self, response: HttpResponse, alg: Algorithm) -> StoredUser | None:
+        if response.userhash:
+            return self._acceptor.user_by_hash(alg, response.username, self._realm, _utf8)
+        return self._acceptor.user(response.username, self._realm)
+
+    def _verify_http(self, response: HttpResponse, inp: StepInput) -> tuple[str, str, Qop, str]:
+        """Check an Authorization value; returns (user, HA1, qop, H(entity))."""
+        alg = Algorithm.from_wire(response.algorithm)
+        if alg is None or alg not in self._algorithms:
+            offered = ", ".join(a.value for a in self._algorithms)
+            raise AlgorithmMismatch(
+                f"The client used algorithm {response.algorithm!r}; this acceptor offers "
+                f"{offered}."
+            )
+        if self._issued is None:
+            self._realm = _text_param(inp.params, 3, "realm") or self._acceptor.config.realm
+        if response.realm != self._realm:
+            raise LogonDenied(
+                f"The response is for realm {response.realm!r}, not {self._realm!r}."
+            )
+        if self._nonce_issued(response.nonce) is None:
+            raise LogonDenied(
+                "The response's nonce was not issued by this acceptor (or its nonce key "
+                "changed); send the client a new challenge."
+            )
+        if self._opaque is not None and response.opaque != self._opaque:
+            raise LogonDenied("The response does not return the challenge's opaque value.")
+        if response.qop is None:
+            raise InvalidToken(
+                "The response has no qop: RFC 2069-style Digest is not accepted (RFC 7616)."
+            )
+        qop = Qop.from_wire(response.qop)
+        if qop is None or qop not in self._qops:
+            raise QopNotSupported(
+                f"The client used qop {response.qop!r}, which this acceptor did not offer."
+            )
+        method = _text_param(inp.params, 0, "method")
+        if method is None:
+            raise InsufficientBuffers(
+                "An HTTP Digest acceptor needs the request method in the first "
+                "SECBUFFER_PKG_PARAMS buffer."
+            )
+        uri = _text_param(inp.params, 1, "URL")
+        if uri is not None and uri != response.uri:
+            raise InvalidToken(
+                f"The response's uri {response.uri!r} is not the request's {uri!r} "
+                "(RFC 7616 §3.4.6: answer 400 Bad Request)."
+            )
+        body = inp.params[2] if len(inp.params) > 2 else b""
+        hentity = crypto.hentity(alg, body) if qop is Qop.AUTH_INT else ""
+        stored = self._lookup_http(response, alg)
+        secret = stored.secret_hex(alg, _utf8, self._realm) if stored is not None else None
+        assert response.cnonce is not None and response.nc is not None
+        ha1 = crypto.ha1(alg, secret or "", response.nonce, response.cnonce)
+        ha2 = crypto.ha2(alg, method, response.uri, qop, hentity)
+        expected = crypto.request_digest(
+            alg, ha1, response.nonce, response.nc, response.cnonce, qop, ha2
+        )
+        if stored is None or secret is None or not hmac.compare_digest(expected, response.response):
+            raise LogonDenied(
+                f"Digest authentication failed for realm {self._realm!r}: unknown user or "
+                "wrong password."
+            )
+        return stored.name, ha1, qop, hentity
+
+
+# -- handlers: initiator -------------------------------------------------------------------------
+
+
+def _client_first_leg(ctx: DigestClientContext, _payload: None, _inp: StepInput) -> Step:
+    """First call without a challenge: nothing to send yet (Microsoft: pInput may be NULL)."""
+    return Step(SecStatus.SEC_I_CONTINUE_NEEDED)
+
+
+def _client_sasl_respond(
+    ctx: DigestClientContext, challenge: SaslChallenge, _inp: StepInput
+) -> Step:
+    """Answer a digest-challenge with a digest-response, RFC 2831 §2.1.2."""
+    client = ctx._client
+    if challenge.algorithm.lower() != "md5-sess":
+        raise AlgorithmMismatch(
+            f"The DIGEST-MD5 challenge names algorithm {challenge.algorithm!r}, not md5-sess."
+        )
+    offered = {q for q in map(Qop.from_wire, challenge.qop) if q is not None}
+    server_ciphers = {c for c in map(Cipher.from_wire, challenge.ciphers) if c is not None}
+    common = [c for c in client.ciphers if c in server_ciphers]
+    cipher = max(common, key=lambda c: c.strength) if common else None
+    if ctx._need_confidentiality:
+        wanted: tuple[Qop, ...] = (Qop.AUTH_CONF,)
+    elif ctx._need_integrity:
+        wanted = (Qop.AUTH_INT, Qop.AUTH_CONF)
+    else:
+        wanted = (Qop.AUTH, Qop.AUTH_INT, Qop.AUTH_CONF)
+    usable = [q for q in wanted if q in offered and (q is not Qop.AUTH_CONF or cipher)]
+    if not usable:
+        sent = ",".join(challenge.qop)
+        ciphers = ",".join(challenge.ciphers) or "none"
+        raise QopNotSupported(
+            f"The server offers qop {sent} (ciphers {ciphers}) but this context needs "
+            f"{' or '.join(q.value for q in wanted)} with a cipher it allows; it will not "
+            "downgrade. Ask for less protection or enable the cipher (DigestClientOptions)."
+        )
+    qop = usable[0]
+    if qop is not Qop.AUTH_CONF:
+        cipher = None
+    if client.realm is not None and client.realm in challenge.realms:
+        realm: str | None = client.realm
+    elif challenge.realms:
+        realm = challenge.realms[0]
+    else:
+        realm = client.realm
+    cnonce = ctx._cnonce()
+    secret = crypto.sasl_secret(
+        sasl_octets(client.user), sasl_octets(realm or ""), sasl_octets(client.password)
+    )
+    authzid = client.authzid.encode("utf-8") if client.authzid is not None else None
+    ha1 = crypto.sasl_ha1(secret, challenge.nonce, cnonce, authzid)
+    uri = ctx._target
+    response = crypto.sasl_response(ha1, challenge.nonce, 1, cnonce, qop, uri, server=False)
+    rspauth = crypto.sasl_response(ha1, challenge.nonce, 1, cnonce, qop, uri, server=True)
+    peer_maxbuf = challenge.maxbuf or DEFAULT_MAXBUF
+    ctx._sasl = _SaslPending(ha1, qop, cipher, peer_maxbuf, rspauth)
+    ctx._qop = qop
+    text = SaslResponse(
+        username=client.user,
+        nonce=challenge.nonce,
+        cnonce=cnonce,
+        nc=1,
+        digest_uri=uri,
+        response=response,
+        realm=realm,
+        qop=qop.value,
+        maxbuf=client.maxbuf if client.maxbuf != DEFAULT_MAXBUF else None,
+        cipher=cipher.value if cipher is not None else None,
+        authzid=client.authzid,
+        charset_utf8=challenge.charset_utf8,
+    ).build()
+    return Step(SecStatus.SEC_I_CONTINUE_NEEDED, ctx._finish_token(text))
+
+
+def _client_sasl_check_rspauth(
+    ctx: DigestClientContext, rsp: ResponseAuth, _inp: StepInput
+) -> Step:
+    """Verify the server's rspauth, RFC 2831 §2.1.3, and start the security layer."""
+    pending = ctx._sasl
+    assert pending is not None
+    if not hmac.compare_digest(pending.rspauth, rsp.rspauth):
+        raise MutualAuthFailed(
+            "The server's rspauth is wrong: it does not know the password, or the exchange "
+            "was tampered with. Do not trust this connection."
+        )
+    ctx._mutual = True
+    ctx._ha1 = pending.ha1
+    if pending.qop is not Qop.AUTH:
+        keys = LayerKeys.derive(pending.ha1, True, pending.cipher)
+        ctx._layer = SecurityLayer(pending.qop, pending.cipher, keys, pending.peer_maxbuf)
+    ctx._sasl = None
+    return Step(SecStatus.SEC_E_OK)
+
+
+def _choose_http(
+    ctx: DigestClientContext, challenges: tuple[HttpChallenge, ...]
+) -> tuple[HttpChallenge, Algorithm, Qop | None]:
+    """Pick the strongest usable challenge; the qop the flags ask for must be offered."""
+    need_int = ctx._need_integrity
+    best: tuple[int, int, HttpChallenge, Algorithm, Qop | None] | None = None
+    lacking_int = False
+    for index, challenge in enumerate(challenges):
+        alg = Algorithm.from_wire(challenge.algorithm)
+        if alg is None:
+            continue
+        offered = {q for q in map(Qop.from_wire, challenge.qop) if q is not None}
+        if challenge.qop and not offered & {Qop.AUTH, Qop.AUTH_INT}:
+            continue
+        qop: Qop | None
+        if need_int:
+            if Qop.AUTH_INT not in offered:
+                lacking_int = True
+                continue
+            qop = Qop.AUTH_INT
+        elif not challenge.qop:
+            qop = None
+        else:
+            qop = Qop.AUTH if Qop.AUTH in offered else Qop.AUTH_INT
+        rank = (alg.strength, -index)
+        if best is None or rank > best[:2]:
+            best = (alg.strength, -index, challenge, alg, qop)
+    if best is None:
+        if lacking_int:
+            raise QopNotSupported(
+                "The request asked for integrity (auth-int) but the server offers only qop=auth; "
+                "Digest will not downgrade. Drop ISC_REQ_INTEGRITY/REPLAY/SEQUENCE_DETECT."
+            )
+        names = ", ".join(c.algorithm or "MD5" for c in challenges)
+        raise AlgorithmMismatch(f"No supported Digest algorithm among: {names}.")
+    return best[2], best[3], best[4]
+
+
+def _client_http_respond(
+    ctx: DigestClientContext, challenges: tuple[HttpChallenge, ...], inp: StepInput
+) -> Step:
+    """Answer the strongest challenge with an Authorization value, RFC 7616 §3.4.
+
+    A ``stale=true`` challenge after a response is a fresh nonce (nc starts again at 1), not a
+    failure (RFC 7616 §3.3).
+    """
+    challenge, alg, qop = _choose_http(ctx, challenges)
+    method = _text_param(inp.params, 0, "method")
+    if method is None:
+        raise InsufficientBuffers(
+            "HTTP Digest needs the request method (e.g. GET) in the first SECBUFFER_PKG_PARAMS "
+            "buffer."
+        )
+    body = inp.params[1] if len(inp.params) > 1 else b""
+    ctx.channel_bindings = inp.channel_bindings
+    ctx._http = _HttpSession(challenge, alg, qop, ctx._client, ctx._cnonce())
+    ctx._qop = qop
+    ctx._mutual = False
+    token = ctx._http.authorize(method, ctx._target, body)
+    return Step(SecStatus.SEC_E_OK, ctx._finish_token(token))
+
+
+def _client_http_rejected(
+    ctx: DigestClientContext, challenges: tuple[HttpChallenge, ...], _inp: StepInput
+) -> Step:
+    """A second challenge without stale=true: the server refused the credentials."""
+    raise LogonDenied(
+        "The server answered the Digest response with a new challenge that is not stale: it "
+        "rejected the user name or password."
+    )
+
+
+def _client_http_check_rspauth(
+    ctx: DigestClientContext, info: AuthenticationInfo, _inp: StepInput
+) -> Step:
+    """Check Authentication-Info: rspauth of the last request (RFC 7616 §3.5); take nextnonce."""
+    session = ctx._http
+    assert session is not None and session.last is not None
+    _method, uri, hentity, nc = session.last
+    if info.rspauth is not None:
+        mismatch = (
+            (info.cnonce is not None and info.cnonce != session.cnonce)
+            or (info.nc is not None and info.nc != nc)
+            or (info.qop is not None and Qop.from_wire(info.qop) is not session.qop)
+        )
+        expected = crypto.response_auth(
+            session.algorithm, session.ha1, session.nonce, nc, session.cnonce,
+            session.qop, uri, hentity,
+        )
+        if mismatch or not hmac.compare_digest(expected, info.rspauth):
+            raise MutualAuthFailed(
+                "The server's Authentication-Info rspauth does not match the request: the "
+                "server does not know the password, or the response was tampered with."
+            )
+        ctx._mutual = True
+    if info.nextnonce is not None:
+        session.renonce(info.nextnonce)
+    return Step(SecStatus.SEC_E_OK)
+
+
+def _client_http_next_request(
+    ctx: DigestClientContext, request: NextRequest, _inp: None
+) -> Step:
+    """Authorize a further request with the same nonce and nc + 1 (MakeSignature, HTTP).
+
+    Not a handshake leg: the value goes to the caller's PADDING buffer (or is returned by
+    ``next_authorization``), so it is left in the context rather than in the Step's token.
+    """
+    session = ctx._http
+    assert session is not None
+    ctx._header = session.authorize(request.method, request.uri, request.body)
+    return _DONE_STEP
+
+
+# -- handlers: acceptor --------------------------------------------------------------------------
+
+
+def _server_challenge(ctx: DigestServerContext, _payload: None, inp: StepInput) -> Step:
+    """Issue a challenge with a fresh nonce (RFC 7616 §3.3, RFC 2831 §2.1.1)."""
+    return ctx._challenge(inp, stale=False)
+
+
+def _server_http_verify(ctx: DigestServerContext, response: HttpResponse, inp: StepInput) -> Step:
+    """Verify an Authorization value and answer with Authentication-Info (RFC 7616 §3.5)."""
+    user, ha1, qop, hentity = ctx._verify_http(response, inp)
+    assert response.nc is not None and response.cnonce is not None
+    if not ctx._acceptor.accept_count(response.nonce, response.nc):
+        raise OutOfSequence(
+            f"Nonce count {response.nc:08x} was already used with this nonce: a replayed "
+            "request. Reject it."
+        )
+    alg = Algorithm.from_wire(response.algorithm)
+    assert alg is not None
+    rspauth = crypto.response_auth(
+        alg, ha1, response.nonce, response.nc, response.cnonce, qop, response.uri, hentity
+    )
+    ctx._user, ctx._qop = user, qop
+    info = AuthenticationInfo(rspauth, response.cnonce, response.nc, qop.value)
+    return Step(SecStatus.SEC_E_OK, info.build().encode("utf-8"))
+
+
+def _server_http_stale(ctx: DigestServerContext, response: HttpResponse, inp: StepInput) -> Step:
+    """A correct response with an expired nonce: challenge again with stale=true."""
+    ctx._verify_http(response, inp)
+    return ctx._challenge(inp, stale=True)
+
+
+def _server_sasl_verify(ctx: DigestServerContext, response: SaslResponse, _inp: StepInput) -> Step:
+    """Verify a digest-response and answer with rspauth (RFC 2831 §2.1.2.1, §2.1.3)."""
+    config = ctx._acceptor.config
+    issued = ctx._issued
+    assert issued is not None
+    if not hmac.compare_digest(response.nonce, issued[0]):
+        raise LogonDenied("The digest-response does not carry the nonce of this challenge.")
+    if response.nc != 1:
+        raise InvalidToken(
+            f"nc is {response.nc:08x}; the first DIGEST-MD5 response must send 00000001."
+        )
+    if (response.realm or "") != ctx._realm:
+        raise LogonDenied(f"The response is for realm {response.realm!r}, not {ctx._realm!r}.")
+    qop = Qop.from_wire(response.qop)
+    if qop is None or qop not in ctx._qops:
+        raise QopNotSupported(f"The client chose qop {response.qop!r}, which was not offered.")
+    cipher: Cipher | None = None
+    if qop is Qop.AUTH_CONF:
+        cipher = Cipher.from_wire(response.cipher or "")
+        if cipher is None or cipher not in ctx._ciphers:
+            raise AlgorithmMismatch(
+                f"The client chose cipher {response.cipher!r}, which was not offered."
+            )
+    service, _, rest = response.digest_uri.partition("/")
+    host = rest.split("/", 1)[0]
+    if (config.service is not None and service.lower() != config.service.lower()) or (
+        config.hosts and host.lower() not in {h.lower() for h in config.hosts}
+    ):
+        raise WrongPrincipal(
+            f"The client authenticated to {response.digest_uri!r}, which is not this service."
+        )
+    stored = ctx._acceptor.user(response.username, ctx._realm)
+    secret_hex = (
+        stored.secret_hex(Algorithm.MD5, sasl_octets, ctx._realm) if stored is not None else None
+    )
+    authzid = response.authzid.encode("utf-8") if response.authzid is not None else None
+    ha1 = crypto.sasl_ha1(
+        bytes.fromhex(secret_hex or "00" * 16), response.nonce, response.cnonce, authzid
+    )
+    expected = crypto.sasl_response(
+        ha1, response.nonce, 1, response.cnonce, qop, response.digest_uri, server=False
+    )
+    if stored is None or secret_hex is None or not hmac.compare_digest(expected, response.response):
+        raise LogonDenied(
+            f"DIGEST-MD5 authentication failed for realm {ctx._realm!r}: unknown user or "
+            "wrong password."
+        )
+    if not ctx._acceptor.accept_count(response.nonce, response.nc):
+        raise OutOfSequence("This digest-response was already accepted once: a replay.")
+    ctx._user, ctx._qop, ctx._ha1 = stored.name, qop, ha1
+    ctx.authzid = response.authzid
+    if qop is not Qop.AUTH:
+        keys = LayerKeys.derive(ha1, False, cipher)
+        ctx._layer = SecurityLayer(qop, cipher, keys, response.maxbuf or DEFAULT_MAXBUF)
+    rspauth = crypto.sasl_response(
+        ha1, response.nonce, 1, response.cnonce, qop, response.digest_uri, server=True
+    )
+    return Step(SecStatus.SEC_E_OK, ResponseAuth(rspauth).build().encode("ascii"))
+
+
+def _malformed(ctx: _DigestContext, message: str, _inp: object) -> Step:
+    """A token that did not parse: SEC_E_INVALID_TOKEN, and the context is dead."""
+    raise InvalidToken(f"Malformed Digest token: {message}")
+
+
+_S, _I = State, Input
+
+Handler = Callable[..., Step]
+
+TABLE: Final[dict[tuple[State, Input], tuple[Handler, State]]] = {
+    # SASL initiator (RFC 2831 §2.1): [nothing], challenge -> response, rspauth -> done
+    (_S.SASL_CLIENT_START, _I.NO_TOKEN): (_client_first_leg, _S.SASL_EXPECT_CHALLENGE),
+    (_S.SASL_CLIENT_START, _I.CHALLENGE): (_client_sasl_respond, _S.SASL_EXPECT_RSPAUTH),
+    (_S.SASL_EXPECT_CHALLENGE, _I.CHALLENGE): (_client_sasl_respond, _S.SASL_EXPECT_RSPAUTH),
+    (_S.SASL_EXPECT_RSPAUTH, _I.RSPAUTH): (_client_sasl_check_rspauth, _S.SASL_CLIENT_DONE),
+    # HTTP initiator (RFC 7616 §3.4): challenge -> Authorization; then requests, info, stale
+    (_S.HTTP_CLIENT_START, _I.NO_TOKEN): (_client_first_leg, _S.HTTP_EXPECT_CHALLENGE),
+    (_S.HTTP_CLIENT_START, _I.CHALLENGE): (_client_http_respond, _S.HTTP_CLIENT_DONE),
+    (_S.HTTP_CLIENT_START, _I.STALE_CHALLENGE): (_client_http_respond, _S.HTTP_CLIENT_DONE),
+    (_S.HTTP_EXPECT_CHALLENGE, _I.CHALLENGE): (_client_http_respond, _S.HTTP_CLIENT_DONE),
+    (_S.HTTP_EXPECT_CHALLENGE, _I.STALE_CHALLENGE): (_client_http_respond, _S.HTTP_CLIENT_DONE),
+    (_S.HTTP_CLIENT_DONE, _I.STALE_CHALLENGE): (_client_http_respond, _S.HTTP_CLIENT_DONE),
+    (_S.HTTP_CLIENT_DONE, _I.CHALLENGE): (_client_http_rejected, _S.FAILED),
+    (_S.HTTP_CLIENT_DONE, _I.RSPAUTH): (_client_http_check_rspauth, _S.HTTP_CLIENT_DONE),
+    (_S.HTTP_CLIENT_DONE, _I.NEXT_REQUEST): (_client_http_next_request, _S.HTTP_CLIENT_DONE),
+    # SASL acceptor: [nothing] -> challenge, response -> rspauth
+    (_S.SASL_SERVER_START, _I.NO_TOKEN): (_server_challenge, _S.SASL_EXPECT_RESPONSE),
+    (_S.SASL_EXPECT_RESPONSE, _I.RESPONSE): (_server_sasl_verify, _S.SASL_SERVER_DONE),
+    # HTTP acceptor: challenge; verify (also a first call: nonces validate themselves)
+    (_S.HTTP_SERVER_START, _I.NO_TOKEN): (_server_challenge, _S.HTTP_EXPECT_RESPONSE),
+    (_S.HTTP_SERVER_START, _I.RESPONSE): (_server_http_verify, _S.HTTP_SERVER_DONE),
+    (_S.HTTP_SERVER_START, _I.STALE_RESPONSE): (_server_http_stale, _S.HTTP_EXPECT_RESPONSE),
+    (_S.HTTP_EXPECT_RESPONSE, _I.NO_TOKEN): (_server_challenge, _S.HTTP_EXPECT_RESPONSE),
+    (_S.HTTP_EXPECT_RESPONSE, _I.RESPONSE): (_server_http_verify, _S.HTTP_SERVER_DONE),
+    (_S.HTTP_EXPECT_RESPONSE, _I.STALE_RESPONSE): (_server_http_stale, _S.HTTP_EXPECT_RESPONSE),
+    (_S.HTTP_SERVER_DONE, _I.NO_TOKEN): (_server_challenge, _S.HTTP_EXPECT_RESPONSE),
+    (_S.HTTP_SERVER_DONE, _I.RESPONSE): (_server_http_verify, _S.HTTP_SERVER_DONE),
+    (_S.HTTP_SERVER_DONE, _I.STALE_RESPONSE): (_server_http_stale, _S.HTTP_EXPECT_RESPONSE),
+    # A token that does not parse ends every context.
+    **{(s, _I.MALFORMED): (_malformed, _S.FAILED) for s in _S if s is not _S.FAILED},
+}
+"""The one transition table: ``(State, Input) -> (handler, next State)``."""
