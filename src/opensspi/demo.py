@@ -2,10 +2,10 @@
 
 Each scenario drives the Windows-shaped functions exactly as a Windows program would —
 AcquireCredentialsHandle, then InitializeSecurityContext / AcceptSecurityContext in a loop,
-then MakeSignature / VerifySignature and EncryptMessage / DecryptMessage — and prints a
-transcript: each token summarised, each status code and the context attributes by name.
+then the message functions — and prints a transcript: each token summarised, each status code
+and the context attributes by name.
 
-Run: ``python -m opensspi.demo`` (``--package NTLM`` for one package).
+Run: ``python -m opensspi.demo`` (``--package NTLM`` for one package's scenarios).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import sspi
+from . import registry, sspi
 from .buffers import SecBuffer, SecBufferDesc
 from .constants import (
     AscReq,
@@ -28,32 +28,36 @@ from .constants import (
     SecStatus,
 )
 from .errors import SspiError
-from .provider import Sizes
+from .provider import AuthIdentity, Sizes
+
+Out = Callable[[str], None]
+T = SecBufferType
 
 
 @dataclass
 class Scenario:
-    """One package's demonstration: how to get credentials and what to ask for."""
+    """One demonstration: a package, how to get credentials, and what to ask for."""
 
     package: str
     title: str
     client_auth: object
     server_auth: object
     target: str
-    isc_req: IscReq
-    asc_req: AscReq
-    client_params: Callable[[int], list[SecBuffer]] = field(default=lambda leg: [])
+    isc_req: int
+    asc_req: int
+    client_params: list[bytes] = field(default_factory=list)
+    server_params: list[bytes] = field(default_factory=list)
+    server_first: bool = False
+    protect: Callable[[sspi.CtxtHandle, sspi.CtxtHandle, Out], None] | None = None
 
 
 def _summary(token: bytes) -> str:
-    if not token:
-        return "(no token)"
     if token.startswith(b"NTLMSSP\0") and len(token) > 8:
         kind = {1: "NEGOTIATE", 2: "CHALLENGE", 3: "AUTHENTICATE"}.get(token[8], "?")
         return f"NTLMSSP {kind}, {len(token)} bytes: {token[:24].hex()}..."
-    printable = token[:72].decode("latin-1")
-    if printable.isprintable():
-        return f"{len(token)} bytes: {printable}{'...' if len(token) > 72 else ''}"
+    text = token[:96].decode("latin-1")
+    if text.isprintable():
+        return f"{len(token)} bytes: {text}{'...' if len(token) > 96 else ''}"
     return f"{len(token)} bytes: {token[:24].hex()}..."
 
 
@@ -62,31 +66,115 @@ def _flags(value: int, enum: type[IscRet] | type[AscRet]) -> str:
     return "|".join(names) or "0"
 
 
-def scenarios() -> list[Scenario]:
-    """The scenarios for every package that exists (a package added later adds one here)."""
-    from .provider import AuthIdentity
+def _sizes(ctx: sspi.CtxtHandle) -> Sizes:
+    sizes = sspi.QueryContextAttributes(ctx, SecPkgAttr.SIZES)
+    assert isinstance(sizes, Sizes)
+    return sizes
 
+
+def protect_sign_and_seal(client: sspi.CtxtHandle, server: sspi.CtxtHandle, out: Out) -> None:
+    """MakeSignature/VerifySignature and EncryptMessage/DecryptMessage in the TOKEN shapes."""
+    sizes = _sizes(client)
+    message = b"Hello from opensspi"
+    signed = SecBufferDesc([SecBuffer(T.DATA, message), SecBuffer(T.TOKEN, sizes.max_signature)])
+    sspi.MakeSignature(client, 0, signed, 0)
+    out(f"client MakeSignature -> signature {signed[1].buffer.hex()}")
+    out(f"server VerifySignature -> {sspi.VerifySignature(server, signed, 0).status.name}")
+    sealed = SecBufferDesc([SecBuffer(T.TOKEN, sizes.security_trailer),
+                            SecBuffer(T.DATA, message), SecBuffer(T.PADDING, sizes.block_size)])
+    sspi.EncryptMessage(client, 0, sealed, 1)
+    out(f"client EncryptMessage -> ciphertext {sealed[1].buffer.hex()}")
+    result = sspi.DecryptMessage(server, sealed, 1)
+    out(f"server DecryptMessage -> {result.status.name}: {sealed[1].buffer!r}")
+    second = SecBufferDesc([SecBuffer(T.TOKEN, sizes.security_trailer),
+                            SecBuffer(T.DATA, b"second message"),
+                            SecBuffer(T.PADDING, sizes.block_size)])
+    sspi.EncryptMessage(client, 0, second, 2)
+    tampered = bytearray(second[1].buffer)
+    tampered[0] ^= 1
+    second[1].buffer = bytes(tampered)
+    try:
+        sspi.DecryptMessage(server, second, 2)
+        out("server DecryptMessage of a tampered message -> accepted (unexpected!)")
+    except SspiError as exc:
+        out(f"server DecryptMessage of a tampered message -> {exc.status.name}")
+
+
+def protect_digest_sasl(client: sspi.CtxtHandle, server: sspi.CtxtHandle, out: Out) -> None:
+    """Digest's own shapes: EncryptMessage DATA + PADDING, DecryptMessage one DATA buffer."""
+    sizes = _sizes(client)
+    sealed = SecBufferDesc([SecBuffer(T.DATA, b"a1 LOGIN over the SASL layer"),
+                            SecBuffer(T.PADDING, sizes.max_signature + sizes.block_size)])
+    sspi.EncryptMessage(client, 0, sealed, 0)
+    frame = sealed[0].buffer + sealed[1].buffer
+    out(f"client EncryptMessage (auth-conf) -> frame {_summary(frame)}")
+    desc = SecBufferDesc([SecBuffer(T.DATA, frame)])
+    result = sspi.DecryptMessage(server, desc, 0)
+    out(f"server DecryptMessage -> {result.status.name}: {desc[0].buffer!r}")
+    try:
+        sspi.DecryptMessage(server, SecBufferDesc([SecBuffer(T.DATA, frame)]), 0)
+        out("server DecryptMessage of the same frame again -> accepted (unexpected!)")
+    except SspiError as exc:
+        out(f"server DecryptMessage of the same frame again -> {exc.status.name}")
+
+
+def protect_digest_http(client: sspi.CtxtHandle, server: sspi.CtxtHandle, out: Out) -> None:
+    """A follow-on request on the same context: MakeSignature's five-buffer HTTP shape."""
+    desc = SecBufferDesc([
+        SecBuffer(T.TOKEN, b""), SecBuffer(T.PKG_PARAMS, b"GET"),
+        SecBuffer(T.PKG_PARAMS, b"/reports/2026.html"), SecBuffer(T.PKG_PARAMS, b""),
+        SecBuffer(T.PADDING, 1024),
+    ])
+    sspi.MakeSignature(client, 0, desc, 0)
+    out(f"client MakeSignature (next request) -> Authorization: Digest {_summary(desc[4].buffer)}")
+
+
+def scenarios() -> list[Scenario]:
+    """The scenarios for every installed package."""
+    alice = AuthIdentity("alice", "CORP", "Passw0rd!")
+    both_i = IscReq.INTEGRITY | IscReq.CONFIDENTIALITY | IscReq.REPLAY_DETECT
+    both_a = AscReq.INTEGRITY | AscReq.CONFIDENTIALITY | AscReq.REPLAY_DETECT
     result = [
         Scenario(
-            package="NTLM",
-            title="NTLM (MS-NLMP): NTLMv2, extended session security, 128-bit, key exchange, MIC",
-            client_auth=AuthIdentity("alice", "CORP", "Passw0rd!"),
-            server_auth={"CORP\\alice": "Passw0rd!"},
-            target="HTTP/web.corp.example",
-            isc_req=IscReq.INTEGRITY | IscReq.CONFIDENTIALITY | IscReq.REPLAY_DETECT
-            | IscReq.SEQUENCE_DETECT,
-            asc_req=AscReq.INTEGRITY | AscReq.CONFIDENTIALITY | AscReq.REPLAY_DETECT
-            | AscReq.SEQUENCE_DETECT,
-        )
+            "NTLM", "NTLM (MS-NLMP): NTLMv2, extended session security, key exchange, MIC",
+            alice, {"CORP\\alice": "Passw0rd!"}, "HTTP/web.corp.example",
+            both_i | IscReq.SEQUENCE_DETECT, both_a | AscReq.SEQUENCE_DETECT,
+            protect=protect_sign_and_seal,
+        ),
     ]
-    from . import registry
+    if "wdigest" in {n.lower() for n in registry.names()}:
+        from .packages.digest.credentials import DigestAcceptorConfig
 
+        result += [
+            Scenario(
+                "WDigest", "Digest, HTTP mode (RFC 7616): SHA-256, qop=auth, rspauth checked",
+                AuthIdentity("alice", None, "Passw0rd!"),
+                DigestAcceptorConfig(realm="api@example.com", passwords={"alice": "Passw0rd!"}),
+                "/reports/index.html", IscReq.USE_HTTP_STYLE | IscReq.MUTUAL_AUTH, 0x10000000,
+                client_params=[b"GET"], server_params=[b"GET", b"/reports/index.html"],
+                server_first=True, protect=protect_digest_http,
+            ),
+            Scenario(
+                "WDigest", "Digest, SASL mode (RFC 2831 DIGEST-MD5): auth-conf with rc4",
+                AuthIdentity("alice", None, "Passw0rd!"),
+                DigestAcceptorConfig(realm="example.com", passwords={"alice": "Passw0rd!"}),
+                "imap/mail.example.com", both_i | IscReq.MUTUAL_AUTH, both_a,
+                protect=protect_digest_sasl,
+            ),
+        ]
     installed = {name.lower() for name in registry.names()}
     return [s for s in result if s.package.lower() in installed]
 
 
-def run(scenario: Scenario, out: Callable[[str], None] = print) -> None:
-    """Authenticate, sign and seal with ``scenario`` and print what happened."""
+def _input(token: bytes | None, params: list[bytes]) -> SecBufferDesc | None:
+    if token is None and not params:
+        return None
+    buffers = [SecBuffer(T.TOKEN, token)] if token is not None else []
+    return SecBufferDesc(buffers + [SecBuffer(T.PKG_PARAMS, p) for p in params])
+
+
+def run(scenario: Scenario, out: Out = print) -> None:
+    """Authenticate and protect messages with ``scenario``, printing what happened."""
     out(f"\n=== {scenario.title}")
     info = sspi.QuerySecurityPackageInfo(scenario.package)
     out(f"QuerySecurityPackageInfo -> {info.name}: {info.comment}, cbMaxToken={info.max_token}")
@@ -97,82 +185,48 @@ def run(scenario: Scenario, out: Callable[[str], None] = print) -> None:
     out("AcquireCredentialsHandle -> client (OUTBOUND) and server (INBOUND) handles")
     client, server = sspi.CtxtHandle(), sspi.CtxtHandle()
     token: bytes | None = None
-    client_status = server_status = SecStatus.SEC_I_CONTINUE_NEEDED
-    leg = 0
-    while True:
-        leg += 1
-        inp = None
-        if token is not None or scenario.client_params(leg):
-            inp = SecBufferDesc(
-                ([SecBuffer(SecBufferType.TOKEN, token)] if token is not None else [])
-                + scenario.client_params(leg)
-            )
-        output = SecBufferDesc([SecBuffer(SecBufferType.TOKEN, info.max_token)])
-        isc = sspi.InitializeSecurityContext(
-            client_cred, client if client.is_valid else None, scenario.target,
-            scenario.isc_req, 0, 0, inp, 0, client, output)
-        client_status = isc.status
-        token = output[0].buffer
-        out(f"  client InitializeSecurityContext -> {client_status.name}")
-        out(f"         attrs {_flags(isc.context_attr, IscRet)}")
-        if token:
+    client_done = server_done = False
+    clients_turn = not scenario.server_first
+    for _ in range(12):
+        if clients_turn:
+            output = SecBufferDesc([SecBuffer(T.TOKEN, info.max_token)])
+            params = scenario.client_params if token is not None else []
+            isc = sspi.InitializeSecurityContext(
+                client_cred, client if client.is_valid else None, scenario.target,
+                scenario.isc_req, 0, 0, _input(token, params), 0, client, output)
+            client_done = isc.status == SecStatus.SEC_E_OK
+            token = output[0].buffer or None
+            out(f"  client InitializeSecurityContext -> {isc.status.name}")
+            out(f"         attrs {_flags(isc.context_attr, IscRet)}")
+        else:
+            output = SecBufferDesc([SecBuffer(T.TOKEN, info.max_token)])
+            params = scenario.server_params if token is not None else []
+            asc = sspi.AcceptSecurityContext(
+                server_cred, server if server.is_valid else None, _input(token, params),
+                scenario.asc_req, 0, server, output)
+            server_done = asc.status == SecStatus.SEC_E_OK
+            token = output[0].buffer or None
+            out(f"  server AcceptSecurityContext     -> {asc.status.name}")
+            out(f"         attrs {_flags(asc.context_attr, AscRet)}")
+        if token is not None:
             out(f"         sends {_summary(token)}")
-        if not token:
+        clients_turn = not clients_turn
+        if client_done and server_done and token is None:
             break
-        output = SecBufferDesc([SecBuffer(SecBufferType.TOKEN, info.max_token)])
-        asc = sspi.AcceptSecurityContext(
-            server_cred, server if server.is_valid else None,
-            SecBufferDesc([SecBuffer(SecBufferType.TOKEN, token)]), scenario.asc_req, 0,
-            server, output)
-        server_status = asc.status
-        token = output[0].buffer or None
-        out(f"  server AcceptSecurityContext     -> {server_status.name}")
-        out(f"         attrs {_flags(asc.context_attr, AscRet)}")
-        if token:
-            out(f"         sends {_summary(token)}")
-        if token is None and client_status == SecStatus.SEC_E_OK:
-            break
-    names = sspi.QueryContextAttributes(server, SecPkgAttr.NAMES)
-    sizes = sspi.QueryContextAttributes(client, SecPkgAttr.SIZES)
-    assert isinstance(sizes, Sizes)
-    out(f"server QueryContextAttributes(NAMES) -> {names}")
-    out(f"client QueryContextAttributes(SIZES) -> {sizes}")
-
-    message = b"Hello from opensspi"
-    signed = SecBufferDesc([SecBuffer(SecBufferType.DATA, message),
-                            SecBuffer(SecBufferType.TOKEN, sizes.max_signature)])
-    sspi.MakeSignature(client, 0, signed, 0)
-    out(f"client MakeSignature -> signature {signed[1].buffer.hex()}")
-    result = sspi.VerifySignature(server, signed, 0)
-    out(f"server VerifySignature -> {result.status.name}")
-
-    sealed = SecBufferDesc([SecBuffer(SecBufferType.TOKEN, sizes.security_trailer),
-                            SecBuffer(SecBufferType.DATA, message),
-                            SecBuffer(SecBufferType.PADDING, sizes.block_size)])
-    sspi.EncryptMessage(client, 0, sealed, 1)
-    out(f"client EncryptMessage -> ciphertext {sealed[1].buffer.hex()}")
-    decrypted = sspi.DecryptMessage(server, sealed, 1)
-    out(f"server DecryptMessage -> {decrypted.status.name}: {sealed[1].buffer!r}")
-    sealed2 = SecBufferDesc([SecBuffer(SecBufferType.TOKEN, sizes.security_trailer),
-                             SecBuffer(SecBufferType.DATA, b"second message")])
-    sspi.EncryptMessage(client, 0, sealed2, 2)
-    tampered = bytearray(sealed2[1].buffer)
-    tampered[0] ^= 1
-    sealed2[1].buffer = bytes(tampered)
-    try:
-        sspi.DecryptMessage(server, sealed2, 2)
-        out("server DecryptMessage of a tampered message -> accepted (unexpected!)")
-    except SspiError as exc:
-        out(f"server DecryptMessage of a tampered message -> {exc.status.name}")
-    sspi.DeleteSecurityContext(client)
-    sspi.DeleteSecurityContext(server)
+    out(f"server QueryContextAttributes(NAMES) -> "
+        f"{sspi.QueryContextAttributes(server, SecPkgAttr.NAMES)}")
+    out(f"client QueryContextAttributes(SIZES) -> {_sizes(client)}")
+    if scenario.protect is not None:
+        scenario.protect(client, server, out)
+    for handle in (client, server):
+        sspi.DeleteSecurityContext(handle)
     sspi.FreeCredentialsHandle(client_cred)
     sspi.FreeCredentialsHandle(server_cred)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="opensspi demonstration")
-    parser.add_argument("--package", help="run only this package's scenario")
+    parser.add_argument("--package", help="run only this package's scenarios")
     args = parser.parse_args(argv)
     print("opensspi demonstration: each package against opensspi's own acceptor")
     print("EnumerateSecurityPackages -> "

@@ -1,0 +1,25 @@
+"""The demonstration (the README's main command) runs every scenario and shows what matters."""
+
+from __future__ import annotations
+
+from opensspi import demo
+
+
+def test_demo_transcript() -> None:
+    lines: list[str] = []
+    for scenario in demo.scenarios():
+        demo.run(scenario, lines.append)
+    text = "\n".join(lines)
+    assert text.count("=== ") == len(demo.scenarios()) >= 3
+    assert "NTLMSSP AUTHENTICATE" in text
+    assert "server DecryptMessage -> SEC_E_OK: b'Hello from opensspi'" in text
+    assert "tampered message -> SEC_E_MESSAGE_ALTERED" in text
+    assert "attrs MUTUAL_AUTH|USED_HTTP_STYLE" in text  # rspauth checked in HTTP mode
+    assert "b'a1 LOGIN over the SASL layer'" in text
+    assert "same frame again -> SEC_E_OUT_OF_SEQUENCE" in text
+    assert "unexpected" not in text
+
+
+def test_demo_main_filters_by_package(capsys: object) -> None:
+    assert demo.main(["--package", "ntlm"]) == 0
+    assert demo.main(["--package", "nope"]) == 2
