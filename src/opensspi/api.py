@@ -17,7 +17,7 @@ functions in :mod:`opensspi.sspi` drive — without SecBuffer bookkeeping::
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from . import registry
@@ -55,23 +55,26 @@ class Context:
         self._lock = threading.Lock()
         self.status: SecStatus | None = None
 
-    def step(self, token: bytes | None = None) -> bytes | None:
+    def step(self, token: bytes | None = None, params: Sequence[bytes] = ()) -> bytes | None:
         """Feed the peer's token; return the token to send, or None when there is none.
 
-        KDC exchanges the package needs on the way are made here, blocking.
+        ``params`` are the SECBUFFER_PKG_PARAMS values the package documents (HTTP Digest: the
+        method, then H(entity) or the body). KDC exchanges happen here, blocking.
         """
         from .sspi import drive
 
         with self._lock:
-            result = drive(self._ctx, self._input(token))
+            result = drive(self._ctx, self._input(token, params))
             self.status = result.status
             return result.token or None
 
-    async def step_async(self, token: bytes | None = None) -> bytes | None:
+    async def step_async(
+        self, token: bytes | None = None, params: Sequence[bytes] = ()
+    ) -> bytes | None:
         """:meth:`step` for asyncio: KDC exchanges use the asyncio transport."""
         from .transport import send_to_kdc_async
 
-        result = self._ctx.step(self._input(token))
+        result = self._ctx.step(self._input(token, params))
         while result.kdc_request is not None:
             req = result.kdc_request
             reply = await send_to_kdc_async(
@@ -82,9 +85,11 @@ class Context:
         self.status = result.status
         return result.token or None
 
-    def _input(self, token: bytes | None) -> StepInput:
+    def _input(self, token: bytes | None, params: Sequence[bytes]) -> StepInput:
         return StepInput(
-            token=bytes(token) if token is not None else None, channel_bindings=self._bindings
+            token=bytes(token) if token is not None else None,
+            channel_bindings=self._bindings,
+            params=tuple(bytes(p) for p in params),
         )
 
     @property
