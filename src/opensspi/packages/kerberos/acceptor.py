@@ -1,0 +1,273 @@
+"""Acceptor helpers: open a service ticket with the keytab, and remember authenticators.
+
+RFC 4120 §3.2.3 "Receipt of KRB_AP_REQ Message" (https://www.rfc-editor.org/rfc/rfc4120#section-
+3.2.3): the server finds its key by the ticket's ``sname``, ``kvno`` and ``etype``, decrypts the
+ticket (key usage 2), refuses tickets that are not yet valid or have expired ("within allowable
+clock skew"), and keeps a replay cache of authenticators for as long as their timestamps would
+still be accepted.
+
+Decisions (each documented where it is made):
+
+- Key choice follows MIT's ``rd_req_decoded``: the key of the ticket's principal, enctype and
+  kvno first; when no key has that kvno (keytab rotated, kvno wrapped at 255 in the 8-bit field),
+  every key of that principal and enctype is tried.
+- A ticket no key opens gives :class:`~opensspi.errors.LogonDenied` (``krb_error`` 31,
+  KRB_AP_ERR_BAD_INTEGRITY, MIT's code for it): the client's ticket is useless to us, which for
+  the caller is a refused logon, and the reference B.10 pairs SEC_E_LOGON_DENIED with
+  BAD_INTEGRITY. A ticket for a principal the keytab (or the ``allowed`` restriction) does not
+  hold is :class:`~opensspi.errors.WrongPrincipal` (KRB_AP_ERR_NOT_US, 35); a principal held
+  but not in that enctype is ``AlgorithmMismatch``.
+- Not yet valid is ``TimeSkew`` (KRB_AP_ERR_TKT_NYV, 33); expired is ``ContextExpired``
+  (KRB_AP_ERR_TKT_EXPIRED, 32).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import ClassVar
+
+from ...errors import DecodeError, InvalidParameter, InvalidToken, MessageAltered
+from .asn1 import EncTicketPart, ErrorCode, Ticket, TicketFlags
+from .crypto import Key, decrypt, enctype_name
+from .kdc import (
+    EtypeNotSupported,
+    KdcLogonDenied,
+    KdcTicketExpired,
+    KdcTimeSkew,
+    KdcWrongPrincipal,
+    ReplayDetected,
+)
+from .keytab import Keytab, KeytabEntry
+from .names import Principal
+
+__all__ = ["ReplayCache", "decrypt_ticket", "find_keys"]
+
+
+def find_keys(keytab: Keytab, server: Principal, enctype: int, kvno: int | None) -> list[Key]:
+    """The keys to try for a ticket to ``server`` (RFC 4120 §3.2.3), best first.
+
+    Keys of ``kvno`` first, then — MIT's fallback — the other keys of that principal and enctype,
+    newest first.
+
+    Raises:
+        KdcWrongPrincipal: the keytab has no key at all for ``server``.
+        EtypeNotSupported: it has keys for ``server``, but none of ``enctype``.
+    """
+    wanted = server.to_ccache()
+    mine = [e for e in keytab.entries if e.principal.same_name(wanted)]
+    if not mine:
+        raise KdcWrongPrincipal(
+            f"The ticket is for {server}, which the acceptor keytab holds no key for; the client "
+            "used the wrong target name, or the keytab is not this service's.",
+            krb_error=ErrorCode.KRB_AP_ERR_NOT_US,
+        )
+    typed = [e for e in mine if e.enctype == enctype]
+    if not typed:
+        held = sorted({e.enctype for e in mine})
+        raise EtypeNotSupported(
+            f"The ticket for {server} is encrypted with {enctype_name(enctype)} ({enctype}); the "
+            f"keytab holds only enctypes {held} for it. Re-export the keytab.",
+            krb_error=ErrorCode.KDC_ERR_ETYPE_NOSUPP,
+        )
+    exact = [e for e in typed if kvno is not None and _kvno_matches(e, kvno)]
+    others = sorted((e for e in typed if e not in exact), key=lambda e: e.kvno, reverse=True)
+    keys = []
+    for entry in (*exact, *others):
+        try:
+            keys.append(Key(entry.enctype, entry.key))
+        except InvalidParameter:
+            continue  # a damaged entry; another one may still work
+    return keys
+
+
+def _kvno_matches(entry: KeytabEntry, kvno: int) -> bool:
+    # The keytab's 8-bit field wraps (MIT writes the 32-bit kvno when it can).
+    return entry.kvno == kvno or (entry.kvno < 256 and entry.kvno == kvno & 0xFF)
+
+
+def decrypt_ticket(
+    keytab: Keytab,
+    ticket: Ticket,
+    *,
+    allowed: Principal | None,
+    now: datetime,
+    skew: timedelta,
+) -> tuple[EncTicketPart, Key]:
+    """Decrypt and check a service ticket (RFC 4120 §3.2.3, key usage 2).
+
+    Args:
+        keytab: the acceptor's keys.
+        ticket: the ticket from the AP-REQ.
+        allowed: the only service principal to accept (the credential's restriction), or None
+            for any principal in the keytab.
+        now: the current time.
+        skew: the allowed clock skew (krb5.conf ``clockskew``).
+
+    Returns:
+        The decrypted EncTicketPart and its session key.
+
+    Raises:
+        KdcWrongPrincipal: the ticket is for another service (KRB_AP_ERR_NOT_US).
+        EtypeNotSupported: no key of the ticket's enctype.
+        KdcLogonDenied: no key opens it (KRB_AP_ERR_BAD_INTEGRITY).
+        InvalidToken: it opens but does not parse, or carries an unusable session key.
+        KdcTimeSkew: not yet valid, or marked invalid (KRB_AP_ERR_TKT_NYV).
+        KdcTicketExpired: expired (KRB_AP_ERR_TKT_EXPIRED).
+    """
+    server = Principal(ticket.sname, ticket.realm)
+    if allowed is not None and server != allowed:
+        raise KdcWrongPrincipal(
+            f"The ticket is for {server}, but this credential accepts only {allowed}.",
+            krb_error=ErrorCode.KRB_AP_ERR_NOT_US,
+        )
+    plaintext: bytes | None = None
+    for key in find_keys(keytab, server, ticket.enc_part.etype, ticket.enc_part.kvno):
+        try:
+            plaintext = decrypt(key, 2, ticket.enc_part.cipher)
+            break
+        except MessageAltered:
+            continue
+        except DecodeError as exc:
+            raise InvalidToken(f"The ticket for {server} is truncated: {exc}") from None
+    if plaintext is None:
+        kvno = ticket.enc_part.kvno
+        raise KdcLogonDenied(
+            f"No key in the keytab for {server} decrypts the ticket (kvno {kvno}, "
+            f"{enctype_name(ticket.enc_part.etype)}): the keytab is out of date (re-export it "
+            "with ktadd -norandkey) or the ticket was altered.",
+            krb_error=ErrorCode.KRB_AP_ERR_BAD_INTEGRITY,
+        )
+    try:
+        part = EncTicketPart.from_der(plaintext)
+        session = Key(part.key.keytype, part.key.keyvalue)
+    except DecodeError as exc:
+        raise InvalidToken(f"The ticket for {server} decrypts but does not parse: {exc}") from None
+    except InvalidParameter as exc:
+        raise InvalidToken(
+            f"The ticket for {server} has a bad session key: {exc.message}"
+        ) from None
+    start = part.starttime or part.authtime
+    if part.flags & TicketFlags.INVALID or start > now + skew:
+        raise KdcTimeSkew(
+            f"The ticket of {part.cname.to_text(part.crealm)} for {server} is not valid before "
+            f"{start:%Y-%m-%d %H:%M:%S} UTC (now {now:%Y-%m-%d %H:%M:%S} UTC); check the clocks.",
+            krb_error=ErrorCode.KRB_AP_ERR_TKT_NYV,
+        )
+    if now - skew > part.endtime:
+        raise KdcTicketExpired(
+            f"The ticket of {part.cname.to_text(part.crealm)} for {server} expired at "
+            f"{part.endtime:%Y-%m-%d %H:%M:%S} UTC; the client must get a new one.",
+            krb_error=ErrorCode.KRB_AP_ERR_TKT_EXPIRED,
+        )
+    return part, session
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    expires: datetime
+    key: tuple[object, ...]
+
+    def __lt__(self, other: _Entry) -> bool:
+        return self.expires < other.expires
+
+
+class ReplayCache:
+    """Authenticators seen recently (RFC 4120 §3.2.3), process-wide and thread-safe.
+
+    An authenticator is identified by client, server (their text form, so name types do not
+    matter), ``ctime``, ``cusec`` and a SHA-256 of its
+    checksum (or, as MIT does, of the whole authenticator ciphertext: the caller chooses). An
+    entry lives until its ``ctime`` leaves the skew window, after which the time check alone
+    rejects a replay.
+    """
+
+    _shared: ClassVar[ReplayCache | None] = None
+    _shared_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[tuple[object, ...], datetime] = {}
+        self._expiry: list[_Entry] = []
+
+    @classmethod
+    def process_wide(cls) -> ReplayCache:
+        """The replay cache every acceptor in this process shares."""
+        with cls._shared_lock:
+            if cls._shared is None:
+                cls._shared = cls()
+            return cls._shared
+
+    @classmethod
+    def shared(cls) -> ReplayCache:
+        """Another name for :meth:`process_wide`."""
+        return cls.process_wide()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._seen)
+
+    def check(
+        self,
+        client: Principal | str,
+        server: Principal | str,
+        ctime: datetime,
+        cusec: int,
+        checksum: bytes,
+        now: datetime,
+        skew: timedelta,
+    ) -> None:
+        """Record an authenticator; raise if it is a replay or outside the skew window.
+
+        Args:
+            client, server: the ticket's client and server (principals or their text).
+            ctime, cusec: the authenticator's time stamp.
+            checksum: the bytes identifying it (hashed here): its checksum, or its ciphertext.
+            now, skew: the acceptor's clock and the allowed skew.
+
+        Raises:
+            KdcTimeSkew: ``ctime`` is more than ``skew`` from ``now`` (KRB_AP_ERR_SKEW, 37).
+            ReplayDetected: the same authenticator was seen before (KRB_AP_ERR_REPEAT, 34).
+        """
+        if not now - skew <= ctime <= now + skew:
+            raise KdcTimeSkew(
+                f"The authenticator of {client} was made at {ctime:%Y-%m-%d %H:%M:%S} UTC, more "
+                f"than {int(skew.total_seconds())} s from our clock ({now:%Y-%m-%d %H:%M:%S} "
+                "UTC); synchronise the clocks.",
+                krb_error=ErrorCode.KRB_AP_ERR_SKEW,
+            )
+        key: tuple[object, ...] = (
+            str(client),
+            str(server),
+            ctime,
+            cusec,
+            hashlib.sha256(checksum).digest(),
+        )
+        with self._lock:
+            self._purge(now)
+            if key in self._seen:
+                raise ReplayDetected(
+                    f"An authenticator of {client} for {server} was replayed (same time stamp "
+                    "and checksum as one already accepted).",
+                    krb_error=ErrorCode.KRB_AP_ERR_REPEAT,
+                )
+            expires = ctime + skew
+            self._seen[key] = expires
+            heapq.heappush(self._expiry, _Entry(expires, key))
+
+    check_and_add = check
+    """Another name for :meth:`check`."""
+
+    def clear(self) -> None:
+        with self._lock:
+            self._seen.clear()
+            self._expiry.clear()
+
+    def _purge(self, now: datetime) -> None:
+        while self._expiry and self._expiry[0].expires < now:
+            entry = heapq.heappop(self._expiry)
+            if self._seen.get(entry.key) == entry.expires:
+                del self._seen[entry.key]

@@ -1,0 +1,307 @@
+"""Tickets a client holds, and the process-wide cache that shares them between credential handles.
+
+A :class:`ServiceTicket` is what RFC 4120 §3.1.5 / §3.3.4 let a client keep from a KDC reply: the
+ticket (opaque, forwarded byte for byte), the session key and the times and flags from the
+EncKDCRepPart (§5.4.2). The same record serves for ticket-granting tickets (the server is
+``krbtgt/REALM@REALM``) and for cross-realm ones (``krbtgt/OTHER@THIS``).
+
+:class:`TicketCache` is the logon session of DESIGN.md: "tickets obtained for an identity serve
+every credential handle of that identity in the process". ``TicketCache.for_identity(client)``
+returns the one cache of that client; credential handles acquired later for the same identity get
+the same object, so a second connection neither repeats the AS exchange nor asks again for a
+service ticket it already holds.
+
+Partitions: a credential built from an explicit password must not be served tickets another
+handle obtained with a different (right) password — that would let a wrong password "log on".
+Such credentials pass ``partition`` (a keyed digest of the password, see
+:mod:`.credentials`), and only handles with the same identity *and* password share a cache.
+Handles built from the user's ccache or client keytab use the default partition, the equivalent
+of the Windows logon session.
+
+Rules: thread-safe (one lock per cache, one for the registry); expired tickets are evicted on
+every lookup; no clock is read here — callers pass ``now``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import ClassVar
+
+from ...errors import DecodeError, InvalidParameter, InvalidToken
+from .asn1 import EncKdcRepPart, Ticket, TicketFlags
+from .ccache import CcacheCredential
+from .crypto import Key
+from .names import Principal
+
+__all__ = ["ServiceTicket", "TicketCache"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_U32_MAX = 0xFFFFFFFF
+
+
+def _to_posix(value: datetime | None) -> int:
+    if value is None:
+        return 0
+    seconds = int((value - _EPOCH).total_seconds())
+    return min(max(seconds, 0), _U32_MAX)
+
+
+def _from_posix(value: int) -> datetime | None:
+    return None if value == 0 else _EPOCH + timedelta(seconds=value)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceTicket:
+    """A ticket and what the client knows about it (RFC 4120 §5.4.2 EncKDCRepPart).
+
+    Attributes:
+        client: the ticket's client (canonical, as the KDC returned it).
+        server: the ticket's server (``krbtgt/REALM@REALM`` for a TGT).
+        ticket: the Ticket; ``ticket.raw`` is sent unchanged.
+        session_key: the session key (hidden in ``repr``).
+        flags: TicketFlags (``TicketFlags.FORWARDABLE`` ...).
+        authtime, starttime, endtime, renew_till: aware UTC datetimes; ``starttime`` and
+            ``renew_till`` may be None.
+        key_expiration: from the AS-REP, when the client's password expires (None if unknown).
+    """
+
+    client: Principal
+    server: Principal
+    ticket: Ticket = field(repr=False)
+    session_key: Key = field(repr=False)
+    flags: int
+    authtime: datetime
+    starttime: datetime | None
+    endtime: datetime
+    renew_till: datetime | None = None
+    key_expiration: datetime | None = None
+
+    @property
+    def is_tgt(self) -> bool:
+        """True for a ticket-granting ticket, local or cross-realm."""
+        return self.server.is_tgs
+
+    @property
+    def effective_starttime(self) -> datetime:
+        """``starttime``, or ``authtime`` when absent (RFC 4120 §5.3)."""
+        return self.starttime or self.authtime
+
+    def valid_at(self, now: datetime, skew: timedelta = timedelta(0)) -> bool:
+        """Whether the ticket may be used at ``now``: started (within ``skew``) and not ended.
+
+        RFC 4120 §3.1.5 / §5.3: a ticket is valid from ``starttime`` (or ``authtime``) until
+        ``endtime``; ``INVALID`` tickets (postdated, not yet validated) never are.
+        """
+        if self.flags & TicketFlags.INVALID:
+            return False
+        return self.effective_starttime <= now + skew and now < self.endtime
+
+    @classmethod
+    def from_reply(
+        cls, client: Principal, ticket: Ticket, part: EncKdcRepPart
+    ) -> ServiceTicket:
+        """The record for a checked KDC reply (the caller has verified nonce and names).
+
+        Raises:
+            InvalidToken: the session key does not fit its enctype.
+        """
+        try:
+            key = Key(part.key.keytype, part.key.keyvalue)
+        except InvalidParameter as exc:
+            raise InvalidToken(f"The KDC sent an unusable session key: {exc.message}") from None
+        return cls(
+            client=client,
+            server=Principal(part.sname, part.srealm),
+            ticket=ticket,
+            session_key=key,
+            flags=part.flags,
+            authtime=part.authtime,
+            starttime=part.starttime,
+            endtime=part.endtime,
+            renew_till=part.renew_till,
+            key_expiration=part.key_expiration,
+        )
+
+    def to_ccache(self) -> CcacheCredential:
+        """This ticket as an MIT ccache credential (times as unsigned POSIX seconds)."""
+        return CcacheCredential(
+            client=self.client.to_ccache(),
+            server=self.server.to_ccache(),
+            enctype=int(self.session_key.enctype),
+            key=self.session_key.contents,
+            authtime=_to_posix(self.authtime),
+            starttime=_to_posix(self.starttime),
+            endtime=_to_posix(self.endtime),
+            renew_till=_to_posix(self.renew_till),
+            is_skey=False,
+            ticket_flags=int(self.flags) & _U32_MAX,
+            ticket=self.ticket.raw,
+        )
+
+    @classmethod
+    def from_ccache(cls, credential: CcacheCredential) -> ServiceTicket:
+        """A ccache credential as a ticket record.
+
+        Raises:
+            InvalidToken: the stored ticket does not parse or the key does not fit its enctype.
+        """
+        try:
+            ticket = Ticket.from_der(credential.ticket)
+            key = Key(credential.enctype, credential.key)
+        except DecodeError as exc:
+            raise InvalidToken(
+                f"The cached ticket for {credential.server} is not a Kerberos ticket: {exc}"
+            ) from None
+        except InvalidParameter as exc:
+            raise InvalidToken(
+                f"The cached ticket for {credential.server} has a bad key: {exc.message}"
+            ) from None
+        authtime = _from_posix(credential.authtime) or _EPOCH
+        return cls(
+            client=Principal.from_ccache(credential.client),
+            server=Principal.from_ccache(credential.server),
+            ticket=ticket,
+            session_key=key,
+            flags=credential.ticket_flags,
+            authtime=authtime,
+            starttime=_from_posix(credential.starttime),
+            endtime=_from_posix(credential.endtime) or _EPOCH,
+            renew_till=_from_posix(credential.renew_till),
+        )
+
+
+_RegistryKey = tuple[tuple[str, ...], str, bytes]
+
+
+class TicketCache:
+    """The tickets of one client identity, shared by every credential handle of that identity.
+
+    Get one with :meth:`for_identity`. Keys are server principals (components and realm, not name
+    type); a service ticket obtained under a canonicalized name is also filed under the name that
+    was asked for.
+    """
+
+    _registry: ClassVar[dict[_RegistryKey, TicketCache]] = {}
+    _registry_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, client: Principal) -> None:
+        self.client = client
+        self._lock = threading.Lock()
+        self._tickets: dict[tuple[tuple[str, ...], str], ServiceTicket] = {}
+
+    def __repr__(self) -> str:
+        with self._lock:
+            count = len(self._tickets)
+        return f"<TicketCache {self.client} {count} tickets>"
+
+    # -- the process-wide registry --------------------------------------------------------------
+
+    @classmethod
+    def for_identity(cls, client: Principal, *, partition: bytes = b"") -> TicketCache:
+        """The cache of ``client`` in this process (created on first use).
+
+        Args:
+            client: the identity (name type ignored).
+            partition: separates credentials that must not share tickets (explicit passwords;
+                see the module docstring). The default is the shared logon session.
+        """
+        key = (client.components, client.realm, bytes(partition))
+        with cls._registry_lock:
+            cache = cls._registry.get(key)
+            if cache is None:
+                cache = cls._registry[key] = cls(client)
+            return cache
+
+    @classmethod
+    def forget_all(cls) -> None:
+        """Drop every identity's cache (``klist purge`` for the process; tests use it)."""
+        with cls._registry_lock:
+            caches = list(cls._registry.values())
+            cls._registry.clear()
+        for cache in caches:
+            cache.clear()
+
+    # -- tickets --------------------------------------------------------------------------------
+
+    def store(self, ticket: ServiceTicket, *, requested: Principal | None = None) -> None:
+        """File ``ticket`` under its server (and under ``requested`` when that name differs)."""
+        with self._lock:
+            self._tickets[ticket.server.key] = ticket
+            if requested is not None and requested != ticket.server:
+                self._tickets[requested.key] = ticket
+
+    def store_all(self, tickets: Iterable[ServiceTicket], now: datetime) -> int:
+        """Add tickets (from a ccache) that are still valid and last longer than what is held.
+
+        Returns:
+            How many were taken.
+        """
+        taken = 0
+        with self._lock:
+            for ticket in tickets:
+                if now >= ticket.endtime:
+                    continue
+                held = self._tickets.get(ticket.server.key)
+                if held is None or held.endtime < ticket.endtime:
+                    self._tickets[ticket.server.key] = ticket
+                    taken += 1
+        return taken
+
+    def get(
+        self, server: Principal, now: datetime, skew: timedelta = timedelta(0)
+    ) -> ServiceTicket | None:
+        """The ticket for ``server`` valid at ``now``, or None (expired ones are dropped)."""
+        with self._lock:
+            self._evict(now)
+            ticket = self._tickets.get(server.key)
+        if ticket is not None and ticket.valid_at(now, skew):
+            return ticket
+        return None
+
+    def tgt(
+        self, realm: str, now: datetime, skew: timedelta = timedelta(0)
+    ) -> ServiceTicket | None:
+        """A ticket-granting ticket for the KDC of ``realm`` valid at ``now``, or None.
+
+        The local ``krbtgt/realm@realm`` is preferred; otherwise a cross-realm
+        ``krbtgt/realm@OTHER`` obtained through referrals.
+        """
+        with self._lock:
+            self._evict(now)
+            local = self._tickets.get((("krbtgt", realm), realm))
+            candidates = [local] if local is not None else []
+            candidates += [
+                t for t in self._tickets.values()
+                if t.server.tgs_realm == realm and t is not local
+            ]
+        for ticket in candidates:
+            if ticket.valid_at(now, skew):
+                return ticket
+        return None
+
+    def discard(self, server: Principal) -> None:
+        """Forget the ticket(s) for ``server`` (e.g. one the KDC called expired)."""
+        with self._lock:
+            dropped = self._tickets.pop(server.key, None)
+            if dropped is not None:
+                for key in [k for k, t in self._tickets.items() if t is dropped]:
+                    del self._tickets[key]
+
+    def tickets(self) -> tuple[ServiceTicket, ...]:
+        """Every ticket held (without duplicates), TGTs first."""
+        with self._lock:
+            unique = list({id(t): t for t in self._tickets.values()}.values())
+        return tuple(sorted(unique, key=lambda t: not t.is_tgt))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._tickets.clear()
+
+    def _evict(self, now: datetime) -> None:
+        expired = [k for k, t in self._tickets.items() if now >= t.endtime]
+        for key in expired:
+            del self._tickets[key]
+

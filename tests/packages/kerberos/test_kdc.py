@@ -1,0 +1,1410 @@
+"""KDC exchanges driven byte for byte: a scripted in-test KDC, the recorded MIT exchanges, the
+error mapping, target names, the shared ticket cache, credential sources, the acceptor helpers,
+and hostile replies (SspiError only).
+
+The in-test KDC (:class:`FakeKdc`) is built from our own asn1 and crypto modules: it checks what
+an RFC 4120 KDC checks (PA-ENC-TIMESTAMP, the PA-TGS-REQ authenticator checksum over the exact
+req-body, ticket times) and can be told to misbehave (wrong nonce, wrong sname, referrals).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import threading
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from opensspi.constants import CredentialUse, SecStatus
+from opensspi.errors import (
+    AlgorithmMismatch,
+    ContextExpired,
+    InvalidParameter,
+    InvalidToken,
+    LogonDenied,
+    MessageAltered,
+    NoAuthenticatingAuthority,
+    NoCredentials,
+    OutOfSequence,
+    SspiError,
+    TargetUnknown,
+    TimeSkew,
+    WrongPrincipal,
+)
+from opensspi.packages.kerberos import asn1 as k
+from opensspi.packages.kerberos.acceptor import ReplayCache, decrypt_ticket, find_keys
+from opensspi.packages.kerberos.ccache import Ccache, CcachePrincipal, load_ccache, store_ccache
+from opensspi.packages.kerberos.config import Krb5Config
+from opensspi.packages.kerberos.credentials import (
+    CredentialSource,
+    KerberosAuthData,
+    KerberosCredential,
+    acquire_credentials,
+    delegated_credential,
+    enctype_policy,
+)
+from opensspi.packages.kerberos.crypto import (
+    Key,
+    decrypt,
+    encrypt,
+    random_key,
+    string_to_key,
+    verify_checksum,
+)
+from opensspi.packages.kerberos.kdc import (
+    MAX_REFERRALS,
+    EtypeNotSupported,
+    KdcLogonDenied,
+    KdcTargetUnknown,
+    KdcTimeSkew,
+    KerberosError,
+    NotForwardable,
+    PasswordExpired,
+    ReplayDetected,
+    UserToUserRequired,
+    as_exchange,
+    forwarded_tgt,
+    get_tgt,
+    krb_error_to_sspi,
+    run_exchange,
+    service_ticket,
+    tgs_exchange,
+    user_to_user,
+)
+from opensspi.packages.kerberos.keytab import Keytab, KeytabEntry
+from opensspi.packages.kerberos.names import Principal, parse_target
+from opensspi.packages.kerberos.tickets import ServiceTicket, TicketCache
+from opensspi.provider import AuthIdentity, Environment, KdcRequest
+from opensspi.transport import KdcAddress
+
+UTC = timezone.utc
+T0 = datetime(2030, 5, 1, 12, 0, 0, 250000, tzinfo=UTC)
+REALM = "EXAMPLE.COM"
+OTHER = "OTHER.COM"
+THIRD = "THIRD.COM"
+PASSWORD = "S3cret-Passw0rd!"
+MIT = Path(__file__).resolve().parents[2] / "vectors" / "peers" / "mit"
+
+CONFIG_TEXT = f"""
+[libdefaults]
+    default_realm = {REALM}
+    forwardable = true
+    dns_lookup_kdc = false
+    kdc_timeout = 2
+    max_retries = 2
+    udp_preference_limit = 1
+    clockskew = 300
+    ticket_lifetime = 10h
+[realms]
+    {REALM} = {{
+        kdc = kdc.example.com
+    }}
+    {OTHER} = {{
+        kdc = kdc.other.com:8888
+    }}
+[domain_realm]
+    .example.com = {REALM}
+    .other.com = {OTHER}
+    .third.com = {THIRD}
+"""
+CONFIG = Krb5Config.from_string(CONFIG_TEXT)
+
+
+# ---------------------------------------------------------------------------------------------
+# Deterministic environment
+# ---------------------------------------------------------------------------------------------
+
+
+class Clock:
+    """A settable clock."""
+
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def make_env(clock: Clock | None = None, seed: int = 1) -> Environment:
+    rng = random.Random(seed)
+    return Environment(now=clock or Clock(), random=rng.randbytes)
+
+
+def locator(realm: str) -> tuple[KdcAddress, ...]:
+    return (KdcAddress(f"kdc.{realm.lower()}", 88, "tcp"),)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches() -> Iterator[None]:
+    TicketCache.forget_all()
+    ReplayCache.process_wide().clear()
+    yield
+    TicketCache.forget_all()
+
+
+# ---------------------------------------------------------------------------------------------
+# The in-test KDC
+# ---------------------------------------------------------------------------------------------
+
+
+def tgs_name(realm: str) -> k.PrincipalName:
+    return k.PrincipalName(2, ("krbtgt", realm))
+
+
+@dataclasses.dataclass
+class FakeRealm:
+    name: str
+    krbtgt: Key
+    users: dict[str, Key] = dataclasses.field(default_factory=dict)
+    services: dict[str, Key] = dataclasses.field(default_factory=dict)
+    cross_out: dict[str, Key] = dataclasses.field(default_factory=dict)  # krbtgt/X@name
+    cross_in: dict[str, Key] = dataclasses.field(default_factory=dict)  # krbtgt/name@X
+    referrals: dict[str, str] = dataclasses.field(default_factory=dict)  # service -> realm
+
+
+class FakeKdc:
+    """A small RFC 4120 KDC for several realms; ``handle`` answers one KdcRequest."""
+
+    def __init__(self, clock: Clock, seed: int = 99) -> None:
+        self.clock = clock
+        self.rng = random.Random(seed)
+        self.realms: dict[str, FakeRealm] = {}
+        self.requests: list[KdcRequest] = []
+        self.require_preauth = True
+        self.salt_override: bytes | None = None
+        self.as_tag = 26
+        self.tgs_usage = 9
+        self.session_etype: int | None = None
+        self.lifetime = timedelta(hours=10)
+        self.forwardable = True
+        self.wrong_realm: dict[str, str] = {}
+        self.canonical: dict[str, str] = {}
+        self.force_error: int | None = None
+        self.mutate_part: Callable[[k.EncKdcRepPart], k.EncKdcRepPart] | None = None
+        self.mutate_rep: Callable[[k.KdcRep], k.KdcRep] | None = None
+        self.mutate_reply: Callable[[bytes], bytes] | None = None
+        self.add_realm(REALM)
+        self.add_user(REALM, "alice", PASSWORD)
+        self.add_service(REALM, "HTTP/web.example.com")
+        self.add_service(REALM, "host/web.example.com")
+
+    # -- setup -------------------------------------------------------------------------------
+
+    def key(self, etype: int = 18) -> Key:
+        return random_key(etype, self.rng.randbytes)
+
+    def add_realm(self, name: str) -> FakeRealm:
+        realm = self.realms[name] = FakeRealm(name, self.key())
+        return realm
+
+    def add_user(self, realm: str, user: str, password: str, etype: int = 18) -> Key:
+        key = string_to_key(etype, password, (realm + user).encode())
+        self.realms[realm].users[user] = key
+        return key
+
+    def add_service(self, realm: str, name: str, etype: int = 18) -> Key:
+        key = self.key(etype)
+        self.realms[realm].services[name] = key
+        return key
+
+    def trust(self, a: str, b: str) -> None:
+        """krbtgt/b@a: clients of a may go to b."""
+        key = self.key()
+        self.realms[a].cross_out[b] = key
+        self.realms[b].cross_in[a] = key
+
+    # -- protocol ----------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        return self.clock.now.replace(microsecond=0)
+
+    def handle(self, request: KdcRequest) -> bytes:
+        self.requests.append(request)
+        req = k.KdcReq.from_der(request.data)
+        assert req.req_body.realm == request.realm
+        realm = self.realms[request.realm]
+        if self.force_error is not None:
+            return self.error(realm, self.force_error, req.req_body)
+        if req.msg_type == k.MessageType.KRB_AS_REQ:
+            reply = self._as(realm, req)
+        else:
+            reply = self._tgs(realm, req)
+        return self.mutate_reply(reply) if self.mutate_reply else reply
+
+    def error(
+        self, realm: FakeRealm, code: int, body: k.KdcReqBody, *, crealm: str | None = None,
+        e_data: bytes | None = None,
+    ) -> bytes:
+        return k.KrbError(
+            stime=self.now(), susec=0, error_code=code, crealm=crealm, cname=body.cname,
+            realm=realm.name, sname=body.sname or tgs_name(realm.name), e_data=e_data,
+            e_text="fake",
+        ).to_der()
+
+    def _session(self, body: k.KdcReqBody) -> Key:
+        if self.session_etype is not None:
+            return self.key(self.session_etype)
+        etype = next(e for e in body.etype if e in (17, 18, 19, 20, 23))
+        return self.key(etype)
+
+    def _issue(
+        self, realm: FakeRealm, body: k.KdcReqBody, *, crealm: str, cname: k.PrincipalName,
+        sname: k.PrincipalName, srealm: str, server_key: Key, flags: int, reply_key: Key,
+        usage: int, msg_type: int, tag: int, padata: tuple[k.PAData, ...] | None = None,
+        endtime: datetime | None = None,
+    ) -> bytes:
+        now = self.now()
+        session = self._session(body)
+        end = min(body.till, endtime or now + self.lifetime, now + self.lifetime)
+        tkt = k.EncTicketPart(
+            flags=flags, key=k.EncryptionKey(session.enctype, session.contents), crealm=crealm,
+            cname=cname, transited=k.TransitedEncoding(1, b""), authtime=now, endtime=end,
+        )
+        ticket = k.Ticket(
+            realm=srealm, sname=sname,
+            enc_part=k.EncryptedData(
+                etype=server_key.enctype, kvno=1,
+                cipher=encrypt(server_key, 2, tkt.to_der(), self.rng.randbytes(16)),
+            ),
+        )
+        part = k.EncKdcRepPart(
+            key=k.EncryptionKey(session.enctype, session.contents),
+            last_req=(k.LastReqEntry(0, now),), nonce=body.nonce, flags=flags, authtime=now,
+            endtime=end, srealm=srealm, sname=sname, application_tag=tag,
+        )
+        if self.mutate_part is not None:
+            part = self.mutate_part(part)
+        rep = k.KdcRep(
+            msg_type=msg_type, padata=padata, crealm=crealm, cname=cname, ticket=ticket,
+            enc_part=k.EncryptedData(
+                etype=reply_key.enctype,
+                cipher=encrypt(reply_key, usage, part.to_der(), self.rng.randbytes(16)),
+            ),
+        )
+        if self.mutate_rep is not None:
+            rep = self.mutate_rep(rep)
+        return rep.to_der()
+
+    def _salt(self, realm: FakeRealm, user: str) -> bytes:
+        return self.salt_override or (realm.name + user).encode()
+
+    def _as(self, realm: FakeRealm, req: k.KdcReq) -> bytes:
+        body = req.req_body
+        assert body.cname is not None and body.sname == tgs_name(realm.name)
+        if realm.name in self.wrong_realm:
+            return self.error(realm, 68, body, crealm=self.wrong_realm[realm.name])
+        user = body.cname.to_text()
+        key = realm.users.get(user)
+        if key is None:
+            return self.error(realm, 6, body)
+        info = k.encode_etype_info2([k.EtypeInfo2Entry(key.enctype, self._salt(realm, user))])
+        pa = {p.padata_type: p.padata_value for p in req.padata or ()}
+        assert k.PaPacRequest.from_der(pa[128]) == k.PaPacRequest(True)
+        if self.require_preauth:
+            if 2 not in pa:
+                e_data = k.encode_method_data([k.PAData(19, info), k.PAData(2, b"")])
+                return self.error(realm, 25, body, e_data=e_data)
+            enc = k.EncryptedData.from_der(pa[2])
+            try:
+                ts = k.PaEncTsEnc.from_der(decrypt(key, 1, enc.cipher))
+            except MessageAltered:
+                return self.error(realm, 24, body)
+            if abs((ts.patimestamp - self.now()).total_seconds()) > 300:
+                return self.error(realm, 37, body)
+        canonical = self.canonical.get(user)
+        cname = k.PrincipalName(1, (canonical,)) if canonical else body.cname
+        flags = int(k.TicketFlags.INITIAL | k.TicketFlags.PRE_AUTHENT)
+        if self.forwardable and body.kdc_options & k.KdcOptions.FORWARDABLE:
+            flags |= k.TicketFlags.FORWARDABLE
+        return self._issue(
+            realm, body, crealm=realm.name, cname=cname, sname=tgs_name(realm.name),
+            srealm=realm.name, server_key=realm.krbtgt, flags=flags, reply_key=key, usage=3,
+            msg_type=11, tag=self.as_tag, padata=(k.PAData(19, info),),
+        )
+
+    def _tgs(self, realm: FakeRealm, req: k.KdcReq) -> bytes:
+        body = req.req_body
+        pa = {p.padata_type: p.padata_value for p in req.padata or ()}
+        ap_req = k.ApReq.from_der(pa[1])
+        issuer = ap_req.ticket.realm
+        tgt_key = realm.krbtgt if issuer == realm.name else realm.cross_in[issuer]
+        assert ap_req.ticket.sname.name_string == ("krbtgt", realm.name)
+        tkt = k.EncTicketPart.from_der(decrypt(tgt_key, 2, ap_req.ticket.enc_part.cipher))
+        if tkt.endtime <= self.now():
+            return self.error(realm, 32, body)
+        session = Key(tkt.key.keytype, tkt.key.keyvalue)
+        auth = k.Authenticator.from_der(decrypt(session, 7, ap_req.authenticator.cipher))
+        assert auth.cname == tkt.cname and auth.crealm == tkt.crealm
+        assert auth.cksum is not None
+        try:
+            verify_checksum(session, 6, body.raw, auth.cksum.checksum, auth.cksum.cksumtype)
+        except SspiError:
+            return self.error(realm, 50, body)
+        assert auth.subkey is not None
+        reply_key = (
+            Key(auth.subkey.keytype, auth.subkey.keyvalue) if self.tgs_usage == 9 else session
+        )
+        assert body.sname is not None
+        name = body.sname.to_text()
+        sname, srealm, flags = body.sname, realm.name, 0
+        if body.kdc_options & k.KdcOptions.FORWARDABLE and tkt.flags & k.TicketFlags.FORWARDABLE:
+            flags |= k.TicketFlags.FORWARDABLE
+        if body.kdc_options & k.KdcOptions.FORWARDED:
+            if not tkt.flags & k.TicketFlags.FORWARDABLE:
+                return self.error(realm, 13, body)
+            flags |= k.TicketFlags.FORWARDED
+        if body.kdc_options & k.KdcOptions.ENC_TKT_IN_SKEY:
+            assert body.additional_tickets
+            other = k.EncTicketPart.from_der(
+                decrypt(realm.krbtgt, 2, body.additional_tickets[0].enc_part.cipher)
+            )
+            server_key = Key(other.key.keytype, other.key.keyvalue)
+        elif body.sname.name_string == ("krbtgt", realm.name):
+            server_key = realm.krbtgt
+        elif body.sname.name_string[0] == "krbtgt" and body.sname.name_string[1] in realm.cross_out:
+            server_key = realm.cross_out[body.sname.name_string[1]]
+        elif name in realm.referrals and body.kdc_options & k.KdcOptions.CANONICALIZE:
+            target = realm.referrals[name]
+            sname, server_key = tgs_name(target), realm.cross_out[target]
+        elif name in self.canonical and self.canonical[name] in realm.services:
+            sname = k.PrincipalName.from_text(self.canonical[name])
+            server_key = realm.services[self.canonical[name]]
+        elif name in realm.services:
+            server_key = realm.services[name]
+        else:
+            return self.error(realm, 7, body)
+        return self._issue(
+            realm, body, crealm=tkt.crealm, cname=tkt.cname, sname=sname, srealm=srealm,
+            server_key=server_key, flags=flags, reply_key=reply_key, usage=self.tgs_usage,
+            msg_type=13, tag=26, endtime=tkt.endtime,
+        )
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def env(clock: Clock) -> Environment:
+    return make_env(clock)
+
+
+@pytest.fixture
+def kdc(clock: Clock) -> FakeKdc:
+    return FakeKdc(clock)
+
+
+def password_cred(
+    env: Environment, user: str = "alice", password: str = PASSWORD, realm: str = REALM,
+    config: Krb5Config = CONFIG, **options: Any,
+) -> KerberosCredential:
+    data = KerberosAuthData(
+        identity=AuthIdentity(user, realm, password), config=config, kdc_locator=locator,
+        **options,
+    )
+    return acquire_credentials(None, CredentialUse.OUTBOUND, data, env)
+
+
+def web(realm: str = REALM) -> Principal:
+    return Principal.parse(f"HTTP/web.example.com@{realm}")
+
+
+def drive(exchange: Any, kdc: FakeKdc) -> Any:
+    return run_exchange(exchange, kdc.handle)
+
+
+def as_padata(request: KdcRequest) -> dict[int, bytes]:
+    req = k.KdcReq.from_der(request.data)
+    return {p.padata_type: p.padata_value for p in req.padata or ()}
+
+
+# ---------------------------------------------------------------------------------------------
+# AS exchange
+# ---------------------------------------------------------------------------------------------
+
+
+def test_as_preauth_flow(kdc: FakeKdc, env: Environment) -> None:
+    cred = password_cred(env)
+    tgt = drive(as_exchange(cred, env), kdc)
+    assert [k.KdcReq.from_der(r.data).msg_type for r in kdc.requests] == [10, 10]
+    first, second = (as_padata(r) for r in kdc.requests)
+    assert set(first) == {128} and set(second) == {2, 128}
+    ts = k.EncryptedData.from_der(second[2])
+    assert ts.etype == 18
+    plain = k.PaEncTsEnc.from_der(decrypt(kdc.realms[REALM].users["alice"], 1, ts.cipher))
+    assert plain.patimestamp == T0.replace(microsecond=0) and plain.pausec == 250000
+    body = k.KdcReq.from_der(kdc.requests[0].data).req_body
+    assert body.kdc_options == k.KdcOptions.FORWARDABLE | k.KdcOptions.RENEWABLE_OK
+    assert body.etype == (18, 17, 20, 19)
+    assert body.cname == k.PrincipalName(1, ("alice",))
+    assert body.till == T0.replace(microsecond=0) + timedelta(hours=10)
+    assert tgt.server == Principal.tgs(REALM) and tgt.client == Principal.parse("alice@" + REALM)
+    assert tgt.flags & k.TicketFlags.FORWARDABLE
+    assert cred.expiry == tgt.endtime
+    assert cred.cache is not None and cred.cache.tgt(REALM, T0) is tgt
+
+
+def test_kdc_request_carries_config_limits(kdc: FakeKdc, env: Environment) -> None:
+    cred = acquire_credentials(
+        None, CredentialUse.OUTBOUND,
+        KerberosAuthData(identity=AuthIdentity("alice", REALM, PASSWORD), config=CONFIG), env,
+    )
+    gen = as_exchange(cred, env)
+    request = next(gen)
+    assert request.realm == REALM
+    assert request.kdcs == (
+        KdcAddress("kdc.example.com", 88, "udp"), KdcAddress("kdc.example.com", 88, "tcp")
+    )
+    assert (request.timeout, request.max_retries, request.udp_preference_limit) == (2.0, 2, 1)
+    gen.close()
+
+
+def test_as_without_preauth_is_one_round_trip(kdc: FakeKdc, env: Environment) -> None:
+    kdc.require_preauth = False
+    tgt = drive(as_exchange(password_cred(env), env), kdc)
+    assert len(kdc.requests) == 1 and tgt.is_tgt
+
+
+def test_password_keys_are_derived_once_per_salt(
+    kdc: FakeKdc, env: Environment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opensspi.packages.kerberos import credentials as module
+
+    calls: list[bytes] = []
+    real = string_to_key
+
+    def counting(etype: int, password: str | bytes, salt: bytes, s2k: bytes | None = None) -> Key:
+        calls.append(salt)
+        return real(etype, password, salt, s2k)
+
+    monkeypatch.setattr(module, "string_to_key", counting)
+    cred = password_cred(env)
+    drive(as_exchange(cred, env), kdc)
+    drive(as_exchange(cred, env), kdc)
+    assert calls == [b"EXAMPLE.COMalice"]
+
+
+def test_salt_and_etype_come_from_etype_info2(kdc: FakeKdc, env: Environment) -> None:
+    kdc.salt_override = b"EXAMPLE.COMAlice-Mixed-Case"
+    kdc.realms[REALM].users["alice"] = string_to_key(17, PASSWORD, kdc.salt_override)
+    cred = password_cred(env)
+    drive(as_exchange(cred, env), kdc)
+    assert k.EncryptedData.from_der(as_padata(kdc.requests[1])[2]).etype == 17
+
+
+def test_as_rep_enc_part_tag_25_and_26(kdc: FakeKdc, env: Environment) -> None:
+    for tag in (25, 26):
+        TicketCache.forget_all()
+        kdc.as_tag = tag
+        assert drive(as_exchange(password_cred(env), env), kdc).is_tgt
+
+
+def test_wrong_password(kdc: FakeKdc, env: Environment) -> None:
+    with pytest.raises(LogonDenied) as info:
+        drive(as_exchange(password_cred(env, password="wrong-one"), env), kdc)
+    err = info.value
+    assert isinstance(err, KdcLogonDenied) and err.krb_error == 24
+    assert err.status == 0x8009030C
+    assert "alice@EXAMPLE.COM" in str(err) and "wrong-one" not in str(err)
+
+
+def test_wrong_password_detected_on_as_rep(kdc: FakeKdc, env: Environment) -> None:
+    kdc.require_preauth = False
+    with pytest.raises(KdcLogonDenied) as info:
+        drive(as_exchange(password_cred(env, password="wrong-one"), env), kdc)
+    assert info.value.krb_error == 31 and "wrong" in str(info.value)
+
+
+def test_unknown_user(kdc: FakeKdc, env: Environment) -> None:
+    with pytest.raises(LogonDenied, match=r"does not know the user bob@EXAMPLE\.COM") as info:
+        drive(as_exchange(password_cred(env, user="bob"), env), kdc)
+    assert info.value.status == 0x8009030C
+
+
+def test_nonce_mismatch(kdc: FakeKdc, env: Environment) -> None:
+    kdc.mutate_part = lambda p: dataclasses.replace(p, nonce=p.nonce ^ 1)
+    with pytest.raises(InvalidToken, match="nonce"):
+        drive(as_exchange(password_cred(env), env), kdc)
+
+
+def test_as_rep_for_another_server(kdc: FakeKdc, env: Environment) -> None:
+    kdc.mutate_part = lambda p: dataclasses.replace(p, sname=k.PrincipalName(2, ("krbtgt", "EVIL")))
+    with pytest.raises(WrongPrincipal):
+        drive(as_exchange(password_cred(env), env), kdc)
+
+
+def test_ticket_sname_must_match_enc_part(kdc: FakeKdc, env: Environment) -> None:
+    def swap(rep: k.KdcRep) -> k.KdcRep:
+        ticket = dataclasses.replace(rep.ticket, sname=k.PrincipalName(2, ("krbtgt", "EVIL")))
+        return dataclasses.replace(rep, ticket=ticket)
+
+    kdc.mutate_rep = swap
+    with pytest.raises(WrongPrincipal):
+        drive(as_exchange(password_cred(env), env), kdc)
+
+
+def test_client_canonicalization_needs_the_flag(kdc: FakeKdc, env: Environment) -> None:
+    kdc.canonical["alice"] = "Alice.Smith"
+    with pytest.raises(WrongPrincipal, match="canonicalize"):
+        drive(as_exchange(password_cred(env), env), kdc)
+    config = Krb5Config.from_string(
+        CONFIG_TEXT.replace("forwardable", "canonicalize = true\n    forwardable")
+    )
+    cred = password_cred(env, config=config)
+    tgt = drive(as_exchange(cred, env), kdc)
+    assert k.KdcReq.from_der(kdc.requests[-1].data).req_body.kdc_options & k.KdcOptions.CANONICALIZE
+    assert str(tgt.client) == "Alice.Smith@EXAMPLE.COM"
+
+
+def test_session_key_enctype_policy(kdc: FakeKdc, env: Environment) -> None:
+    kdc.session_etype = 23
+    with pytest.raises(EtypeNotSupported) as info:
+        drive(as_exchange(password_cred(env), env), kdc)
+    assert isinstance(info.value, AlgorithmMismatch)
+    assert info.value.status == 0x80090342
+    TicketCache.forget_all()
+    tgt = drive(as_exchange(password_cred(env, allow_rc4=True), env), kdc)
+    assert tgt.session_key.enctype == 23
+
+
+def test_client_referral_wrong_realm(kdc: FakeKdc, env: Environment) -> None:
+    kdc.add_realm(OTHER)
+    kdc.add_user(OTHER, "alice", PASSWORD)
+    kdc.wrong_realm[REALM] = OTHER
+    tgt = drive(as_exchange(password_cred(env), env), kdc)
+    assert [r.realm for r in kdc.requests] == [REALM, OTHER, OTHER]
+    assert tgt.server == Principal.tgs(OTHER)
+
+
+def test_client_referral_is_bounded(kdc: FakeKdc, env: Environment) -> None:
+    kdc.add_realm(OTHER)
+    kdc.wrong_realm[REALM] = OTHER
+    kdc.wrong_realm[OTHER] = REALM
+    with pytest.raises(NoAuthenticatingAuthority):
+        drive(as_exchange(password_cred(env), env), kdc)
+    assert len(kdc.requests) == MAX_REFERRALS + 1
+
+
+def test_clock_skew(kdc: FakeKdc, clock: Clock) -> None:
+    ahead = Clock(T0 + timedelta(hours=1))
+    env = make_env(ahead)
+    cred = password_cred(env)
+    with pytest.raises(TimeSkew) as info:
+        drive(as_exchange(cred, env), kdc)
+    assert info.value.status == 0x80090324 and isinstance(info.value, KdcTimeSkew)
+    assert cred.kdc_time_offset == timedelta(hours=-1)
+
+
+def test_reply_times_checked_against_our_clock(kdc: FakeKdc, clock: Clock) -> None:
+    kdc.require_preauth = False
+    env = make_env(Clock(T0 + timedelta(hours=2)))
+    with pytest.raises(KdcTimeSkew):
+        drive(as_exchange(password_cred(env), env), kdc)
+
+
+def test_expired_password_and_revoked_account(kdc: FakeKdc, env: Environment) -> None:
+    kdc.force_error = 23
+    with pytest.raises(PasswordExpired) as info:
+        drive(as_exchange(password_cred(env), env), kdc)
+    assert info.value.status == 0x8009030C and info.value.ntstatus == 0xC0000071
+
+
+def test_ccache_only_credential_cannot_do_as(
+    kdc: FakeKdc, env: Environment, tmp_path: Path, clock: Clock
+) -> None:
+    tgt = drive(get_tgt(password_cred(env), env), kdc)
+    TicketCache.forget_all()
+    cred = ccache_cred(env, tmp_path, [tgt])
+    with pytest.raises(NoCredentials, match="kinit"):
+        drive(as_exchange(cred, env), kdc)
+    clock.advance(11 * 3600)  # the TGT expires while the handle lives
+    with pytest.raises(NoCredentials, match="no valid TGT"):
+        drive(service_ticket(cred, web(), env), kdc)
+
+
+# ---------------------------------------------------------------------------------------------
+# TGS exchange
+# ---------------------------------------------------------------------------------------------
+
+
+def test_tgs_checksum_subkey_and_acceptor(kdc: FakeKdc, env: Environment) -> None:
+    cred = password_cred(env)
+    ticket = drive(service_ticket(cred, web(), env), kdc)
+    assert len(kdc.requests) == 3
+    req = k.KdcReq.from_der(kdc.requests[2].data)
+    assert req.msg_type == 12 and req.req_body.sname == web().name
+    assert req.req_body.kdc_options == k.KdcOptions.FORWARDABLE | k.KdcOptions.CANONICALIZE
+    assert ticket.server == web() and ticket.client == Principal.parse("alice@EXAMPLE.COM")
+    # The acceptor opens the ticket with the service key.
+    keytab = service_keytab(kdc, "HTTP/web.example.com")
+    part, session = decrypt_ticket(keytab, ticket.ticket, allowed=web(), now=T0,
+                                   skew=timedelta(minutes=5))
+    assert session == ticket.session_key and part.cname.name_string == ("alice",)
+
+
+def test_tgs_reply_with_session_key_usage_8(kdc: FakeKdc, env: Environment) -> None:
+    kdc.tgs_usage = 8
+    assert drive(service_ticket(password_cred(env), web(), env), kdc).server == web()
+
+
+def test_tgs_nonce_and_sname_mismatch(kdc: FakeKdc, env: Environment) -> None:
+    cred = password_cred(env)
+    drive(get_tgt(cred, env), kdc)
+    kdc.mutate_part = lambda p: dataclasses.replace(p, nonce=p.nonce + 1)
+    with pytest.raises(InvalidToken, match="nonce"):
+        drive(service_ticket(cred, web(), env), kdc)
+
+    def wrong(p: k.EncKdcRepPart) -> k.EncKdcRepPart:
+        return dataclasses.replace(p, sname=k.PrincipalName(2, ("HTTP", "evil.example.com")))
+
+    kdc.mutate_part = wrong
+    evil = k.PrincipalName(2, ("HTTP", "evil.example.com"))
+    kdc.mutate_rep = lambda r: dataclasses.replace(
+        r, ticket=dataclasses.replace(r.ticket, sname=evil)
+    )
+    with pytest.raises(WrongPrincipal):
+        drive(tgs_exchange(cred, web(), env, options=0), kdc)
+
+
+def test_tgs_tampered_reply(kdc: FakeKdc, env: Environment) -> None:
+    cred = password_cred(env)
+    drive(get_tgt(cred, env), kdc)
+
+    def flip(rep: k.KdcRep) -> k.KdcRep:
+        cipher = bytearray(rep.enc_part.cipher)
+        cipher[20] ^= 1
+        enc_part = dataclasses.replace(rep.enc_part, cipher=bytes(cipher))
+        return dataclasses.replace(rep, enc_part=enc_part)
+
+    kdc.mutate_rep = flip
+    with pytest.raises(MessageAltered):
+        drive(service_ticket(cred, web(), env), kdc)
+
+
+def test_unknown_service(kdc: FakeKdc, env: Environment) -> None:
+    target = Principal.parse("HTTP/nosuch.example.com@EXAMPLE.COM")
+    with pytest.raises(TargetUnknown) as info:
+        drive(service_ticket(password_cred(env), target, env), kdc)
+    assert info.value.status == 0x80090303 and isinstance(info.value, KdcTargetUnknown)
+    assert "HTTP/nosuch.example.com@EXAMPLE.COM" in str(info.value)
+
+
+def test_service_canonicalization(kdc: FakeKdc, env: Environment) -> None:
+    kdc.canonical["HTTP/alias.example.com"] = "HTTP/web.example.com"
+    cred = password_cred(env)
+    alias = Principal.parse("HTTP/alias.example.com@EXAMPLE.COM")
+    ticket = drive(service_ticket(cred, alias, env), kdc)
+    assert ticket.server == web()
+    count = len(kdc.requests)
+    assert drive(service_ticket(cred, alias, env), kdc) is ticket
+    assert drive(service_ticket(cred, web(), env), kdc) is ticket
+    assert len(kdc.requests) == count
+
+
+def test_second_request_served_from_cache(kdc: FakeKdc, env: Environment) -> None:
+    cred = password_cred(env)
+    first = drive(service_ticket(cred, web(), env), kdc)
+    count = len(kdc.requests)
+    gen = service_ticket(cred, web(), env)
+    with pytest.raises(StopIteration) as done:
+        next(gen)  # no KdcRequest is ever yielded
+    assert done.value.value is first and len(kdc.requests) == count
+    # Another handle for the same identity and password shares the tickets (DESIGN.md).
+    again = password_cred(env)
+    assert again.cache is cred.cache
+    assert drive(service_ticket(again, web(), env), kdc) is first
+    other = drive(service_ticket(again, Principal.parse("host/web.example.com@EXAMPLE.COM"), env),
+                  kdc)
+    assert len(kdc.requests) == count + 1 and other.server.components[0] == "host"
+
+
+def test_wrong_password_handle_does_not_see_cached_tickets(kdc: FakeKdc, env: Environment) -> None:
+    drive(service_ticket(password_cred(env), web(), env), kdc)
+    intruder = password_cred(env, password="not-the-password")
+    with pytest.raises(LogonDenied):
+        drive(service_ticket(intruder, web(), env), kdc)
+
+
+def test_expired_entries_are_refetched(kdc: FakeKdc, clock: Clock, env: Environment) -> None:
+    cred = password_cred(env)
+    first = drive(service_ticket(cred, web(), env), kdc)
+    clock.advance(11 * 3600)
+    assert cred.cache is not None and cred.cache.get(web(), clock.now) is None
+    second = drive(service_ticket(cred, web(), env), kdc)
+    assert second is not first and len(kdc.requests) == 6  # AS x2, TGS, then AS x2, TGS again
+
+
+def test_expired_tgt_at_kdc_triggers_new_as(kdc: FakeKdc, clock: Clock, env: Environment) -> None:
+    cred = password_cred(env)
+    drive(get_tgt(cred, env), kdc)
+    kdc.clock = Clock(T0 + timedelta(hours=10, minutes=1))  # the KDC's clock is ahead
+    kdc.mutate_part = None
+    kdc.force_error = None
+    calls = {"n": 0}
+    original = kdc.handle
+
+    def once_expired(request: KdcRequest) -> bytes:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            kdc.requests.append(request)
+            return kdc.error(kdc.realms[REALM], 32, k.KdcReq.from_der(request.data).req_body)
+        kdc.clock = Clock(T0)
+        return original(request)
+
+    ticket = run_exchange(service_ticket(cred, web(), env), once_expired)
+    assert ticket.server == web()
+    types = [k.KdcReq.from_der(r.data).msg_type for r in kdc.requests]
+    assert types == [10, 10, 12, 10, 10, 12]
+
+
+def test_cross_realm_direct(kdc: FakeKdc, env: Environment) -> None:
+    kdc.add_realm(OTHER)
+    kdc.trust(REALM, OTHER)
+    kdc.add_service(OTHER, "HTTP/app.other.com")
+    cred = password_cred(env)
+    target = parse_target("HTTP/app.other.com", CONFIG)
+    assert target.realm == OTHER
+    ticket = drive(service_ticket(cred, target, env), kdc)
+    assert [r.realm for r in kdc.requests] == [REALM, REALM, REALM, OTHER]
+    assert k.KdcReq.from_der(kdc.requests[2].data).req_body.sname == tgs_name(OTHER)
+    assert ticket.server == target
+    assert cred.cache is not None and cred.cache.tgt(OTHER, T0) is not None
+    # The cross-realm TGT is cached: a second service there is one TGS-REQ.
+    kdc.add_service(OTHER, "host/app.other.com")
+    drive(service_ticket(cred, parse_target("host/app.other.com", CONFIG), env), kdc)
+    assert [r.realm for r in kdc.requests[4:]] == [OTHER]
+
+
+def test_cross_realm_referral_chain(kdc: FakeKdc, env: Environment) -> None:
+    kdc.add_realm(OTHER)
+    kdc.add_realm(THIRD)
+    kdc.trust(REALM, OTHER)
+    kdc.trust(OTHER, THIRD)
+    kdc.add_service(THIRD, "HTTP/svc.third.com")
+    # The service's realm is guessed wrong (EXAMPLE.COM); the KDCs refer us along the path.
+    kdc.realms[REALM].referrals["HTTP/svc.third.com"] = OTHER
+    kdc.realms[OTHER].referrals["HTTP/svc.third.com"] = THIRD
+    cred = password_cred(env)
+    guessed = Principal.parse("HTTP/svc.third.com@EXAMPLE.COM")
+    ticket = drive(service_ticket(cred, guessed, env), kdc)
+    assert [r.realm for r in kdc.requests] == [REALM, REALM, REALM, OTHER, THIRD]
+    assert ticket.server == Principal.parse("HTTP/svc.third.com@THIRD.COM")
+
+
+def test_referral_loop(kdc: FakeKdc, env: Environment) -> None:
+    kdc.add_realm(OTHER)
+    kdc.trust(REALM, OTHER)
+    kdc.trust(OTHER, REALM)
+    kdc.realms[REALM].referrals["HTTP/loop.example.com"] = OTHER
+    kdc.realms[OTHER].referrals["HTTP/loop.example.com"] = REALM
+    with pytest.raises(KerberosError) as info:
+        drive(service_ticket(password_cred(env), Principal.parse("HTTP/loop.example.com"
+                                                                  "@EXAMPLE.COM"), env), kdc)
+    assert info.value.status == SecStatus.SEC_E_MAX_REFERRALS_EXCEEDED
+
+
+def test_forwarded_tgt(kdc: FakeKdc, env: Environment) -> None:
+    cred = password_cred(env)
+    fwd = drive(forwarded_tgt(cred, env), kdc)
+    body = k.KdcReq.from_der(kdc.requests[-1].data).req_body
+    assert body.kdc_options & k.KdcOptions.FORWARDED and body.sname == tgs_name(REALM)
+    assert fwd.flags & k.TicketFlags.FORWARDED and fwd.is_tgt
+    assert cred.cache is not None
+    assert not cred.cache.tgt(REALM, T0).flags & k.TicketFlags.FORWARDED  # type: ignore[union-attr]
+
+
+def test_forwarded_tgt_needs_forwardable(kdc: FakeKdc, env: Environment) -> None:
+    kdc.forwardable = False
+    with pytest.raises(NotForwardable, match="forwardable"):
+        drive(forwarded_tgt(password_cred(env), env), kdc)
+
+
+def test_user_to_user(kdc: FakeKdc, env: Environment) -> None:
+    kdc.add_user(REALM, "bob", "bob-pw")
+    bob = password_cred(env, user="bob", password="bob-pw")
+    bob_tgt = drive(get_tgt(bob, env), kdc)
+    alice = password_cred(env)
+    ticket = drive(user_to_user(alice, bob.client, bob_tgt.ticket, env), kdc)  # type: ignore[arg-type]
+    body = k.KdcReq.from_der(kdc.requests[-1].data).req_body
+    assert body.kdc_options & k.KdcOptions.ENC_TKT_IN_SKEY and body.additional_tickets
+    part = k.EncTicketPart.from_der(decrypt(bob_tgt.session_key, 2, ticket.ticket.enc_part.cipher))
+    assert part.cname.name_string == ("alice",)
+
+
+def test_no_kdc_known_for_realm(env: Environment) -> None:
+    config = Krb5Config.from_string("[libdefaults]\n default_realm = NOWHERE.TEST\n"
+                                    " dns_lookup_kdc = false\n")
+    cred = acquire_credentials(
+        None, CredentialUse.OUTBOUND,
+        KerberosAuthData(identity=AuthIdentity("alice", None, "pw"), config=config), env,
+    )
+    with pytest.raises(NoAuthenticatingAuthority, match=r"NOWHERE\.TEST") as info:
+        next(as_exchange(cred, env))
+    assert info.value.status == 0x80090311
+
+
+# ---------------------------------------------------------------------------------------------
+# Recorded MIT exchanges (tests/vectors/peers/mit/kdc.json, realm.json)
+# ---------------------------------------------------------------------------------------------
+
+
+def mit_entries() -> dict[str, dict[str, Any]]:
+    data = json.loads((MIT / "kdc.json").read_text())
+    return {e["name"]: e for e in data["entries"]}
+
+
+def test_mit_recorded_as_exchange_replays() -> None:
+    vectors = mit_entries()
+    realm = json.loads((MIT / "realm.json").read_text())
+    recorded = {e["etype"]: bytes.fromhex(e["hex"]) for e in realm["keys"]["alice"]}
+    assert string_to_key(18, "alicepw", b"TEST.LOCALalice").contents == recorded[18]
+    req0 = k.KdcReq.from_der(bytes.fromhex(vectors["kinit #0 AS-REQ"]["hex"]))
+    req1 = k.KdcReq.from_der(bytes.fromhex(vectors["kinit #1 AS-REQ"]["hex"]))
+    nonces = [req0.req_body.nonce, req1.req_body.nonce]
+    rep = k.KdcRep.from_der(bytes.fromhex(vectors["kinit #1 AS-REP"]["hex"]))
+    part = k.EncKdcRepPart.from_der(bytes.fromhex(vectors["kinit #1 AS-REP EncKDCRepPart"]["hex"]))
+
+    def scripted(n: int) -> bytes:
+        return nonces.pop(0).to_bytes(4, "big") if n == 4 else bytes(n)
+
+    clock = Clock(part.authtime + timedelta(milliseconds=300))
+    env = Environment(now=clock, random=scripted)
+    config = Krb5Config.from_string(
+        "[libdefaults]\n default_realm = TEST.LOCAL\n forwardable = true\n"
+    )
+    cred = acquire_credentials(
+        None, CredentialUse.OUTBOUND,
+        KerberosAuthData(identity=AuthIdentity("alice", "TEST.LOCAL", "alicepw"), config=config,
+                         kdc_locator=locator), env,
+    )
+    replies = iter([
+        bytes.fromhex(vectors["kinit #0 KRB-ERROR"]["hex"]),
+        bytes.fromhex(vectors["kinit #1 AS-REP"]["hex"]),
+    ])
+    sent: list[k.KdcReq] = []
+
+    def send(request: KdcRequest) -> bytes:
+        sent.append(k.KdcReq.from_der(request.data))
+        return next(replies)
+
+    tgt = run_exchange(as_exchange(cred, env), send)
+    assert [r.req_body.nonce for r in sent] == [req0.req_body.nonce, req1.req_body.nonce]
+    assert sent[0].req_body.kdc_options == req0.req_body.kdc_options  # forwardable|renewable-ok
+    assert tgt.session_key.contents == part.key.keyvalue and tgt.ticket.raw == rep.ticket.raw
+    assert str(tgt.server) == "krbtgt/TEST.LOCAL@TEST.LOCAL" and tgt.endtime == part.endtime
+    # Our PA-ENC-TIMESTAMP opens with MIT's key for alice, as MIT's own did.
+    ts = k.EncryptedData.from_der({p.padata_type: p.padata_value for p in sent[1].padata or ()}[2])
+    assert k.PaEncTsEnc.from_der(decrypt(Key(18, recorded[18]), 1, ts.cipher)).pausec == 300000
+
+
+def test_mit_tgs_req_checksum_covers_req_body() -> None:
+    vectors = mit_entries()
+    part = k.EncKdcRepPart.from_der(bytes.fromhex(vectors["kinit #1 AS-REP EncKDCRepPart"]["hex"]))
+    session = Key(part.key.keytype, part.key.keyvalue)
+    req = k.KdcReq.from_der(bytes.fromhex(vectors["krb5 #5 TGS-REQ"]["hex"]))
+    ap_req = k.ApReq.from_der(next(p.padata_value for p in req.padata or () if p.padata_type == 1))
+    auth = k.Authenticator.from_der(decrypt(session, 7, ap_req.authenticator.cipher))
+    assert auth.cksum is not None
+    verify_checksum(session, 6, req.req_body.raw, auth.cksum.checksum, auth.cksum.cksumtype)
+    # MIT names host-based services NT-SRV-HST, as parse_target does for service@host.
+    config = Krb5Config.from_string("[libdefaults]\n default_realm = TEST.LOCAL\n")
+    ours = parse_target("host@server.test.local", config)
+    assert req.req_body.sname == ours.name
+
+
+@pytest.mark.parametrize(
+    ("name", "cls", "status"),
+    [
+        ("kinit-wrong-password #3 KRB-ERROR", KdcLogonDenied, 0x8009030C),
+        ("kinit-unknown-client #4 KRB-ERROR", KdcLogonDenied, 0x8009030C),
+        ("unknown-service #7 KRB-ERROR", KdcTargetUnknown, 0x80090303),
+    ],
+)
+def test_mit_recorded_errors_map(name: str, cls: type[SspiError], status: int) -> None:
+    err = k.KrbError.from_der(bytes.fromhex(mit_entries()[name]["hex"]))
+    mapped = krb_error_to_sspi(err)
+    assert isinstance(mapped, cls) and mapped.status == status
+    assert mapped.krb_error == err.error_code and mapped.e_text == err.e_text
+
+
+# ---------------------------------------------------------------------------------------------
+# Error mapping (reference B.10)
+# ---------------------------------------------------------------------------------------------
+
+
+def krb_error(code: int, e_data: bytes | None = None) -> k.KrbError:
+    return k.KrbError(
+        stime=T0.replace(microsecond=0), susec=0, error_code=code, realm=REALM,
+        sname=tgs_name(REALM), e_data=e_data,
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "cls", "status"),
+    [
+        (6, LogonDenied, 0x8009030C),
+        (7, TargetUnknown, 0x80090303),
+        (8, KerberosError, SecStatus.SEC_E_MULTIPLE_ACCOUNTS),
+        (12, LogonDenied, 0x8009030C),
+        (13, KerberosError, SecStatus.SEC_E_KDC_INVALID_REQUEST),
+        (14, AlgorithmMismatch, 0x80090342),
+        (18, LogonDenied, 0x8009030C),
+        (23, PasswordExpired, 0x8009030C),
+        (24, LogonDenied, 0x8009030C),
+        (25, LogonDenied, 0x8009030C),
+        (27, UserToUserRequired, 0x8009030C),
+        (29, NoAuthenticatingAuthority, 0x80090311),
+        (31, LogonDenied, 0x8009030C),
+        (32, ContextExpired, 0x80090317),
+        (33, TimeSkew, 0x80090324),
+        (35, WrongPrincipal, 0x80090322),
+        (37, TimeSkew, 0x80090324),
+        (41, LogonDenied, 0x8009030C),
+        (50, KerberosError, SecStatus.SEC_E_KDC_INVALID_REQUEST),
+        (60, KerberosError, SecStatus.SEC_E_KDC_INVALID_REQUEST),
+        (68, NoAuthenticatingAuthority, 0x80090311),
+        (77, KerberosError, SecStatus.SEC_E_INTERNAL_ERROR),
+    ],
+)
+def test_error_mapping(code: int, cls: type[SspiError], status: int) -> None:
+    client = Principal.parse("alice@EXAMPLE.COM")
+    mapped = krb_error_to_sspi(krb_error(code), client=client, server=web(), realm=REALM)
+    assert isinstance(mapped, cls) and isinstance(mapped, KerberosError)
+    assert mapped.status == status and mapped.krb_error == code
+    assert REALM in mapped.message
+
+
+def test_error_mapping_reads_ntstatus() -> None:
+    ext = k.KerbErrorData(3, k.KerbExtError(0xC0000234).pack()).to_der()  # ACCOUNT_LOCKED_OUT
+    mapped = krb_error_to_sspi(krb_error(18, ext), client="alice@EXAMPLE.COM")
+    assert isinstance(mapped, LogonDenied) and mapped.ntstatus == 0xC0000234
+    assert "0xc0000234" in mapped.message
+
+
+# ---------------------------------------------------------------------------------------------
+# Target names
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("target", "text", "name_type"),
+    [
+        ("HTTP/web.example.com", "HTTP/web.example.com@EXAMPLE.COM", 2),
+        ("MSSQLSvc/db.other.com:1433", "MSSQLSvc/db.other.com:1433@OTHER.COM", 2),
+        ("ldap/dc1.example.com/example.com", "ldap/dc1.example.com/example.com@EXAMPLE.COM", 2),
+        ("HTTP/web.example.com@OTHER.COM", "HTTP/web.example.com@OTHER.COM", 2),
+        ("HTTP@Web.Example.COM", "HTTP/web.example.com@EXAMPLE.COM", 3),
+        ("host@unmapped.host", "host/unmapped.host@EXAMPLE.COM", 3),
+        ("bob@OTHER.COM", "bob@OTHER.COM", 1),
+        ("bob", "bob@EXAMPLE.COM", 1),
+        ("bob\\@corp.example@EXAMPLE.COM", "bob\\@corp.example@EXAMPLE.COM", 10),
+        ("HTTP/[::1]:8080", "HTTP/[::1]:8080@EXAMPLE.COM", 2),
+    ],
+)
+def test_parse_target(target: str, text: str, name_type: int) -> None:
+    principal = parse_target(target, CONFIG)
+    assert str(principal) == text and principal.name.name_type == name_type
+
+
+@pytest.mark.parametrize("target", ["", "  ", "HTTP//host", "HTTP/host@", "a@b@C"])
+def test_parse_target_rejects(target: str) -> None:
+    with pytest.raises(TargetUnknown):
+        parse_target(target, CONFIG)
+
+
+def test_parse_target_needs_a_realm() -> None:
+    with pytest.raises(TargetUnknown, match="default_realm"):
+        parse_target("HTTP/web.nowhere", Krb5Config.from_string("[libdefaults]\n"))
+
+
+def test_principal_equality_ignores_name_type() -> None:
+    a = Principal(k.PrincipalName(1, ("HTTP", "h")), "R")
+    b = Principal(k.PrincipalName(3, ("HTTP", "h")), "R")
+    assert a == b and hash(a) == hash(b) and a != Principal.parse("HTTP/h@S")
+    assert Principal.parse("krbtgt/B@A").tgs_realm == "B" and Principal.tgs("A").is_tgs
+    assert Principal.parse("a/b@R").default_salt == b"Rab"
+    assert Principal.from_ccache(a.to_ccache()) == a
+
+
+# ---------------------------------------------------------------------------------------------
+# Tickets and the shared cache
+# ---------------------------------------------------------------------------------------------
+
+
+def sample_ticket(kdc: FakeKdc, env: Environment) -> ServiceTicket:
+    return drive(service_ticket(password_cred(env), web(), env), kdc)  # type: ignore[no-any-return]
+
+
+def test_ticket_ccache_roundtrip(kdc: FakeKdc, env: Environment) -> None:
+    ticket = sample_ticket(kdc, env)
+    back = ServiceTicket.from_ccache(ticket.to_ccache())
+    assert back == ticket and back.ticket.raw == ticket.ticket.raw
+    assert "bytes hidden" in repr(back.session_key)
+    assert ticket.session_key.contents.hex() not in repr(back)
+
+
+def test_valid_at(kdc: FakeKdc, env: Environment) -> None:
+    ticket = sample_ticket(kdc, env)
+    assert ticket.valid_at(T0) and not ticket.valid_at(ticket.endtime)
+    assert not ticket.valid_at(T0 - timedelta(minutes=10))
+    assert ticket.valid_at(T0 - timedelta(minutes=10), timedelta(minutes=11))
+    invalid = dataclasses.replace(ticket, flags=k.TicketFlags.INVALID)
+    assert not invalid.valid_at(T0)
+
+
+def test_ticket_cache_registry_and_threads(kdc: FakeKdc, env: Environment) -> None:
+    ticket = sample_ticket(kdc, env)
+    alice = Principal.parse("alice@EXAMPLE.COM")
+    cache = TicketCache.for_identity(alice)
+    assert TicketCache.for_identity(Principal(k.PrincipalName(10, ("alice",)), REALM)) is cache
+    assert TicketCache.for_identity(alice, partition=b"x") is not cache
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            for i in range(200):
+                name = Principal.parse(f"HTTP/h{n}-{i}@EXAMPLE.COM")
+                cache.store(dataclasses.replace(ticket, server=name))
+                assert cache.get(name, T0) is not None
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(cache.tickets()) == 1600
+    assert cache.get(web(), ticket.endtime) is None and cache.tickets() == ()
+
+
+# ---------------------------------------------------------------------------------------------
+# Credential sources
+# ---------------------------------------------------------------------------------------------
+
+
+def ccache_cred(
+    env: Environment, tmp_path: Path, tickets: list[ServiceTicket], **options: Any
+) -> KerberosCredential:
+    path = tmp_path / "ccache"
+    default = CcachePrincipal(1, ("alice",), REALM)
+    store_ccache(Ccache(default, tuple(t.to_ccache() for t in tickets)), f"FILE:{path}")
+    data = KerberosAuthData(ccache=f"FILE:{path}", config=CONFIG, kdc_locator=locator, **options)
+    return acquire_credentials(None, CredentialUse.OUTBOUND, data, env)
+
+
+def test_ccache_source_seeds_the_cache(kdc: FakeKdc, env: Environment, tmp_path: Path) -> None:
+    source = password_cred(env)
+    tgt = drive(get_tgt(source, env), kdc)
+    TicketCache.forget_all()
+    cred = ccache_cred(env, tmp_path, [tgt])
+    assert cred.source == CredentialSource.CCACHE and cred.principal_name == "alice@EXAMPLE.COM"
+    assert cred.expiry == tgt.endtime
+    count = len(kdc.requests)
+    ticket = drive(service_ticket(cred, web(), env), kdc)
+    assert len(kdc.requests) == count + 1 and ticket.server == web()
+    # A ccache handle and another one for the same identity share the TGS result.
+    again = ccache_cred(env, tmp_path, [tgt])
+    assert drive(service_ticket(again, web(), env), kdc) is ticket
+
+
+def test_ccache_with_expired_tgt(kdc: FakeKdc, env: Environment, tmp_path: Path,
+                                 clock: Clock) -> None:
+    tgt = drive(get_tgt(password_cred(env), env), kdc)
+    clock.advance(11 * 3600)
+    with pytest.raises(NoCredentials, match="expired") as info:
+        ccache_cred(env, tmp_path, [tgt], client_keytab=f"FILE:{tmp_path}/none.keytab")
+    assert "none.keytab" in str(info.value)
+
+
+def test_explicit_identity_never_touches_ccache(kdc: FakeKdc, env: Environment,
+                                                tmp_path: Path) -> None:
+    path = tmp_path / "never"
+    cred = password_cred(env, ccache=f"FILE:{path}")
+    drive(service_ticket(cred, web(), env), kdc)
+    assert not path.exists() and cred.source == CredentialSource.PASSWORD
+
+
+def test_opt_in_ccache_write(kdc: FakeKdc, env: Environment, tmp_path: Path) -> None:
+    path = tmp_path / "written"
+    cred = password_cred(env, write_ccache=f"FILE:{path}")
+    drive(service_ticket(cred, web(), env), kdc)
+    cc = load_ccache(f"FILE:{path}")
+    assert str(cc.default_principal) == "alice@EXAMPLE.COM"
+    assert sorted(str(c.server) for c in cc.credentials) == [
+        "HTTP/web.example.com@EXAMPLE.COM", "krbtgt/EXAMPLE.COM@EXAMPLE.COM"
+    ]
+
+
+def service_keytab(kdc: FakeKdc, *names: str, realm: str = REALM, kvno: int = 1) -> Keytab:
+    entries = []
+    for name in names:
+        key = kdc.realms[realm].services[name]
+        principal = CcachePrincipal(1, tuple(name.split("/")), realm)
+        entries.append(KeytabEntry(principal, 0, kvno, key.enctype, key.contents))
+    return Keytab(tuple(entries))
+
+
+def user_keytab(kdc: FakeKdc, user: str = "alice", etype: int = 18) -> Keytab:
+    key = kdc.realms[REALM].users[user]
+    return Keytab((KeytabEntry(CcachePrincipal(1, (user,), REALM), 0, 1, etype, key.contents),))
+
+
+def test_client_keytab_source(kdc: FakeKdc, env: Environment, tmp_path: Path) -> None:
+    path = tmp_path / "client.keytab"
+    user_keytab(kdc).save(path)
+    data = KerberosAuthData(
+        ccache=f"FILE:{tmp_path}/missing", client_keytab=f"FILE:{path}", config=CONFIG,
+        kdc_locator=locator,
+    )
+    cred = acquire_credentials(None, CredentialUse.OUTBOUND, data, env)
+    assert cred.source == CredentialSource.KEYTAB and str(cred.client) == "alice@EXAMPLE.COM"
+    assert drive(service_ticket(cred, web(), env), kdc).server == web()
+
+
+def test_no_credentials_names_every_place(env: Environment, tmp_path: Path) -> None:
+    data = KerberosAuthData(
+        ccache=f"FILE:{tmp_path}/cc", client_keytab=f"FILE:{tmp_path}/kt", config=CONFIG
+    )
+    with pytest.raises(NoCredentials) as info:
+        acquire_credentials(None, CredentialUse.OUTBOUND, data, env)
+    text = str(info.value)
+    assert f"{tmp_path}/cc" in text and f"{tmp_path}/kt" in text and "password" in text
+    assert info.value.status == 0x8009030E
+
+
+def test_environment_variables_are_used(kdc: FakeKdc, env: Environment, tmp_path: Path) -> None:
+    tgt = drive(get_tgt(password_cred(env), env), kdc)
+    TicketCache.forget_all()
+    store_ccache(Ccache(CcachePrincipal(1, ("alice",), REALM), (tgt.to_ccache(),)),
+                 f"DIR:{tmp_path}/coll")
+    environ = {"KRB5CCNAME": f"DIR:{tmp_path}/coll"}
+    data = KerberosAuthData(config=CONFIG, environ=environ, kdc_locator=locator)
+    cred = acquire_credentials("alice@EXAMPLE.COM", CredentialUse.OUTBOUND, data, env)
+    assert cred.source == CredentialSource.CCACHE and cred.ccache_name is not None
+
+
+def test_enctype_policy() -> None:
+    assert enctype_policy(CONFIG)[:2] == ((18, 17, 20, 19), (18, 17, 20, 19))
+    assert enctype_policy(CONFIG, allow_rc4=True)[0] == (18, 17, 20, 19, 23)
+    rc4_conf = Krb5Config.from_string("[libdefaults]\n allow_rc4 = true\n"
+                                      " default_tgs_enctypes = aes256-cts rc4-hmac\n")
+    assert enctype_policy(rc4_conf)[1] == (18, 23)
+    assert enctype_policy(rc4_conf, allow_rc4=False)[1] == (18,)
+    with pytest.raises(InvalidParameter, match="allow_rc4"):
+        enctype_policy(CONFIG, enctypes=(18, 23))
+    with pytest.raises(InvalidParameter):
+        enctype_policy(CONFIG, enctypes=(3,))
+    assert enctype_policy(CONFIG, True, (23, 18))[0] == (23, 18)
+
+
+def test_nt_hash_needs_rc4(env: Environment) -> None:
+    identity = AuthIdentity("alice", REALM, nt_hash=bytes(16))
+    with pytest.raises(InvalidParameter, match="rc4"):
+        acquire_credentials(None, CredentialUse.OUTBOUND,
+                            KerberosAuthData(identity=identity, config=CONFIG), env)
+    cred = acquire_credentials(None, CredentialUse.OUTBOUND,
+                               KerberosAuthData(identity=identity, config=CONFIG, allow_rc4=True),
+                               env)
+    assert cred.source == CredentialSource.NT_HASH and cred.key_enctypes() == (23,)
+    assert cred.client_key(23, b"ignored") == Key(23, bytes(16))
+
+
+def test_identity_forms(env: Environment) -> None:
+    def principal(identity: AuthIdentity) -> str:
+        data = KerberosAuthData(identity=identity, config=CONFIG)
+        return acquire_credentials(None, CredentialUse.OUTBOUND, data, env).principal_name
+
+    assert principal(AuthIdentity("alice", "example.com", "pw")) == "alice@EXAMPLE.COM"
+    assert principal(AuthIdentity("alice", "EXAMPLE", "pw")) == "alice@EXAMPLE.COM"
+    assert principal(AuthIdentity("alice@other.com", None, "pw")) == "alice@OTHER.COM"
+    assert principal(AuthIdentity("alice", None, "pw")) == "alice@EXAMPLE.COM"
+    assert principal(AuthIdentity("alice@corp.example", "EXAMPLE.COM", "pw")) == (
+        "alice\\@corp.example@EXAMPLE.COM"
+    )
+    assert "pw" not in repr(acquire_credentials(
+        None, CredentialUse.OUTBOUND,
+        KerberosAuthData(identity=AuthIdentity("alice", REALM, "Secret-Value-7"), config=CONFIG),
+        env))
+
+
+def test_acceptor_credential(kdc: FakeKdc, env: Environment, tmp_path: Path) -> None:
+    path = tmp_path / "service.keytab"
+    service_keytab(kdc, "HTTP/web.example.com").save(path)
+    data = KerberosAuthData(acceptor_keytab=f"FILE:{path}", config=CONFIG)
+    cred = acquire_credentials("HTTP/web.example.com", CredentialUse.INBOUND, data, env)
+    assert cred.acceptor_principal == web() and cred.keytab.entries
+    assert cred.principal_name == "HTTP/web.example.com@EXAMPLE.COM"
+    with pytest.raises(NoCredentials, match=r"no key for host/other\.example\.com"):
+        acquire_credentials("host/other.example.com", CredentialUse.INBOUND, data, env)
+    with pytest.raises(NoCredentials, match="KRB5_KTNAME"):
+        acquire_credentials(None, CredentialUse.INBOUND,
+                            KerberosAuthData(acceptor_keytab=f"FILE:{tmp_path}/x", config=CONFIG),
+                            env)
+    outbound = password_cred(env)
+    with pytest.raises(NoCredentials, match="INBOUND"):
+        outbound.keytab  # noqa: B018
+
+
+def test_delegated_credential(kdc: FakeKdc, env: Environment) -> None:
+    fwd = drive(forwarded_tgt(password_cred(env), env), kdc)
+    info = k.KrbCredInfo(
+        key=k.EncryptionKey(fwd.session_key.enctype, fwd.session_key.contents),
+        prealm=fwd.client.realm, pname=fwd.client.name, flags=fwd.flags, authtime=fwd.authtime,
+        endtime=fwd.endtime, srealm=fwd.server.realm, sname=fwd.server.name,
+    )
+    cred = delegated_credential(
+        k.KrbCred(tickets=(fwd.ticket,), enc_part=k.EncryptedData(etype=0, cipher=b"")),
+        k.EncKrbCredPart(ticket_info=(info,)), env, CONFIG,
+    )
+    object.__setattr__(cred, "_locator", locator)
+    assert cred.source == CredentialSource.DELEGATED and cred.client == fwd.client
+    count = len(kdc.requests)
+    ticket = drive(service_ticket(cred, web(), env), kdc)
+    assert ticket.server == web() and len(kdc.requests) == count + 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Acceptor helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def test_decrypt_ticket_checks(kdc: FakeKdc, env: Environment) -> None:
+    ticket = sample_ticket(kdc, env)
+    keytab = service_keytab(kdc, "HTTP/web.example.com", kvno=7)  # kvno mismatch: MIT fallback
+    skew = timedelta(minutes=5)
+    part, _ = decrypt_ticket(keytab, ticket.ticket, allowed=None, now=T0, skew=skew)
+    assert part.crealm == REALM
+    with pytest.raises(WrongPrincipal):
+        decrypt_ticket(keytab, ticket.ticket, allowed=Principal.parse("host/x@EXAMPLE.COM"),
+                       now=T0, skew=skew)
+    with pytest.raises(TimeSkew):
+        decrypt_ticket(keytab, ticket.ticket, allowed=None, now=T0 - timedelta(hours=1),
+                       skew=skew)
+    with pytest.raises(ContextExpired):
+        decrypt_ticket(keytab, ticket.ticket, allowed=None, now=ticket.endtime + 2 * skew,
+                       skew=skew)
+    stale = Keytab((dataclasses.replace(keytab.entries[0], key=bytes(32)),))
+    with pytest.raises(LogonDenied) as info:
+        decrypt_ticket(stale, ticket.ticket, allowed=None, now=T0, skew=skew)
+    assert info.value.krb_error == 31  # type: ignore[attr-defined]
+    other = service_keytab(kdc, "host/web.example.com")
+    with pytest.raises(WrongPrincipal):
+        decrypt_ticket(other, ticket.ticket, allowed=None, now=T0, skew=skew)
+    aes128 = Keytab((dataclasses.replace(keytab.entries[0], enctype=17, key=bytes(16)),))
+    with pytest.raises(AlgorithmMismatch):
+        find_keys(aes128, web(), 18, 1)
+
+
+def test_replay_cache() -> None:
+    cache = ReplayCache()
+    skew = timedelta(minutes=5)
+    args = dict(client=Principal.parse("alice@R"), server=Principal.parse("HTTP/h@R"),
+                ctime=T0, cusec=5, checksum=b"abc", skew=skew)
+    cache.check(now=T0, **args)  # type: ignore[arg-type]
+    with pytest.raises(OutOfSequence) as info:
+        cache.check(now=T0, **args)  # type: ignore[arg-type]
+    assert isinstance(info.value, ReplayDetected) and info.value.krb_error == 34
+    cache.check(now=T0, **{**args, "cusec": 6})  # type: ignore[arg-type]
+    with pytest.raises(TimeSkew):
+        cache.check(now=T0 + timedelta(minutes=6), **args)  # type: ignore[arg-type]
+    cache.check(now=T0 + timedelta(minutes=1), **{**args, "ctime": T0 + timedelta(minutes=1)})  # type: ignore[arg-type]
+    assert len(cache) == 3
+    cache.check(now=T0 + timedelta(minutes=5, seconds=59), **{  # type: ignore[arg-type]
+        **args, "ctime": T0 + timedelta(minutes=2)})
+    assert len(cache) == 2  # the two entries of T0 expired
+    assert ReplayCache.process_wide() is ReplayCache.shared()
+
+
+# ---------------------------------------------------------------------------------------------
+# Hostile replies: SspiError only
+# ---------------------------------------------------------------------------------------------
+
+
+def _run_with_reply(make: Callable[[], Any], reply: bytes, step: int) -> None:
+    gen = make()
+    try:
+        request = next(gen)
+        for _ in range(step):
+            request = gen.send(FUZZ_KDC.handle(request))
+        gen.send(reply)
+    except StopIteration:
+        pass
+    except SspiError:
+        pass
+    finally:
+        gen.close()
+
+
+FUZZ_CLOCK = Clock()
+FUZZ_KDC = FakeKdc(FUZZ_CLOCK)
+
+
+def _as_genesis() -> Any:
+    env = make_env(FUZZ_CLOCK, seed=5)
+    return as_exchange(password_cred(env), env)
+
+
+def _tgs_genesis() -> Any:
+    env = make_env(FUZZ_CLOCK, seed=6)
+    cred = password_cred(env)
+    tgt = run_exchange(get_tgt(cred, env), FUZZ_KDC.handle)
+    return tgs_exchange(cred, web(), env, tgt=tgt, store=False)
+
+
+def _real_replies() -> list[bytes]:
+    clock = Clock()
+    kdc = FakeKdc(clock)
+    env = make_env(clock)
+    replies: list[bytes] = []
+
+    def record(request: KdcRequest) -> bytes:
+        reply = kdc.handle(request)
+        replies.append(reply)
+        return reply
+
+    run_exchange(service_ticket(password_cred(env), web(), env), record)
+    vectors = mit_entries()
+    replies += [bytes.fromhex(vectors[n]["hex"]) for n in
+                ("kinit #0 KRB-ERROR", "kinit #1 AS-REP", "krb5 #5 TGS-REP")]
+    return replies
+
+
+REAL_REPLIES = _real_replies()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=300), st.sampled_from([0, 1]))
+def test_garbage_replies_give_sspi_errors(reply: bytes, step: int) -> None:
+    TicketCache.forget_all()
+    _run_with_reply(_as_genesis, reply, step)
+    _run_with_reply(_tgs_genesis, reply, 0)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(REAL_REPLIES), st.data())
+def test_mutated_replies_give_sspi_errors(base: bytes, data: st.DataObject) -> None:
+    TicketCache.forget_all()
+    mutated = bytearray(base)
+    for _ in range(data.draw(st.integers(1, 4))):
+        kind = data.draw(st.sampled_from(["flip", "cut", "insert"]))
+        pos = data.draw(st.integers(0, max(len(mutated) - 1, 0)))
+        if kind == "flip" and mutated:
+            mutated[pos] ^= data.draw(st.integers(1, 255))
+        elif kind == "cut":
+            del mutated[pos:]
+        else:
+            mutated[pos:pos] = data.draw(st.binary(min_size=1, max_size=4))
+    for make, step in ((_as_genesis, 0), (_as_genesis, 1), (_tgs_genesis, 0)):
+        _run_with_reply(make, bytes(mutated), step)
