@@ -12,9 +12,11 @@ Register = Callable[..., None]
 def register_all(register: Register) -> None:
     """Register every built-in package with the registry's ``register`` function."""
     from .digest import DigestPackage
+    from .kerberos import KerberosPackage
     from .ntlm import NtlmPackage
 
     _factories: list[tuple[str, Callable[[], SecurityPackage], tuple[str, ...]]] = [
+        ("Kerberos", KerberosPackage, ()),
         ("NTLM", NtlmPackage, ()),
         ("WDigest", DigestPackage, ("Digest",)),
     ]

@@ -3,3 +3,8 @@
 https://www.rfc-editor.org/rfc/rfc4120, https://www.rfc-editor.org/rfc/rfc4121,
 https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-kile/
 """
+
+from .credentials import KerberosAuthData
+from .package import KerberosPackage
+
+__all__ = ["KerberosAuthData", "KerberosPackage"]

@@ -1,0 +1,783 @@
+"""The Kerberos security context: the AP exchange and per-message protection (RFC 4120 §3.2,
+RFC 4121, MS-KILE 3.2-3.4).
+
+Rules for this file:
+
+- The transitions are the one table ``TRANSITIONS``; only the Machine assigns the state.
+- KDC exchanges (AS, TGS, forwarded TGT) are generators from ``kdc``: while one runs, the context
+  is in ``AWAIT_KDC`` and every step hands out the generator's next :class:`KdcRequest`. The
+  context never opens a socket; the clock and random source come from the Environment.
+- Parse errors are ``DecodeError``, turned into ``SEC_E_INVALID_TOKEN`` once, in ``step``.
+- Checksums and header copies are compared in constant time (``crypto``/``gss`` do it).
+
+Client: CLIENT_INITIAL -(no token)-> AWAIT_KDC -(replies)-> [AP-REQ sent] ->
+EXPECT_AP_REP (mutual or DCE) -> COMPLETE. Server: EXPECT_AP_REQ -> COMPLETE, or with DCE style
+EXPECT_AP_REQ -> EXPECT_DCE_AP_REP -> COMPLETE.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from enum import Enum, auto
+
+from ...buffers import ChannelBindings
+from ...constants import (
+    SECQOP_WRAP_NO_ENCRYPT,
+    AscReq,
+    AscRet,
+    IscReq,
+    IscRet,
+    SecBufferAttr,
+    SecStatus,
+)
+from ...errors import (
+    BadBindings,
+    DecodeError,
+    InvalidToken,
+    MutualAuthFailed,
+    SspiError,
+    TimeSkew,
+    UnsupportedFunction,
+    WrongPrincipal,
+)
+from ...provider import (
+    Environment,
+    KdcRequest,
+    MessagePart,
+    PackageInfo,
+    Sealed,
+    SecurityContext,
+    Sizes,
+    Step,
+    StepInput,
+    Unsealed,
+)
+from ...statemachine import Choice, Machine
+from . import gss, legacy
+from .asn1 import (
+    KRB5_OID,
+    MS_KRB5_OID,
+    TOK_ID_AP_REP,
+    TOK_ID_AP_REQ,
+    TOK_ID_KRB_ERROR,
+    ApOptions,
+    ApRep,
+    ApReq,
+    Authenticator,
+    Checksum,
+    EncApRepPart,
+    EncKrbCredPart,
+    EncryptedData,
+    EncryptionKey,
+    KrbCred,
+    KrbCredInfo,
+    KrbError,
+    TicketFlags,
+    gss_unwrap_token,
+    gss_wrap_token,
+)
+from .crypto import Key, decrypt, encrypt, profile, random_key
+from .gss import Direction, SequenceWindow
+
+# RFC 4120 §7.5.1 key usages used here.
+USAGE_AP_REQ_AUTH = 11
+USAGE_AP_REP_PART = 12
+USAGE_KRB_CRED_PART = 14
+RC4 = 23
+MAX_TOKEN = 48000  # Windows' Kerberos cbMaxToken
+
+
+class State(Enum):
+    """What the context expects next."""
+
+    CLIENT_INITIAL = auto()
+    AWAIT_KDC = auto()
+    EXPECT_AP_REP = auto()
+    EXPECT_AP_REQ = auto()
+    EXPECT_DCE_AP_REP = auto()
+    COMPLETE = auto()
+    FAILED = auto()
+
+
+class Input(Enum):
+    """What a step received."""
+
+    NO_TOKEN = auto()
+    KDC_REPLY = auto()
+    AP_REQ = auto()
+    AP_REP = auto()
+    KRB_ERROR = auto()
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A classified handshake token: the DER body and whether it came GSS-framed."""
+
+    kind: Input
+    body: bytes
+    framed: bool
+
+
+def classify(token: bytes) -> Token:
+    """Tell AP-REQ, AP-REP and KRB-ERROR apart, framed (RFC 2743 §3.1) or raw (DCE style)."""
+    if token[:1] == b"\x60":
+        oid, tok_id, body = gss_unwrap_token(token)
+        if oid not in (KRB5_OID, MS_KRB5_OID):
+            raise DecodeError(f"The token is for mechanism {oid}, not Kerberos.")
+        kinds = {TOK_ID_AP_REQ: Input.AP_REQ, TOK_ID_AP_REP: Input.AP_REP,
+                 TOK_ID_KRB_ERROR: Input.KRB_ERROR}
+        kind = kinds.get(tok_id)
+        if kind is None:
+            raise DecodeError(f"Unknown Kerberos GSS TOK_ID {tok_id.hex()}.")
+        return Token(kind, body, True)
+    tags = {0x6E: Input.AP_REQ, 0x6F: Input.AP_REP, 0x7E: Input.KRB_ERROR}
+    kind = tags.get(token[0]) if token else None
+    if kind is None:
+        raise DecodeError("Not a Kerberos token: neither GSS-framed nor an AP-REQ/AP-REP.")
+    return Token(kind, token, False)
+
+
+def _now_parts(moment: datetime) -> tuple[datetime, int]:
+    moment = moment.astimezone(timezone.utc)
+    return moment.replace(microsecond=0), moment.microsecond
+
+
+def _gss_flags_from_isc(req: int) -> int:
+    """ISC_REQ_* to the RFC 4121 §4.1.1.1 Flags (Wine's flags_isc_req_to_gss, MS-KILE 3.2.5.2)."""
+    flags = 0
+    for isc, flag in (
+        (IscReq.DELEGATE, gss.GSS_C_DELEG_FLAG), (IscReq.MUTUAL_AUTH, gss.GSS_C_MUTUAL_FLAG),
+        (IscReq.REPLAY_DETECT, gss.GSS_C_REPLAY_FLAG),
+        (IscReq.SEQUENCE_DETECT, gss.GSS_C_SEQUENCE_FLAG),
+        (IscReq.CONFIDENTIALITY, gss.GSS_C_CONF_FLAG), (IscReq.INTEGRITY, gss.GSS_C_INTEG_FLAG),
+        (IscReq.USE_DCE_STYLE, gss.GSS_C_DCE_STYLE), (IscReq.IDENTIFY, gss.GSS_C_IDENTIFY_FLAG),
+        (IscReq.EXTENDED_ERROR, gss.GSS_C_EXTENDED_ERROR_FLAG),
+    ):
+        if req & isc:
+            flags |= flag
+    return flags
+
+
+class KerberosContext(SecurityContext):
+    """A Kerberos context, client or server; one instance per authentication."""
+
+    def __init__(
+        self, info: PackageInfo, credential: object, is_client: bool, request: int,
+        target: str | None, env: Environment,
+    ) -> None:
+        from .credentials import KerberosCredential
+
+        assert isinstance(credential, KerberosCredential)
+        self.info = info
+        self.is_client = is_client
+        self._cred = credential
+        self._request = request
+        self._target = target
+        self._env = env
+        self._machine: Machine[State, Input, Step] = Machine(
+            TRANSITIONS, State.CLIENT_INITIAL if is_client else State.EXPECT_AP_REQ, State.FAILED
+        )
+        self._exchange: Generator[KdcRequest, bytes, object] | None = None
+        self._bindings: ChannelBindings | None = None
+        self._gss_flags = 0
+        self._ret = 0
+        self._dce = bool(request & (IscReq.USE_DCE_STYLE if is_client else AscReq.USE_DCE_STYLE))
+        self._mutual_done = False
+        self._delegated = False
+        self._ticket: object | None = None  # ServiceTicket on the client
+        self._session_key: Key | None = None
+        self._initiator_subkey: Key | None = None
+        self._acceptor_subkey: Key | None = None
+        self._ctime: datetime | None = None
+        self._cusec = 0
+        self._send_seq = 0
+        self._recv: SequenceWindow | None = None
+        self._client_name: str | None = None
+        self._server_name: str | None = None
+        self._expiry: datetime | None = None
+        self._delegated_credential: object | None = None
+        self._mech_oid = KRB5_OID
+        self._dce_seq = 0
+
+    # -- stepping --------------------------------------------------------------------------
+
+    def step(self, inp: StepInput) -> Step:
+        if inp.channel_bindings is not None:
+            self._bindings = inp.channel_bindings
+        if inp.kdc_reply is not None:
+            event, payload = Input.KDC_REPLY, inp.kdc_reply
+        elif not inp.token:
+            event, payload = Input.NO_TOKEN, b""
+        else:
+            if len(inp.token) > MAX_TOKEN:
+                self._machine.state = State.FAILED
+                raise InvalidToken(
+                    f"The Kerberos token is {len(inp.token)} bytes, over the {MAX_TOKEN}-byte "
+                    "limit."
+                )
+            try:
+                token = classify(inp.token)
+            except DecodeError as exc:
+                self._machine.state = State.FAILED
+                raise InvalidToken(f"Not a Kerberos token: {exc}") from None
+            event, payload = token.kind, inp.token
+        try:
+            return self._machine.fire(event, self, payload)
+        except DecodeError as exc:
+            self._machine.state = State.FAILED
+            raise InvalidToken(f"Malformed Kerberos message: {exc}") from None
+
+    @property
+    def complete(self) -> bool:
+        return self._machine.state is State.COMPLETE
+
+    @property
+    def state(self) -> State:
+        return self._machine.state
+
+    @property
+    def flags(self) -> int:
+        return self._ret
+
+    @property
+    def expiry(self) -> datetime | None:
+        return self._expiry
+
+    @property
+    def client_name(self) -> str | None:
+        return self._client_name
+
+    @property
+    def server_name(self) -> str | None:
+        return self._server_name
+
+    @property
+    def session_key(self) -> bytes | None:
+        key = self._context_key
+        return key.contents if key is not None and self.complete else None
+
+    @property
+    def delegated_credential(self) -> object | None:
+        """The client's forwarded TGT as a credential (server side, when delegated)."""
+        return self._delegated_credential
+
+    @property
+    def _context_key(self) -> Key | None:
+        # RFC 4121 §2 / MIT GSS_C_INQ_SSPI_SESSION_KEY: acceptor subkey, else initiator
+        # subkey, else the ticket session key.
+        return self._acceptor_subkey or self._initiator_subkey or self._session_key
+
+    def sizes(self) -> Sizes:
+        key = self._context_key
+        if key is None or key.enctype == RC4:
+            return Sizes(MAX_TOKEN, 37, 1, 45 if key is not None else 60)
+        prof = profile(key.enctype)
+        mic = gss.HEADER_SIZE + prof.checksum_size
+        trailer = gss.HEADER_SIZE + prof.confounder_size + gss.HEADER_SIZE + prof.checksum_size
+        if self._dce:
+            trailer += 16
+        return Sizes(MAX_TOKEN, mic, 1, trailer)
+
+    # -- client ----------------------------------------------------------------------------
+
+    def _client_start(self, payload: bytes) -> Choice[State, Step]:
+        from .kdc import forwarded_tgt, service_ticket
+        from .names import parse_target
+
+        if not self._target:
+            raise WrongPrincipal(
+                "Kerberos needs a target name (an SPN such as HTTP/host.example.com); "
+                "pszTargetName was empty."
+            )
+        server = parse_target(self._target, self._cred.config)
+        self._server_name = str(server)
+        cred = self._cred
+        env = self._env
+        want_delegation = bool(self._request & IscReq.DELEGATE)
+
+        def tickets() -> Generator[KdcRequest, bytes, object]:
+            ticket = yield from service_ticket(cred, server, env)
+            forwarded = None
+            if want_delegation and (
+                ticket.flags & TicketFlags.OK_AS_DELEGATE or cred.delegate_always
+            ):
+                forwarded = yield from forwarded_tgt(cred, env)
+            return ticket, forwarded
+
+        self._exchange = tickets()
+        return self._advance(None)
+
+    def _client_kdc_reply(self, payload: bytes) -> Choice[State, Step]:
+        return self._advance(payload)
+
+    def _advance(self, reply: bytes | None) -> Choice[State, Step]:
+        """Run the KDC exchange to its next request, or build the AP-REQ once it is done."""
+        assert self._exchange is not None
+        try:
+            request = next(self._exchange) if reply is None else self._exchange.send(reply)
+        except StopIteration as done:
+            self._exchange = None
+            ticket, forwarded = done.value
+            return self._send_ap_req(ticket, forwarded)
+        return Choice(Step(SecStatus.SEC_I_CONTINUE_NEEDED, kdc_request=request), State.AWAIT_KDC)
+
+    def _send_ap_req(self, ticket: object, forwarded: object | None) -> Choice[State, Step]:
+        from .tickets import ServiceTicket
+
+        assert isinstance(ticket, ServiceTicket)
+        env = self._env
+        self._ticket = ticket
+        self._session_key = ticket.session_key
+        self._client_name = str(ticket.client)
+        self._expiry = ticket.endtime
+        req = IscReq(self._request)
+        flags = _gss_flags_from_isc(int(req))
+        krb_cred = None
+        if forwarded is not None:
+            assert isinstance(forwarded, ServiceTicket)
+            krb_cred = self._krb_cred(forwarded, ticket.session_key)
+            self._delegated = True
+        else:
+            flags &= ~gss.GSS_C_DELEG_FLAG
+        self._gss_flags = flags
+        checksum = gss.build_authenticator_checksum(flags, self._bindings, krb_cred)
+        ctime, cusec = _now_parts(env.now())
+        self._ctime, self._cusec = ctime, cusec
+        self._initiator_subkey = random_key(ticket.session_key.enctype, env.random)
+        self._send_seq = int.from_bytes(env.random(4), "big") & 0x3FFFFFFF
+        authenticator = Authenticator(
+            crealm=ticket.client.realm,
+            cname=ticket.client.name,
+            cksum=Checksum(gss.GSS_CHECKSUM_TYPE, checksum),
+            cusec=cusec,
+            ctime=ctime,
+            subkey=EncryptionKey(self._initiator_subkey.enctype, self._initiator_subkey.contents),
+            seq_number=self._send_seq,
+        )
+        options = 0
+        mutual = bool(req & (IscReq.MUTUAL_AUTH | IscReq.USE_DCE_STYLE))
+        if mutual:
+            options |= ApOptions.MUTUAL_REQUIRED
+        ap_req = ApReq(
+            ap_options=options,
+            ticket=ticket.ticket,
+            authenticator=EncryptedData(
+                etype=ticket.session_key.enctype,
+                cipher=encrypt(ticket.session_key, USAGE_AP_REQ_AUTH, authenticator.to_der()),
+            ),
+        )
+        body = ap_req.to_der()
+        token = body if self._dce else gss_wrap_token(KRB5_OID, TOK_ID_AP_REQ, body)
+        if mutual:
+            self._ret = self._compute_ret(complete=False)
+            return Choice(Step(SecStatus.SEC_I_CONTINUE_NEEDED, token), State.EXPECT_AP_REP)
+        # RFC 4121 §4.2.1/§4.2.2: without mutual authentication there is no AP-REP; both
+        # directions use the initiator subkey and start at the initiator's sequence number.
+        self._recv = self._window(self._send_seq)
+        self._ret = self._compute_ret(complete=True)
+        return Choice(Step(SecStatus.SEC_E_OK, token), State.COMPLETE)
+
+    def _krb_cred(self, tgt: object, key: Key) -> bytes:
+        """KRB-CRED carrying the forwarded TGT, encrypted with the ticket session key, usage 14
+        (RFC 4121 §4.1.1.1; MIT and Windows use the session key)."""
+        from .tickets import ServiceTicket
+
+        assert isinstance(tgt, ServiceTicket)
+        info = KrbCredInfo(
+            key=EncryptionKey(tgt.session_key.enctype, tgt.session_key.contents),
+            prealm=tgt.client.realm,
+            pname=tgt.client.name,
+            flags=tgt.flags,
+            authtime=tgt.authtime,
+            starttime=tgt.starttime,
+            endtime=tgt.endtime,
+            renew_till=tgt.renew_till,
+            srealm=tgt.server.realm,
+            sname=tgt.server.name,
+        )
+        part = EncKrbCredPart(ticket_info=(info,))
+        cred = KrbCred(
+            tickets=(tgt.ticket,),
+            enc_part=EncryptedData(
+                etype=key.enctype, cipher=encrypt(key, USAGE_KRB_CRED_PART, part.to_der())
+            ),
+        )
+        return cred.to_der()
+
+    def _client_ap_rep(self, payload: bytes) -> Step:
+        token = classify(payload)
+        rep = ApRep.from_der(token.body)
+        key = self._session_key
+        assert key is not None
+        part = EncApRepPart.from_der(decrypt(key, USAGE_AP_REP_PART, rep.enc_part.cipher))
+        if part.ctime != self._ctime or part.cusec != self._cusec:
+            raise MutualAuthFailed(
+                f"The AP-REP from {self._server_name} does not echo our authenticator's time: "
+                "the server could not prove it holds the service key."
+            )
+        if part.subkey is not None:
+            self._acceptor_subkey = Key(part.subkey.keytype, part.subkey.keyvalue)
+        peer_seq = part.seq_number if part.seq_number is not None else self._send_seq
+        self._recv = self._window(peer_seq)
+        self._mutual_done = True
+        if self._dce:
+            # MS-KILE 3.4.5.1: the initiator answers with its own AP-REP (session key, usage
+            # 12). As MIT builds it (and checks it): the current time, no subkey, and the
+            # acceptor's sequence number echoed, which is what proves the initiator read it.
+            ctime, cusec = _now_parts(self._env.now())
+            reply = EncApRepPart(ctime=ctime, cusec=cusec, seq_number=peer_seq)
+            out = ApRep(enc_part=EncryptedData(
+                etype=key.enctype, cipher=encrypt(key, USAGE_AP_REP_PART, reply.to_der())))
+            self._ret = self._compute_ret(complete=True)
+            return Step(SecStatus.SEC_E_OK, out.to_der())
+        self._ret = self._compute_ret(complete=True)
+        return Step(SecStatus.SEC_E_OK)
+
+    def _client_krb_error(self, payload: bytes) -> Step:
+        from .kdc import krb_error_to_sspi
+
+        error = KrbError.from_der(classify(payload).body)
+        raise krb_error_to_sspi(error, client=None, server=self._server_name, realm=None)
+
+    # -- server ----------------------------------------------------------------------------
+
+    def _server_ap_req(self, payload: bytes) -> Choice[State, Step]:
+        from .acceptor import ReplayCache, decrypt_ticket
+
+        token = classify(payload)
+        if token.framed:
+            self._mech_oid = gss_unwrap_token(payload)[0]
+        elif not self._dce:
+            # A raw AP-REQ is DCE style (MS-KILE 3.4.5.1); accept it as Windows does.
+            self._dce = True
+        ap_req = ApReq.from_der(token.body)
+        cred = self._cred
+        now = self._env.now()
+        skew = timedelta(seconds=cred.config.clockskew)
+        enc_ticket, _service_key = decrypt_ticket(
+            cred.keytab, ap_req.ticket, allowed=cred.acceptor_principal, now=now, skew=skew
+        )
+        session = Key(enc_ticket.key.keytype, enc_ticket.key.keyvalue)
+        auth = Authenticator.from_der(
+            decrypt(session, USAGE_AP_REQ_AUTH, ap_req.authenticator.cipher)
+        )
+        if auth.crealm != enc_ticket.crealm or auth.cname != enc_ticket.cname:
+            raise WrongPrincipal(
+                "The authenticator names a different client than the ticket: the ticket may "
+                "have been stolen."
+            )
+        when = auth.ctime + timedelta(microseconds=auth.cusec)
+        if abs(now - when) > skew:
+            raise TimeSkew(
+                f"The client's clock ({when:%Y-%m-%d %H:%M:%S}Z) differs from this server's by "
+                f"more than {skew}; synchronise the clocks."
+            )
+        digest = hashlib.sha256(ap_req.authenticator.cipher).digest()
+        ReplayCache.shared().check_and_add(
+            str(enc_ticket.cname), str(ap_req.ticket.sname), auth.ctime, auth.cusec, digest,
+            now, skew,
+        )
+        flags = 0
+        if auth.cksum is not None and auth.cksum.cksumtype == gss.GSS_CHECKSUM_TYPE:
+            checksum = gss.parse_authenticator_checksum(auth.cksum.checksum)
+            flags = checksum.flags
+            self._check_bindings(checksum.bnd)
+            if checksum.krb_cred is not None:
+                self._accept_delegation(checksum.krb_cred, session, enc_ticket)
+        elif self._bindings is not None and not AscReq(self._request) & (
+            AscReq.ALLOW_MISSING_BINDINGS
+        ):
+            raise BadBindings("The client sent no GSS checksum, so no channel bindings.")
+        self._gss_flags = flags
+        self._session_key = session
+        if auth.subkey is not None:
+            self._initiator_subkey = Key(auth.subkey.keytype, auth.subkey.keyvalue)
+        self._client_name = f"{'/'.join(enc_ticket.cname.name_string)}@{enc_ticket.crealm}"
+        self._server_name = (
+            f"{'/'.join(ap_req.ticket.sname.name_string)}@{ap_req.ticket.realm}"
+        )
+        self._expiry = enc_ticket.endtime
+        peer_seq = auth.seq_number or 0
+        mutual = bool(ap_req.ap_options & ApOptions.MUTUAL_REQUIRED) or self._dce
+        if not mutual:
+            self._recv = self._window(peer_seq)
+            self._send_seq = peer_seq
+            self._ret = self._compute_ret(complete=True)
+            return Choice(Step(SecStatus.SEC_E_OK), State.COMPLETE)
+        env = self._env
+        self._acceptor_subkey = random_key(session.enctype, env.random)
+        self._send_seq = int.from_bytes(env.random(4), "big") & 0x3FFFFFFF
+        part = EncApRepPart(
+            ctime=auth.ctime, cusec=auth.cusec,
+            subkey=EncryptionKey(self._acceptor_subkey.enctype, self._acceptor_subkey.contents),
+            seq_number=self._send_seq,
+        )
+        rep = ApRep(enc_part=EncryptedData(
+            etype=session.enctype, cipher=encrypt(session, USAGE_AP_REP_PART, part.to_der())))
+        body = rep.to_der()
+        self._recv = self._window(peer_seq)
+        self._mutual_done = True
+        self._dce_seq = self._send_seq
+        if self._dce:
+            self._ret = self._compute_ret(complete=False)
+            return Choice(Step(SecStatus.SEC_I_CONTINUE_NEEDED, body), State.EXPECT_DCE_AP_REP)
+        self._ret = self._compute_ret(complete=True)
+        step = Step(SecStatus.SEC_E_OK, gss_wrap_token(self._mech_oid, TOK_ID_AP_REP, body))
+        return Choice(step, State.COMPLETE)
+
+    def _server_dce_ap_rep(self, payload: bytes) -> Step:
+        rep = ApRep.from_der(classify(payload).body)
+        key = self._session_key
+        assert key is not None
+        part = EncApRepPart.from_der(decrypt(key, USAGE_AP_REP_PART, rep.enc_part.cipher))
+        if part.seq_number != self._dce_seq:
+            raise MutualAuthFailed(
+                "The client's DCE-style AP-REP does not echo our sequence number: it did not "
+                "read our AP-REP."
+            )
+        self._ret = self._compute_ret(complete=True)
+        return Step(SecStatus.SEC_E_OK)
+
+    def _check_bindings(self, bnd: bytes) -> None:
+        if self._bindings is None:
+            return
+        if bnd == bytes(16):
+            if AscReq(self._request) & AscReq.ALLOW_MISSING_BINDINGS:
+                return
+            raise BadBindings(
+                "The client sent no channel bindings but this server requires them."
+            )
+        if not _ct_equal(bnd, gss.bindings_hash(self._bindings)):
+            raise BadBindings(
+                "The client's channel bindings do not match this channel: the connection may "
+                "be relayed through another TLS endpoint."
+            )
+
+    def _accept_delegation(self, data: bytes, session: Key, enc_ticket: object) -> None:
+        from .credentials import delegated_credential
+
+        cred = KrbCred.from_der(data)
+        try:
+            plain = decrypt(session, USAGE_KRB_CRED_PART, cred.enc_part.cipher)
+        except SspiError:
+            # RFC 4121 4.1.1.1 allows an unencrypted KRB-CRED (etype 0); nothing else.
+            if cred.enc_part.etype != 0:
+                raise
+            plain = cred.enc_part.cipher
+        part = EncKrbCredPart.from_der(plain)
+        self._delegated_credential = delegated_credential(
+            cred, part, self._env, config=self._cred.config
+        )
+        self._delegated = True
+
+    # -- flags -----------------------------------------------------------------------------
+
+    def _window(self, initial: int) -> SequenceWindow:
+        flags = self._gss_flags
+        return SequenceWindow(
+            initial, bool(flags & gss.GSS_C_REPLAY_FLAG), bool(flags & gss.GSS_C_SEQUENCE_FLAG)
+        )
+
+    def _compute_ret(self, complete: bool) -> int:
+        """ISC_RET_/ASC_RET_ from what this context really provides."""
+        f = self._gss_flags
+        if self.is_client:
+            ret = IscRet(0)
+            if complete:
+                for flag, bit in ((gss.GSS_C_CONF_FLAG, IscRet.CONFIDENTIALITY),
+                                  (gss.GSS_C_INTEG_FLAG, IscRet.INTEGRITY),
+                                  (gss.GSS_C_REPLAY_FLAG, IscRet.REPLAY_DETECT),
+                                  (gss.GSS_C_SEQUENCE_FLAG, IscRet.SEQUENCE_DETECT),
+                                  (gss.GSS_C_IDENTIFY_FLAG, IscRet.IDENTIFY)):
+                    if f & flag:
+                        ret |= bit
+                if self._mutual_done:
+                    ret |= IscRet.MUTUAL_AUTH
+                if self._delegated:
+                    ret |= IscRet.DELEGATE
+            if self._dce:
+                ret |= IscRet.USED_DCE_STYLE
+            if self._request & IscReq.CONNECTION:
+                ret |= IscRet.CONNECTION
+            return int(ret)
+        sret = AscRet(0)
+        if complete:
+            for flag, sbit in ((gss.GSS_C_CONF_FLAG, AscRet.CONFIDENTIALITY),
+                               (gss.GSS_C_INTEG_FLAG, AscRet.INTEGRITY),
+                               (gss.GSS_C_REPLAY_FLAG, AscRet.REPLAY_DETECT),
+                               (gss.GSS_C_SEQUENCE_FLAG, AscRet.SEQUENCE_DETECT),
+                               (gss.GSS_C_IDENTIFY_FLAG, AscRet.IDENTIFY)):
+                if f & flag:
+                    sret |= sbit
+            if self._mutual_done:
+                sret |= AscRet.MUTUAL_AUTH
+            if self._delegated:
+                sret |= AscRet.DELEGATE
+        if self._dce:
+            sret |= AscRet.USED_DCE_STYLE
+        if self._request & AscReq.CONNECTION:
+            sret |= AscRet.CONNECTION
+        return int(sret)
+
+    # -- message protection ----------------------------------------------------------------
+
+    def _direction(self, sending: bool) -> Direction:
+        acceptor = (not self.is_client) if sending else self.is_client
+        return Direction(acceptor=acceptor, acceptor_subkey=self._acceptor_subkey is not None)
+
+    def _key(self) -> Key:
+        key = self._context_key
+        if key is None or not self.complete:
+            raise UnsupportedFunction("The Kerberos handshake has not completed.")
+        return key
+
+    def _next_send(self) -> int:
+        seq = self._send_seq
+        self._send_seq = (seq + 1) & 0xFFFFFFFFFFFFFFFF
+        return seq
+
+    def _accept_seq(self, seq: int) -> None:
+        window = self._recv
+        assert window is not None
+        window.check(seq)
+        window.accept(seq)
+
+    def make_signature(self, parts: Sequence[MessagePart], qop: int, seq: int | None) -> bytes:
+        key = self._key()
+        data = b"".join(p.data for p in parts if _signed(p))
+        if key.enctype == RC4:
+            return legacy.rc4_gss_get_mic(key, self._next_send() & 0xFFFFFFFF, data,
+                                          self.is_client)
+        return gss.get_mic(key, self._direction(True), self._next_send(), data)
+
+    def verify_signature(
+        self, parts: Sequence[MessagePart], signature: bytes, seq: int | None
+    ) -> int:
+        key = self._key()
+        data = b"".join(p.data for p in parts if _signed(p))
+        if key.enctype == RC4:
+            number = legacy.rc4_gss_verify_mic(key, signature, data, not self.is_client)
+        else:
+            number = gss.verify_mic(key, self._direction(False), signature, data)
+        self._accept_seq(number)
+        return 0
+
+    def encrypt(self, parts: Sequence[MessagePart], qop: int, seq: int | None) -> Sealed:
+        key = self._key()
+        qop &= 0xFFFFFFFF
+        if qop not in (0, SECQOP_WRAP_NO_ENCRYPT):
+            raise UnsupportedFunction(f"Kerberos supports no quality of protection {qop:#x}.")
+        seal = qop != SECQOP_WRAP_NO_ENCRYPT
+        _refuse_sign_only(parts)
+        sealed_parts = [p for p in parts if p.sealed]
+        plaintext = b"".join(p.data for p in sealed_parts)
+        if key.enctype == RC4:
+            return self._rc4_encrypt(key, parts, sealed_parts, plaintext, seal)
+        result = gss.wrap(
+            key, self._direction(True), self._next_send(), plaintext, seal=seal,
+            checksum_size=profile(key.enctype).checksum_size,
+            confounder=self._env.random(profile(key.enctype).confounder_size),
+            dce_style=self._dce,
+        )
+        return Sealed(result.token, _split_back(parts, result.data))
+
+    def _rc4_encrypt(self, key: Key, parts: Sequence[MessagePart],
+                     sealed_parts: Sequence[MessagePart], plaintext: bytes, seal: bool) -> Sealed:
+        token = legacy.rc4_gss_wrap(key, self._next_send() & 0xFFFFFFFF, plaintext,
+                                    self.is_client, seal, self._env.random(8))
+        pad = 1  # RFC 4757 §7.3 as MIT emits it: one pad byte (legacy.rc4_gss_wrap)
+        body_len = len(plaintext) + pad
+        header, body = token[:-body_len], token[-body_len:]
+        return Sealed(header, _split_back(parts, body[: len(plaintext)]), body[len(plaintext):])
+
+    def decrypt(self, token: bytes, parts: Sequence[MessagePart], seq: int | None) -> Unsealed:
+        key = self._key()
+        _refuse_sign_only(parts)
+        data = b"".join(p.data for p in parts if p.sealed)
+        if key.enctype == RC4:
+            message, number, sealed = legacy.rc4_gss_unwrap(key, token + data, not self.is_client)
+        else:
+            opened = gss.unwrap(key, self._direction(False), token, data, dce_style=self._dce)
+            message, number, sealed = opened.plaintext, opened.seq, opened.sealed
+        self._accept_seq(number)
+        if len(message) != len(data) and parts:
+            message = message[: len(data)] if len(message) > len(data) else message
+        return Unsealed(_split_back(parts, message), 0 if sealed else SECQOP_WRAP_NO_ENCRYPT)
+
+    def split_stream(self, stream: bytes) -> tuple[bytes, bytes]:
+        if len(stream) < gss.HEADER_SIZE:
+            raise InvalidToken(
+                f"The SECBUFFER_STREAM holds {len(stream)} bytes, less than a Kerberos token "
+                "header."
+            )
+        if self._key().enctype == RC4:
+            return stream, b""
+        return stream[: gss.HEADER_SIZE], stream[gss.HEADER_SIZE :]
+
+    def wrap(self, data: bytes, encrypt: bool = True) -> bytes:
+        sealed = self.encrypt((MessagePart(data),), 0 if encrypt else SECQOP_WRAP_NO_ENCRYPT, None)
+        return sealed.token + sealed.parts[0] + sealed.padding
+
+    def unwrap(self, message: bytes) -> bytes:
+        token, data = self.split_stream(message)
+        key = self._key()
+        if key.enctype == RC4:
+            plain, number, _ = legacy.rc4_gss_unwrap(key, message, not self.is_client)
+            self._accept_seq(number)
+            return plain
+        opened = gss.unwrap(key, self._direction(False), token, data, dce_style=self._dce)
+        self._accept_seq(opened.seq)
+        return opened.plaintext
+
+
+def _signed(part: MessagePart) -> bool:
+    """Kerberos checksums DATA and READONLY_WITH_CHECKSUM buffers; plain READONLY is ignored."""
+    if part.attrs & SecBufferAttr.READONLY_WITH_CHECKSUM:
+        return True
+    return not part.attrs & SecBufferAttr.READONLY
+
+
+def _refuse_sign_only(parts: Sequence[MessagePart]) -> None:
+    if any(p.attrs & SecBufferAttr.READONLY_WITH_CHECKSUM for p in parts):
+        raise UnsupportedFunction(
+            "Kerberos EncryptMessage/DecryptMessage with SECBUFFER_READONLY_WITH_CHECKSUM "
+            "(sign-only) buffers is not implemented yet; send those bytes in a DATA buffer or "
+            "sign them with MakeSignature."
+        )
+
+
+def _split_back(parts: Sequence[MessagePart], data: bytes) -> tuple[bytes, ...]:
+    """Cut the processed bytes back into the sealed parts; unsealed parts pass unchanged."""
+    out: list[bytes] = []
+    offset = 0
+    for part in parts:
+        if part.sealed:
+            out.append(data[offset : offset + len(part.data)])
+            offset += len(part.data)
+        else:
+            out.append(part.data)
+    return tuple(out)
+
+
+def _ct_equal(a: bytes, b: bytes) -> bool:
+    import hmac
+
+    return hmac.compare_digest(a, b)
+
+
+Handler = Callable[[KerberosContext, bytes], "Step | Choice[State, Step]"]
+_AFTER_TICKETS = (State.AWAIT_KDC, State.EXPECT_AP_REP, State.COMPLETE)
+
+TRANSITIONS: dict[tuple[State, Input], tuple[Handler, State | tuple[State, ...]]] = {
+    (State.CLIENT_INITIAL, Input.NO_TOKEN): (KerberosContext._client_start, _AFTER_TICKETS),
+    (State.AWAIT_KDC, Input.KDC_REPLY): (KerberosContext._client_kdc_reply, _AFTER_TICKETS),
+    (State.EXPECT_AP_REP, Input.AP_REP): (KerberosContext._client_ap_rep, State.COMPLETE),
+    (State.EXPECT_AP_REP, Input.KRB_ERROR): (KerberosContext._client_krb_error, State.FAILED),
+    (State.EXPECT_AP_REQ, Input.AP_REQ): (
+        KerberosContext._server_ap_req, (State.COMPLETE, State.EXPECT_DCE_AP_REP)),
+    (State.EXPECT_DCE_AP_REP, Input.AP_REP): (
+        KerberosContext._server_dce_ap_rep, State.COMPLETE),
+}

@@ -1,0 +1,71 @@
+"""The Kerberos provider: credentials and contexts for the sspi layer (RFC 4120, RFC 4121,
+MS-KILE)."""
+
+from __future__ import annotations
+
+from ...constants import AscReq, CredentialUse, IscReq, SecPkgFlag
+from ...errors import UnsupportedFunction
+from ...provider import (
+    DEFAULT_ENVIRONMENT,
+    Credential,
+    Environment,
+    PackageInfo,
+    SecurityContext,
+    SecurityPackage,
+)
+from .machine import MAX_TOKEN, KerberosContext
+
+INFO = PackageInfo(
+    name="Kerberos",
+    comment="Microsoft Kerberos V1.0",
+    capabilities=(
+        SecPkgFlag.INTEGRITY | SecPkgFlag.PRIVACY | SecPkgFlag.TOKEN_ONLY
+        | SecPkgFlag.CONNECTION | SecPkgFlag.MULTI_REQUIRED | SecPkgFlag.EXTENDED_ERROR
+        | SecPkgFlag.ACCEPT_WIN32_NAME | SecPkgFlag.NEGOTIABLE | SecPkgFlag.GSS_COMPATIBLE
+        | SecPkgFlag.LOGON | SecPkgFlag.MUTUAL_AUTH | SecPkgFlag.DELEGATION
+    ),
+    version=1,
+    rpcid=16,  # RPC_C_AUTHN_GSS_KERBEROS
+    max_token=MAX_TOKEN,
+)
+
+# Requests this package cannot honour fail at once instead of being silently dropped.
+_ISC_UNSUPPORTED = (
+    IscReq.DATAGRAM | IscReq.USE_SESSION_KEY | IscReq.USE_HTTP_STYLE | IscReq.PROMPT_FOR_CREDS
+    | IscReq.NULL_SESSION
+)
+_ASC_UNSUPPORTED = AscReq.DATAGRAM | AscReq.USE_SESSION_KEY
+
+
+class KerberosPackage(SecurityPackage):
+    """``Kerberos``: native AS/TGS exchanges, AP exchange, RFC 4121 message protection."""
+
+    info = INFO
+
+    def acquire_credentials(
+        self, principal: str | None, use: CredentialUse, auth_data: object | None
+    ) -> Credential:
+        from .credentials import acquire_credentials
+
+        return acquire_credentials(principal, use, auth_data, DEFAULT_ENVIRONMENT)
+
+    def client_context(
+        self, credential: Credential, target: str | None, req: IscReq,
+        env: Environment = DEFAULT_ENVIRONMENT,
+    ) -> SecurityContext:
+        bad = req & _ISC_UNSUPPORTED
+        if bad:
+            raise UnsupportedFunction(
+                f"Kerberos cannot provide {IscReq(bad)!r} here; remove it from fContextReq."
+            )
+        return KerberosContext(INFO, credential, True, int(req), target, env)
+
+    def server_context(
+        self, credential: Credential, req: AscReq, env: Environment = DEFAULT_ENVIRONMENT
+    ) -> SecurityContext:
+        bad = req & _ASC_UNSUPPORTED
+        if bad:
+            raise UnsupportedFunction(
+                f"Kerberos cannot provide {AscReq(bad)!r} here; remove it from fContextReq."
+            )
+        return KerberosContext(INFO, credential, False, int(req), None, env)
