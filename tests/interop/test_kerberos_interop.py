@@ -349,3 +349,89 @@ def test_encrypt_message_layout_is_mit_wrap_iov(
     header, data, _ = acceptor.wrap_iov(b"mit integrity", False)
     opened = ctx.decrypt(header, (MessagePart(data),), None)
     assert opened.parts == (b"mit integrity",) and opened.qop == SECQOP_WRAP_NO_ENCRYPT
+
+
+def test_attributes_through_the_windows_functions(mit_realm: MitRealm,
+                                                  config: Krb5Config) -> None:
+    from opensspi import sspi
+    from opensspi.attributes import Flags, Lifespan, Names, NativeNames, SessionKey
+    from opensspi.buffers import SecBuffer, SecBufferDesc
+    from opensspi.constants import CredentialUse, SecBufferType, SecPkgAttr, SecStatus
+    from opensspi.provider import PackageInfo, Sizes
+
+    _, ccred, cred_expiry = sspi.AcquireCredentialsHandle(
+        None, "Kerberos", CredentialUse.OUTBOUND, None, _alice(mit_realm, config))
+    _, scred, _ = sspi.AcquireCredentialsHandle(
+        None, "Kerberos", CredentialUse.INBOUND, None,
+        KerberosAuthData(acceptor_keytab=str(mit_realm.keytab), config=config))
+    client, server = sspi.CtxtHandle(), sspi.CtxtHandle()
+    out = SecBufferDesc([SecBuffer(SecBufferType.TOKEN, 48000)])
+    isc = sspi.InitializeSecurityContext(ccred, None, "HTTP@server.test.local", FLAGS, 0, 0,
+                                         None, 0, client, out)
+    assert isc.status == SecStatus.SEC_I_CONTINUE_NEEDED and isc.expiry is not None
+    reply = SecBufferDesc([SecBuffer(SecBufferType.TOKEN, 48000)])
+    asc = sspi.AcceptSecurityContext(scred, None, SecBufferDesc([out[0]]), 0, 0, server, reply)
+    assert asc.status == SecStatus.SEC_E_OK
+    isc = sspi.InitializeSecurityContext(ccred, client, "HTTP@server.test.local", FLAGS, 0, 0,
+                                         SecBufferDesc([reply[0]]), 0, None, out)
+    assert isc.status == SecStatus.SEC_E_OK
+    assert IscRet(isc.context_attr) & IscRet.MUTUAL_AUTH
+    sizes = sspi.QueryContextAttributes(client, SecPkgAttr.SIZES)
+    assert sizes == Sizes(48000, 28, 1, 60)
+    assert sspi.QueryContextAttributes(server, SecPkgAttr.NAMES) == Names("alice@TEST.LOCAL")
+    native = sspi.QueryContextAttributes(client, SecPkgAttr.NATIVE_NAMES)
+    assert isinstance(native, NativeNames)
+    assert native.server_name == "HTTP/server.test.local@TEST.LOCAL"
+    key_c = sspi.QueryContextAttributes(client, SecPkgAttr.SESSION_KEY)
+    key_s = sspi.QueryContextAttributes(server, SecPkgAttr.SESSION_KEY)
+    assert isinstance(key_c, SessionKey) and key_c == key_s and len(key_c.session_key) == 32
+    life = sspi.QueryContextAttributes(client, SecPkgAttr.LIFESPAN)
+    assert isinstance(life, Lifespan) and life.expiry == isc.expiry
+    assert cred_expiry is None or cred_expiry >= isc.expiry  # credential outlives the ticket
+    info = sspi.QueryContextAttributes(client, SecPkgAttr.PACKAGE_INFO)
+    assert isinstance(info, PackageInfo) and info.name == "Kerberos" and info.rpcid == 16
+    flags = sspi.QueryContextAttributes(client, SecPkgAttr.FLAGS)
+    assert isinstance(flags, Flags) and flags.flags == int(isc.context_attr)
+
+
+def test_asyncio_driver(mit_realm: MitRealm, config: Krb5Config) -> None:
+    import asyncio
+
+    async def handshake() -> tuple[opensspi.Context, opensspi.Context]:
+        client = opensspi.client("Kerberos", target="HTTP/server.test.local", flags=FLAGS,
+                                 auth_data=_alice(mit_realm, config))
+        server = opensspi.server("Kerberos", auth_data=KerberosAuthData(
+            acceptor_keytab=str(mit_realm.keytab), config=config))
+        token = await client.step_async()  # AS and TGS over the asyncio transport
+        await client.step_async(await server.step_async(token))
+        return client, server
+
+    client, server = asyncio.run(handshake())
+    assert client.complete and server.complete
+    assert server.unwrap(client.wrap(b"async")) == b"async"
+
+
+@pytest.mark.parametrize("target", ["HTTP/server.test.local", "HTTP@server.test.local",
+                                    "HTTP/server.test.local@TEST.LOCAL"])
+def test_spn_forms(mit_realm: MitRealm, config: Krb5Config, gss_krb5: GssKrb5Factory,
+                   target: str) -> None:
+    acceptor = gss_krb5("accept")
+    client = opensspi.client("Kerberos", target=target, flags=FLAGS,
+                             auth_data=_alice(mit_realm, config))
+    _pump(client, acceptor)
+    assert acceptor.info()["target_name"] == "HTTP/server.test.local@TEST.LOCAL"
+
+
+def test_heimdal_tickets_to_mit_acceptor(heimdal_realm: Any,
+                                         gss_krb5_heimdal: GssKrb5Factory) -> None:
+    """A second, independent KDC: opensspi's AS/TGS against Heimdal, then MIT's acceptor."""
+    heimdal_config = Krb5Config.load([str(heimdal_realm.krb5_conf)])
+    acceptor = gss_krb5_heimdal("accept")
+    auth = KerberosAuthData(identity=AuthIdentity("alice", heimdal_realm.realm,
+                                                  heimdal_realm.passwords["alice"]),
+                            config=heimdal_config)
+    client = opensspi.client("Kerberos", target="HTTP/server.heimdal.local", flags=FLAGS,
+                             auth_data=auth)
+    _pump(client, acceptor)
+    assert acceptor.info()["initiator_name"] == "alice@HEIMDAL.LOCAL"
+    _messages_both_ways(client, acceptor)
