@@ -435,3 +435,21 @@ def test_heimdal_tickets_to_mit_acceptor(heimdal_realm: Any,
     _pump(client, acceptor)
     assert acceptor.info()["initiator_name"] == "alice@HEIMDAL.LOCAL"
     _messages_both_ways(client, acceptor)
+
+
+def test_readme_examples(mit_realm: MitRealm, monkeypatch: pytest.MonkeyPatch,
+                         tmp_path: Path) -> None:
+    """The README's Kerberos snippets, as written: settings come from the environment."""
+    for name, value in mit_realm.env(ccache=mit_realm.kinit("bob", ccache=tmp_path / "cc")).items():
+        monkeypatch.setenv(name, value)
+    server = opensspi.server("Kerberos")  # KRB5_KTNAME
+    sso = opensspi.client("Kerberos", target="HTTP/server.test.local",
+                          flags=IscReq.MUTUAL_AUTH | IscReq.CONFIDENTIALITY)  # KRB5CCNAME
+    assert sso.step(server.step(sso.step())) is None
+    assert server.client_name == "bob@TEST.LOCAL"
+    server = opensspi.server("Kerberos")
+    password = opensspi.client("Kerberos", user="alice", domain="TEST.LOCAL",
+                               password=mit_realm.passwords["alice"],
+                               target="HTTP/server.test.local")
+    server.step(password.step())
+    assert server.client_name == "alice@TEST.LOCAL"
