@@ -1,10 +1,11 @@
-"""KDC exchanges driven byte for byte: a scripted in-test KDC, the recorded MIT exchanges, the
-error mapping, target names, the shared ticket cache, credential sources, the acceptor helpers,
-and hostile replies (SspiError only).
+"""KDC exchanges driven byte for byte: a scripted KDC, the recorded MIT exchanges, the error
+mapping, target names, the shared ticket cache, credential sources, the acceptor helpers, and
+hostile replies (SspiError only).
 
-The in-test KDC (:class:`FakeKdc`) is built from our own asn1 and crypto modules: it checks what
-an RFC 4120 KDC checks (PA-ENC-TIMESTAMP, the PA-TGS-REQ authenticator checksum over the exact
-req-body, ticket times) and can be told to misbehave (wrong nonce, wrong sname, referrals).
+The KDC is :class:`opensspi.testing.kdc.MiniKdc`, which checks what an RFC 4120 KDC checks
+(PA-ENC-TIMESTAMP, the PA-TGS-REQ authenticator checksum over the exact req-body, ticket times)
+and follows referrals between realms; :class:`ScriptedKdc` subclasses it to misbehave where a
+test needs it (wrong nonce, wrong sname, forced errors, client referrals).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import dataclasses
 import json
 import random
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -53,8 +54,6 @@ from opensspi.packages.kerberos.credentials import (
 from opensspi.packages.kerberos.crypto import (
     Key,
     decrypt,
-    encrypt,
-    random_key,
     string_to_key,
     verify_checksum,
 )
@@ -82,6 +81,7 @@ from opensspi.packages.kerberos.keytab import Keytab, KeytabEntry
 from opensspi.packages.kerberos.names import Principal, parse_target
 from opensspi.packages.kerberos.tickets import ServiceTicket, TicketCache
 from opensspi.provider import AuthIdentity, Environment, KdcRequest
+from opensspi.testing.kdc import MiniKdc, PrincipalEntry
 from opensspi.transport import KdcAddress
 
 UTC = timezone.utc
@@ -153,7 +153,7 @@ def _fresh_caches() -> Iterator[None]:
 
 
 # ---------------------------------------------------------------------------------------------
-# The in-test KDC
+# The KDC: opensspi.testing.kdc.MiniKdc, scripted to misbehave where a test needs it
 # ---------------------------------------------------------------------------------------------
 
 
@@ -161,233 +161,83 @@ def tgs_name(realm: str) -> k.PrincipalName:
     return k.PrincipalName(2, ("krbtgt", realm))
 
 
-@dataclasses.dataclass
-class FakeRealm:
-    name: str
-    krbtgt: Key
-    users: dict[str, Key] = dataclasses.field(default_factory=dict)
-    services: dict[str, Key] = dataclasses.field(default_factory=dict)
-    cross_out: dict[str, Key] = dataclasses.field(default_factory=dict)  # krbtgt/X@name
-    cross_in: dict[str, Key] = dataclasses.field(default_factory=dict)  # krbtgt/name@X
-    referrals: dict[str, str] = dataclasses.field(default_factory=dict)  # service -> realm
-
-
-class FakeKdc:
-    """A small RFC 4120 KDC for several realms; ``handle`` answers one KdcRequest."""
+class ScriptedKdc(MiniKdc):
+    """MiniKdc driven with KdcRequests, recording them, with the misbehaviour a real KDC never
+    shows: forced errors, client referrals, renamed clients, foreign session-key enctypes, a
+    session-key-encrypted TGS-REP despite a subkey, and mutated replies."""
 
     def __init__(self, clock: Clock, seed: int = 99) -> None:
-        self.clock = clock
-        self.rng = random.Random(seed)
-        self.realms: dict[str, FakeRealm] = {}
+        self._clock = clock
+        super().__init__(REALM, env=Environment(now=clock, random=random.Random(seed).randbytes))
         self.requests: list[KdcRequest] = []
-        self.require_preauth = True
-        self.salt_override: bytes | None = None
-        self.as_tag = 26
+        self.as_tag: int | None = None
         self.tgs_usage = 9
         self.session_etype: int | None = None
-        self.lifetime = timedelta(hours=10)
-        self.forwardable = True
         self.wrong_realm: dict[str, str] = {}
         self.canonical: dict[str, str] = {}
         self.force_error: int | None = None
         self.mutate_part: Callable[[k.EncKdcRepPart], k.EncKdcRepPart] | None = None
         self.mutate_rep: Callable[[k.KdcRep], k.KdcRep] | None = None
         self.mutate_reply: Callable[[bytes], bytes] | None = None
-        self.add_realm(REALM)
-        self.add_user(REALM, "alice", PASSWORD)
-        self.add_service(REALM, "HTTP/web.example.com")
-        self.add_service(REALM, "host/web.example.com")
+        self.add_user("alice", PASSWORD)
+        self.add_service("HTTP/web.example.com")
+        self.add_service("host/web.example.com")
 
-    # -- setup -------------------------------------------------------------------------------
+    @property
+    def clock(self) -> Clock:
+        return self._clock
 
-    def key(self, etype: int = 18) -> Key:
-        return random_key(etype, self.rng.randbytes)
+    @clock.setter
+    def clock(self, clock: Clock) -> None:
+        self._clock = clock
+        self.env = Environment(now=clock, random=self.env.random)
 
-    def add_realm(self, name: str) -> FakeRealm:
-        realm = self.realms[name] = FakeRealm(name, self.key())
-        return realm
-
-    def add_user(self, realm: str, user: str, password: str, etype: int = 18) -> Key:
-        key = string_to_key(etype, password, (realm + user).encode())
-        self.realms[realm].users[user] = key
-        return key
-
-    def add_service(self, realm: str, name: str, etype: int = 18) -> Key:
-        key = self.key(etype)
-        self.realms[realm].services[name] = key
-        return key
-
-    def trust(self, a: str, b: str) -> None:
-        """krbtgt/b@a: clients of a may go to b."""
-        key = self.key()
-        self.realms[a].cross_out[b] = key
-        self.realms[b].cross_in[a] = key
-
-    # -- protocol ----------------------------------------------------------------------------
-
-    def now(self) -> datetime:
-        return self.clock.now.replace(microsecond=0)
-
-    def handle(self, request: KdcRequest) -> bytes:
+    def send(self, request: KdcRequest) -> bytes:
+        """The ``send`` of run_exchange: one KdcRequest, answered by MiniKdc.handle."""
         self.requests.append(request)
         req = k.KdcReq.from_der(request.data)
-        assert req.req_body.realm == request.realm
-        realm = self.realms[request.realm]
-        if self.force_error is not None:
-            return self.error(realm, self.force_error, req.req_body)
+        body = req.req_body
+        assert body.realm == request.realm
         if req.msg_type == k.MessageType.KRB_AS_REQ:
-            reply = self._as(realm, req)
-        else:
-            reply = self._tgs(realm, req)
+            pa = {p.padata_type: p.padata_value for p in req.padata or ()}
+            assert k.PaPacRequest.from_der(pa[128]) == k.PaPacRequest(True)
+        if self.force_error is not None:
+            return self.krb_error(self.force_error, realm=body.realm, sname=body.sname,
+                                  cname=body.cname, e_text="scripted")
+        if req.msg_type == k.MessageType.KRB_AS_REQ and body.realm in self.wrong_realm:
+            return self.krb_error(68, realm=body.realm, sname=body.sname, cname=body.cname,
+                                  crealm=self.wrong_realm[body.realm], e_text="scripted")
+        reply = self.handle(request.data)
         return self.mutate_reply(reply) if self.mutate_reply else reply
 
-    def error(
-        self, realm: FakeRealm, code: int, body: k.KdcReqBody, *, crealm: str | None = None,
-        e_data: bytes | None = None,
-    ) -> bytes:
-        return k.KrbError(
-            stime=self.now(), susec=0, error_code=code, crealm=crealm, cname=body.cname,
-            realm=realm.name, sname=body.sname or tgs_name(realm.name), e_data=e_data,
-            e_text="fake",
-        ).to_der()
+    def handle(self, request: bytes | bytearray | memoryview | KdcRequest) -> bytes:
+        """MiniKdc.handle, also taking a KdcRequest (then as :meth:`send`)."""
+        if isinstance(request, KdcRequest):
+            return self.send(request)
+        return super().handle(request)
 
-    def _session(self, body: k.KdcReqBody) -> Key:
+    def session_enctype(
+        self, requested: Sequence[int], server: PrincipalEntry | None
+    ) -> int | None:
         if self.session_etype is not None:
-            return self.key(self.session_etype)
-        etype = next(e for e in body.etype if e in (17, 18, 19, 20, 23))
-        return self.key(etype)
+            return self.session_etype
+        return super().session_enctype(requested, server)
 
-    def _issue(
-        self, realm: FakeRealm, body: k.KdcReqBody, *, crealm: str, cname: k.PrincipalName,
-        sname: k.PrincipalName, srealm: str, server_key: Key, flags: int, reply_key: Key,
-        usage: int, msg_type: int, tag: int, padata: tuple[k.PAData, ...] | None = None,
-        endtime: datetime | None = None,
-    ) -> bytes:
-        now = self.now()
-        session = self._session(body)
-        end = min(body.till, endtime or now + self.lifetime, now + self.lifetime)
-        tkt = k.EncTicketPart(
-            flags=flags, key=k.EncryptionKey(session.enctype, session.contents), crealm=crealm,
-            cname=cname, transited=k.TransitedEncoding(1, b""), authtime=now, endtime=end,
-        )
-        ticket = k.Ticket(
-            realm=srealm, sname=sname,
-            enc_part=k.EncryptedData(
-                etype=server_key.enctype, kvno=1,
-                cipher=encrypt(server_key, 2, tkt.to_der(), self.rng.randbytes(16)),
-            ),
-        )
-        part = k.EncKdcRepPart(
-            key=k.EncryptionKey(session.enctype, session.contents),
-            last_req=(k.LastReqEntry(0, now),), nonce=body.nonce, flags=flags, authtime=now,
-            endtime=end, srealm=srealm, sname=sname, application_tag=tag,
-        )
-        if self.mutate_part is not None:
-            part = self.mutate_part(part)
-        rep = k.KdcRep(
-            msg_type=msg_type, padata=padata, crealm=crealm, cname=cname, ticket=ticket,
-            enc_part=k.EncryptedData(
-                etype=reply_key.enctype,
-                cipher=encrypt(reply_key, usage, part.to_der(), self.rng.randbytes(16)),
-            ),
-        )
-        if self.mutate_rep is not None:
-            rep = self.mutate_rep(rep)
-        return rep.to_der()
+    def tgs_reply_key(self, session: Key, subkey: Key | None) -> tuple[Key, int]:
+        if self.tgs_usage == 8:
+            return session, 8
+        return super().tgs_reply_key(session, subkey)
 
-    def _salt(self, realm: FakeRealm, user: str) -> bytes:
-        return self.salt_override or (realm.name + user).encode()
+    def finish_enc_part(self, part: k.EncKdcRepPart) -> k.EncKdcRepPart:
+        if self.as_tag is not None and part.application_tag == 25:
+            part = dataclasses.replace(part, application_tag=self.as_tag)
+        return self.mutate_part(part) if self.mutate_part is not None else part
 
-    def _as(self, realm: FakeRealm, req: k.KdcReq) -> bytes:
-        body = req.req_body
-        assert body.cname is not None and body.sname == tgs_name(realm.name)
-        if realm.name in self.wrong_realm:
-            return self.error(realm, 68, body, crealm=self.wrong_realm[realm.name])
-        user = body.cname.to_text()
-        key = realm.users.get(user)
-        if key is None:
-            return self.error(realm, 6, body)
-        info = k.encode_etype_info2([k.EtypeInfo2Entry(key.enctype, self._salt(realm, user))])
-        pa = {p.padata_type: p.padata_value for p in req.padata or ()}
-        assert k.PaPacRequest.from_der(pa[128]) == k.PaPacRequest(True)
-        if self.require_preauth:
-            if 2 not in pa:
-                e_data = k.encode_method_data([k.PAData(19, info), k.PAData(2, b"")])
-                return self.error(realm, 25, body, e_data=e_data)
-            enc = k.EncryptedData.from_der(pa[2])
-            try:
-                ts = k.PaEncTsEnc.from_der(decrypt(key, 1, enc.cipher))
-            except MessageAltered:
-                return self.error(realm, 24, body)
-            if abs((ts.patimestamp - self.now()).total_seconds()) > 300:
-                return self.error(realm, 37, body)
-        canonical = self.canonical.get(user)
-        cname = k.PrincipalName(1, (canonical,)) if canonical else body.cname
-        flags = int(k.TicketFlags.INITIAL | k.TicketFlags.PRE_AUTHENT)
-        if self.forwardable and body.kdc_options & k.KdcOptions.FORWARDABLE:
-            flags |= k.TicketFlags.FORWARDABLE
-        return self._issue(
-            realm, body, crealm=realm.name, cname=cname, sname=tgs_name(realm.name),
-            srealm=realm.name, server_key=realm.krbtgt, flags=flags, reply_key=key, usage=3,
-            msg_type=11, tag=self.as_tag, padata=(k.PAData(19, info),),
-        )
-
-    def _tgs(self, realm: FakeRealm, req: k.KdcReq) -> bytes:
-        body = req.req_body
-        pa = {p.padata_type: p.padata_value for p in req.padata or ()}
-        ap_req = k.ApReq.from_der(pa[1])
-        issuer = ap_req.ticket.realm
-        tgt_key = realm.krbtgt if issuer == realm.name else realm.cross_in[issuer]
-        assert ap_req.ticket.sname.name_string == ("krbtgt", realm.name)
-        tkt = k.EncTicketPart.from_der(decrypt(tgt_key, 2, ap_req.ticket.enc_part.cipher))
-        if tkt.endtime <= self.now():
-            return self.error(realm, 32, body)
-        session = Key(tkt.key.keytype, tkt.key.keyvalue)
-        auth = k.Authenticator.from_der(decrypt(session, 7, ap_req.authenticator.cipher))
-        assert auth.cname == tkt.cname and auth.crealm == tkt.crealm
-        assert auth.cksum is not None
-        try:
-            verify_checksum(session, 6, body.raw, auth.cksum.checksum, auth.cksum.cksumtype)
-        except SspiError:
-            return self.error(realm, 50, body)
-        assert auth.subkey is not None
-        reply_key = (
-            Key(auth.subkey.keytype, auth.subkey.keyvalue) if self.tgs_usage == 9 else session
-        )
-        assert body.sname is not None
-        name = body.sname.to_text()
-        sname, srealm, flags = body.sname, realm.name, 0
-        if body.kdc_options & k.KdcOptions.FORWARDABLE and tkt.flags & k.TicketFlags.FORWARDABLE:
-            flags |= k.TicketFlags.FORWARDABLE
-        if body.kdc_options & k.KdcOptions.FORWARDED:
-            if not tkt.flags & k.TicketFlags.FORWARDABLE:
-                return self.error(realm, 13, body)
-            flags |= k.TicketFlags.FORWARDED
-        if body.kdc_options & k.KdcOptions.ENC_TKT_IN_SKEY:
-            assert body.additional_tickets
-            other = k.EncTicketPart.from_der(
-                decrypt(realm.krbtgt, 2, body.additional_tickets[0].enc_part.cipher)
-            )
-            server_key = Key(other.key.keytype, other.key.keyvalue)
-        elif body.sname.name_string == ("krbtgt", realm.name):
-            server_key = realm.krbtgt
-        elif body.sname.name_string[0] == "krbtgt" and body.sname.name_string[1] in realm.cross_out:
-            server_key = realm.cross_out[body.sname.name_string[1]]
-        elif name in realm.referrals and body.kdc_options & k.KdcOptions.CANONICALIZE:
-            target = realm.referrals[name]
-            sname, server_key = tgs_name(target), realm.cross_out[target]
-        elif name in self.canonical and self.canonical[name] in realm.services:
-            sname = k.PrincipalName.from_text(self.canonical[name])
-            server_key = realm.services[self.canonical[name]]
-        elif name in realm.services:
-            server_key = realm.services[name]
-        else:
-            return self.error(realm, 7, body)
-        return self._issue(
-            realm, body, crealm=tkt.crealm, cname=tkt.cname, sname=sname, srealm=srealm,
-            server_key=server_key, flags=flags, reply_key=reply_key, usage=self.tgs_usage,
-            msg_type=13, tag=26, endtime=tkt.endtime,
-        )
+    def finish_reply(self, rep: k.KdcRep) -> k.KdcRep:
+        canonical = self.canonical.get(rep.cname.to_text())
+        if rep.msg_type == k.MessageType.KRB_AS_REP and canonical is not None:
+            rep = dataclasses.replace(rep, cname=k.PrincipalName(1, (canonical,)))
+        return self.mutate_rep(rep) if self.mutate_rep is not None else rep
 
 
 @pytest.fixture
@@ -401,8 +251,8 @@ def env(clock: Clock) -> Environment:
 
 
 @pytest.fixture
-def kdc(clock: Clock) -> FakeKdc:
-    return FakeKdc(clock)
+def kdc(clock: Clock) -> ScriptedKdc:
+    return ScriptedKdc(clock)
 
 
 def password_cred(
@@ -420,8 +270,8 @@ def web(realm: str = REALM) -> Principal:
     return Principal.parse(f"HTTP/web.example.com@{realm}")
 
 
-def drive(exchange: Any, kdc: FakeKdc) -> Any:
-    return run_exchange(exchange, kdc.handle)
+def drive(exchange: Any, kdc: ScriptedKdc) -> Any:
+    return run_exchange(exchange, kdc.send)
 
 
 def as_padata(request: KdcRequest) -> dict[int, bytes]:
@@ -434,7 +284,7 @@ def as_padata(request: KdcRequest) -> dict[int, bytes]:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_as_preauth_flow(kdc: FakeKdc, env: Environment) -> None:
+def test_as_preauth_flow(kdc: ScriptedKdc, env: Environment) -> None:
     cred = password_cred(env)
     tgt = drive(as_exchange(cred, env), kdc)
     assert [k.KdcReq.from_der(r.data).msg_type for r in kdc.requests] == [10, 10]
@@ -442,7 +292,7 @@ def test_as_preauth_flow(kdc: FakeKdc, env: Environment) -> None:
     assert set(first) == {128} and set(second) == {2, 128}
     ts = k.EncryptedData.from_der(second[2])
     assert ts.etype == 18
-    plain = k.PaEncTsEnc.from_der(decrypt(kdc.realms[REALM].users["alice"], 1, ts.cipher))
+    plain = k.PaEncTsEnc.from_der(decrypt(kdc.key("alice"), 1, ts.cipher))
     assert plain.patimestamp == T0.replace(microsecond=0) and plain.pausec == 250000
     body = k.KdcReq.from_der(kdc.requests[0].data).req_body
     assert body.kdc_options == k.KdcOptions.FORWARDABLE | k.KdcOptions.RENEWABLE_OK
@@ -455,7 +305,7 @@ def test_as_preauth_flow(kdc: FakeKdc, env: Environment) -> None:
     assert cred.cache is not None and cred.cache.tgt(REALM, T0) is tgt
 
 
-def test_kdc_request_carries_config_limits(kdc: FakeKdc, env: Environment) -> None:
+def test_kdc_request_carries_config_limits(kdc: ScriptedKdc, env: Environment) -> None:
     cred = acquire_credentials(
         None, CredentialUse.OUTBOUND,
         KerberosAuthData(identity=AuthIdentity("alice", REALM, PASSWORD), config=CONFIG), env,
@@ -470,14 +320,14 @@ def test_kdc_request_carries_config_limits(kdc: FakeKdc, env: Environment) -> No
     gen.close()
 
 
-def test_as_without_preauth_is_one_round_trip(kdc: FakeKdc, env: Environment) -> None:
+def test_as_without_preauth_is_one_round_trip(kdc: ScriptedKdc, env: Environment) -> None:
     kdc.require_preauth = False
     tgt = drive(as_exchange(password_cred(env), env), kdc)
     assert len(kdc.requests) == 1 and tgt.is_tgt
 
 
 def test_password_keys_are_derived_once_per_salt(
-    kdc: FakeKdc, env: Environment, monkeypatch: pytest.MonkeyPatch
+    kdc: ScriptedKdc, env: Environment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from opensspi.packages.kerberos import credentials as module
 
@@ -495,22 +345,21 @@ def test_password_keys_are_derived_once_per_salt(
     assert calls == [b"EXAMPLE.COMalice"]
 
 
-def test_salt_and_etype_come_from_etype_info2(kdc: FakeKdc, env: Environment) -> None:
-    kdc.salt_override = b"EXAMPLE.COMAlice-Mixed-Case"
-    kdc.realms[REALM].users["alice"] = string_to_key(17, PASSWORD, kdc.salt_override)
+def test_salt_and_etype_come_from_etype_info2(kdc: ScriptedKdc, env: Environment) -> None:
+    kdc.add_user("alice", PASSWORD, enctypes=(17,), salt=b"EXAMPLE.COMAlice-Mixed-Case")
     cred = password_cred(env)
     drive(as_exchange(cred, env), kdc)
     assert k.EncryptedData.from_der(as_padata(kdc.requests[1])[2]).etype == 17
 
 
-def test_as_rep_enc_part_tag_25_and_26(kdc: FakeKdc, env: Environment) -> None:
+def test_as_rep_enc_part_tag_25_and_26(kdc: ScriptedKdc, env: Environment) -> None:
     for tag in (25, 26):
         TicketCache.forget_all()
         kdc.as_tag = tag
         assert drive(as_exchange(password_cred(env), env), kdc).is_tgt
 
 
-def test_wrong_password(kdc: FakeKdc, env: Environment) -> None:
+def test_wrong_password(kdc: ScriptedKdc, env: Environment) -> None:
     with pytest.raises(LogonDenied) as info:
         drive(as_exchange(password_cred(env, password="wrong-one"), env), kdc)
     err = info.value
@@ -519,32 +368,32 @@ def test_wrong_password(kdc: FakeKdc, env: Environment) -> None:
     assert "alice@EXAMPLE.COM" in str(err) and "wrong-one" not in str(err)
 
 
-def test_wrong_password_detected_on_as_rep(kdc: FakeKdc, env: Environment) -> None:
+def test_wrong_password_detected_on_as_rep(kdc: ScriptedKdc, env: Environment) -> None:
     kdc.require_preauth = False
     with pytest.raises(KdcLogonDenied) as info:
         drive(as_exchange(password_cred(env, password="wrong-one"), env), kdc)
     assert info.value.krb_error == 31 and "wrong" in str(info.value)
 
 
-def test_unknown_user(kdc: FakeKdc, env: Environment) -> None:
+def test_unknown_user(kdc: ScriptedKdc, env: Environment) -> None:
     with pytest.raises(LogonDenied, match=r"does not know the user bob@EXAMPLE\.COM") as info:
         drive(as_exchange(password_cred(env, user="bob"), env), kdc)
     assert info.value.status == 0x8009030C
 
 
-def test_nonce_mismatch(kdc: FakeKdc, env: Environment) -> None:
+def test_nonce_mismatch(kdc: ScriptedKdc, env: Environment) -> None:
     kdc.mutate_part = lambda p: dataclasses.replace(p, nonce=p.nonce ^ 1)
     with pytest.raises(InvalidToken, match="nonce"):
         drive(as_exchange(password_cred(env), env), kdc)
 
 
-def test_as_rep_for_another_server(kdc: FakeKdc, env: Environment) -> None:
+def test_as_rep_for_another_server(kdc: ScriptedKdc, env: Environment) -> None:
     kdc.mutate_part = lambda p: dataclasses.replace(p, sname=k.PrincipalName(2, ("krbtgt", "EVIL")))
     with pytest.raises(WrongPrincipal):
         drive(as_exchange(password_cred(env), env), kdc)
 
 
-def test_ticket_sname_must_match_enc_part(kdc: FakeKdc, env: Environment) -> None:
+def test_ticket_sname_must_match_enc_part(kdc: ScriptedKdc, env: Environment) -> None:
     def swap(rep: k.KdcRep) -> k.KdcRep:
         ticket = dataclasses.replace(rep.ticket, sname=k.PrincipalName(2, ("krbtgt", "EVIL")))
         return dataclasses.replace(rep, ticket=ticket)
@@ -554,7 +403,7 @@ def test_ticket_sname_must_match_enc_part(kdc: FakeKdc, env: Environment) -> Non
         drive(as_exchange(password_cred(env), env), kdc)
 
 
-def test_client_canonicalization_needs_the_flag(kdc: FakeKdc, env: Environment) -> None:
+def test_client_canonicalization_needs_the_flag(kdc: ScriptedKdc, env: Environment) -> None:
     kdc.canonical["alice"] = "Alice.Smith"
     with pytest.raises(WrongPrincipal, match="canonicalize"):
         drive(as_exchange(password_cred(env), env), kdc)
@@ -567,7 +416,7 @@ def test_client_canonicalization_needs_the_flag(kdc: FakeKdc, env: Environment) 
     assert str(tgt.client) == "Alice.Smith@EXAMPLE.COM"
 
 
-def test_session_key_enctype_policy(kdc: FakeKdc, env: Environment) -> None:
+def test_session_key_enctype_policy(kdc: ScriptedKdc, env: Environment) -> None:
     kdc.session_etype = 23
     with pytest.raises(EtypeNotSupported) as info:
         drive(as_exchange(password_cred(env), env), kdc)
@@ -578,16 +427,16 @@ def test_session_key_enctype_policy(kdc: FakeKdc, env: Environment) -> None:
     assert tgt.session_key.enctype == 23
 
 
-def test_client_referral_wrong_realm(kdc: FakeKdc, env: Environment) -> None:
+def test_client_referral_wrong_realm(kdc: ScriptedKdc, env: Environment) -> None:
     kdc.add_realm(OTHER)
-    kdc.add_user(OTHER, "alice", PASSWORD)
+    kdc.add_user("alice", PASSWORD, realm=OTHER)
     kdc.wrong_realm[REALM] = OTHER
     tgt = drive(as_exchange(password_cred(env), env), kdc)
     assert [r.realm for r in kdc.requests] == [REALM, OTHER, OTHER]
     assert tgt.server == Principal.tgs(OTHER)
 
 
-def test_client_referral_is_bounded(kdc: FakeKdc, env: Environment) -> None:
+def test_client_referral_is_bounded(kdc: ScriptedKdc, env: Environment) -> None:
     kdc.add_realm(OTHER)
     kdc.wrong_realm[REALM] = OTHER
     kdc.wrong_realm[OTHER] = REALM
@@ -596,7 +445,7 @@ def test_client_referral_is_bounded(kdc: FakeKdc, env: Environment) -> None:
     assert len(kdc.requests) == MAX_REFERRALS + 1
 
 
-def test_clock_skew(kdc: FakeKdc, clock: Clock) -> None:
+def test_clock_skew(kdc: ScriptedKdc, clock: Clock) -> None:
     ahead = Clock(T0 + timedelta(hours=1))
     env = make_env(ahead)
     cred = password_cred(env)
@@ -606,14 +455,14 @@ def test_clock_skew(kdc: FakeKdc, clock: Clock) -> None:
     assert cred.kdc_time_offset == timedelta(hours=-1)
 
 
-def test_reply_times_checked_against_our_clock(kdc: FakeKdc, clock: Clock) -> None:
+def test_reply_times_checked_against_our_clock(kdc: ScriptedKdc, clock: Clock) -> None:
     kdc.require_preauth = False
     env = make_env(Clock(T0 + timedelta(hours=2)))
     with pytest.raises(KdcTimeSkew):
         drive(as_exchange(password_cred(env), env), kdc)
 
 
-def test_expired_password_and_revoked_account(kdc: FakeKdc, env: Environment) -> None:
+def test_expired_password_and_revoked_account(kdc: ScriptedKdc, env: Environment) -> None:
     kdc.force_error = 23
     with pytest.raises(PasswordExpired) as info:
         drive(as_exchange(password_cred(env), env), kdc)
@@ -621,7 +470,7 @@ def test_expired_password_and_revoked_account(kdc: FakeKdc, env: Environment) ->
 
 
 def test_ccache_only_credential_cannot_do_as(
-    kdc: FakeKdc, env: Environment, tmp_path: Path, clock: Clock
+    kdc: ScriptedKdc, env: Environment, tmp_path: Path, clock: Clock
 ) -> None:
     tgt = drive(get_tgt(password_cred(env), env), kdc)
     TicketCache.forget_all()
@@ -638,7 +487,7 @@ def test_ccache_only_credential_cannot_do_as(
 # ---------------------------------------------------------------------------------------------
 
 
-def test_tgs_checksum_subkey_and_acceptor(kdc: FakeKdc, env: Environment) -> None:
+def test_tgs_checksum_subkey_and_acceptor(kdc: ScriptedKdc, env: Environment) -> None:
     cred = password_cred(env)
     ticket = drive(service_ticket(cred, web(), env), kdc)
     assert len(kdc.requests) == 3
@@ -653,12 +502,12 @@ def test_tgs_checksum_subkey_and_acceptor(kdc: FakeKdc, env: Environment) -> Non
     assert session == ticket.session_key and part.cname.name_string == ("alice",)
 
 
-def test_tgs_reply_with_session_key_usage_8(kdc: FakeKdc, env: Environment) -> None:
+def test_tgs_reply_with_session_key_usage_8(kdc: ScriptedKdc, env: Environment) -> None:
     kdc.tgs_usage = 8
     assert drive(service_ticket(password_cred(env), web(), env), kdc).server == web()
 
 
-def test_tgs_nonce_and_sname_mismatch(kdc: FakeKdc, env: Environment) -> None:
+def test_tgs_nonce_and_sname_mismatch(kdc: ScriptedKdc, env: Environment) -> None:
     cred = password_cred(env)
     drive(get_tgt(cred, env), kdc)
     kdc.mutate_part = lambda p: dataclasses.replace(p, nonce=p.nonce + 1)
@@ -677,7 +526,7 @@ def test_tgs_nonce_and_sname_mismatch(kdc: FakeKdc, env: Environment) -> None:
         drive(tgs_exchange(cred, web(), env, options=0), kdc)
 
 
-def test_tgs_tampered_reply(kdc: FakeKdc, env: Environment) -> None:
+def test_tgs_tampered_reply(kdc: ScriptedKdc, env: Environment) -> None:
     cred = password_cred(env)
     drive(get_tgt(cred, env), kdc)
 
@@ -692,7 +541,7 @@ def test_tgs_tampered_reply(kdc: FakeKdc, env: Environment) -> None:
         drive(service_ticket(cred, web(), env), kdc)
 
 
-def test_unknown_service(kdc: FakeKdc, env: Environment) -> None:
+def test_unknown_service(kdc: ScriptedKdc, env: Environment) -> None:
     target = Principal.parse("HTTP/nosuch.example.com@EXAMPLE.COM")
     with pytest.raises(TargetUnknown) as info:
         drive(service_ticket(password_cred(env), target, env), kdc)
@@ -700,8 +549,8 @@ def test_unknown_service(kdc: FakeKdc, env: Environment) -> None:
     assert "HTTP/nosuch.example.com@EXAMPLE.COM" in str(info.value)
 
 
-def test_service_canonicalization(kdc: FakeKdc, env: Environment) -> None:
-    kdc.canonical["HTTP/alias.example.com"] = "HTTP/web.example.com"
+def test_service_canonicalization(kdc: ScriptedKdc, env: Environment) -> None:
+    kdc.add_alias("HTTP/alias.example.com", "HTTP/web.example.com")
     cred = password_cred(env)
     alias = Principal.parse("HTTP/alias.example.com@EXAMPLE.COM")
     ticket = drive(service_ticket(cred, alias, env), kdc)
@@ -712,7 +561,7 @@ def test_service_canonicalization(kdc: FakeKdc, env: Environment) -> None:
     assert len(kdc.requests) == count
 
 
-def test_second_request_served_from_cache(kdc: FakeKdc, env: Environment) -> None:
+def test_second_request_served_from_cache(kdc: ScriptedKdc, env: Environment) -> None:
     cred = password_cred(env)
     first = drive(service_ticket(cred, web(), env), kdc)
     count = len(kdc.requests)
@@ -729,14 +578,16 @@ def test_second_request_served_from_cache(kdc: FakeKdc, env: Environment) -> Non
     assert len(kdc.requests) == count + 1 and other.server.components[0] == "host"
 
 
-def test_wrong_password_handle_does_not_see_cached_tickets(kdc: FakeKdc, env: Environment) -> None:
+def test_wrong_password_handle_does_not_see_cached_tickets(
+    kdc: ScriptedKdc, env: Environment
+) -> None:
     drive(service_ticket(password_cred(env), web(), env), kdc)
     intruder = password_cred(env, password="not-the-password")
     with pytest.raises(LogonDenied):
         drive(service_ticket(intruder, web(), env), kdc)
 
 
-def test_expired_entries_are_refetched(kdc: FakeKdc, clock: Clock, env: Environment) -> None:
+def test_expired_entries_are_refetched(kdc: ScriptedKdc, clock: Clock, env: Environment) -> None:
     cred = password_cred(env)
     first = drive(service_ticket(cred, web(), env), kdc)
     clock.advance(11 * 3600)
@@ -745,20 +596,23 @@ def test_expired_entries_are_refetched(kdc: FakeKdc, clock: Clock, env: Environm
     assert second is not first and len(kdc.requests) == 6  # AS x2, TGS, then AS x2, TGS again
 
 
-def test_expired_tgt_at_kdc_triggers_new_as(kdc: FakeKdc, clock: Clock, env: Environment) -> None:
+def test_expired_tgt_at_kdc_triggers_new_as(
+    kdc: ScriptedKdc, clock: Clock, env: Environment
+) -> None:
     cred = password_cred(env)
     drive(get_tgt(cred, env), kdc)
     kdc.clock = Clock(T0 + timedelta(hours=10, minutes=1))  # the KDC's clock is ahead
     kdc.mutate_part = None
     kdc.force_error = None
     calls = {"n": 0}
-    original = kdc.handle
+    original = kdc.send
 
     def once_expired(request: KdcRequest) -> bytes:
         calls["n"] += 1
         if calls["n"] == 1:
             kdc.requests.append(request)
-            return kdc.error(kdc.realms[REALM], 32, k.KdcReq.from_der(request.data).req_body)
+            body = k.KdcReq.from_der(request.data).req_body
+            return kdc.krb_error(32, realm=REALM, sname=body.sname, cname=body.cname)
         kdc.clock = Clock(T0)
         return original(request)
 
@@ -768,10 +622,10 @@ def test_expired_tgt_at_kdc_triggers_new_as(kdc: FakeKdc, clock: Clock, env: Env
     assert types == [10, 10, 12, 10, 10, 12]
 
 
-def test_cross_realm_direct(kdc: FakeKdc, env: Environment) -> None:
+def test_cross_realm_direct(kdc: ScriptedKdc, env: Environment) -> None:
     kdc.add_realm(OTHER)
-    kdc.trust(REALM, OTHER)
-    kdc.add_service(OTHER, "HTTP/app.other.com")
+    kdc.add_trust(REALM, OTHER)
+    kdc.add_service("HTTP/app.other.com", realm=OTHER)
     cred = password_cred(env)
     target = parse_target("HTTP/app.other.com", CONFIG)
     assert target.realm == OTHER
@@ -781,20 +635,20 @@ def test_cross_realm_direct(kdc: FakeKdc, env: Environment) -> None:
     assert ticket.server == target
     assert cred.cache is not None and cred.cache.tgt(OTHER, T0) is not None
     # The cross-realm TGT is cached: a second service there is one TGS-REQ.
-    kdc.add_service(OTHER, "host/app.other.com")
+    kdc.add_service("host/app.other.com", realm=OTHER)
     drive(service_ticket(cred, parse_target("host/app.other.com", CONFIG), env), kdc)
     assert [r.realm for r in kdc.requests[4:]] == [OTHER]
 
 
-def test_cross_realm_referral_chain(kdc: FakeKdc, env: Environment) -> None:
+def test_cross_realm_referral_chain(kdc: ScriptedKdc, env: Environment) -> None:
     kdc.add_realm(OTHER)
     kdc.add_realm(THIRD)
-    kdc.trust(REALM, OTHER)
-    kdc.trust(OTHER, THIRD)
-    kdc.add_service(THIRD, "HTTP/svc.third.com")
+    kdc.add_trust(REALM, OTHER)
+    kdc.add_trust(OTHER, THIRD)
+    kdc.add_service("HTTP/svc.third.com", realm=THIRD)
     # The service's realm is guessed wrong (EXAMPLE.COM); the KDCs refer us along the path.
-    kdc.realms[REALM].referrals["HTTP/svc.third.com"] = OTHER
-    kdc.realms[OTHER].referrals["HTTP/svc.third.com"] = THIRD
+    kdc.add_referral("HTTP/svc.third.com", OTHER, realm=REALM)
+    kdc.add_referral("HTTP/svc.third.com", THIRD, realm=OTHER)
     cred = password_cred(env)
     guessed = Principal.parse("HTTP/svc.third.com@EXAMPLE.COM")
     ticket = drive(service_ticket(cred, guessed, env), kdc)
@@ -802,19 +656,19 @@ def test_cross_realm_referral_chain(kdc: FakeKdc, env: Environment) -> None:
     assert ticket.server == Principal.parse("HTTP/svc.third.com@THIRD.COM")
 
 
-def test_referral_loop(kdc: FakeKdc, env: Environment) -> None:
+def test_referral_loop(kdc: ScriptedKdc, env: Environment) -> None:
     kdc.add_realm(OTHER)
-    kdc.trust(REALM, OTHER)
-    kdc.trust(OTHER, REALM)
-    kdc.realms[REALM].referrals["HTTP/loop.example.com"] = OTHER
-    kdc.realms[OTHER].referrals["HTTP/loop.example.com"] = REALM
+    kdc.add_trust(REALM, OTHER)
+    kdc.add_trust(OTHER, REALM)
+    kdc.add_referral("HTTP/loop.example.com", OTHER, realm=REALM)
+    kdc.add_referral("HTTP/loop.example.com", REALM, realm=OTHER)
     with pytest.raises(KerberosError) as info:
         drive(service_ticket(password_cred(env), Principal.parse("HTTP/loop.example.com"
                                                                   "@EXAMPLE.COM"), env), kdc)
     assert info.value.status == SecStatus.SEC_E_MAX_REFERRALS_EXCEEDED
 
 
-def test_forwarded_tgt(kdc: FakeKdc, env: Environment) -> None:
+def test_forwarded_tgt(kdc: ScriptedKdc, env: Environment) -> None:
     cred = password_cred(env)
     fwd = drive(forwarded_tgt(cred, env), kdc)
     body = k.KdcReq.from_der(kdc.requests[-1].data).req_body
@@ -824,14 +678,14 @@ def test_forwarded_tgt(kdc: FakeKdc, env: Environment) -> None:
     assert not cred.cache.tgt(REALM, T0).flags & k.TicketFlags.FORWARDED  # type: ignore[union-attr]
 
 
-def test_forwarded_tgt_needs_forwardable(kdc: FakeKdc, env: Environment) -> None:
-    kdc.forwardable = False
+def test_forwarded_tgt_needs_forwardable(kdc: ScriptedKdc, env: Environment) -> None:
+    kdc.add_user("alice", PASSWORD, forwardable=False)
     with pytest.raises(NotForwardable, match="forwardable"):
         drive(forwarded_tgt(password_cred(env), env), kdc)
 
 
-def test_user_to_user(kdc: FakeKdc, env: Environment) -> None:
-    kdc.add_user(REALM, "bob", "bob-pw")
+def test_user_to_user(kdc: ScriptedKdc, env: Environment) -> None:
+    kdc.add_user("bob", "bob-pw")
     bob = password_cred(env, user="bob", password="bob-pw")
     bob_tgt = drive(get_tgt(bob, env), kdc)
     alice = password_cred(env)
@@ -1042,11 +896,11 @@ def test_principal_equality_ignores_name_type() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def sample_ticket(kdc: FakeKdc, env: Environment) -> ServiceTicket:
+def sample_ticket(kdc: ScriptedKdc, env: Environment) -> ServiceTicket:
     return drive(service_ticket(password_cred(env), web(), env), kdc)  # type: ignore[no-any-return]
 
 
-def test_ticket_ccache_roundtrip(kdc: FakeKdc, env: Environment) -> None:
+def test_ticket_ccache_roundtrip(kdc: ScriptedKdc, env: Environment) -> None:
     ticket = sample_ticket(kdc, env)
     back = ServiceTicket.from_ccache(ticket.to_ccache())
     assert back == ticket and back.ticket.raw == ticket.ticket.raw
@@ -1054,7 +908,7 @@ def test_ticket_ccache_roundtrip(kdc: FakeKdc, env: Environment) -> None:
     assert ticket.session_key.contents.hex() not in repr(back)
 
 
-def test_valid_at(kdc: FakeKdc, env: Environment) -> None:
+def test_valid_at(kdc: ScriptedKdc, env: Environment) -> None:
     ticket = sample_ticket(kdc, env)
     assert ticket.valid_at(T0) and not ticket.valid_at(ticket.endtime)
     assert not ticket.valid_at(T0 - timedelta(minutes=10))
@@ -1063,7 +917,7 @@ def test_valid_at(kdc: FakeKdc, env: Environment) -> None:
     assert not invalid.valid_at(T0)
 
 
-def test_ticket_cache_registry_and_threads(kdc: FakeKdc, env: Environment) -> None:
+def test_ticket_cache_registry_and_threads(kdc: ScriptedKdc, env: Environment) -> None:
     ticket = sample_ticket(kdc, env)
     alice = Principal.parse("alice@EXAMPLE.COM")
     cache = TicketCache.for_identity(alice)
@@ -1104,7 +958,7 @@ def ccache_cred(
     return acquire_credentials(None, CredentialUse.OUTBOUND, data, env)
 
 
-def test_ccache_source_seeds_the_cache(kdc: FakeKdc, env: Environment, tmp_path: Path) -> None:
+def test_ccache_source_seeds_the_cache(kdc: ScriptedKdc, env: Environment, tmp_path: Path) -> None:
     source = password_cred(env)
     tgt = drive(get_tgt(source, env), kdc)
     TicketCache.forget_all()
@@ -1119,7 +973,7 @@ def test_ccache_source_seeds_the_cache(kdc: FakeKdc, env: Environment, tmp_path:
     assert drive(service_ticket(again, web(), env), kdc) is ticket
 
 
-def test_ccache_with_expired_tgt(kdc: FakeKdc, env: Environment, tmp_path: Path,
+def test_ccache_with_expired_tgt(kdc: ScriptedKdc, env: Environment, tmp_path: Path,
                                  clock: Clock) -> None:
     tgt = drive(get_tgt(password_cred(env), env), kdc)
     clock.advance(11 * 3600)
@@ -1128,7 +982,7 @@ def test_ccache_with_expired_tgt(kdc: FakeKdc, env: Environment, tmp_path: Path,
     assert "none.keytab" in str(info.value)
 
 
-def test_explicit_identity_never_touches_ccache(kdc: FakeKdc, env: Environment,
+def test_explicit_identity_never_touches_ccache(kdc: ScriptedKdc, env: Environment,
                                                 tmp_path: Path) -> None:
     path = tmp_path / "never"
     cred = password_cred(env, ccache=f"FILE:{path}")
@@ -1136,7 +990,7 @@ def test_explicit_identity_never_touches_ccache(kdc: FakeKdc, env: Environment,
     assert not path.exists() and cred.source == CredentialSource.PASSWORD
 
 
-def test_opt_in_ccache_write(kdc: FakeKdc, env: Environment, tmp_path: Path) -> None:
+def test_opt_in_ccache_write(kdc: ScriptedKdc, env: Environment, tmp_path: Path) -> None:
     path = tmp_path / "written"
     cred = password_cred(env, write_ccache=f"FILE:{path}")
     drive(service_ticket(cred, web(), env), kdc)
@@ -1147,21 +1001,20 @@ def test_opt_in_ccache_write(kdc: FakeKdc, env: Environment, tmp_path: Path) -> 
     ]
 
 
-def service_keytab(kdc: FakeKdc, *names: str, realm: str = REALM, kvno: int = 1) -> Keytab:
+def service_keytab(kdc: ScriptedKdc, *names: str, realm: str = REALM, kvno: int = 1) -> Keytab:
     entries = []
     for name in names:
-        key = kdc.realms[realm].services[name]
-        principal = CcachePrincipal(1, tuple(name.split("/")), realm)
-        entries.append(KeytabEntry(principal, 0, kvno, key.enctype, key.contents))
+        entries += [dataclasses.replace(e, kvno=kvno)
+                    for e in kdc.keytab(name, realm=realm).entries]
     return Keytab(tuple(entries))
 
 
-def user_keytab(kdc: FakeKdc, user: str = "alice", etype: int = 18) -> Keytab:
-    key = kdc.realms[REALM].users[user]
+def user_keytab(kdc: ScriptedKdc, user: str = "alice", etype: int = 18) -> Keytab:
+    key = kdc.key(user, etype)
     return Keytab((KeytabEntry(CcachePrincipal(1, (user,), REALM), 0, 1, etype, key.contents),))
 
 
-def test_client_keytab_source(kdc: FakeKdc, env: Environment, tmp_path: Path) -> None:
+def test_client_keytab_source(kdc: ScriptedKdc, env: Environment, tmp_path: Path) -> None:
     path = tmp_path / "client.keytab"
     user_keytab(kdc).save(path)
     data = KerberosAuthData(
@@ -1184,7 +1037,7 @@ def test_no_credentials_names_every_place(env: Environment, tmp_path: Path) -> N
     assert info.value.status == 0x8009030E
 
 
-def test_environment_variables_are_used(kdc: FakeKdc, env: Environment, tmp_path: Path) -> None:
+def test_environment_variables_are_used(kdc: ScriptedKdc, env: Environment, tmp_path: Path) -> None:
     tgt = drive(get_tgt(password_cred(env), env), kdc)
     TicketCache.forget_all()
     store_ccache(Ccache(CcachePrincipal(1, ("alice",), REALM), (tgt.to_ccache(),)),
@@ -1239,7 +1092,7 @@ def test_identity_forms(env: Environment) -> None:
         env))
 
 
-def test_acceptor_credential(kdc: FakeKdc, env: Environment, tmp_path: Path) -> None:
+def test_acceptor_credential(kdc: ScriptedKdc, env: Environment, tmp_path: Path) -> None:
     path = tmp_path / "service.keytab"
     service_keytab(kdc, "HTTP/web.example.com").save(path)
     data = KerberosAuthData(acceptor_keytab=f"FILE:{path}", config=CONFIG)
@@ -1257,7 +1110,7 @@ def test_acceptor_credential(kdc: FakeKdc, env: Environment, tmp_path: Path) -> 
         outbound.keytab  # noqa: B018
 
 
-def test_delegated_credential(kdc: FakeKdc, env: Environment) -> None:
+def test_delegated_credential(kdc: ScriptedKdc, env: Environment) -> None:
     fwd = drive(forwarded_tgt(password_cred(env), env), kdc)
     info = k.KrbCredInfo(
         key=k.EncryptionKey(fwd.session_key.enctype, fwd.session_key.contents),
@@ -1280,7 +1133,7 @@ def test_delegated_credential(kdc: FakeKdc, env: Environment) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_decrypt_ticket_checks(kdc: FakeKdc, env: Environment) -> None:
+def test_decrypt_ticket_checks(kdc: ScriptedKdc, env: Environment) -> None:
     ticket = sample_ticket(kdc, env)
     keytab = service_keytab(kdc, "HTTP/web.example.com", kvno=7)  # kvno mismatch: MIT fallback
     skew = timedelta(minutes=5)
@@ -1337,7 +1190,7 @@ def _run_with_reply(make: Callable[[], Any], reply: bytes, step: int) -> None:
     try:
         request = next(gen)
         for _ in range(step):
-            request = gen.send(FUZZ_KDC.handle(request))
+            request = gen.send(FUZZ_KDC.send(request))
         gen.send(reply)
     except StopIteration:
         pass
@@ -1348,7 +1201,7 @@ def _run_with_reply(make: Callable[[], Any], reply: bytes, step: int) -> None:
 
 
 FUZZ_CLOCK = Clock()
-FUZZ_KDC = FakeKdc(FUZZ_CLOCK)
+FUZZ_KDC = ScriptedKdc(FUZZ_CLOCK)
 
 
 def _as_genesis() -> Any:
@@ -1359,18 +1212,18 @@ def _as_genesis() -> Any:
 def _tgs_genesis() -> Any:
     env = make_env(FUZZ_CLOCK, seed=6)
     cred = password_cred(env)
-    tgt = run_exchange(get_tgt(cred, env), FUZZ_KDC.handle)
+    tgt = run_exchange(get_tgt(cred, env), FUZZ_KDC.send)
     return tgs_exchange(cred, web(), env, tgt=tgt, store=False)
 
 
 def _real_replies() -> list[bytes]:
     clock = Clock()
-    kdc = FakeKdc(clock)
+    kdc = ScriptedKdc(clock)
     env = make_env(clock)
     replies: list[bytes] = []
 
     def record(request: KdcRequest) -> bytes:
-        reply = kdc.handle(request)
+        reply = kdc.send(request)
         replies.append(reply)
         return reply
 
