@@ -54,6 +54,9 @@ MECHS = {
     # The OID Windows sends first in SPNEGO. MIT answers to it; its acceptor needs a credential
     # for this very OID (not krb5's, nor GSS_C_NO_CREDENTIAL).
     "mskrb5": gssapi.OID.from_int_seq("1.2.840.48018.1.2.2"),
+    # The user-to-user mechanism (draft-ietf-cat-user2user; Windows). MIT krb5 does not
+    # implement it: kept so that a test can show what MIT answers to it.
+    "u2u": gssapi.OID.from_int_seq("1.2.840.113554.1.2.2.3"),
 }
 NTLMSSP = MECHS["ntlmssp"]
 SPNEGO = MECHS["spnego"]

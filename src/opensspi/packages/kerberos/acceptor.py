@@ -44,7 +44,7 @@ from .kdc import (
 from .keytab import Keytab, KeytabEntry
 from .names import Principal
 
-__all__ = ["ReplayCache", "decrypt_ticket", "find_keys"]
+__all__ = ["ReplayCache", "decrypt_ticket", "decrypt_u2u_ticket", "find_keys"]
 
 
 def find_keys(keytab: Keytab, server: Principal, enctype: int, kvno: int | None) -> list[Key]:
@@ -141,6 +141,60 @@ def decrypt_ticket(
             "with ktadd -norandkey) or the ticket was altered.",
             krb_error=ErrorCode.KRB_AP_ERR_BAD_INTEGRITY,
         )
+    return _open_ticket_part(plaintext, server, now, skew)
+
+
+def decrypt_u2u_ticket(
+    tgt_session_key: Key, ticket: Ticket, *, now: datetime, skew: timedelta
+) -> tuple[EncTicketPart, Key]:
+    """Decrypt and check a user-to-user ticket (RFC 4120 §2.9.2, §3.3.3, key usage 2).
+
+    RFC 4120 §3.2.3: "If the USE-SESSION-KEY flag is set in the ap-options field, it indicates
+    to the server that user-to-user authentication is in use, and that the ticket is encrypted
+    in the session key from the server's TGT rather than in the server's secret key." The KDC
+    encrypted it that way because the client sent our TGT in additional-tickets with
+    ENC-TKT-IN-SKEY; only the holder of that TGT's session key can open it, so the key, not the
+    ticket's sname (an SPN for Windows clients, our user name for MIT's KDC), proves it is ours.
+
+    Args:
+        tgt_session_key: the session key of the TGT this acceptor sent in its KRB_TGT_REP.
+        ticket: the ticket from the AP-REQ.
+        now, skew: the clock and the allowed skew.
+
+    Returns:
+        The decrypted EncTicketPart and its session key.
+
+    Raises:
+        EtypeNotSupported: the ticket is not encrypted with the TGT session key's enctype.
+        KdcLogonDenied: it does not decrypt (KRB_AP_ERR_BAD_INTEGRITY): not issued for our TGT.
+        InvalidToken, KdcTimeSkew, KdcTicketExpired: as :func:`decrypt_ticket`.
+    """
+    server = Principal(ticket.sname, ticket.realm)
+    if ticket.enc_part.etype != tgt_session_key.enctype:
+        raise EtypeNotSupported(
+            f"The user-to-user ticket for {server} is encrypted with "
+            f"{enctype_name(ticket.enc_part.etype)}, not with our TGT's session key "
+            f"({enctype_name(tgt_session_key.enctype)}): it was issued for another TGT.",
+            krb_error=ErrorCode.KRB_AP_ERR_BAD_INTEGRITY,
+        )
+    try:
+        plaintext = decrypt(tgt_session_key, 2, ticket.enc_part.cipher)
+    except MessageAltered:
+        raise KdcLogonDenied(
+            f"The user-to-user ticket for {server} does not decrypt with our TGT's session key: "
+            "the KDC issued it for another TGT (the client sent it another server's TGT), or "
+            "it was altered.",
+            krb_error=ErrorCode.KRB_AP_ERR_BAD_INTEGRITY,
+        ) from None
+    except DecodeError as exc:
+        raise InvalidToken(f"The user-to-user ticket for {server} is truncated: {exc}") from None
+    return _open_ticket_part(plaintext, server, now, skew)
+
+
+def _open_ticket_part(
+    plaintext: bytes, server: Principal, now: datetime, skew: timedelta
+) -> tuple[EncTicketPart, Key]:
+    """Parse a decrypted EncTicketPart and check its times (RFC 4120 §3.2.3)."""
     try:
         part = EncTicketPart.from_der(plaintext)
         session = Key(part.key.keytype, part.key.keyvalue)

@@ -72,6 +72,9 @@ __all__ = [
     "TOK_ID_AP_REP",
     "TOK_ID_AP_REQ",
     "TOK_ID_KRB_ERROR",
+    "TOK_ID_TGT_REP",
+    "TOK_ID_TGT_REQ",
+    "U2U_OID",
     "AdType",
     "AddressType",
     "ApOptions",
@@ -99,6 +102,8 @@ __all__ = [
     "KerbErrorData",
     "KerbErrorDataType",
     "KerbExtError",
+    "KerbTgtReply",
+    "KerbTgtRequest",
     "KrbCred",
     "KrbCredInfo",
     "KrbError",
@@ -140,6 +145,16 @@ TOK_ID_AP_REP = b"\x02\x00"
 TOK_ID_KRB_ERROR = b"\x03\x00"
 """TOK_ID of the RFC 4121 §4.1 context-establishment tokens."""
 
+U2U_OID = "1.2.840.113554.1.2.2.3"
+"""The user-to-user Kerberos mechanism (draft-ietf-cat-user2user / draft-swift-win2k-krb-
+user2user): Windows frames every token of a user-to-user exchange with it, the AP-REQ and
+AP-REP included (MS-KILE; Microsoft's "Kerberos user-to-user" captures)."""
+
+TOK_ID_TGT_REQ = b"\x04\x00"
+TOK_ID_TGT_REP = b"\x04\x01"
+"""TOK_ID of KERB-TGT-REQUEST and KERB-TGT-REPLY in the user-to-user mechanism (Windows'
+``KG_TOK_CTX_TGT_REQ`` 0x0400 / ``KG_TOK_CTX_TGT_REP`` 0x0401)."""
+
 
 # ---------------------------------------------------------------------------------------------
 # Numbers: RFC 4120 §7.5 (assigned numbers), §5.2.8 / §5.3 / §5.4.1 / §5.5.1 (flags)
@@ -155,7 +170,9 @@ class MessageType(IntEnum):
     KRB_TGS_REP = 13
     KRB_AP_REQ = 14
     KRB_AP_REP = 15
-    KRB_RESERVED16 = 16
+    KRB_TGT_REQ = 16  # "Reserved for user-to-user krb_tgt_request" (§7.5.7)
+    KRB_TGT_REP = 17  # "Reserved for user-to-user krb_tgt_reply"
+    KRB_RESERVED16 = 16  # the names RFC 4120 §7.5.7 prints
     KRB_RESERVED17 = 17
     KRB_SAFE = 20
     KRB_PRIV = 21
@@ -1595,6 +1612,99 @@ class EncApRepPart:
             subkey=_opt_key(data, f[2], "EncAPRepPart.subkey"),
             seq_number=_opt_int(data, f[3], "EncAPRepPart.seq-number"),
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# User-to-user: RFC 4120 §2.9.2 / §3.3.3 and draft-ietf-cat-user2user §2
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KerbTgtRequest:
+    """KERB-TGT-REQUEST (KRB_TGT_REQ), draft-ietf-cat-user2user-02 §2 as MS-KILE uses it::
+
+        KERB-TGT-REQUEST ::= SEQUENCE {
+            pvno[0]                         INTEGER,
+            msg-type[1]                     INTEGER,
+            server-name[2]                  PrincipalName OPTIONAL,
+            realm[3]                        Realm OPTIONAL
+        }
+
+    msg-type is KRB_TGT_REQ (16). A plain SEQUENCE, without an APPLICATION tag.
+    """
+
+    pvno: int = PVNO
+    msg_type: int = MessageType.KRB_TGT_REQ
+    server_name: PrincipalName | None = None
+    realm: str | None = None
+
+    def to_der(self) -> bytes:
+        """DER encoding (a SEQUENCE)."""
+        return encode_fields(
+            (
+                (0, encode_integer(self.pvno)),
+                (1, encode_integer(self.msg_type)),
+                (2, None if self.server_name is None else self.server_name.to_der()),
+                (3, _str(self.realm)),
+            )
+        )
+
+    @classmethod
+    def from_der(cls, data: bytes) -> KerbTgtRequest:
+        """Decode a KERB-TGT-REQUEST (unframed). Raises DecodeError."""
+        data = _bytes(data)
+        w = "KERB-TGT-REQUEST"
+        f = read_fields(data, *_top(data, SEQUENCE, w), 4, w)
+        pvno = get_integer(data, f[0], f"{w}.pvno")
+        _check_int(pvno, PVNO, f"{w}.pvno")
+        msg_type = get_integer(data, f[1], f"{w}.msg-type")
+        _check_int(msg_type, MessageType.KRB_TGT_REQ, f"{w}.msg-type")
+        return KerbTgtRequest(
+            pvno=pvno,
+            msg_type=msg_type,
+            server_name=_opt_principal(data, f[2], f"{w}.server-name"),
+            realm=_opt_str(data, f[3], f"{w}.realm"),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KerbTgtReply:
+    """KERB-TGT-REPLY (KRB_TGT_REP), draft-ietf-cat-user2user-02 §2 as MS-KILE uses it::
+
+        KERB-TGT-REPLY ::= SEQUENCE {
+            pvno[0]                         INTEGER,
+            msg-type[1]                     INTEGER,
+            ticket[2]                       Ticket
+        }
+
+    msg-type is KRB_TGT_REP (17); the ticket is the server's TGT, forwarded byte for byte.
+    """
+
+    pvno: int = PVNO
+    msg_type: int = MessageType.KRB_TGT_REP
+    ticket: Ticket
+
+    def to_der(self) -> bytes:
+        """DER encoding (a SEQUENCE)."""
+        return encode_fields(
+            (
+                (0, encode_integer(self.pvno)),
+                (1, encode_integer(self.msg_type)),
+                (2, self.ticket.raw),
+            )
+        )
+
+    @classmethod
+    def from_der(cls, data: bytes) -> KerbTgtReply:
+        """Decode a KERB-TGT-REPLY (unframed). Raises DecodeError."""
+        data = _bytes(data)
+        w = "KERB-TGT-REPLY"
+        f = read_fields(data, *_top(data, SEQUENCE, w), 3, w)
+        pvno = get_integer(data, f[0], f"{w}.pvno")
+        _check_int(pvno, PVNO, f"{w}.pvno")
+        msg_type = get_integer(data, f[1], f"{w}.msg-type")
+        _check_int(msg_type, MessageType.KRB_TGT_REP, f"{w}.msg-type")
+        return KerbTgtReply(pvno=pvno, msg_type=msg_type, ticket=_ticket(data, f[2], f"{w}.ticket"))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,6 +9,10 @@ with ciphertext stealing). RFC 8009 "AES Encryption with HMAC-SHA2 for Kerberos 
 https://www.rfc-editor.org/rfc/rfc3961, https://www.rfc-editor.org/rfc/rfc3962,
 https://www.rfc-editor.org/rfc/rfc8009
 
+:func:`encrypt_iov` / :func:`decrypt_iov` are the same encryption over scattered buffers, some
+of them only signed (MIT krb5's ``krb5_c_encrypt_iov`` with KRB5_CRYPTO_TYPE_SIGN_ONLY), which is
+what GSS Wrap with sign-only buffers needs.
+
 Rules of this module: pure functions of keys and bytes; the only state is the per-:class:`Key`
 cache of derived keys (Kc, Ke, Ki are fixed functions of key and usage, and a context encrypts
 thousands of messages with one usage). Randomness is drawn only for a default confounder or
@@ -26,7 +30,7 @@ from __future__ import annotations
 import os
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from math import gcd
@@ -49,16 +53,19 @@ __all__ = [
     "SUPPORTED",
     "Cksumtype",
     "Enctype",
+    "IovPart",
     "Key",
     "Profile",
     "checksum_size",
     "cts_decrypt",
     "cts_encrypt",
     "decrypt",
+    "decrypt_iov",
     "derive_key",
     "dk",
     "dr",
     "encrypt",
+    "encrypt_iov",
     "enctype_from_name",
     "enctype_name",
     "kdf_hmac_sha2",
@@ -471,8 +478,53 @@ class Profile(ABC):
     def prf(self, key: Key, data: bytes) -> bytes:
         """The enctype's pseudo-random function."""
 
+    def encrypt_iov(
+        self, key: Key, usage: int, parts: Sequence[IovPart], confounder: bytes
+    ) -> tuple[bytes, list[bytes], bytes]:
+        """Encrypt scattered buffers, some only signed; see :func:`encrypt_iov`."""
+        raise AlgorithmMismatch(
+            f"{self.name} has no scattered-buffer (sign-only) encryption here; only the AES "
+            "enctypes (17, 18, 19, 20) do."
+        )
+
+    def decrypt_iov(
+        self, key: Key, usage: int, header: bytes, parts: Sequence[IovPart], trailer: bytes
+    ) -> list[bytes]:
+        """Check and decrypt scattered buffers; see :func:`decrypt_iov`."""
+        raise AlgorithmMismatch(
+            f"{self.name} has no scattered-buffer (sign-only) decryption here; only the AES "
+            "enctypes (17, 18, 19, 20) do."
+        )
+
     def __repr__(self) -> str:
         return f"<Profile {self.name} ({int(self.enctype)})>"
+
+
+IovPart = tuple[bytes, bool]
+"""One buffer of :func:`encrypt_iov` / :func:`decrypt_iov`: its bytes, and True when it is
+encrypted (a DATA buffer) or False when it is only covered by the integrity check (a SIGN_ONLY
+buffer, SSPI's SECBUFFER_READONLY_WITH_CHECKSUM)."""
+
+
+def _scatter(stream: bytes, offset: int, parts: Sequence[IovPart]) -> list[bytes]:
+    """Cut ``stream[offset:]`` into the encrypted parts' sizes; sign-only parts pass as they are."""
+    out: list[bytes] = []
+    pos = offset
+    for data, encrypted in parts:
+        if encrypted:
+            out.append(stream[pos : pos + len(data)])
+            pos += len(data)
+        else:
+            out.append(data)
+    return out
+
+
+def _check_iov_sizes(name: str, header: bytes, trailer: bytes, h: int) -> None:
+    if len(header) != _BLOCK or len(trailer) != h:
+        raise DecodeError(
+            f"A {name} scattered ciphertext has a {_BLOCK}-byte header and a {h}-byte trailer; "
+            f"got {len(header)} and {len(trailer)} bytes."
+        )
 
 
 class _AesProfile(Profile):
@@ -565,6 +617,48 @@ class _AesSha1Profile(_AesProfile):
                 "was changed, or the key or usage is wrong."
             )
         return plain[_BLOCK:]
+
+    def encrypt_iov(
+        self, key: Key, usage: int, parts: Sequence[IovPart], confounder: bytes
+    ) -> tuple[bytes, list[bytes], bytes]:
+        """RFC 3961 section 5.3 over scattered buffers, with sign-only ones (MIT's
+        ``krb5int_dk_encrypt`` on an iov list).
+
+        The simplified profile's ``E(Ke, conf | plaintext | pad)`` and ``HMAC(Ki, conf |
+        plaintext | pad)``, where the cipher runs over the confounder and the DATA buffers and the
+        HMAC over the confounder and *every* buffer, DATA and SIGN_ONLY, in buffer order (MIT's
+        ``SIGN_IOV``: header, data, padding and sign-only buffers; ``ENCRYPT_IOV``: the same
+        without sign-only).
+        """
+        enc = b"".join(data for data, encrypted in parts if encrypted)
+        n = _BLOCK + len(enc)
+        padded = b"".join((confounder, enc, _ZEROS[: -n % _BLOCK]))
+        ct = b"".join(_cts_encrypt_parts(self._ke(key, usage), padded, n))
+        mac = HMAC(self._mac_key(key, usage, KI), _SHA1)
+        mac.update(confounder)
+        for data, _ in parts:
+            mac.update(data)
+        return ct[:_BLOCK], _scatter(ct, _BLOCK, parts), mac.finalize()[:12]
+
+    def decrypt_iov(
+        self, key: Key, usage: int, header: bytes, parts: Sequence[IovPart], trailer: bytes
+    ) -> list[bytes]:
+        """Undo :meth:`encrypt_iov`: decrypt, then compare the HMAC of confounder and every
+        buffer in order."""
+        _check_iov_sizes(self.name, header, trailer, 12)
+        ct = header + b"".join(data for data, encrypted in parts if encrypted)
+        plain = _cts_decrypt(self._ke(key, usage), ct)
+        out = _scatter(plain, _BLOCK, parts)
+        mac = HMAC(self._mac_key(key, usage, KI), _SHA1)
+        mac.update(plain[:_BLOCK])
+        for data in out:
+            mac.update(data)
+        if not constant_time.bytes_eq(mac.finalize()[:12], bytes(trailer)):
+            raise MessageAltered(
+                f"The {self.name} integrity check failed (key usage {usage}): a DATA or "
+                "sign-only buffer was changed, or the key or usage is wrong."
+            )
+        return out
 
     def checksum(self, key: Key, usage: int, data: bytes) -> bytes:
         """RFC 3961 section 5.4: ``HMAC(Kc, message)[1..h]`` with SHA-1 and h = 12.
@@ -689,6 +783,49 @@ class _AesSha2Profile(_AesProfile):
                 "was changed, or the key or usage is wrong."
             )
         return _cts_decrypt(self._ke(key, usage), body)[_BLOCK:]
+
+    def encrypt_iov(
+        self, key: Key, usage: int, parts: Sequence[IovPart], confounder: bytes
+    ) -> tuple[bytes, list[bytes], bytes]:
+        """RFC 8009 encrypt-then-MAC over scattered buffers, with sign-only ones (MIT's
+        ``krb5int_etm_encrypt`` on an iov list).
+
+        ``C = E(Ke, N | plaintext, IV)`` over the confounder and the DATA buffers; then
+        ``H = HMAC(Ki, IV | C)`` where the HMAC runs over the IV, the encrypted confounder and
+        every buffer in buffer order: DATA buffers as ciphertext, SIGN_ONLY buffers as they are
+        (MIT: "HMAC the IV, confounder, and ciphertext with sign-only data").
+        """
+        enc = b"".join(data for data, encrypted in parts if encrypted)
+        n = _BLOCK + len(enc)
+        padded = b"".join((confounder, enc, _ZEROS[: -n % _BLOCK]))
+        ct = b"".join(_cts_encrypt_parts(self._ke(key, usage), padded, n))
+        out = _scatter(ct, _BLOCK, parts)
+        mac = HMAC(self._mac_key(key, usage, KI), self.hash)
+        mac.update(_ZERO_IV)
+        mac.update(ct[:_BLOCK])
+        for data in out:
+            mac.update(data)
+        return ct[:_BLOCK], out, mac.finalize()[: self.checksum_size]
+
+    def decrypt_iov(
+        self, key: Key, usage: int, header: bytes, parts: Sequence[IovPart], trailer: bytes
+    ) -> list[bytes]:
+        """Undo :meth:`encrypt_iov`: check ``HMAC(Ki, IV | C)`` with the sign-only buffers in
+        place first, then decrypt."""
+        h = self.checksum_size
+        _check_iov_sizes(self.name, header, trailer, h)
+        mac = HMAC(self._mac_key(key, usage, KI), self.hash)
+        mac.update(_ZERO_IV)
+        mac.update(header)
+        for data, _ in parts:
+            mac.update(data)
+        if not constant_time.bytes_eq(mac.finalize()[:h], bytes(trailer)):
+            raise MessageAltered(
+                f"The {self.name} integrity check failed (key usage {usage}): a DATA or "
+                "sign-only buffer was changed, or the key or usage is wrong."
+            )
+        ct = header + b"".join(data for data, encrypted in parts if encrypted)
+        return _scatter(_cts_decrypt(self._ke(key, usage), ct), _BLOCK, parts)
 
     def checksum(self, key: Key, usage: int, data: bytes) -> bytes:
         """RFC 8009 checksum: HMAC-SHA-256 or -384 under Kc, truncated to h.
@@ -1005,6 +1142,77 @@ def decrypt(key: Key, usage: int, ciphertext: bytes) -> bytes:
     if not isinstance(ciphertext, bytes):
         ciphertext = bytes(ciphertext)
     return profile(key.enctype).decrypt(key, usage, ciphertext)
+
+
+def encrypt_iov(
+    key: Key, usage: int, parts: Sequence[IovPart], confounder: bytes | None = None
+) -> tuple[bytes, list[bytes], bytes]:
+    """Encrypt scattered buffers, some of them only signed (RFC 3961 ``encrypt`` on an iov).
+
+    This is what MIT krb5's ``krb5_c_encrypt_iov`` does with KRB5_CRYPTO_TYPE_DATA and
+    KRB5_CRYPTO_TYPE_SIGN_ONLY buffers, and what GSS-API Wrap with SIGN_ONLY buffers (SSPI's
+    SECBUFFER_READONLY_WITH_CHECKSUM, MS-KILE 3.4.5.4.1) is built on. With every part encrypted
+    the result is :func:`encrypt`'s ``C | H`` cut into pieces: ``header | parts... | trailer``.
+
+    - AES-SHA1 (RFC 3961 section 5.3 / RFC 3962)::
+
+        C = E(Ke, conf | DATA...)          the sign-only buffers are not encrypted
+        H = HMAC(Ki, conf | every buffer in order, DATA as plaintext)[1..12]
+
+    - AES-SHA2 (RFC 8009 section 5)::
+
+        C = E(Ke, N | DATA..., IV)
+        H = HMAC(Ki, IV | E(N) | every buffer in order, DATA as ciphertext)[1..h]
+
+    Args:
+        key: an AES key (17, 18, 19, 20).
+        usage: the key usage.
+        parts: ``(bytes, encrypted)`` per buffer, in buffer order; see :data:`IovPart`.
+        confounder: the 16-byte confounder; random when ``None``.
+
+    Returns:
+        ``(header, parts, trailer)``: the encrypted confounder (16 bytes), each part (DATA
+        encrypted, same length; SIGN_ONLY unchanged), and the MAC (12, 16 or 24 bytes).
+
+    Raises:
+        AlgorithmMismatch: rc4-hmac or an enctype not implemented.
+        InvalidParameter: a confounder of the wrong size.
+    """
+    prof = profile(key.enctype)
+    if confounder is None:
+        confounder = os.urandom(prof.confounder_size)
+    elif len(confounder) != prof.confounder_size:
+        raise InvalidParameter(
+            f"A {prof.name} confounder is {prof.confounder_size} bytes, not {len(confounder)}."
+        )
+    return prof.encrypt_iov(key, usage, [(bytes(d), bool(e)) for d, e in parts], confounder)
+
+
+def decrypt_iov(
+    key: Key, usage: int, header: bytes, parts: Sequence[IovPart], trailer: bytes
+) -> list[bytes]:
+    """Check and decrypt what :func:`encrypt_iov` made (RFC 3961 ``decrypt`` on an iov).
+
+    Args:
+        key: the key.
+        usage: the key usage the sender used.
+        header: the encrypted confounder (16 bytes).
+        parts: ``(bytes, encrypted)`` per buffer in the sender's order: DATA as ciphertext,
+            SIGN_ONLY as received.
+        trailer: the MAC.
+
+    Returns:
+        Each part's plaintext (SIGN_ONLY parts unchanged).
+
+    Raises:
+        AlgorithmMismatch: rc4-hmac or an enctype not implemented.
+        DecodeError: a header or trailer of the wrong size.
+        MessageAltered: the integrity check failed (a DATA or sign-only buffer changed, wrong
+            key or usage, or the buffers given in another order).
+    """
+    return profile(key.enctype).decrypt_iov(
+        key, usage, bytes(header), [(bytes(d), bool(e)) for d, e in parts], bytes(trailer)
+    )
 
 
 def make_checksum(key: Key, usage: int, data: bytes) -> bytes:

@@ -5,6 +5,9 @@
 - The SSPI buffer layout: EncryptMessage's TOKEN|DATA|PADDING is MIT's
   ``gss_wrap_iov(HEADER, DATA, PADDING)``: the token holds the 16-byte header and the rotated
   trailer (RRC = 28 sealed / 12 integrity-only for AES-SHA1), DATA is encrypted in place.
+- Sign-only buffers (SECBUFFER_READONLY_WITH_CHECKSUM, MS-KILE 3.4.5.4.1; MIT's
+  GSS_IOV_BUFFER_TYPE_SIGN_ONLY): covered by the integrity check in buffer order, never
+  encrypted and never carried in the token (:func:`wrap_iov`, :func:`unwrap_iov`).
 - The 0x8003 authenticator checksum (§4.1.1) with channel bindings and delegation.
 
 RC4-HMAC (RFC 4757 §7) tokens have their own framing and live in ``legacy``.
@@ -16,11 +19,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ...buffers import ChannelBindings
 from ...errors import DecodeError, MessageAltered, OutOfSequence
-from .crypto import Key, decrypt, encrypt, make_checksum, verify_checksum
+from .crypto import IovPart, Key, decrypt_iov, encrypt_iov, make_checksum, profile, verify_checksum
 
 TOK_MIC = b"\x04\x04"
 TOK_WRAP = b"\x05\x04"
@@ -152,44 +156,68 @@ class WrapResult:
     """A Wrap token split the way SSPI's EncryptMessage returns it."""
 
     token: bytes  # header and the rotated trailer (TOKEN buffer)
-    data: bytes  # the (encrypted) data, same length as the input (DATA buffer)
+    data: bytes  # the DATA buffers' bytes (encrypted when sealed), concatenated, same length
 
 
 def wrap(
     key: Key, direction: Direction, seq: int, plaintext: bytes, *, seal: bool,
     checksum_size: int, confounder: bytes | None = None, dce_style: bool = False,
 ) -> WrapResult:
-    """A Wrap token laid out as ``gss_wrap_iov(HEADER, DATA, PADDING)``.
+    """A Wrap token laid out as ``gss_wrap_iov(HEADER, DATA, PADDING)``: :func:`wrap_iov` with
+    one DATA buffer."""
+    return wrap_iov(key, direction, seq, ((plaintext, True),), seal=seal,
+                    checksum_size=checksum_size, confounder=confounder, dce_style=dce_style)
+
+
+def wrap_iov(
+    key: Key, direction: Direction, seq: int, parts: Sequence[IovPart], *, seal: bool,
+    checksum_size: int, confounder: bytes | None = None, dce_style: bool = False,
+) -> WrapResult:
+    """A Wrap token over DATA and SIGN_ONLY buffers, as ``gss_wrap_iov(HEADER, DATA...,
+    SIGN_ONLY..., PADDING)`` makes it (RFC 4121 §4.2.4-4.2.5; MS-KILE 3.4.5.4.1).
 
     RFC 4121 §4.2.4: with confidentiality the token is
     ``header | E(Ke, plaintext | filler(EC) | header-with-RRC-0)``; without, it is
     ``header | plaintext | checksum(plaintext | header-with-EC-and-RRC-0)`` with EC set to the
     checksum size. The body is rotated right by RRC (§4.2.5) so that everything but the data
-    travels in the token: RRC = ciphertext overhead minus the confounder... precisely, the bytes
-    after the data.
+    travels in the token: the TOKEN buffer is ``header | E(filler | header copy) | MAC | E(conf)``
+    and RRC is the length of the bytes that followed the data (EC + 16 + MAC).
+
+    Sign-only buffers (SECBUFFER_READONLY_WITH_CHECKSUM; GSS_IOV_BUFFER_TYPE_SIGN_ONLY) are not
+    sent in the token and not encrypted, but the integrity check covers them where they stand:
+    sealed, the enctype's MAC runs over every buffer in order (:func:`crypto.encrypt_iov`,
+    MIT's ``kg_translate_iov_v3``: confounder, the caller's buffers, then filler and header
+    copy); integrity only, the checksum is over every DATA and SIGN_ONLY buffer in order, then
+    the header (MIT's ``checksum_iov_v3``).
 
     Deviation: with ``dce_style`` (MS-KILE 3.4.5.4.1) EC is 16 for sealed tokens and the body is
     rotated by RRC + EC, as Windows does for DCE RPC.
+
+    Args:
+        parts: ``(bytes, encrypted)`` per buffer in order: True for DATA, False for SIGN_ONLY.
+        checksum_size: kept for callers; the MAC size comes from the key's enctype.
+
+    Returns:
+        The TOKEN buffer and the DATA buffers' output concatenated (cut it back by their sizes).
     """
-    ec = 16 if (seal and dce_style) else 0
+    data_parts = [data for data, encrypted in parts if encrypted]
     if seal:
+        ec = 16 if dce_style else 0
         header0 = _WRAP_HEADER.pack(TOK_WRAP, direction.flags | FLAG_SEALED, 0xFF, ec, 0, seq)
-        body = encrypt(key, direction.seal_usage, plaintext + b"\xff" * ec + header0, confounder)
-        # body = C(confounder | plaintext | filler | header) | H: the trailer is what follows the
-        # plaintext's bytes; the confounder's bytes lead.
-        conf = len(body) - len(plaintext) - ec - HEADER_SIZE - checksum_size
-        trailer = len(body) - conf - len(plaintext)
-        rrc = trailer if not dce_style else trailer - ec
-        header = _WRAP_HEADER.pack(
-            TOK_WRAP, direction.flags | FLAG_SEALED, 0xFF, ec, rrc, seq
+        head, out, mac = encrypt_iov(
+            key, direction.seal_usage, [*parts, (b"\xff" * ec + header0, True)], confounder
         )
-        rotated = rotate_right(body, rrc + (ec if dce_style else 0))
-        head_len = trailer + conf
-        return WrapResult(header + rotated[:head_len], rotated[head_len:])
+        tail = out[-1]  # E(filler | header copy)
+        trailer = len(tail) + len(mac)
+        rrc = trailer - ec if dce_style else trailer
+        header = _WRAP_HEADER.pack(TOK_WRAP, direction.flags | FLAG_SEALED, 0xFF, ec, rrc, seq)
+        data = b"".join(o for o, (_, encrypted) in zip(out, parts, strict=False) if encrypted)
+        return WrapResult(b"".join((header, tail, mac, head)), data)
     header0 = _WRAP_HEADER.pack(TOK_WRAP, direction.flags, 0xFF, 0, 0, seq)
-    checksum = make_checksum(key, direction.seal_usage, plaintext + header0)
+    signed = b"".join(data for data, _ in parts)
+    checksum = make_checksum(key, direction.seal_usage, signed + header0)
     header = _WRAP_HEADER.pack(TOK_WRAP, direction.flags, 0xFF, len(checksum), len(checksum), seq)
-    return WrapResult(header + checksum, plaintext)
+    return WrapResult(header + checksum, b"".join(data_parts))
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,13 +231,29 @@ class Unwrapped:
 
 def unwrap(key: Key, direction: Direction, token: bytes, data: bytes = b"",
            *, dce_style: bool = False) -> Unwrapped:
-    """Open a Wrap token from the peer, with any EC and RRC (RFC 4121 §4.2.4-4.2.5).
+    """Open a Wrap token from the peer: :func:`unwrap_iov` with one DATA buffer (``data``, or
+    the whole token in ``token``)."""
+    return unwrap_iov(key, direction, token, ((data, True),), dce_style=dce_style)
 
-    ``token`` and ``data`` are the TOKEN and DATA buffers (or the whole token in ``token``).
+
+def unwrap_iov(key: Key, direction: Direction, token: bytes, parts: Sequence[IovPart],
+               *, dce_style: bool = False) -> Unwrapped:
+    """Open a Wrap token from the peer, with any EC and RRC (RFC 4121 §4.2.4-4.2.5), over DATA
+    and SIGN_ONLY buffers (see :func:`wrap_iov`).
+
+    ``token`` is the TOKEN buffer; ``parts`` the message buffers in order, ``(bytes, True)``
+    for DATA (ciphertext, or clear text when integrity-only) and ``(bytes, False)`` for
+    SIGN_ONLY. The rotation applies to the token body followed by the DATA buffers; the
+    sign-only buffers take part only in the integrity check.
+
+    Returns:
+        The DATA buffers' plaintext, concatenated.
 
     Raises:
-        DecodeError: not a Wrap token, or too short.
-        MessageAltered: decryption, checksum or header-copy check failed.
+        DecodeError: not a Wrap token, too short, or (with sign-only buffers) DATA buffers
+            whose sizes do not add up to the data the token carries.
+        MessageAltered: decryption, checksum or header-copy check failed (a DATA or sign-only
+            buffer was changed).
     """
     if len(token) < HEADER_SIZE:
         raise DecodeError(f"A Kerberos Wrap token is at least 16 bytes; got {len(token)}.")
@@ -217,23 +261,55 @@ def unwrap(key: Key, direction: Direction, token: bytes, data: bytes = b"",
     if tok_id != TOK_WRAP or filler != 0xFF:
         raise DecodeError("Not an RFC 4121 Wrap token (TOK_ID 05 04, filler FF).")
     _check_flags(flags, direction, sealed_allowed=True)
-    body = token[HEADER_SIZE:] + data
-    body = rotate_left(body, rrc + (ec if dce_style and flags & FLAG_SEALED else 0))
-    if flags & FLAG_SEALED:
-        inner = decrypt(key, direction.seal_usage, body)
-        if len(inner) < ec + HEADER_SIZE:
-            raise MessageAltered("The sealed Wrap token is shorter than its filler and header.")
-        copy = inner[-HEADER_SIZE:]
+    sealed = bool(flags & FLAG_SEALED)
+    body = token[HEADER_SIZE:] + b"".join(data for data, encrypted in parts if encrypted)
+    body = rotate_left(body, rrc + (ec if dce_style and sealed else 0))
+    if sealed:
+        prof = profile(key.enctype)
+        conf, mac = prof.confounder_size, prof.checksum_size
+        size = len(body) - conf - ec - HEADER_SIZE - mac
+        if size < 0:
+            raise DecodeError("The sealed Wrap token is shorter than its confounder, filler, "
+                              "header copy and checksum.")
+        stream = body[conf : conf + size]
+        iov = [*_cut(stream, parts), (body[conf + size : len(body) - mac], True)]
+        out = decrypt_iov(key, direction.seal_usage, body[:conf], iov, body[len(body) - mac :])
+        copy = out[-1][-HEADER_SIZE:]
         expected = _WRAP_HEADER.pack(TOK_WRAP, flags, 0xFF, ec, 0, seq)
         if not hmac.compare_digest(copy, expected):
             raise MessageAltered("The Wrap token's encrypted header copy does not match.")
-        return Unwrapped(inner[: len(inner) - ec - HEADER_SIZE], int(seq), True)
+        plain = b"".join(o for o, (_, encrypted) in zip(out[:-1], iov, strict=False) if encrypted)
+        return Unwrapped(plain, int(seq), True)
     if ec > len(body):
         raise DecodeError("The Wrap token's EC is larger than its body.")
     plaintext, checksum = body[: len(body) - ec], body[len(body) - ec :]
     header0 = _WRAP_HEADER.pack(TOK_WRAP, flags, 0xFF, 0, 0, seq)
-    verify_checksum(key, direction.seal_usage, plaintext + header0, checksum)
+    signed = b"".join(data for data, _ in _cut(plaintext, parts))
+    verify_checksum(key, direction.seal_usage, signed + header0, checksum)
     return Unwrapped(plaintext, int(seq), False)
+
+
+def _cut(stream: bytes, parts: Sequence[IovPart]) -> list[IovPart]:
+    """The DATA bytes the token carries, cut to the DATA buffers' sizes between the sign-only
+    buffers. Without sign-only buffers the order is irrelevant and the stream stays whole (its
+    bytes may arrive partly in the TOKEN buffer, as with a whole token and no DATA buffer)."""
+    if all(encrypted for _, encrypted in parts):
+        return [(stream, True)]
+    expected = sum(len(data) for data, encrypted in parts if encrypted)
+    if expected != len(stream):
+        raise DecodeError(
+            f"The DATA buffers hold {expected} bytes but the Wrap token protects {len(stream)}; "
+            "with sign-only buffers each DATA buffer must hold exactly its own bytes."
+        )
+    out: list[IovPart] = []
+    pos = 0
+    for data, encrypted in parts:
+        if encrypted:
+            out.append((stream[pos : pos + len(data)], True))
+            pos += len(data)
+        else:
+            out.append((data, False))
+    return out
 
 
 class SequenceWindow:

@@ -245,6 +245,7 @@ def krb_error_to_sspi(
     14 ETYPE_NOSUPP                            EtypeNotSupported (SEC_E_KDC_UNKNOWN_ETYPE)
     29 SVC_UNAVAILABLE, 68 WRONG_REALM         KdcUnavailable (SEC_E_NO_AUTHENTICATING_AUTHORITY)
     35 NOT_US, 36 BADMATCH                     KdcWrongPrincipal (SEC_E_WRONG_PRINCIPAL)
+    26 SERVER_NOMATCH (user-to-user)           KdcWrongPrincipal (SEC_E_WRONG_PRINCIPAL)
     8 PRINCIPAL_NOT_UNIQUE                     KerberosError (SEC_E_MULTIPLE_ACCOUNTS)
     3 BAD_PVNO, 13 BADOPTION, 16               KerberosError (SEC_E_KDC_INVALID_REQUEST)
     PADATA_TYPE_NOSUPP, 50 INAPP_CKSUM, 60
@@ -360,6 +361,15 @@ def krb_error_to_sspi(
             KdcWrongPrincipal,
             f"The KDC of realm {where} says the ticket does not match the request for {what} "
             f"{said}.",
+        )
+    if code == ErrorCode.KDC_ERR_SERVER_NOMATCH:
+        # MIT's check_tgs_u2u: with ENC-TKT-IN-SKEY the server asked for must be the client of
+        # the additional TGT (Windows KDCs accept an SPN there).
+        return build(
+            KdcWrongPrincipal,
+            f"The KDC of realm {where} will not issue a user-to-user ticket for {what}: the TGT "
+            f"the server sent belongs to another principal {said}. Use the server's own "
+            "principal (user@REALM) as the target name.",
         )
     if code == ErrorCode.KDC_ERR_PRINCIPAL_NOT_UNIQUE:
         return build(

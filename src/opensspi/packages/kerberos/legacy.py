@@ -18,6 +18,7 @@ here keeps state, reads a clock or draws randomness except a default confounder.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from cryptography.hazmat.decrepit.ciphers.algorithms import ARC4
@@ -49,8 +50,10 @@ __all__ = [
     "rc4_gss_kseq",
     "rc4_gss_ksign",
     "rc4_gss_unwrap",
+    "rc4_gss_unwrap_iov",
     "rc4_gss_verify_mic",
     "rc4_gss_wrap",
+    "rc4_gss_wrap_iov",
     "rc4_hmac_decrypt",
     "rc4_hmac_encrypt",
     "rc4_hmac_prf",
@@ -620,6 +623,42 @@ def rc4_gss_wrap(
         InvalidParameter: a key that is not rc4-hmac, a sequence number out of range or a
             confounder that is not 8 bytes.
     """
+    head, parts, pad = rc4_gss_wrap_iov(key, seq, ((message, True),), initiator, encrypt,
+                                        confounder)
+    return head + parts[0] + pad
+
+
+def rc4_gss_wrap_iov(
+    key: Key,
+    seq: int,
+    parts: Sequence[tuple[bytes, bool]],
+    initiator: bool,
+    encrypt: bool,
+    confounder: bytes | None = None,
+) -> tuple[bytes, list[bytes], bytes]:
+    """:func:`rc4_gss_wrap` over DATA and SIGN_ONLY buffers, as MIT krb5's
+    ``gss_wrap_iov(HEADER, DATA..., SIGN_ONLY..., PADDING)`` makes an RFC 4757 token.
+
+    RFC 4757 section 7.3 has no sign-only data; MIT's ``make_seal_token_v1_iov`` extends it
+    the natural way, and so does this function (checked against MIT krb5 1.20)::
+
+        Sgn_Cksum = MD5((int32)13, Token.Header, Token.Confounder,
+                        every buffer in order (DATA and SIGN_ONLY), padding);
+        RC4(Kcrypt, Token.Confounder | the DATA buffers | padding);   SIGN_ONLY stays clear
+
+    The framing length (RFC 2743 section 3.1) counts the token header, the DATA buffers and the
+    padding, not the sign-only buffers, which are not part of the token.
+
+    Args:
+        parts: ``(bytes, encrypted)`` per buffer in order: True for DATA, False for SIGN_ONLY.
+
+    Returns:
+        ``(header, parts, padding)``: the framed token up to the confounder (the TOKEN buffer),
+        each buffer (DATA encrypted when ``encrypt``, SIGN_ONLY unchanged) and the one pad byte.
+
+    Raises:
+        InvalidParameter: as :func:`rc4_gss_wrap`.
+    """
     seq_bytes = _check_seq(seq)
     if confounder is None:
         confounder = os.urandom(CONFOUNDER_SIZE)
@@ -628,13 +667,26 @@ def rc4_gss_wrap(
             f"An RFC 4757 Wrap confounder is {CONFOUNDER_SIZE} bytes, not {len(confounder)}."
         )
     header = _WRAP_HEADER_SEALED if encrypt else _WRAP_HEADER_PLAIN
-    data = message + b"\x01"
-    cksum = _sgn_cksum(rc4_gss_ksign(key), _WRAP_USAGE, header, confounder, data)
+    pad = b"\x01"
+    cksum = _sgn_cksum(rc4_gss_ksign(key), _WRAP_USAGE, header, confounder,
+                       *(data for data, _ in parts), pad)
     snd_seq = _rc4(rc4_gss_kseq(key, cksum), seq_bytes + _direction(initiator))
-    payload = confounder + data
+    data = b"".join(d for d, encrypted in parts if encrypted)
+    payload = confounder + data + pad
     if encrypt:
         payload = _rc4(rc4_gss_kcrypt(key, seq), payload)
-    return frame_token(b"".join((header, snd_seq, cksum, payload)))
+    token = frame_token(b"".join((header, snd_seq, cksum, payload)))
+    body = len(data) + len(pad)
+    head, stream = token[:-body], token[-body:]
+    out: list[bytes] = []
+    pos = 0
+    for value, encrypted in parts:
+        if encrypted:
+            out.append(stream[pos : pos + len(value)])
+            pos += len(value)
+        else:
+            out.append(value)
+    return head, out, stream[pos:]
 
 
 def rc4_gss_unwrap(key: Key, token: bytes, initiator_sent: bool) -> tuple[bytes, int, bool]:
@@ -711,3 +763,78 @@ def rc4_gss_unwrap(key: Key, token: bytes, initiator_sent: bool) -> tuple[bytes,
     if not 1 <= pad <= min(_MAX_PAD, len(data)):
         raise DecodeError(f"The Wrap token's pad length {pad} is not between 1 and 8.")
     return data[:-pad], seq, encrypted
+
+
+def rc4_gss_unwrap_iov(
+    key: Key, token: bytes, parts: Sequence[tuple[bytes, bool]], initiator_sent: bool
+) -> tuple[bytes, int, bool]:
+    """Open an RFC 4757 Wrap token made by :func:`rc4_gss_wrap_iov` (or MIT's
+    ``gss_wrap_iov``) with SIGN_ONLY buffers.
+
+    ``token`` is the TOKEN buffer (the framed header and confounder); ``parts`` are the message
+    buffers in order, ``(bytes, True)`` for DATA and ``(bytes, False)`` for SIGN_ONLY. The pad
+    byte(s) come at the end of the last DATA buffer, as MIT's ``kg_fixup_padding_iov`` takes
+    them: the framing length covers the header, the DATA buffers and the padding.
+
+    Returns:
+        ``(message, seq, encrypted)``: the DATA buffers' plaintext without the padding.
+
+    Raises:
+        DecodeError: as :func:`rc4_gss_unwrap`.
+        MessageAltered: the checksum (over every DATA and SIGN_ONLY buffer in order, then the
+            padding) or the direction bytes do not match.
+    """
+    data_parts = [value for value, encrypted in parts if encrypted]
+    body = unframe_token(bytes(token) + b"".join(data_parts))
+    if len(body) < _WRAP_FIXED_SIZE + 1:
+        raise DecodeError(
+            f"An RFC 4757 Wrap token body is at least {_WRAP_FIXED_SIZE + 1} bytes; this one "
+            f"has {len(body)}."
+        )
+    header = body[:8]
+    if header not in (_WRAP_HEADER_SEALED, _WRAP_HEADER_PLAIN):
+        raise DecodeError(
+            "Not an RFC 4757 Wrap token: expected TOK_ID 02 01, SGN_ALG 11 00 (HMAC-MD5), "
+            "SEAL_ALG 10 00 (RC4) or FF FF (none) and filler FF FF."
+        )
+    encrypted = header == _WRAP_HEADER_SEALED
+    snd_seq, cksum, payload = body[8:16], body[16:24], body[24:]
+    seq_plain = _rc4(rc4_gss_kseq(key, cksum), snd_seq)
+    seq = int.from_bytes(seq_plain[:4], "big")
+    if encrypted:
+        payload = _rc4(rc4_gss_kcrypt(key, seq), payload)
+    confounder, data = payload[:CONFOUNDER_SIZE], payload[CONFOUNDER_SIZE:]
+    pad = data[-1]
+    if not 1 <= pad <= min(_MAX_PAD, len(data)):
+        raise DecodeError(f"The Wrap token's pad length {pad} is not between 1 and 8.")
+    message = data[:-pad]
+    signed: list[bytes] = []
+    if all(enc for _, enc in parts):
+        signed.append(message)
+    else:
+        if sum(len(v) for v in data_parts) != len(data):
+            raise DecodeError(
+                "With sign-only buffers the TOKEN buffer must end at the confounder and the "
+                "DATA buffers hold the data (the last one ending with the padding)."
+            )
+        pos = 0
+        for value, enc in parts:
+            if enc:
+                end = min(pos + len(value), len(message))
+                signed.append(message[pos:end] if pos < end else b"")
+                pos += len(value)
+            else:
+                signed.append(value)
+    expected = _sgn_cksum(rc4_gss_ksign(key), _WRAP_USAGE, header, confounder, *signed,
+                          data[len(message) :])
+    if not constant_time.bytes_eq(expected, cksum):
+        raise MessageAltered(
+            "The Wrap token's checksum does not match: a DATA or sign-only buffer was changed, "
+            "or the key is wrong."
+        )
+    if not constant_time.bytes_eq(seq_plain[4:], _direction(initiator_sent)):
+        raise MessageAltered(
+            "The token's direction bytes do not match its sender: it was reflected, or the "
+            "roles (initiator/acceptor) are swapped."
+        )
+    return message, seq, encrypted

@@ -1,5 +1,5 @@
-"""The Kerberos security context: the AP exchange and per-message protection (RFC 4120 §3.2,
-RFC 4121, MS-KILE 3.2-3.4).
+"""The Kerberos security context: the AP exchange, user-to-user, and per-message protection
+(RFC 4120 §3.2 and §3.3.3, RFC 4121, MS-KILE 3.2-3.4).
 
 Rules for this file:
 
@@ -13,6 +13,15 @@ Rules for this file:
 Client: CLIENT_INITIAL -(no token)-> AWAIT_KDC -(replies)-> [AP-REQ sent] ->
 EXPECT_AP_REP (mutual or DCE) -> COMPLETE. Server: EXPECT_AP_REQ -> COMPLETE, or with DCE style
 EXPECT_AP_REQ -> EXPECT_DCE_AP_REP -> COMPLETE.
+
+User-to-user (ISC_REQ_USE_SESSION_KEY; the mechanism 1.2.840.113554.1.2.2.3 as Windows frames
+it): the client starts with CLIENT_INITIAL -(no token)-> EXPECT_TGT_REP, sending KRB_TGT_REQ
+(TOK_ID 04 00); the server answers from EXPECT_AP_REQ -(TGT_REQ)-> EXPECT_AP_REQ with KRB_TGT_REP
+(04 01) holding its own TGT, via ACCEPTOR_AWAIT_KDC when it must get that TGT first (its
+credential is a client one: password, ccache or client keytab). The client's TGS-REQ then has
+ENC-TKT-IN-SKEY and the server's TGT in additional-tickets (``kdc.user_to_user``), its AP-REQ the
+ap-option use-session-key, and the server opens the ticket with its TGT's session key. The
+ISC_RET_/ASC_RET_USE_SESSION_KEY bits are set only when that AP-REQ was sent / accepted.
 """
 
 from __future__ import annotations
@@ -38,6 +47,7 @@ from ...errors import (
     DecodeError,
     InvalidToken,
     MutualAuthFailed,
+    NoCredentials,
     SspiError,
     TimeSkew,
     UnsupportedFunction,
@@ -63,6 +73,9 @@ from .asn1 import (
     TOK_ID_AP_REP,
     TOK_ID_AP_REQ,
     TOK_ID_KRB_ERROR,
+    TOK_ID_TGT_REP,
+    TOK_ID_TGT_REQ,
+    U2U_OID,
     ApOptions,
     ApRep,
     ApReq,
@@ -72,6 +85,9 @@ from .asn1 import (
     EncKrbCredPart,
     EncryptedData,
     EncryptionKey,
+    ErrorCode,
+    KerbTgtReply,
+    KerbTgtRequest,
     KrbCred,
     KrbCredInfo,
     KrbError,
@@ -79,7 +95,7 @@ from .asn1 import (
     gss_unwrap_token,
     gss_wrap_token,
 )
-from .crypto import Key, decrypt, encrypt, profile, random_key
+from .crypto import IovPart, Key, decrypt, encrypt, profile, random_key
 from .gss import Direction, SequenceWindow
 
 # RFC 4120 §7.5.1 key usages used here.
@@ -94,9 +110,11 @@ class State(Enum):
     """What the context expects next."""
 
     CLIENT_INITIAL = auto()
+    EXPECT_TGT_REP = auto()  # user-to-user: the TGT-REQ is out, the server's TGT comes next
     AWAIT_KDC = auto()
     EXPECT_AP_REP = auto()
     EXPECT_AP_REQ = auto()
+    ACCEPTOR_AWAIT_KDC = auto()  # user-to-user: the acceptor gets its own TGT for a TGT-REP
     EXPECT_DCE_AP_REP = auto()
     COMPLETE = auto()
     FAILED = auto()
@@ -107,6 +125,8 @@ class Input(Enum):
 
     NO_TOKEN = auto()
     KDC_REPLY = auto()
+    TGT_REQ = auto()
+    TGT_REP = auto()
     AP_REQ = auto()
     AP_REP = auto()
     KRB_ERROR = auto()
@@ -122,13 +142,15 @@ class Token:
 
 
 def classify(token: bytes) -> Token:
-    """Tell AP-REQ, AP-REP and KRB-ERROR apart, framed (RFC 2743 §3.1) or raw (DCE style)."""
+    """Tell AP-REQ, AP-REP, KRB-ERROR and the user-to-user TGT-REQ/TGT-REP apart, framed (RFC
+    2743 §3.1, with the Kerberos, MS Kerberos or user-to-user OID) or raw (DCE style)."""
     if token[:1] == b"\x60":
         oid, tok_id, body = gss_unwrap_token(token)
-        if oid not in (KRB5_OID, MS_KRB5_OID):
+        if oid not in (KRB5_OID, MS_KRB5_OID, U2U_OID):
             raise DecodeError(f"The token is for mechanism {oid}, not Kerberos.")
         kinds = {TOK_ID_AP_REQ: Input.AP_REQ, TOK_ID_AP_REP: Input.AP_REP,
-                 TOK_ID_KRB_ERROR: Input.KRB_ERROR}
+                 TOK_ID_KRB_ERROR: Input.KRB_ERROR, TOK_ID_TGT_REQ: Input.TGT_REQ,
+                 TOK_ID_TGT_REP: Input.TGT_REP}
         kind = kinds.get(tok_id)
         if kind is None:
             raise DecodeError(f"Unknown Kerberos GSS TOK_ID {tok_id.hex()}.")
@@ -201,6 +223,11 @@ class KerberosContext(SecurityContext):
         self._delegated_credential: object | None = None
         self._mech_oid = KRB5_OID
         self._dce_seq = 0
+        self._u2u = bool(request & (IscReq.USE_SESSION_KEY if is_client
+                                    else AscReq.USE_SESSION_KEY))
+        self._u2u_done = False  # an AP-REQ with ap-option use-session-key was sent / accepted
+        self._server_principal: object | None = None  # the parsed target (client)
+        self._u2u_tgt: object | None = None  # the acceptor's TGT it sent in KRB_TGT_REP
 
     # -- stepping --------------------------------------------------------------------------
 
@@ -294,12 +321,50 @@ class KerberosContext(SecurityContext):
             )
         server = parse_target(self._target, self._cred.config)
         self._server_name = str(server)
+        self._server_principal = server
+        if self._u2u:
+            # draft-ietf-cat-user2user §2 / MS-KILE: ask the server for its TGT first; the
+            # service ticket is then encrypted in that TGT's session key (RFC 4120 §3.3.3).
+            request = KerbTgtRequest(server_name=server.name, realm=server.realm)
+            token = gss_wrap_token(U2U_OID, TOK_ID_TGT_REQ, request.to_der())
+            return Choice(Step(SecStatus.SEC_I_CONTINUE_NEEDED, token), State.EXPECT_TGT_REP)
         cred = self._cred
         env = self._env
         want_delegation = bool(self._request & IscReq.DELEGATE)
 
         def tickets() -> Generator[KdcRequest, bytes, object]:
             ticket = yield from service_ticket(cred, server, env)
+            forwarded = None
+            if want_delegation and (
+                ticket.flags & TicketFlags.OK_AS_DELEGATE or cred.delegate_always
+            ):
+                forwarded = yield from forwarded_tgt(cred, env)
+            return ticket, forwarded
+
+        self._exchange = tickets()
+        return self._advance(None)
+
+    def _client_tgt_rep(self, payload: bytes) -> Choice[State, Step]:
+        """KRB_TGT_REP: the server's TGT; get a ticket encrypted in its session key."""
+        from .kdc import forwarded_tgt, user_to_user
+        from .names import Principal
+
+        reply = KerbTgtReply.from_der(classify(payload).body)
+        held = Principal(reply.ticket.sname, reply.ticket.realm)
+        if not held.is_tgs:
+            raise InvalidToken(
+                f"The server's KRB_TGT_REP holds a ticket for {held}, not a TGT (krbtgt/REALM); "
+                "user-to-user needs the server's ticket-granting ticket."
+            )
+        server = self._server_principal
+        assert isinstance(server, Principal)
+        cred = self._cred
+        env = self._env
+        want_delegation = bool(self._request & IscReq.DELEGATE)
+
+        def tickets() -> Generator[KdcRequest, bytes, object]:
+            # RFC 4120 §3.3.3: KDCOptions ENC-TKT-IN-SKEY, additional-tickets = the server's TGT.
+            ticket = yield from user_to_user(cred, server, reply.ticket, env)
             forwarded = None
             if want_delegation and (
                 ticket.flags & TicketFlags.OK_AS_DELEGATE or cred.delegate_always
@@ -361,6 +426,10 @@ class KerberosContext(SecurityContext):
         mutual = bool(req & (IscReq.MUTUAL_AUTH | IscReq.USE_DCE_STYLE))
         if mutual:
             options |= ApOptions.MUTUAL_REQUIRED
+        if self._u2u:
+            # RFC 4120 §3.2.3: the ticket is encrypted in the session key of the server's TGT.
+            options |= ApOptions.USE_SESSION_KEY
+            self._u2u_done = True
         ap_req = ApReq(
             ap_options=options,
             ticket=ticket.ticket,
@@ -370,7 +439,8 @@ class KerberosContext(SecurityContext):
             ),
         )
         body = ap_req.to_der()
-        token = body if self._dce else gss_wrap_token(KRB5_OID, TOK_ID_AP_REQ, body)
+        oid = U2U_OID if self._u2u else KRB5_OID  # Windows frames u2u AP-REQs with the u2u OID
+        token = body if self._dce else gss_wrap_token(oid, TOK_ID_AP_REQ, body)
         if mutual:
             self._ret = self._compute_ret(complete=False)
             return Choice(Step(SecStatus.SEC_I_CONTINUE_NEEDED, token), State.EXPECT_AP_REP)
@@ -418,7 +488,9 @@ class KerberosContext(SecurityContext):
                 f"The AP-REP from {self._server_name} does not echo our authenticator's time: "
                 "the server could not prove it holds the service key."
             )
-        if part.subkey is not None:
+        if part.subkey is not None and _keeps_acceptor_subkey(
+            self._initiator_subkey or key, part.subkey.keytype, self._dce
+        ):
             self._acceptor_subkey = Key(part.subkey.keytype, part.subkey.keyvalue)
         peer_seq = part.seq_number if part.seq_number is not None else self._send_seq
         self._recv = self._window(peer_seq)
@@ -444,8 +516,71 @@ class KerberosContext(SecurityContext):
 
     # -- server ----------------------------------------------------------------------------
 
+    def _server_tgt_req(self, payload: bytes) -> Choice[State, Step]:
+        """KRB_TGT_REQ: answer with this acceptor's own TGT (getting one first if needed)."""
+        from .kdc import get_tgt
+
+        KerbTgtRequest.from_der(classify(payload).body)
+        cred = self._cred
+        if cred.client is None:
+            raise NoCredentials(
+                "The client asked for user-to-user authentication, which needs this acceptor's "
+                "own TGT; acquire the server credential with SECPKG_CRED_BOTH (or OUTBOUND) "
+                "and a password, ccache or client keytab."
+            )
+        env = self._env
+
+        def tgt() -> Generator[KdcRequest, bytes, object]:
+            ticket = yield from get_tgt(cred, env)
+            return ticket
+
+        self._exchange = tgt()
+        return self._server_advance(None)
+
+    def _server_kdc_reply(self, payload: bytes) -> Choice[State, Step]:
+        return self._server_advance(payload)
+
+    def _server_advance(self, reply: bytes | None) -> Choice[State, Step]:
+        """Run the acceptor's AS exchange to its next request, or send the KRB_TGT_REP."""
+        from .tickets import ServiceTicket
+
+        assert self._exchange is not None
+        try:
+            request = next(self._exchange) if reply is None else self._exchange.send(reply)
+        except StopIteration as done:
+            self._exchange = None
+            tgt = done.value
+            assert isinstance(tgt, ServiceTicket)
+            self._u2u_tgt = tgt
+            body = KerbTgtReply(ticket=tgt.ticket).to_der()
+            token = gss_wrap_token(U2U_OID, TOK_ID_TGT_REP, body)
+            return Choice(Step(SecStatus.SEC_I_CONTINUE_NEEDED, token), State.EXPECT_AP_REQ)
+        step = Step(SecStatus.SEC_I_CONTINUE_NEEDED, kdc_request=request)
+        return Choice(step, State.ACCEPTOR_AWAIT_KDC)
+
+    def _u2u_session_key(self) -> Key:
+        """The session key of the TGT this acceptor handed out (or holds, for a client that
+        got it another way)."""
+        from .kdc import KdcLogonDenied
+        from .tickets import ServiceTicket
+
+        tgt = self._u2u_tgt
+        cred = self._cred
+        if tgt is None and cred.cache is not None and cred.client is not None:
+            realm = cred.tgt_realm or cred.client.realm
+            tgt = cred.cache.tgt(realm, self._env.now())
+        if not isinstance(tgt, ServiceTicket):
+            raise KdcLogonDenied(
+                "The AP-REQ asks for user-to-user (ap-option use-session-key) but this acceptor "
+                "holds no TGT to open it with; the client must send KRB_TGT_REQ first "
+                "(KRB_AP_ERR_NO_TGT).",
+                krb_error=ErrorCode.KRB_AP_ERR_NO_TGT,
+            )
+        return tgt.session_key
+
     def _server_ap_req(self, payload: bytes) -> Choice[State, Step]:
-        from .acceptor import ReplayCache, decrypt_ticket
+        from .acceptor import ReplayCache, decrypt_ticket, decrypt_u2u_ticket
+        from .kdc import KdcLogonDenied
 
         token = classify(payload)
         if token.framed:
@@ -457,9 +592,23 @@ class KerberosContext(SecurityContext):
         cred = self._cred
         now = self._env.now()
         skew = timedelta(seconds=cred.config.clockskew)
-        enc_ticket, _service_key = decrypt_ticket(
-            cred.keytab, ap_req.ticket, allowed=cred.acceptor_principal, now=now, skew=skew
-        )
+        if ap_req.ap_options & ApOptions.USE_SESSION_KEY:
+            # RFC 4120 §3.2.3: user-to-user; the ticket is in our TGT's session key.
+            enc_ticket, _ = decrypt_u2u_ticket(
+                self._u2u_session_key(), ap_req.ticket, now=now, skew=skew
+            )
+            self._u2u_done = True
+        elif self._u2u:
+            raise KdcLogonDenied(
+                "This acceptor requires user-to-user authentication (ASC_REQ_USE_SESSION_KEY) "
+                "but the AP-REQ is an ordinary one (KRB_AP_ERR_USER_TO_USER_REQUIRED); the "
+                "client must ask with ISC_REQ_USE_SESSION_KEY.",
+                krb_error=ErrorCode.KRB_AP_ERR_USER_TO_USER_REQUIRED,
+            )
+        else:
+            enc_ticket, _service_key = decrypt_ticket(
+                cred.keytab, ap_req.ticket, allowed=cred.acceptor_principal, now=now, skew=skew
+            )
         session = Key(enc_ticket.key.keytype, enc_ticket.key.keyvalue)
         auth = Authenticator.from_der(
             decrypt(session, USAGE_AP_REQ_AUTH, ap_req.authenticator.cipher)
@@ -508,12 +657,13 @@ class KerberosContext(SecurityContext):
             self._ret = self._compute_ret(complete=True)
             return Choice(Step(SecStatus.SEC_E_OK), State.COMPLETE)
         env = self._env
-        self._acceptor_subkey = random_key(session.enctype, env.random)
+        subkey = None
+        if _keeps_acceptor_subkey(self._initiator_subkey or session, session.enctype, self._dce):
+            self._acceptor_subkey = random_key(session.enctype, env.random)
+            subkey = EncryptionKey(self._acceptor_subkey.enctype, self._acceptor_subkey.contents)
         self._send_seq = int.from_bytes(env.random(4), "big") & 0x3FFFFFFF
         part = EncApRepPart(
-            ctime=auth.ctime, cusec=auth.cusec,
-            subkey=EncryptionKey(self._acceptor_subkey.enctype, self._acceptor_subkey.contents),
-            seq_number=self._send_seq,
+            ctime=auth.ctime, cusec=auth.cusec, subkey=subkey, seq_number=self._send_seq,
         )
         rep = ApRep(enc_part=EncryptedData(
             etype=session.enctype, cipher=encrypt(session, USAGE_AP_REP_PART, part.to_der())))
@@ -598,6 +748,8 @@ class KerberosContext(SecurityContext):
                     ret |= IscRet.MUTUAL_AUTH
                 if self._delegated:
                     ret |= IscRet.DELEGATE
+                if self._u2u_done:
+                    ret |= IscRet.USE_SESSION_KEY
             if self._dce:
                 ret |= IscRet.USED_DCE_STYLE
             if self._request & IscReq.CONNECTION:
@@ -616,6 +768,8 @@ class KerberosContext(SecurityContext):
                 sret |= AscRet.MUTUAL_AUTH
             if self._delegated:
                 sret |= AscRet.DELEGATE
+            if self._u2u_done:
+                sret |= AscRet.USE_SESSION_KEY
         if self._dce:
             sret |= AscRet.USED_DCE_STYLE
         if self._request & AscReq.CONNECTION:
@@ -671,36 +825,37 @@ class KerberosContext(SecurityContext):
         if qop not in (0, SECQOP_WRAP_NO_ENCRYPT):
             raise UnsupportedFunction(f"Kerberos supports no quality of protection {qop:#x}.")
         seal = qop != SECQOP_WRAP_NO_ENCRYPT
-        _refuse_sign_only(parts)
-        sealed_parts = [p for p in parts if p.sealed]
-        plaintext = b"".join(p.data for p in sealed_parts)
+        iov = _iov(parts)
         if key.enctype == RC4:
-            return self._rc4_encrypt(key, parts, sealed_parts, plaintext, seal)
-        result = gss.wrap(
-            key, self._direction(True), self._next_send(), plaintext, seal=seal,
+            return self._rc4_encrypt(key, parts, iov, seal)
+        result = gss.wrap_iov(
+            key, self._direction(True), self._next_send(), iov, seal=seal,
             checksum_size=profile(key.enctype).checksum_size,
             confounder=self._env.random(profile(key.enctype).confounder_size),
             dce_style=self._dce,
         )
         return Sealed(result.token, _split_back(parts, result.data))
 
-    def _rc4_encrypt(self, key: Key, parts: Sequence[MessagePart],
-                     sealed_parts: Sequence[MessagePart], plaintext: bytes, seal: bool) -> Sealed:
-        token = legacy.rc4_gss_wrap(key, self._next_send() & 0xFFFFFFFF, plaintext,
-                                    self.is_client, seal, self._env.random(8))
-        pad = 1  # RFC 4757 §7.3 as MIT emits it: one pad byte (legacy.rc4_gss_wrap)
-        body_len = len(plaintext) + pad
-        header, body = token[:-body_len], token[-body_len:]
-        return Sealed(header, _split_back(parts, body[: len(plaintext)]), body[len(plaintext):])
+    def _rc4_encrypt(self, key: Key, parts: Sequence[MessagePart], iov: Sequence[IovPart],
+                     seal: bool) -> Sealed:
+        # RFC 4757 §7.3 as MIT's gss_wrap_iov lays it out: TOKEN = framed header and
+        # confounder, DATA in place, PADDING = the one pad byte; sign-only buffers are checksummed.
+        head, out, pad = legacy.rc4_gss_wrap_iov(key, self._next_send() & 0xFFFFFFFF, iov,
+                                                 self.is_client, seal, self._env.random(8))
+        data = b"".join(o for o, (_, sealed) in zip(out, iov, strict=True) if sealed)
+        return Sealed(head, _split_back(parts, data), pad)
 
     def decrypt(self, token: bytes, parts: Sequence[MessagePart], seq: int | None) -> Unsealed:
         key = self._key()
-        _refuse_sign_only(parts)
-        data = b"".join(p.data for p in parts if p.sealed)
+        iov = _iov(parts)
+        data = b"".join(p.data for p in parts if _is_data(p))
         if key.enctype == RC4:
-            message, number, sealed = legacy.rc4_gss_unwrap(key, token + data, not self.is_client)
+            # The pad byte(s) end the last DATA buffer (MIT's kg_fixup_padding_iov), or the
+            # whole token came in TOKEN (SECBUFFER_STREAM).
+            message, number, sealed = legacy.rc4_gss_unwrap_iov(key, token, iov,
+                                                                not self.is_client)
         else:
-            opened = gss.unwrap(key, self._direction(False), token, data, dce_style=self._dce)
+            opened = gss.unwrap_iov(key, self._direction(False), token, iov, dce_style=self._dce)
             message, number, sealed = opened.plaintext, opened.seq, opened.sealed
         self._accept_seq(number)
         if len(message) != len(data) and parts:
@@ -740,21 +895,42 @@ def _signed(part: MessagePart) -> bool:
     return not part.attrs & SecBufferAttr.READONLY
 
 
-def _refuse_sign_only(parts: Sequence[MessagePart]) -> None:
-    if any(p.attrs & SecBufferAttr.READONLY_WITH_CHECKSUM for p in parts):
-        raise UnsupportedFunction(
-            "Kerberos EncryptMessage/DecryptMessage with SECBUFFER_READONLY_WITH_CHECKSUM "
-            "(sign-only) buffers is not implemented yet; send those bytes in a DATA buffer or "
-            "sign them with MakeSignature."
-        )
+def _keeps_acceptor_subkey(initiator_key: Key, acceptor_enctype: int, dce: bool) -> bool:
+    """Whether an acceptor subkey replaces the initiator's key for per-message tokens.
+
+    RFC 4121 §4.2 contexts (AES) always switch to it. With rc4-hmac, whose tokens are the RFC
+    1964 ones (RFC 4757 §7), MIT krb5's initiator keeps an acceptor subkey only with DCE style or
+    when its enctype differs ("MS behavior", ``init_sec_context.c``), and MIT's acceptor sends
+    none; both sides here follow that rule, so rc4 contexts agree with MIT and Windows peers.
+    """
+    return (initiator_key.enctype != RC4 or dce or acceptor_enctype != initiator_key.enctype)
+
+
+def _iov(parts: Sequence[MessagePart]) -> list[IovPart]:
+    """The buffers Wrap protects, in order (MS-KILE 3.4.5.4.1; MIT ``gss_wrap_iov``): DATA
+    buffers sealed (True), READONLY_WITH_CHECKSUM ones signed only (False); plain READONLY
+    buffers (and parts not meant to be sealed) are neither, so they are left out."""
+    out: list[IovPart] = []
+    for part in parts:
+        if part.attrs & SecBufferAttr.READONLY_WITH_CHECKSUM:
+            out.append((part.data, False))
+        elif _is_data(part):
+            out.append((part.data, True))
+    return out
+
+
+def _is_data(part: MessagePart) -> bool:
+    """A DATA buffer Wrap encrypts (or, integrity-only, carries in the clear)."""
+    readonly = SecBufferAttr.READONLY | SecBufferAttr.READONLY_WITH_CHECKSUM
+    return part.sealed and not part.attrs & readonly
 
 
 def _split_back(parts: Sequence[MessagePart], data: bytes) -> tuple[bytes, ...]:
-    """Cut the processed bytes back into the sealed parts; unsealed parts pass unchanged."""
+    """Cut the processed bytes back into the DATA parts; the others pass unchanged."""
     out: list[bytes] = []
     offset = 0
     for part in parts:
-        if part.sealed:
+        if _is_data(part):
             out.append(data[offset : offset + len(part.data)])
             offset += len(part.data)
         else:
@@ -772,10 +948,17 @@ Handler = Callable[[KerberosContext, bytes], "Step | Choice[State, Step]"]
 _AFTER_TICKETS = (State.AWAIT_KDC, State.EXPECT_AP_REP, State.COMPLETE)
 
 TRANSITIONS: dict[tuple[State, Input], tuple[Handler, State | tuple[State, ...]]] = {
-    (State.CLIENT_INITIAL, Input.NO_TOKEN): (KerberosContext._client_start, _AFTER_TICKETS),
+    (State.CLIENT_INITIAL, Input.NO_TOKEN): (
+        KerberosContext._client_start, (*_AFTER_TICKETS, State.EXPECT_TGT_REP)),
+    (State.EXPECT_TGT_REP, Input.TGT_REP): (KerberosContext._client_tgt_rep, _AFTER_TICKETS),
+    (State.EXPECT_TGT_REP, Input.KRB_ERROR): (KerberosContext._client_krb_error, State.FAILED),
     (State.AWAIT_KDC, Input.KDC_REPLY): (KerberosContext._client_kdc_reply, _AFTER_TICKETS),
     (State.EXPECT_AP_REP, Input.AP_REP): (KerberosContext._client_ap_rep, State.COMPLETE),
     (State.EXPECT_AP_REP, Input.KRB_ERROR): (KerberosContext._client_krb_error, State.FAILED),
+    (State.EXPECT_AP_REQ, Input.TGT_REQ): (
+        KerberosContext._server_tgt_req, (State.EXPECT_AP_REQ, State.ACCEPTOR_AWAIT_KDC)),
+    (State.ACCEPTOR_AWAIT_KDC, Input.KDC_REPLY): (
+        KerberosContext._server_kdc_reply, (State.ACCEPTOR_AWAIT_KDC, State.EXPECT_AP_REQ)),
     (State.EXPECT_AP_REQ, Input.AP_REQ): (
         KerberosContext._server_ap_req, (State.COMPLETE, State.EXPECT_DCE_AP_REP)),
     (State.EXPECT_DCE_AP_REP, Input.AP_REP): (

@@ -23,6 +23,7 @@ INFO = PackageInfo(
         | SecPkgFlag.CONNECTION | SecPkgFlag.MULTI_REQUIRED | SecPkgFlag.EXTENDED_ERROR
         | SecPkgFlag.ACCEPT_WIN32_NAME | SecPkgFlag.NEGOTIABLE | SecPkgFlag.GSS_COMPATIBLE
         | SecPkgFlag.LOGON | SecPkgFlag.MUTUAL_AUTH | SecPkgFlag.DELEGATION
+        | SecPkgFlag.READONLY_WITH_CHECKSUM
     ),
     version=1,
     rpcid=16,  # RPC_C_AUTHN_GSS_KERBEROS
@@ -31,14 +32,14 @@ INFO = PackageInfo(
 
 # Requests this package cannot honour fail at once instead of being silently dropped.
 _ISC_UNSUPPORTED = (
-    IscReq.DATAGRAM | IscReq.USE_SESSION_KEY | IscReq.USE_HTTP_STYLE | IscReq.PROMPT_FOR_CREDS
-    | IscReq.NULL_SESSION
+    IscReq.DATAGRAM | IscReq.USE_HTTP_STYLE | IscReq.PROMPT_FOR_CREDS | IscReq.NULL_SESSION
 )
-_ASC_UNSUPPORTED = AscReq.DATAGRAM | AscReq.USE_SESSION_KEY
+_ASC_UNSUPPORTED = AscReq.DATAGRAM
 
 
 class KerberosPackage(SecurityPackage):
-    """``Kerberos``: native AS/TGS exchanges, AP exchange, RFC 4121 message protection."""
+    """``Kerberos``: native AS/TGS exchanges, AP exchange (user-to-user with
+    ``ISC_REQ_USE_SESSION_KEY``), RFC 4121 message protection with sign-only buffers."""
 
     info = INFO
 
