@@ -10,7 +10,10 @@ def test_demo_transcript() -> None:
     for scenario in demo.scenarios():
         demo.run(scenario, lines.append)
     text = "\n".join(lines)
-    assert text.count("=== ") == len(demo.scenarios()) >= 3
+    assert text.count("=== ") == len(demo.scenarios()) >= 4
+    assert "Kerberos AP-REQ (GSS-framed)" in text and "Kerberos AP-REP (GSS-framed)" in text
+    assert "Names(user_name='alice@EXAMPLE.TEST')" in text
+    assert "MiniKdc answered 3 UDP" in text
     assert "NTLMSSP AUTHENTICATE" in text
     assert "server DecryptMessage -> SEC_E_OK: b'Hello from opensspi'" in text
     assert "tampered message -> SEC_E_MESSAGE_ALTERED" in text

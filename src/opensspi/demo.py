@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 from . import registry, sspi
@@ -49,12 +50,20 @@ class Scenario:
     server_params: list[bytes] = field(default_factory=list)
     server_first: bool = False
     protect: Callable[[sspi.CtxtHandle, sspi.CtxtHandle, Out], None] | None = None
+    # Starts what the scenario needs (a KDC) and yields the two credentials' pAuthData.
+    prepare: Callable[[Out], AbstractContextManager[tuple[object, object]]] | None = None
 
 
 def _summary(token: bytes) -> str:
     if token.startswith(b"NTLMSSP\0") and len(token) > 8:
         kind = {1: "NEGOTIATE", 2: "CHALLENGE", 3: "AUTHENTICATE"}.get(token[8], "?")
         return f"NTLMSSP {kind}, {len(token)} bytes: {token[:24].hex()}..."
+    krb5 = bytes.fromhex("06092a864886f712010202")
+    if token[:1] == b"\x60" and krb5 in token[:16]:
+        at = token.index(krb5) + len(krb5)
+        kind = {b"\x01\x00": "AP-REQ", b"\x02\x00": "AP-REP", b"\x03\x00": "KRB-ERROR"}.get(
+            token[at : at + 2], "token")
+        return f"Kerberos {kind} (GSS-framed), {len(token)} bytes: {token[:24].hex()}..."
     text = token[:96].decode("latin-1")
     if text.isprintable():
         return f"{len(token)} bytes: {text}{'...' if len(token) > 96 else ''}"
@@ -142,6 +151,12 @@ def scenarios() -> list[Scenario]:
             protect=protect_sign_and_seal,
         ),
     ]
+    result.append(Scenario(
+        "Kerberos", "Kerberos (RFC 4120/4121): AS and TGS against opensspi's own KDC, mutual "
+        "authentication, AES256", None, None, "HTTP/web.example.test",
+        both_i | IscReq.SEQUENCE_DETECT | IscReq.MUTUAL_AUTH, both_a | AscReq.SEQUENCE_DETECT,
+        protect=protect_sign_and_seal, prepare=kerberos_realm,
+    ))
     if "wdigest" in {n.lower() for n in registry.names()}:
         from .packages.digest.credentials import DigestAcceptorConfig
 
@@ -166,6 +181,34 @@ def scenarios() -> list[Scenario]:
     return [s for s in result if s.package.lower() in installed]
 
 
+@contextmanager
+def kerberos_realm(out: Out) -> Iterator[tuple[object, object]]:
+    """opensspi's built-in KDC (``opensspi.testing.kdc``) on 127.0.0.1 for the demonstration."""
+    import tempfile
+    from pathlib import Path
+
+    from .packages.kerberos import KerberosAuthData
+    from .packages.kerberos.tickets import TicketCache
+    from .testing.kdc import MiniKdc
+
+    kdc = MiniKdc("EXAMPLE.TEST")
+    kdc.add_user("alice", "Passw0rd!")
+    service = kdc.add_service("HTTP/web.example.test", ok_as_delegate=True)
+    TicketCache.forget_all()
+    with tempfile.TemporaryDirectory() as tmp, kdc.serve() as server:
+        keytab = kdc.write_keytab(Path(tmp) / "web.keytab", service)
+        config = kdc.krb5_config()
+        out(f"MiniKdc: realm EXAMPLE.TEST on 127.0.0.1:{server.port} (UDP and TCP), "
+            f"service keytab for {service}")
+        yield (
+            KerberosAuthData(identity=AuthIdentity("alice", "EXAMPLE.TEST", "Passw0rd!"),
+                             config=config),
+            KerberosAuthData(acceptor_keytab=str(keytab), config=config),
+        )
+        out(f"MiniKdc answered {server.stats.udp} UDP and {server.stats.tcp} TCP requests "
+            "(AS-REQ twice for preauth, then TGS-REQ)")
+
+
 def _input(token: bytes | None, params: list[bytes]) -> SecBufferDesc | None:
     if token is None and not params:
         return None
@@ -176,12 +219,19 @@ def _input(token: bytes | None, params: list[bytes]) -> SecBufferDesc | None:
 def run(scenario: Scenario, out: Out = print) -> None:
     """Authenticate and protect messages with ``scenario``, printing what happened."""
     out(f"\n=== {scenario.title}")
+    preparing = scenario.prepare(out) if scenario.prepare else nullcontext(
+        (scenario.client_auth, scenario.server_auth))
+    with preparing as (client_auth, server_auth):
+        _run(scenario, client_auth, server_auth, out)
+
+
+def _run(scenario: Scenario, client_auth: object, server_auth: object, out: Out) -> None:
     info = sspi.QuerySecurityPackageInfo(scenario.package)
     out(f"QuerySecurityPackageInfo -> {info.name}: {info.comment}, cbMaxToken={info.max_token}")
     _, client_cred, _ = sspi.AcquireCredentialsHandle(
-        None, scenario.package, CredentialUse.OUTBOUND, None, scenario.client_auth)
+        None, scenario.package, CredentialUse.OUTBOUND, None, client_auth)
     _, server_cred, _ = sspi.AcquireCredentialsHandle(
-        None, scenario.package, CredentialUse.INBOUND, None, scenario.server_auth)
+        None, scenario.package, CredentialUse.INBOUND, None, server_auth)
     out("AcquireCredentialsHandle -> client (OUTBOUND) and server (INBOUND) handles")
     client, server = sspi.CtxtHandle(), sspi.CtxtHandle()
     token: bytes | None = None
