@@ -10,7 +10,6 @@ Import helpers as ``interop.peers.gss`` (``tests`` is on ``pythonpath``, see pyp
 from __future__ import annotations
 
 import importlib.util
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -31,27 +30,12 @@ from interop.peers.heimdal_kdc import INSTALL_HINT as HEIMDAL_HINT
 from interop.peers.heimdal_kdc import HeimdalRealm, find_heimdal, heimdal_usable
 from interop.peers.mit_kdc import INSTALL_HINT as MIT_KDC_HINT
 from interop.peers.mit_kdc import MitRealm, have_mit_kdc
+from support.require import require_peer
 
 PYSPNEGO_HINT = "pip install pyspnego  (or: pip install -e '.[test]')"
 
 
-def in_ci() -> bool:
-    """Whether we run under CI, where a missing peer is a failure, not a skip."""
-    return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
-
-
-def require_peer(condition: bool, what: str, how_to_install: str) -> None:
-    """Fail (under CI) or skip (elsewhere) the current test unless ``condition`` holds."""
-    if condition:
-        return
-    if in_ci():
-        pytest.fail(
-            f"real peer missing under CI=true: {what}. Install with: {how_to_install}",
-            pytrace=False,
-        )
-    pytest.skip(f"{what} not available (CI unset, so skipping); install with: {how_to_install}")
-
-
+# The rule lives in tests/support/require.py; re-exported for the peers' fixtures.
 def write_ntlm_user_file(path: Path, users: tuple[NtlmUser, ...] = DEFAULT_USERS) -> Path:
     """Write an ``NTLM_USER_FILE`` (``DOMAIN:USER:PASSWORD`` per line, UTF-8)."""
     path.write_text("".join(u.line() + "\n" for u in users), encoding="utf-8")

@@ -11,7 +11,6 @@ If these fail, an opensspi interop failure against the same peer says nothing ab
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import secrets
 import shutil
@@ -38,6 +37,7 @@ from interop.peers.cyrus_sasl import (
     strip_length_prefix,
 )
 from interop.peers.lighttpd import LighttpdDigestPeer
+from support.require import require_peer
 
 pytestmark = pytest.mark.interop
 
@@ -54,10 +54,7 @@ def _get(url: str, **kwargs: object) -> requests.Response:
 def _curl_digest(url: str, user: str, password: str) -> int:
     """HTTP status from ``curl --digest`` (user and password passed as UTF-8 argv)."""
     curl = shutil.which("curl")
-    if curl is None:
-        pytest.skip("curl not installed (apt-get install -y curl)") if os.environ.get(
-            "CI"
-        ) != "true" else pytest.fail("CI=true: curl missing: apt-get install -y curl")
+    require_peer(curl is not None, "curl", "apt-get install -y curl")
     assert curl is not None
     res = subprocess.run(
         [

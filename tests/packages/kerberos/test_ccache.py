@@ -41,6 +41,7 @@ from opensspi.packages.kerberos.ccache import (
     store_ccache,
 )
 from opensspi.packages.kerberos.config import Krb5Config
+from support.require import require_peer
 
 ALICE = CcachePrincipal(1, ("alice",), "TEST.LOCAL")
 KRBTGT = CcachePrincipal(2, ("krbtgt", "TEST.LOCAL"), "TEST.LOCAL")
@@ -303,18 +304,14 @@ def test_store_and_load_by_name(tmp_path: Path) -> None:
 # -- real MIT files ------------------------------------------------------------------------------
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
 
 
 @pytest.fixture(scope="module")
 def realm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from interop.peers.mit_kdc import INSTALL_HINT, MitRealm, have_mit_kdc
 
-    if not (have_mit_kdc() and shutil.which("klist") and shutil.which("kvno")):
-        if _in_ci():
-            pytest.fail(f"real peer missing under CI=true: MIT krb5. Install: {INSTALL_HINT}")
-        pytest.skip(f"MIT krb5 not installed; install with: {INSTALL_HINT}")
+    require_peer(bool(have_mit_kdc() and shutil.which("klist") and shutil.which("kvno")),
+                 "MIT krb5 (krb5kdc, klist, kvno)", INSTALL_HINT)
     r = MitRealm(tmp_path_factory.mktemp("ccache-realm"))
     try:
         r.start()

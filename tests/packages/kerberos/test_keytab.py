@@ -31,6 +31,7 @@ from opensspi.packages.kerberos.keytab import (
     load_keytab,
     resolve_keytab_name,
 )
+from support.require import require_peer
 
 HTTP = CcachePrincipal(3, ("HTTP", "server.test.local"), "TEST.LOCAL")
 ALICE = CcachePrincipal(1, ("alice",), "TEST.LOCAL")
@@ -241,17 +242,12 @@ def test_save_and_load(tmp_path: Path) -> None:
 # -- real MIT files ------------------------------------------------------------------------------
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
 
 
 def _require(tools: tuple[str, ...]) -> None:
     missing = [t for t in tools if not shutil.which(t)]
-    if missing:
-        hint = "apt-get install krb5-user krb5-kdc krb5-admin-server"
-        if _in_ci():
-            pytest.fail(f"real peer missing under CI=true: {missing}. Install: {hint}")
-        pytest.skip(f"MIT tools {missing} not installed; install with: {hint}")
+    require_peer(not missing, f"MIT tools {missing}",
+                 "apt-get install krb5-user krb5-kdc krb5-admin-server")
 
 
 def run(argv: list[str], stdin: str = "", env: dict[str, str] | None = None) -> str:

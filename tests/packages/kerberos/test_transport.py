@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import importlib
 import itertools
-import os
 import shutil
 import socket
 import struct
@@ -43,6 +42,7 @@ from opensspi.transport import (
     srv_lookup,
     srv_lookup_async,
 )
+from support.require import in_ci, require_module, require_peer
 
 # -- DER helpers for building test messages -----------------------------------------------------
 
@@ -627,7 +627,7 @@ class FakeDns:
 
 @pytest.fixture
 def fake_dns() -> Iterator[FakeDns]:
-    pytest.importorskip("dns.resolver", reason="dnspython is in the test extra")
+    require_module("dns.resolver", "pip install dnspython (it is in the test extra)")
     server = FakeDns(
         {
             "_kerberos._udp.EXAMPLE.COM": [
@@ -663,7 +663,7 @@ def test_srv_lookup_with_dnspython(fake_dns: FakeDns) -> None:
 
 
 def test_srv_lookup_dns_timeout() -> None:
-    pytest.importorskip("dns.resolver", reason="dnspython is in the test extra")
+    require_module("dns.resolver", "pip install dnspython (it is in the test extra)")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
         silent.bind(("127.0.0.1", 0))
         port = silent.getsockname()[1]
@@ -681,18 +681,13 @@ def test_discovery_module_sends_nothing_itself() -> None:
 # -- a real MIT KDC that answers KRB_ERR_RESPONSE_TOO_BIG -------------------------------------
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
 
 
 @pytest.fixture(scope="module")
 def small_udp_realm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from interop.peers.mit_kdc import INSTALL_HINT, MitRealm, have_mit_kdc
 
-    if not have_mit_kdc():
-        if _in_ci():
-            pytest.fail(f"real peer missing under CI=true: MIT KDC. Install: {INSTALL_HINT}")
-        pytest.skip(f"MIT KDC not installed; install with: {INSTALL_HINT}")
+    require_peer(have_mit_kdc(), "MIT KDC (krb5kdc)", INSTALL_HINT)
 
     class SmallUdpRealm(MitRealm):
         def _write_kdc_conf(self) -> None:
@@ -742,6 +737,6 @@ def test_real_kdc_too_big_then_tcp(send: Send, small_udp_realm: Any) -> None:
 
 
 def test_interop_tools_present_under_ci() -> None:
-    if _in_ci():
+    if in_ci():
         assert shutil.which("krb5kdc"), "CI=true: the MIT KDC must be installed"
 
