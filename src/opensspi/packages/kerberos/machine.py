@@ -183,6 +183,16 @@ def _gss_flags_from_isc(req: int) -> int:
     return flags
 
 
+# RFC 4121 §4.1.1.1 checksum flags the initiator asked for -> what the context provides.
+_GSS_TO_RET = (
+    (gss.GSS_C_CONF_FLAG, IscRet.CONFIDENTIALITY, AscRet.CONFIDENTIALITY),
+    (gss.GSS_C_INTEG_FLAG, IscRet.INTEGRITY, AscRet.INTEGRITY),
+    (gss.GSS_C_REPLAY_FLAG, IscRet.REPLAY_DETECT, AscRet.REPLAY_DETECT),
+    (gss.GSS_C_SEQUENCE_FLAG, IscRet.SEQUENCE_DETECT, AscRet.SEQUENCE_DETECT),
+    (gss.GSS_C_IDENTIFY_FLAG, IscRet.IDENTIFY, AscRet.IDENTIFY),
+)
+
+
 class KerberosContext(SecurityContext):
     """A Kerberos context, client or server; one instance per authentication."""
 
@@ -732,49 +742,26 @@ class KerberosContext(SecurityContext):
         )
 
     def _compute_ret(self, complete: bool) -> int:
-        """ISC_RET_/ASC_RET_ from what this context really provides."""
-        f = self._gss_flags
-        if self.is_client:
-            ret = IscRet(0)
-            if complete:
-                for flag, bit in ((gss.GSS_C_CONF_FLAG, IscRet.CONFIDENTIALITY),
-                                  (gss.GSS_C_INTEG_FLAG, IscRet.INTEGRITY),
-                                  (gss.GSS_C_REPLAY_FLAG, IscRet.REPLAY_DETECT),
-                                  (gss.GSS_C_SEQUENCE_FLAG, IscRet.SEQUENCE_DETECT),
-                                  (gss.GSS_C_IDENTIFY_FLAG, IscRet.IDENTIFY)):
-                    if f & flag:
-                        ret |= bit
-                if self._mutual_done:
-                    ret |= IscRet.MUTUAL_AUTH
-                if self._delegated:
-                    ret |= IscRet.DELEGATE
-                if self._u2u_done:
-                    ret |= IscRet.USE_SESSION_KEY
-            if self._dce:
-                ret |= IscRet.USED_DCE_STYLE
-            if self._request & IscReq.CONNECTION:
-                ret |= IscRet.CONNECTION
-            return int(ret)
-        sret = AscRet(0)
+        """ISC_RET_/ASC_RET_ from what this context really provides (the bit values of the
+        two families differ, so each row names both)."""
+        side = 0 if self.is_client else 1
+        ret = 0
         if complete:
-            for flag, sbit in ((gss.GSS_C_CONF_FLAG, AscRet.CONFIDENTIALITY),
-                               (gss.GSS_C_INTEG_FLAG, AscRet.INTEGRITY),
-                               (gss.GSS_C_REPLAY_FLAG, AscRet.REPLAY_DETECT),
-                               (gss.GSS_C_SEQUENCE_FLAG, AscRet.SEQUENCE_DETECT),
-                               (gss.GSS_C_IDENTIFY_FLAG, AscRet.IDENTIFY)):
-                if f & flag:
-                    sret |= sbit
-            if self._mutual_done:
-                sret |= AscRet.MUTUAL_AUTH
-            if self._delegated:
-                sret |= AscRet.DELEGATE
-            if self._u2u_done:
-                sret |= AscRet.USE_SESSION_KEY
+            for flag, *bits in _GSS_TO_RET:
+                if self._gss_flags & flag:
+                    ret |= bits[side]
+            for done, *bits in (
+                (self._mutual_done, IscRet.MUTUAL_AUTH, AscRet.MUTUAL_AUTH),
+                (self._delegated, IscRet.DELEGATE, AscRet.DELEGATE),
+                (self._u2u_done, IscRet.USE_SESSION_KEY, AscRet.USE_SESSION_KEY),
+            ):
+                if done:
+                    ret |= bits[side]
         if self._dce:
-            sret |= AscRet.USED_DCE_STYLE
-        if self._request & AscReq.CONNECTION:
-            sret |= AscRet.CONNECTION
-        return int(sret)
+            ret |= (IscRet.USED_DCE_STYLE, AscRet.USED_DCE_STYLE)[side]
+        if self._request & (IscReq.CONNECTION, AscReq.CONNECTION)[side]:
+            ret |= (IscRet.CONNECTION, AscRet.CONNECTION)[side]
+        return int(ret)
 
     # -- message protection ----------------------------------------------------------------
 
