@@ -21,7 +21,7 @@ class Rc4:
 
     __slots__ = ("update",)
 
-    update: Callable[[bytes], bytes]
+    update: Callable[[bytes | memoryview], bytes]
 
     def __init__(self, key: bytes) -> None:
         # The bound C method is stored on the instance: callers may keep ``rc4.update`` itself.

@@ -177,7 +177,7 @@ def _check_prefix(data: bytes, expected: MessageType | None, fixed: int) -> Mess
         raise DecodeError("Not an NTLM message: the first 8 bytes are not 'NTLMSSP\\0'.")
     if value not in (1, 2, 3):
         raise DecodeError(f"Unknown NTLM MessageType {value:#010x}; expected 1, 2 or 3.")
-    kind = MessageType(value)
+    kind = _MESSAGE_TYPES[value]
     if expected is not None and kind is not expected:
         raise DecodeError(f"Expected an NTLM {expected.name} message, got {kind.name}.")
     if len(data) < fixed:
@@ -290,13 +290,18 @@ def _encode(text: str, unicode: bool, what: str) -> bytes:
         ) from exc
 
 
+# Plain ints: IntFlag arithmetic builds an enum per operation (measured in the handshake).
+_UNICODE_BIT = int(NegotiateFlags.NTLMSSP_NEGOTIATE_UNICODE)
+_VERSION_BIT = int(NegotiateFlags.NTLMSSP_NEGOTIATE_VERSION)
+
+
 def _is_unicode(flags: int) -> bool:
-    return bool(flags & NegotiateFlags.NTLMSSP_NEGOTIATE_UNICODE)
+    return bool(int(flags) & _UNICODE_BIT)
 
 
 def _check_version(flags: int, version: Version | None, kind: str) -> None:
     # MS-NLMP 2.2.1.1-3: the VERSION field is present iff NTLMSSP_NEGOTIATE_VERSION is set.
-    has_flag = bool(flags & NegotiateFlags.NTLMSSP_NEGOTIATE_VERSION)
+    has_flag = bool(int(flags) & _VERSION_BIT)
     if has_flag and version is None:
         raise InvalidParameter(
             f"{kind}: NTLMSSP_NEGOTIATE_VERSION is set, so a Version is required."
@@ -341,8 +346,11 @@ class Version:
 
 def _check_pairs(pairs: tuple[tuple[int, bytes], ...], error: type[Exception]) -> None:
     seen: set[int] = set()
+    fixed = _FIXED_AV_SIZES_INT
+    text = _TEXT_AVIDS_INT
     for av_id, value in pairs:
-        if av_id == AvId.MsvAvEOL:
+        av_id = int(av_id)
+        if av_id == 0:  # MsvAvEOL
             raise error("MsvAvEOL may only end an AV_PAIR list; it cannot appear inside it.")
         if not 0 <= av_id <= _U16_MAX:
             raise error(f"AvId {av_id} does not fit 16 bits.")
@@ -351,11 +359,16 @@ def _check_pairs(pairs: tuple[tuple[int, bytes], ...], error: type[Exception]) -
         seen.add(av_id)
         if len(value) > _U16_MAX:
             raise error(f"AV_PAIR {_av_name(av_id)} is {len(value)} bytes; at most 65535 fit.")
-        size = _FIXED_AV_SIZES.get(av_id)
+        size = fixed.get(av_id)
         if size is not None and len(value) != size:
             raise error(f"AV_PAIR {_av_name(av_id)} must be {size} bytes, not {len(value)}.")
-        if av_id in _TEXT_AVIDS and len(value) % 2:
+        if av_id in text and len(value) % 2:
             raise error(f"AV_PAIR {_av_name(av_id)} is UTF-16LE but has an odd length.")
+
+
+_FIXED_AV_SIZES_INT = {int(k): v for k, v in _FIXED_AV_SIZES.items()}
+_TEXT_AVIDS_INT = frozenset(int(k) for k in _TEXT_AVIDS)
+_MESSAGE_TYPES = {int(m): m for m in MessageType}
 
 
 def _av_name(av_id: int) -> str:

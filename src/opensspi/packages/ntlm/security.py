@@ -104,8 +104,8 @@ class SessionSecurity:
         "_out_seal_key",
     )
 
-    _in_rc4: Callable[[bytes], bytes]
-    _out_rc4: Callable[[bytes], bytes]
+    _in_rc4: Callable[[bytes | memoryview], bytes]
+    _out_rc4: Callable[[bytes | memoryview], bytes]
 
     def __init__(
         self,
@@ -164,9 +164,9 @@ class SessionSecurity:
         self,
         inner: _Hash,
         outer: _Hash,
-        rc4: Callable[[bytes], bytes],
+        rc4: Callable[[bytes | memoryview], bytes],
         seq_num: int,
-        parts: Sequence[bytes],
+        parts: Sequence[bytes | memoryview],
     ) -> bytes:
         # MS-NLMP 3.4.4.2 "With Extended Session Security":
         #   Set NTLMSSP_MESSAGE_SIGNATURE.Version to 0x00000001
@@ -190,7 +190,10 @@ class SessionSecurity:
             checksum = rc4(checksum)
         return _VERSION + checksum + seq
 
-    def _mac_v1(self, rc4: Callable[[bytes], bytes], seq_num: int, parts: Sequence[bytes]) -> bytes:
+    def _mac_v1(
+        self, rc4: Callable[[bytes | memoryview], bytes], seq_num: int,
+        parts: Sequence[bytes | memoryview],
+    ) -> bytes:
         crc = 0
         for part in parts:
             crc = zlib.crc32(part, crc)
@@ -263,7 +266,7 @@ class SessionSecurity:
             return sealed, self._mac(self._out_inner, self._out_outer, rc4, seq_num, (message,))
         return sealed, self._mac_v1(rc4, seq_num, (message,))
 
-    def unseal(self, seq_num: int, sealed: bytes, signature: bytes) -> bytes:
+    def unseal(self, seq_num: int, sealed: bytes | memoryview, signature: bytes) -> bytes:
         """Decrypt ``sealed`` and check its signature (GSS_Unwrap / DecryptMessage).
 
         Returns:
