@@ -19,8 +19,16 @@ What is compared with ``requests.auth.HTTPDigestAuth`` (the named peer):
 - ``http-sign``: the same through the Windows-shaped MakeSignature with the five HTTP buffers
   (a fresh PADDING output buffer per call); ``http-sign+buffers`` also builds the four input
   SecBuffers in Python for every call, as curl does in C.
-- ``http-first``: the first response from the raw challenge text (new context + parse +
-  respond; requests ``parse_dict_header`` + ``build_digest_header``).
+- ``http-first``: the first response to the raw challenge text, the same work on both sides:
+  parse the challenge, choose the algorithm and qop, make a cnonce, compute H(A1), H(A2) and
+  the response, render the Authorization value. opensspi: a new context
+  (``client_context``), ``step(StepInput(challenge, params=(b"GET",)))`` (the strict parser:
+  every directive checked; the one-challenge choice; the cnonce from the Environment),
+  ``.token``. requests: a new ``HTTPDigestAuth`` and ``init_per_thread_state()``,
+  ``parse_dict_header(challenge)`` (its lenient parser) and ``build_digest_header`` (its cnonce
+  from ``os.urandom`` and SHA-1). The challenge text is the header value without the
+  ``Digest`` word on both sides, as curl hands it to the SSP and requests' ``handle_401`` to
+  ``parse_dict_header``. Both first headers are checked against opensspi's acceptor too.
 """
 
 from __future__ import annotations
@@ -196,6 +204,9 @@ def http_workloads() -> dict[str, Callable[[], object]]:
         return client.step(StepInput(token))
 
     check_same_header(str(ours_next()), str(theirs_next()))
+    first = ours_first()
+    assert isinstance(first, bytes)
+    check_same_header(first.decode(), str(theirs_first()))
     return {
         "http-next": ours_next, "http-next-requests": theirs_next,
         "http-sign": ours_sign, "http-sign+buffers": ours_sign_buffers,

@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from ...constants import CredentialUse
 from ...errors import InvalidParameter, NoCredentials, UnknownCredentials
 from ...provider import AuthIdentity, Credential
-from .crypto import Algorithm, Cipher, Qop, secret_hash, userhash
+from .crypto import Algorithm, Cipher, Qop, http_octets, secret_hash, userhash
 from .legacy import STRONG_CIPHERS
-from .messages import quotable
+from .messages import quotable, username_directive
 from .security import DEFAULT_MAXBUF, MAX_MAXBUF
 
 _HEX_RE = re.compile(r"[0-9a-fA-F]+")
@@ -112,7 +112,14 @@ class DigestAcceptorConfig:
 
 @dataclass(frozen=True, slots=True)
 class ClientSecret:
-    """The initiator's side of a Digest credential. The password is hidden from ``repr``."""
+    """The initiator's side of a Digest credential. The password is hidden from ``repr``.
+
+    ``http_user`` and ``http_password`` hold the HTTP octets of the name and password
+    (:func:`~.crypto.http_octets`), indexed by the challenge's ``charset=UTF-8``, and
+    ``http_username`` the rendered ``username="..."`` directive: none depends on anything else
+    in a challenge, so every context made from the credential shares them instead of encoding
+    (and NFC-normalizing, and quoting) again.
+    """
 
     user: str
     realm: str | None
@@ -120,6 +127,14 @@ class ClientSecret:
     ciphers: tuple[Cipher, ...] = STRONG_CIPHERS
     authzid: str | None = None
     maxbuf: int = DEFAULT_MAXBUF
+    http_user: tuple[bytes, bytes] = field(init=False, repr=False, compare=False)
+    http_password: tuple[bytes, bytes] = field(init=False, repr=False, compare=False)
+    http_username: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for name, text in (("http_user", self.user), ("http_password", self.password)):
+            object.__setattr__(self, name, (http_octets(text, False), http_octets(text, True)))
+        object.__setattr__(self, "http_username", username_directive(self.user, False))
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,8 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Protocol
 
+from .messages import nc_value
+
 HexHash = Callable[[bytes], str]
 """An unkeyed hash returning lower-case hex: H of RFC 7616 §3.4."""
 
@@ -32,6 +34,29 @@ class HashObject(Protocol):
     """What a hashlib constructor returns, as far as Digest uses it."""
 
     def hexdigest(self) -> str: ...
+
+    def digest(self) -> bytes: ...
+
+
+def _md5_constructor() -> Callable[[bytes], HashObject]:
+    """CPython's built-in MD5 where OpenSSL would also allow MD5, else ``hashlib.md5``.
+
+    Digest hashes a few dozen bytes at a time, where OpenSSL 3's per-object EVP setup costs
+    more than the hashing: the built-in ``_md5`` (HACL* since CPython 3.12) gives the same
+    digest in about half the time. Where OpenSSL refuses MD5 (FIPS mode) hashlib's constructor
+    stays, so Digest refuses it the same way it did.
+    """
+    try:
+        hashlib.md5(b"")
+        from _md5 import md5  # type: ignore[import-not-found]  # CPython's, not typed
+    except (ValueError, ImportError):
+        return hashlib.md5
+    builtin: Callable[[bytes], HashObject] = md5
+    return builtin
+
+
+MD5 = _md5_constructor()
+"""The MD5 constructor every Digest hash uses (HTTP and SASL)."""
 
 
 def _hex_hash(new: Callable[[bytes], HashObject]) -> HexHash:
@@ -58,27 +83,22 @@ class Algorithm(Enum):
         """The algorithm a directive names (case-insensitive); absent means MD5; unknown None."""
         if name is None:
             return cls.MD5
-        return _BY_NAME.get(name.lower())
+        return _BY_NAME.get(name) or _BY_NAME.get(name.lower())
 
-    @property
-    def session(self) -> bool:
-        """True for the ``-sess`` variants, whose A1 mixes in the nonce and cnonce."""
-        return self.value.endswith("-sess")
+    # Each member's attributes below are fixed at import (after the class), so reading one in
+    # a handshake is an attribute load rather than a property call on Enum.value.
 
-    @property
-    def base(self) -> Algorithm:
-        """The hash family without ``-sess`` (what a stored HA1 was computed with)."""
-        return Algorithm(self.value.removesuffix("-sess"))
+    session: bool
+    """True for the ``-sess`` variants, whose A1 mixes in the nonce and cnonce."""
 
-    @property
-    def hex_length(self) -> int:
-        """Length of H(...) in hex digits."""
-        return 32 if self.base is Algorithm.MD5 else 64
+    base: Algorithm
+    """The hash family without ``-sess`` (what a stored HA1 was computed with)."""
 
-    @property
-    def strength(self) -> int:
-        """Rank used to choose among several challenges: higher is stronger."""
-        return _STRENGTH[self]
+    hex_length: int
+    """Length of H(...) in hex digits."""
+
+    strength: int
+    """Rank used to choose among several challenges: higher is stronger."""
 
     hash: HexHash
     """The unkeyed hash function H, returning lower-case hex (set on each member below)."""
@@ -88,14 +108,19 @@ class Algorithm(Enum):
 
 
 _BY_NAME = {alg.value.lower(): alg for alg in Algorithm}
+_BY_NAME.update({alg.value: alg for alg in Algorithm})
 _FAMILY_NEW: dict[str, Callable[[bytes], HashObject]] = {
-    "MD5": hashlib.md5, "SHA-256": hashlib.sha256,
+    "MD5": MD5, "SHA-256": hashlib.sha256,
     "SHA-512-256": functools.partial(hashlib.new, "sha512_256"),
 }
 _FAMILY_STRENGTH = {"MD5": 1, "SHA-256": 2, "SHA-512-256": 3}
-_STRENGTH = {a: _FAMILY_STRENGTH[a.value.removesuffix("-sess")] for a in Algorithm}
 for _alg in Algorithm:
-    _alg.new = _FAMILY_NEW[_alg.value.removesuffix("-sess")]
+    _family = _alg.value.removesuffix("-sess")
+    _alg.session = _alg.value.endswith("-sess")
+    _alg.base = Algorithm(_family)
+    _alg.hex_length = 32 if _family == "MD5" else 64
+    _alg.strength = _FAMILY_STRENGTH[_family]
+    _alg.new = _FAMILY_NEW[_family]
     _alg.hash = _hex_hash(_alg.new)
 
 
@@ -113,8 +138,14 @@ class Qop(Enum):
         """The qop a token names (case-insensitive), or None for an unknown extension."""
         return _QOP_BY_NAME.get(name.lower())
 
+    wire: str
+    """``value`` as a plain attribute (set on each member below): it goes into every response."""
+
 
 _QOP_BY_NAME = {q.value: q for q in Qop}
+for _qop in Qop:
+    _qop.wire = _qop.value
+_AUTH_INT = Qop.AUTH_INT  # a global: naming a member through its class is slow on 3.11
 
 
 class Cipher(Enum):
@@ -189,7 +220,7 @@ def sasl_octets(text: str) -> bytes:
 
 def h(alg: Algorithm, data: bytes) -> str:
     """H(data): the hex digest of ``data`` under ``alg``'s hash (RFC 7616 §3.4)."""
-    return alg.hash(data)
+    return alg.new(data).hexdigest()
 
 
 def kd(alg: Algorithm, secret: str, data: str) -> str:
@@ -199,7 +230,7 @@ def kd(alg: Algorithm, secret: str, data: str) -> str:
 
         KD(secret, data) = H(concat(secret, ":", data))
     """
-    return alg.hash(f"{secret}:{data}".encode())
+    return alg.new(f"{secret}:{data}".encode()).hexdigest()
 
 
 def secret_hash(alg: Algorithm, username: bytes, realm: bytes, password: bytes) -> str:
@@ -209,7 +240,7 @@ def secret_hash(alg: Algorithm, username: bytes, realm: bytes, password: bytes) 
 
         A1 = unq(username) ":" unq(realm) ":" passwd
     """
-    return alg.hash(b"%s:%s:%s" % (username, realm, password))
+    return alg.new(b"%s:%s:%s" % (username, realm, password)).hexdigest()
 
 
 def ha1(alg: Algorithm, secret_hex: str, nonce: str, cnonce: str) -> str:
@@ -241,9 +272,9 @@ def ha2(alg: Algorithm, method: str, uri: str, qop: Qop | None, hentity: str) ->
         A2 = Method ":" request-uri                        (qop auth or absent)
         A2 = Method ":" request-uri ":" H(entity-body)     (qop auth-int)
     """
-    if qop is Qop.AUTH_INT:
-        return h(alg, f"{method}:{uri}:{hentity}".encode())
-    return h(alg, f"{method}:{uri}".encode())
+    if qop is _AUTH_INT:
+        return alg.new(f"{method}:{uri}:{hentity}".encode()).hexdigest()
+    return alg.new(f"{method}:{uri}".encode()).hexdigest()
 
 
 def request_digest(
@@ -256,10 +287,13 @@ def request_digest(
         response = KD ( H(A1), unq(nonce) ":" nc ":" unq(cnonce)
                                 ":" unq(qop) ":" H(A2) )
         request-digest = KD ( H(A1), unq(nonce-value) ":" H(A2) )   (RFC 2069, no qop)
+
+    KD's ``concat(secret, ":", data)`` is joined in the same f-string as the data.
     """
     if qop is None:
-        return kd(alg, ha1_hex, f"{nonce}:{ha2_hex}")
-    return kd(alg, ha1_hex, f"{nonce}:{nc:08x}:{cnonce}:{qop.value}:{ha2_hex}")
+        return alg.new(f"{ha1_hex}:{nonce}:{ha2_hex}".encode()).hexdigest()
+    data = f"{ha1_hex}:{nonce}:{nc_value(nc)}:{cnonce}:{qop.wire}:{ha2_hex}"
+    return alg.new(data.encode()).hexdigest()
 
 
 class RequestDigester:
@@ -283,20 +317,20 @@ class RequestDigester:
     ) -> None:
         self._hash = alg.hash
         self._new = alg.new
-        self._int = qop is Qop.AUTH_INT
+        self._int = qop is _AUTH_INT
         self._prefix = f"{ha1_hex}:{nonce}:"
-        self._suffix = None if qop is None else f":{cnonce}:{qop.value}:"
+        self._suffix = None if qop is None else f":{cnonce}:{qop.wire}:"
         self._ha2: dict[tuple[str, str], str] = {}
 
-    def __call__(self, method: str, uri: str, hentity: str, nc: int) -> str:
-        """The ``response`` for request number ``nc``."""
+    def __call__(self, method: str, uri: str, hentity: str, nc: str) -> str:
+        """The ``response`` for the request whose nc-value (8 hex digits) is ``nc``."""
         if self._int:
             ha2 = self._hash(f"{method}:{uri}:{hentity}".encode())
         else:
             ha2 = self._ha2.get((method, uri)) or self._remember(method, uri)
         if self._suffix is None:
             return self._new(f"{self._prefix}{ha2}".encode()).hexdigest()
-        return self._new(f"{self._prefix}{nc:08x}{self._suffix}{ha2}".encode()).hexdigest()
+        return self._new(f"{self._prefix}{nc}{self._suffix}{ha2}".encode()).hexdigest()
 
     def _remember(self, method: str, uri: str) -> str:
         if len(self._ha2) >= self._CACHE:
@@ -369,7 +403,7 @@ def sasl_secret(username: bytes, realm: bytes, password: bytes) -> bytes:
 
     The same 16 bytes an htdigest file stores in hex for MD5.
     """
-    return hashlib.md5(b"%s:%s:%s" % (username, realm, password)).digest()
+    return MD5(b"%s:%s:%s" % (username, realm, password)).digest()
 
 
 def sasl_ha1(secret: bytes, nonce: str, cnonce: str, authzid: bytes | None) -> bytes:
@@ -391,7 +425,7 @@ def sasl_ha1(secret: bytes, nonce: str, cnonce: str, authzid: bytes | None) -> b
     a1 = secret + f":{nonce}:{cnonce}".encode()
     if authzid is not None:
         a1 += b":" + authzid
-    return hashlib.md5(a1).digest()
+    return MD5(a1).digest()
 
 
 def sasl_response(
@@ -419,9 +453,9 @@ def sasl_response(
     a2 = (":" if server else "AUTHENTICATE:") + digest_uri
     if qop is not Qop.AUTH:
         a2 += _SASL_INT_SUFFIX
-    ha2_hex = hashlib.md5(a2.encode()).hexdigest()
+    ha2_hex = MD5(a2.encode()).hexdigest()
     data = f"{ha1_bin.hex()}:{nonce}:{nc:08x}:{cnonce}:{qop.value}:{ha2_hex}"
-    return hashlib.md5(data.encode()).hexdigest()
+    return MD5(data.encode()).hexdigest()
 
 
 _KIC_MAGIC = b"Digest session key to client-to-server signing key magic constant"
@@ -438,7 +472,7 @@ def kic(ha1_bin: bytes) -> bytes:
         Kic = MD5({H(A1),
         "Digest session key to client-to-server signing key magic constant"})
     """
-    return hashlib.md5(ha1_bin + _KIC_MAGIC).digest()
+    return MD5(ha1_bin + _KIC_MAGIC).digest()
 
 
 def kis(ha1_bin: bytes) -> bytes:
@@ -449,7 +483,7 @@ def kis(ha1_bin: bytes) -> bytes:
         Kis = MD5({H(A1),
         "Digest session key to server-to-client signing key magic constant"})
     """
-    return hashlib.md5(ha1_bin + _KIS_MAGIC).digest()
+    return MD5(ha1_bin + _KIS_MAGIC).digest()
 
 
 def kcc(ha1_bin: bytes, n: int) -> bytes:
@@ -463,7 +497,7 @@ def kcc(ha1_bin: bytes, n: int) -> bytes:
     ``[0..n]`` is the first n bytes (Cyrus SASL): 16 for rc4, des and 3des, 7 for rc4-56 and
     5 for rc4-40.
     """
-    return hashlib.md5(ha1_bin[:n] + _KCC_MAGIC).digest()
+    return MD5(ha1_bin[:n] + _KCC_MAGIC).digest()
 
 
 def kcs(ha1_bin: bytes, n: int) -> bytes:
@@ -474,7 +508,7 @@ def kcs(ha1_bin: bytes, n: int) -> bytes:
         Kcs = MD5({H(A1)[0..n],
         "Digest H(A1) to server-to-client sealing key magic constant"})
     """
-    return hashlib.md5(ha1_bin[:n] + _KCS_MAGIC).digest()
+    return MD5(ha1_bin[:n] + _KCS_MAGIC).digest()
 
 
 def mac(ki: bytes, seq: int, msg: bytes) -> bytes:

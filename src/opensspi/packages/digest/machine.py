@@ -39,7 +39,7 @@ it is the one that allocates output buffers.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import hmac
 import re
 from collections.abc import Callable, Sequence
@@ -91,15 +91,20 @@ from .messages import (
     MAX_CHALLENGE,
     MAX_RESPONSE,
     AuthenticationInfo,
-    AuthorizationTemplate,
+    AuthorizationPieces,
     HttpChallenge,
     HttpResponse,
     ResponseAuth,
     SaslChallenge,
     SaslResponse,
+    authorization_pieces,
     build_http_challenges,
+    fill,
+    nc_value,
     parse_http_server_token,
     quotable,
+    render_authorization,
+    username_directive,
 )
 from .security import DEFAULT_MAXBUF, TRAILER, LayerKeys, SecurityLayer
 
@@ -114,12 +119,12 @@ _HTTP_REQ: Final = int(IscReq.USE_HTTP_STYLE) | ISC_REQ_HTTP
 _INT_REQ: Final = int(IscReq.INTEGRITY | IscReq.REPLAY_DETECT | IscReq.SEQUENCE_DETECT)
 _CONF_REQ: Final = int(IscReq.CONFIDENTIALITY)
 _ALLOC_REQ: Final = int(IscReq.ALLOCATE_MEMORY)
-_ASC_INT_REQ: Final = AscReq.INTEGRITY | AscReq.REPLAY_DETECT | AscReq.SEQUENCE_DETECT
+_ASC_INT_REQ: Final = int(AscReq.INTEGRITY | AscReq.REPLAY_DETECT | AscReq.SEQUENCE_DETECT)
+_ASC_CONF_REQ: Final = int(AscReq.CONFIDENTIALITY)
 _CNONCE_BYTES: Final = 33
 _TYPE_MASK: Final = ~SECBUFFER_ATTRMASK
 _PKG_PARAMS: Final = int(SecBufferType.PKG_PARAMS)
 _PADDING: Final = int(SecBufferType.PADDING)
-_PRINTABLE_ASCII: Final = re.compile(rb"[\x20-\x7e]+")
 _ABSOLUTE_URL: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
 
 
@@ -168,6 +173,21 @@ class Input(Enum):
 
 _DONE_STEP: Final = Step(SecStatus.SEC_E_OK)
 
+# Members read on every request, as module globals: on CPython 3.11 naming a member through its
+# class (``Input.CHALLENGE``) runs EnumType's attribute hook, about 60 ns each time.
+_OK: Final = SecStatus.SEC_E_OK
+_HTTP: Final = Mode.HTTP
+_SASL: Final = Mode.SASL
+_HTTP_START: Final = State.HTTP_CLIENT_START
+_SASL_START: Final = State.SASL_CLIENT_START
+_FAILED: Final = State.FAILED
+_CHALLENGE: Final = Input.CHALLENGE
+_STALE_CHALLENGE: Final = Input.STALE_CHALLENGE
+_NEXT_REQUEST: Final = Input.NEXT_REQUEST
+_AUTH: Final = Qop.AUTH
+_AUTH_INT: Final = Qop.AUTH_INT
+_algorithm_from_wire: Final = Algorithm.from_wire
+
 _DONE = frozenset(
     {State.SASL_CLIENT_DONE, State.HTTP_CLIENT_DONE, State.SASL_SERVER_DONE, State.HTTP_SERVER_DONE}
 )
@@ -178,8 +198,10 @@ def _text_param(params: Sequence[bytes], index: int, what: str) -> str | None:
     if index >= len(params) or not params[index]:
         return None
     data = params[index]
-    if data.isascii() and _PRINTABLE_ASCII.fullmatch(data):
-        return data.decode("ascii")
+    if data.isascii():
+        text = data.decode("ascii")
+        if text.isprintable():  # for ASCII: only 0x20-0x7e, the common case
+            return text
     try:
         text = data.rstrip(b"\x00").decode("utf-8")
     except UnicodeDecodeError:
@@ -223,67 +245,120 @@ class NextRequest:
         self.method, self.uri, self.body = method, uri, body
 
 
-class _HttpSession:
-    """The initiator's state for one server nonce: algorithm, HA1, cnonce and the count."""
+def _http_secret(
+    client: ClientSecret, challenge: HttpChallenge, algorithm: Algorithm
+) -> tuple[str, str]:
+    """H(user:realm:password) for ``challenge`` and the username directive to send with it."""
+    utf8 = challenge.charset_utf8
+    user = client.http_user[utf8]
+    realm = http_octets(challenge.realm, True) if utf8 else challenge.realm.encode()
+    secret = crypto.secret_hash(algorithm, user, realm, client.http_password[utf8])
+    if challenge.userhash:
+        return secret, username_directive(crypto.userhash(algorithm, user, realm), False)
+    if utf8 and not client.user.isascii():
+        # RFC 7616 §3.4: username* "can be used" for names a quoted-string cannot hold.
+        # Only servers that announce charset=UTF-8 speak RFC 7616; Apache (no charset)
+        # expects the UTF-8 octets in the quoted string, as curl sends them.
+        return secret, username_directive(client.user, True)
+    return secret, client.http_username
 
-    __slots__ = (
-        "algorithm", "cnonce", "digester", "ha1", "integrity", "last", "nc", "nonce", "opaque",
-        "qop", "realm", "secret", "template", "userhash", "username", "username_star",
-        "wire_algorithm",
+
+def _http_pieces(
+    user: str, challenge: HttpChallenge, nonce: str, cnonce: str, qop: Qop | None
+) -> AuthorizationPieces:
+    """The fixed parts of the Authorization values answering ``challenge`` under ``nonce``."""
+    return authorization_pieces(
+        user, challenge.realm, nonce, challenge.algorithm,
+        None if qop is None else cnonce, None if qop is None else qop.wire,
+        challenge.opaque, challenge.userhash,
     )
 
-    def __init__(
-        self, challenge: HttpChallenge, algorithm: Algorithm, qop: Qop | None,
-        client: ClientSecret, cnonce: str,
-    ) -> None:
-        utf8 = challenge.charset_utf8
-        user = http_octets(client.user, utf8)
-        realm = http_octets(challenge.realm, utf8)
-        self.algorithm = algorithm
-        self.wire_algorithm = challenge.algorithm
-        self.realm = challenge.realm
-        self.opaque = challenge.opaque
-        self.qop = qop
-        self.integrity = qop is Qop.AUTH_INT
-        self.secret = crypto.secret_hash(
-            algorithm, user, realm, http_octets(client.password, utf8)
-        )
-        self.userhash = challenge.userhash
-        self.username_star = False
-        if challenge.userhash:
-            self.username = crypto.userhash(algorithm, user, realm)
-        else:
-            self.username = client.user
-            # RFC 7616 §3.4: username* "can be used" for names a quoted-string cannot hold.
-            # Only servers that announce charset=UTF-8 speak RFC 7616; Apache (no charset)
-            # expects the UTF-8 octets in the quoted string, as curl sends them.
-            self.username_star = utf8 and not client.user.isascii()
-        self.nonce = ""
-        self.cnonce = cnonce
-        self.ha1 = ""
-        self.nc = 0
-        self.last: tuple[str, str, str, int] | None = None
+
+def _first_response(
+    algorithm: Algorithm, ha1: str, nonce: str, cnonce: str, qop: Qop | None, method: str,
+    uri: str, hentity: str,
+) -> str:
+    """The ``response`` of the first request under a nonce (nc 1), RFC 7616 §3.4.1."""
+    ha2 = crypto.ha2(algorithm, method, uri, qop, hentity)
+    return crypto.request_digest(algorithm, ha1, nonce, 1, cnonce, qop, ha2)
+
+
+_FirstAnswer = tuple[HttpChallenge, Algorithm, Qop | None, str, tuple[str, str, str, int]]
+"""What an initiator keeps of its first answer: challenge, algorithm, qop, cnonce and the
+request (method, uri, H(entity), nc) for the Authentication-Info check."""
+
+
+def _first_authorization(
+    client: ClientSecret, challenge: HttpChallenge, algorithm: Algorithm, qop: Qop | None,
+    cnonce: str, method: str, uri: str, body_or_hash: bytes,
+) -> tuple[str, _FirstAnswer]:
+    """The Authorization value answering ``challenge`` (nc 1), RFC 7616 §3.4, and what an
+    :class:`_HttpSession` needs to carry on from it.
+
+    The value is rendered once, without cutting it into :func:`authorization_pieces`: a
+    context used for one request, as curl and most clients use them, never needs the pieces.
+    """
+    secret, user = _http_secret(client, challenge, algorithm)
+    nonce = challenge.nonce
+    ha1 = crypto.ha1(algorithm, secret, nonce, cnonce)
+    hentity = crypto.hentity(algorithm, body_or_hash) if qop is _AUTH_INT else ""
+    response = _first_response(algorithm, ha1, nonce, cnonce, qop, method, uri, hentity)
+    value = render_authorization(
+        user, challenge.realm, uri, challenge.algorithm, nonce,
+        None if qop is None else nc_value(1), None if qop is None else cnonce,
+        None if qop is None else qop.wire, response, challenge.opaque, challenge.userhash,
+    )
+    return value, (challenge, algorithm, qop, cnonce, (method, uri, hentity, 1))
+
+
+class _HttpSession:
+    """The initiator's state for one server nonce: algorithm, HA1, cnonce and the count.
+
+    A context that answers one challenge and is then dropped (what curl and the benchmark do:
+    one context per request) never builds one: the first answer keeps a :data:`_FirstAnswer`,
+    and the session is built from it when the context is used again.
+    """
+
+    __slots__ = (
+        "algorithm", "challenge", "cnonce", "digester", "ha1", "last", "nc", "nonce",
+        "pieces", "qop", "secret", "user",
+    )
+
+    def __init__(self, first: _FirstAnswer, client: ClientSecret) -> None:
+        challenge, algorithm, qop, cnonce, last = first
+        self.challenge, self.algorithm, self.qop, self.cnonce = challenge, algorithm, qop, cnonce
+        self.secret, self.user = _http_secret(client, challenge, algorithm)
         self.renonce(challenge.nonce)
+        self.nc = last[3]
+        self.last: tuple[str, str, str, int] = last
 
     def renonce(self, nonce: str) -> None:
         """Start over with a new server nonce (a stale challenge or a nextnonce)."""
         self.nonce = nonce
         self.nc = 0
         self.ha1 = crypto.ha1(self.algorithm, self.secret, nonce, self.cnonce)
-        qop = self.qop
-        self.digester = crypto.RequestDigester(self.algorithm, self.ha1, nonce, self.cnonce, qop)
-        self.template = AuthorizationTemplate(
-            self.username, self.username_star, self.realm, nonce, self.wire_algorithm,
-            self.cnonce if qop else None, qop.value if qop else None, self.opaque,
-            self.userhash, with_nc=qop is not None,
-        )
+        self.digester: crypto.RequestDigester | None = None
+        self.pieces = _http_pieces(self.user, self.challenge, nonce, self.cnonce, self.qop)
 
     def authorize(self, method: str, uri: str, body_or_hash: bytes) -> str:
         """The next Authorization value (nc + 1), RFC 7616 §3.4."""
         self.nc = nc = self.nc + 1
-        hentity = crypto.hentity(self.algorithm, body_or_hash) if self.integrity else ""
+        alg, qop = self.algorithm, self.qop
+        hentity = crypto.hentity(alg, body_or_hash) if qop is _AUTH_INT else ""
         self.last = (method, uri, hentity, nc)
-        return self.template.fill(uri, nc, self.digester(method, uri, hentity, nc))
+        if nc == 1:  # after a nextnonce
+            response = _first_response(alg, self.ha1, self.nonce, self.cnonce, qop, method, uri,
+                                       hentity)
+            return fill(self.pieces, uri, "" if qop is None else nc_value(1), response)
+        # The digester keeps the joined KD prefix and H(A2) per URI for the requests that follow
+        # under this nonce; the nc-value is formatted once for it and for the header.
+        digester = self.digester
+        if digester is None:
+            digester = self.digester = crypto.RequestDigester(
+                alg, self.ha1, self.nonce, self.cnonce, qop
+            )
+        count = "" if qop is None else nc_value(nc)
+        return fill(self.pieces, uri, count, digester(method, uri, hentity, count))
 
 
 class _SaslPending:
@@ -500,46 +575,52 @@ class DigestClientContext(_DigestContext):
         req: IscReq, env: Environment, *, cnonce: str | None = None,
         max_challenge: int = MAX_CHALLENGE,
     ) -> None:
-        if credential.client is None:
+        client = credential.client
+        if client is None:
             raise NoCredentials(
                 "This Digest credential has no outbound part; acquire it with "
                 "SECPKG_CRED_OUTBOUND and a user name and password."
             )
         self.info = info
-        self.is_client = True
-        self._client = credential.client
+        self._client = client
         bits = int(req)
-        self._need_integrity = bool(bits & _INT_REQ)
-        self._need_confidentiality = bool(bits & _CONF_REQ)
-        self._allocate = bool(bits & _ALLOC_REQ)
+        http = bits & _HTTP_REQ != 0
+        self._need_integrity = bits & _INT_REQ != 0
+        self._need_confidentiality = confidential = bits & _CONF_REQ != 0
+        self._allocate = bits & _ALLOC_REQ != 0
         self._env = env
-        self._mode = Mode.HTTP if bits & _HTTP_REQ else Mode.SASL
-        if self._mode is Mode.HTTP and self._need_confidentiality:
+        self._mode = _HTTP if http else _SASL
+        if http and confidential:
             raise UnsupportedFunction(
                 "ISC_REQ_CONFIDENTIALITY cannot be used with HTTP Digest: HTTP has no "
                 "auth-conf. Drop the flag, or use SASL mode."
             )
         if not target or not quotable(target):
-            what = "the request URI" if self._mode is Mode.HTTP else "service/host"
+            what = "the request URI" if http else "service/host"
             raise InvalidParameter(f"Digest needs a target name: {what}.")
-        if self._mode is Mode.SASL and "/" not in target.strip("/"):
+        if not http and "/" not in target.strip("/"):
             raise InvalidParameter(
                 f"A SASL Digest target is service/host (e.g. ldap/dc.example.com), "
                 f"not {target!r}."
             )
-        self._target = _request_uri(target) if self._mode is Mode.HTTP else target
+        self._target = _request_uri(target) if http else target
+        if cnonce is not None and not quotable(cnonce):
+            raise InvalidParameter("The fixed cnonce may not contain control characters.")
         self._fixed_cnonce = cnonce
         self._max_challenge = max_challenge
-        self._qop: Qop | None = None
-        self._layer: SecurityLayer | None = None
-        self._ha1: bytes | None = None
-        self._mutual = False
-        self._http: _HttpSession | None = None
-        self._header = ""
-        self._sasl: _SaslPending | None = None
-        self.channel_bindings: ChannelBindings | None = None
-        initial = State.HTTP_CLIENT_START if self._mode is Mode.HTTP else State.SASL_CLIENT_START
-        self._machine = Machine(TABLE, initial, State.FAILED)
+        self._machine = Machine(TABLE, _HTTP_START if http else _SASL_START, _FAILED)
+
+    is_client = True
+    # Until a handshake leg sets them (class attributes, so a new context stores none of them):
+    _qop: Qop | None = None
+    _layer: SecurityLayer | None = None
+    _ha1: bytes | None = None
+    _mutual = False
+    _http: _HttpSession | None = None
+    _first: _FirstAnswer | None = None
+    _header = ""
+    _sasl: _SaslPending | None = None
+    channel_bindings: ChannelBindings | None = None
 
     def __repr__(self) -> str:
         return f"DigestClientContext({self._mode.value}, {self._target!r}, {self.state.name})"
@@ -565,23 +646,33 @@ class DigestClientContext(_DigestContext):
 
     @property
     def server_name(self) -> str | None:
-        return self._http.realm if self._http is not None else None
+        return self._first[0].realm if self._first is not None else None
+
+    def _session(self) -> _HttpSession:
+        """The HTTP session, built from the first answer the first time it is needed."""
+        session = self._http
+        if session is None:
+            assert self._first is not None
+            session = self._http = _HttpSession(self._first, self._client)
+        return session
 
     def _cnonce(self) -> str:
         if self._fixed_cnonce is not None:
             return self._fixed_cnonce
-        return base64.b64encode(self._env.random(_CNONCE_BYTES)).decode("ascii")
+        return binascii.b2a_base64(self._env.random(_CNONCE_BYTES), newline=False).decode()
 
     def _classify(self, token: bytes | None) -> tuple[Input, object]:
         if not token:
             return Input.NO_TOKEN, None
         try:
-            if self._mode is Mode.HTTP:
+            if self._mode is _HTTP:
                 message = parse_http_server_token(token, self._max_challenge)
                 if isinstance(message, AuthenticationInfo):
                     return Input.RSPAUTH, message
-                stale = any(c.stale for c in message)
-                return (Input.STALE_CHALLENGE if stale else Input.CHALLENGE), message
+                for challenge in message:
+                    if challenge.stale:
+                        return _STALE_CHALLENGE, message
+                return _CHALLENGE, message
             if token.lstrip()[:7].lower() == b"rspauth":
                 return Input.RSPAUTH, ResponseAuth.parse(token, self._max_challenge)
             return Input.CHALLENGE, SaslChallenge.parse(token, self._max_challenge)
@@ -601,7 +692,7 @@ class DigestClientContext(_DigestContext):
         H(entity) or body, [4] PADDING, which receives the next Authorization value (nc + 1).
         SASL contexts return False: the sspi layer calls :meth:`make_signature`.
         """
-        if self._mode is not Mode.HTTP:
+        if self._mode is not _HTTP:
             return False
         params: list[bytes] = []
         output: SecBuffer | None = None
@@ -623,14 +714,14 @@ class DigestClientContext(_DigestContext):
         url = _text_param(params, 1, "URL")
         body = params[2] if len(params) > 2 else b""
         request = NextRequest(method, _request_uri(url) if url else self._target, body)
-        self._machine.fire(Input.NEXT_REQUEST, self, request, None)
+        self._machine.fire(_NEXT_REQUEST, self, request, None)
         output.fill(self._header.encode(), self._allocate)
         return True
 
     def next_authorization(self, method: str, uri: str | None = None, body: bytes = b"") -> str:
         """The Authorization value for a further request (the Pythonic MakeSignature)."""
         request = NextRequest(method, _request_uri(uri) if uri else self._target, body)
-        self._machine.fire(Input.NEXT_REQUEST, self, request, None)
+        self._machine.fire(_NEXT_REQUEST, self, request, None)
         return self._header
 
     def _finish_token(self, text: str) -> bytes:
@@ -667,9 +758,9 @@ class DigestServerContext(_DigestContext):
         self.is_client = False
         self._acceptor: Acceptor = credential.acceptor
         config = self._acceptor.config
-        self._req = AscReq(req)
+        self._req = int(req)  # plain int: Flag arithmetic builds a member per operation
         self._env = env
-        self._mode = Mode.HTTP if req & ASC_REQ_HTTP else Mode.SASL
+        self._mode = _HTTP if self._req & ASC_REQ_HTTP else _SASL
         self._max_response = max_response
         self._qops = self._offered_qops()
         self._ciphers = config.ciphers if Qop.AUTH_CONF in self._qops else ()
@@ -685,8 +776,8 @@ class DigestServerContext(_DigestContext):
         self._ha1: bytes | None = None
         self._user: str | None = None
         self.authzid: str | None = None
-        initial = State.HTTP_SERVER_START if self._mode is Mode.HTTP else State.SASL_SERVER_START
-        self._machine = Machine(TABLE, initial, State.FAILED)
+        initial = State.HTTP_SERVER_START if self._mode is _HTTP else State.SASL_SERVER_START
+        self._machine = Machine(TABLE, initial, _FAILED)
 
     def __repr__(self) -> str:
         return f"DigestServerContext({self._mode.value}, {self._realm!r}, {self.state.name})"
@@ -696,8 +787,8 @@ class DigestServerContext(_DigestContext):
         qops = tuple(q for q in config.qops if self._mode is Mode.SASL or q is not Qop.AUTH_CONF)
         if Qop.AUTH_CONF in qops and not config.ciphers:
             qops = tuple(q for q in qops if q is not Qop.AUTH_CONF)
-        if self._req & AscReq.CONFIDENTIALITY:
-            if self._mode is Mode.HTTP:
+        if self._req & _ASC_CONF_REQ:
+            if self._mode is _HTTP:
                 raise UnsupportedFunction(
                     "ASC_REQ_CONFIDENTIALITY cannot be used with HTTP Digest (no auth-conf)."
                 )
@@ -960,28 +1051,30 @@ def _choose_http(
 ) -> tuple[HttpChallenge, Algorithm, Qop | None]:
     """Pick the strongest usable challenge; the qop the flags ask for must be offered."""
     need_int = ctx._need_integrity
-    best: tuple[int, int, HttpChallenge, Algorithm, Qop | None] | None = None
+    best: tuple[HttpChallenge, Algorithm, Qop | None] | None = None
+    best_strength = 0
     lacking_int = False
-    for index, challenge in enumerate(challenges):
-        alg = Algorithm.from_wire(challenge.algorithm)
+    for challenge in challenges:
+        alg = _algorithm_from_wire(challenge.algorithm)
         if alg is None:
             continue
-        offered = {q for q in map(Qop.from_wire, challenge.qop) if q is not None}
-        if challenge.qop and not offered & {Qop.AUTH, Qop.AUTH_INT}:
+        offers = challenge.qop  # lower case, as parsed
+        auth, auth_int = "auth" in offers, "auth-int" in offers
+        if offers and not (auth or auth_int):
             continue
         qop: Qop | None
         if need_int:
-            if Qop.AUTH_INT not in offered:
+            if not auth_int:
                 lacking_int = True
                 continue
-            qop = Qop.AUTH_INT
-        elif not challenge.qop:
+            qop = _AUTH_INT
+        elif not offers:
             qop = None
         else:
-            qop = Qop.AUTH if Qop.AUTH in offered else Qop.AUTH_INT
-        rank = (alg.strength, -index)
-        if best is None or rank > best[:2]:
-            best = (alg.strength, -index, challenge, alg, qop)
+            qop = _AUTH if auth else _AUTH_INT
+        # Strictly stronger only: of equally strong challenges the first one listed wins.
+        if alg.strength > best_strength:
+            best, best_strength = (challenge, alg, qop), alg.strength
     if best is None:
         if lacking_int:
             raise QopNotSupported(
@@ -990,7 +1083,7 @@ def _choose_http(
             )
         names = ", ".join(c.algorithm or "MD5" for c in challenges)
         raise AlgorithmMismatch(f"No supported Digest algorithm among: {names}.")
-    return best[2], best[3], best[4]
+    return best
 
 
 def _client_http_respond(
@@ -1002,19 +1095,22 @@ def _client_http_respond(
     failure (RFC 7616 §3.3).
     """
     challenge, alg, qop = _choose_http(ctx, challenges)
-    method = _text_param(inp.params, 0, "method")
+    params = inp.params
+    method = _text_param(params, 0, "method")
     if method is None:
         raise InsufficientBuffers(
             "HTTP Digest needs the request method (e.g. GET) in the first SECBUFFER_PKG_PARAMS "
             "buffer."
         )
-    body = inp.params[1] if len(inp.params) > 1 else b""
+    body = params[1] if len(params) > 1 else b""
     ctx.channel_bindings = inp.channel_bindings
-    ctx._http = _HttpSession(challenge, alg, qop, ctx._client, ctx._cnonce())
+    value, ctx._first = _first_authorization(
+        ctx._client, challenge, alg, qop, ctx._cnonce(), method, ctx._target, body
+    )
+    ctx._http = None
     ctx._qop = qop
     ctx._mutual = False
-    token = ctx._http.authorize(method, ctx._target, body)
-    return Step(SecStatus.SEC_E_OK, ctx._finish_token(token))
+    return Step(_OK, ctx._finish_token(value))
 
 
 def _client_http_rejected(
@@ -1031,8 +1127,7 @@ def _client_http_check_rspauth(
     ctx: DigestClientContext, info: AuthenticationInfo, _inp: StepInput
 ) -> Step:
     """Check Authentication-Info: rspauth of the last request (RFC 7616 §3.5); take nextnonce."""
-    session = ctx._http
-    assert session is not None and session.last is not None
+    session = ctx._session()
     _method, uri, hentity, nc = session.last
     if info.rspauth is not None:
         mismatch = (
@@ -1063,9 +1158,7 @@ def _client_http_next_request(
     Not a handshake leg: the value goes to the caller's PADDING buffer (or is returned by
     ``next_authorization``), so it is left in the context rather than in the Step's token.
     """
-    session = ctx._http
-    assert session is not None
-    ctx._header = session.authorize(request.method, request.uri, request.body)
+    ctx._header = ctx._session().authorize(request.method, request.uri, request.body)
     return _DONE_STEP
 
 

@@ -39,26 +39,54 @@ MAX_RESPONSE = 4096
 
 _TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _QPAIR_RE = re.compile(r"\\(.)", re.S)
-_ELEMENT_RE = re.compile(
+_LIST_RE = re.compile(
     r"""
     [ \t\r\n,]*                                    # separators and empty list elements
     (?:
-        (?P<name>[!#$%&'*+\-.^_`|~0-9A-Za-z]+)      # auth-param: token BWS "=" BWS value
-        [ \t]*=[ \t]*
+        ([!#$%&'*+\-.^_`|~0-9A-Za-z]+)              # 1: a directive's name, or a scheme
         (?:
-            "(?P<quoted>[^"\\\x00-\x08\x0a-\x1f\x7f]*
-                         (?:\\[^\x00-\x08\x0a-\x1f\x7f][^"\\\x00-\x08\x0a-\x1f\x7f]*)*)"
-          | (?P<token>[^\s,"\\\x00-\x1f\x7f]+)
+            [ \t]*(=)[ \t]*                          # 2: auth-param: token BWS "=" BWS value
+            (?:
+                "([^"\\\x00-\x08\x0a-\x1f\x7f]*      # 3: the quoted-string's content
+                  (?:\\[^\x00-\x08\x0a-\x1f\x7f][^"\\\x00-\x08\x0a-\x1f\x7f]*)*)"
+              | ([^\s,"\\\x00-\x1f\x7f]+)             # 4: or a bare token
+            )
+            [ \t]*(?![^,\r\n])                       # then "," or a line break or the end
+          | (?![^ \t,\r\n])                          # auth-scheme [ 1*SP token68 ]
+            (?:[ \t]+([A-Za-z0-9\-._~+/]+=*)[ \t]*(?![^,\r\n]))?    # 5: token68
         )
-        [ \t]*(?=[,\r\n]|$)
-      | (?P<scheme>[!#$%&'*+\-.^_`|~0-9A-Za-z]+)    # auth-scheme [ 1*SP token68 ]
-        (?=[ \t,\r\n]|$)
-        (?:[ \t]+(?P<token68>[A-Za-z0-9\-._~+/]+=*)[ \t]*(?=[,\r\n]|$))?
       | $
     )
+    | ([\s\S])                                      # 6: nothing above fits here
     """,
     re.X,
 )
+r"""One list element per match, so ``findall`` walks the whole list in one call.
+
+Every position either starts an element or matches group 6, which ``findall`` therefore can
+never skip over: the elements it returns are exactly the consecutive ``match`` calls a loop
+would make, up to the first syntax error, which shows up as group 6. ``(?![^,\r\n])`` is
+``(?=[,\r\n]|$)`` in one class test (a final newline is in the class).
+"""
+_PLAIN_RE = re.compile(
+    r"""
+    (?:\A(?:([Dd][Ii][Gg][Ee][Ss][Tt])\ +)?|,\ *)    # 1: the scheme word (first match only)
+    ([!#$%&'*+\-.^_`|~0-9a-z]+)=                      # 2: a lower-case directive name
+    (")?                                            # 3: the opening quote, if any
+    (                                               # 4: the value
+        (?(3)[^"\\\x00-\x08\x0a-\x1f\x7f]*          #    a quoted-string without quoted-pairs
+            |[^\s,"\\\x00-\x1f\x7f=][^\s,"\\\x00-\x1f\x7f]*)   # or a token (not "=...")
+    )
+    (?(3)")
+    """,
+    re.X,
+)
+"""The shape nearly every server sends: an optional ``Digest``, then ``name=value`` directives
+with lower-case names joined by ``,`` and spaces, values as :data:`_LIST_RE` reads them minus
+quoted-pairs (and minus a token starting with ``=``, which would make ``Digest a==`` a token68
+there). A match starts only at the beginning or at a comma, so ``split`` returns the gaps
+between matches: when they are all empty the text is nothing but such directives, and
+:data:`_LIST_RE` would tokenize it the same way."""
 _HEX_RE = re.compile(r"[0-9a-fA-F]+")
 _CTL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _EXT_VALUE_RE = re.compile(
@@ -68,7 +96,8 @@ _ATTR_CHARS = frozenset(
     b"!#$&+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 )
 
-_Params = dict[str, list[str]]
+_Params = dict[str, str]
+_NO_REPEATS: frozenset[str] = frozenset()
 
 
 # -- primitives --------------------------------------------------------------------------------
@@ -76,17 +105,37 @@ _Params = dict[str, list[str]]
 
 def quotable(text: str) -> bool:
     """True when ``text`` can travel in a quoted-string (no control characters but HTAB)."""
-    return _CTL_RE.search(text) is None
+    # Printable text has no control character at all; only the rest needs the search.
+    return text.isprintable() or _CTL_RE.search(text) is None
 
 
 def quote(text: str) -> str:
     """``text`` as a quoted-string, RFC 7230 §3.2.6: ``\\`` and ``"`` become quoted-pairs."""
+    return f'"{_escape(text)}"'
+
+
+def _escape(text: str) -> str:
+    """The inside of :func:`quote`'s quoted-string."""
     if "\\" in text or '"' in text:
-        text = text.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{text}"'
+        return text.replace("\\", "\\\\").replace('"', '\\"')
+    return text
+
+
+_NC_VALUES = tuple(f"{n:08x}" for n in range(256))
+
+
+def nc_value(nc: int) -> str:
+    """An ``nc-value``, RFC 7616 §3.4: ``nc-value = 8LHEX``.
+
+    The first counts under a nonce come from a table, and ``%`` formats the rest: both are
+    several times faster than an f-string's ``08x`` format spec on CPython 3.11.
+    """
+    return _NC_VALUES[nc] if 0 <= nc < 256 else "%08x" % nc  # noqa: UP031 - see above
 
 
 def _token_or_quote(text: str) -> str:
+    if text.isalnum() and text.isascii():  # "MD5", "auth": a token without the regex
+        return text
     return text if _TOKEN_RE.fullmatch(text) else quote(text)
 
 
@@ -145,18 +194,44 @@ def _decode(data: bytes, limit: int, what: str) -> str:
 
 
 class _Item:
-    """One element of an authentication list: a scheme and its params (or token68)."""
+    """One element of an authentication list: a scheme and its params (or token68).
 
-    __slots__ = ("params", "scheme", "token68")
+    ``params`` maps each directive to its value; a directive the caller allowed to repeat
+    (``realm`` in a SASL challenge) has every value, in order, in ``repeats`` once it repeats.
+    """
 
-    def __init__(self, scheme: str | None) -> None:
+    __slots__ = ("params", "repeats", "scheme", "token68")
+
+    def __init__(
+        self, scheme: str | None, token68: str | None = None, params: _Params | None = None
+    ) -> None:
         self.scheme = scheme
-        self.params: _Params = {}
-        self.token68: str | None = None
+        self.params: _Params = {} if params is None else params
+        self.repeats: dict[str, list[str]] = {}
+        self.token68 = token68
 
-    @property
-    def is_digest(self) -> bool:
-        return self.scheme is None or self.scheme.lower() == "digest"
+    def values(self, name: str) -> tuple[str, ...]:
+        """Every value of ``name``, in order (empty when absent)."""
+        many = self.repeats.get(name)
+        if many is not None:
+            return tuple(many)
+        one = self.params.get(name)
+        return () if one is None else (one,)
+
+
+def _plain_list(text: str) -> tuple[str | None, _Params] | None:
+    """The scheme word and directives of a :data:`_PLAIN_RE`-shaped list, else None.
+
+    One ``split`` gives ``[gap, scheme, name, quote, value] * n + [gap]``; the slices and
+    ``dict`` run in C. A repeated name also returns None: the general path rejects or keeps it.
+    """
+    parts = _PLAIN_RE.split(text)
+    if len(parts) > 1 and not any(parts[::5]):
+        names = parts[2::5]
+        params = dict(zip(names, parts[4::5], strict=True))
+        if len(params) == len(names):
+            return parts[1], params
+    return None
 
 
 def _parse_list(text: str, *, schemes: bool, repeatable: frozenset[str]) -> list[_Item]:
@@ -171,68 +246,78 @@ def _parse_list(text: str, *, schemes: bool, repeatable: frozenset[str]) -> list
     A list that starts with ``name=value`` is one challenge without its scheme word (what
     curl passes to the Digest SSP). With ``schemes=False`` (SASL) every element must be a
     directive. Line breaks separate elements like commas, so several header lines joined
-    with CRLF parse as one list. Each element is one match of :data:`_ELEMENT_RE`.
+    with CRLF parse as one list. One ``findall`` of :data:`_LIST_RE` tokenizes the list;
+    the common plain shape (:data:`_PLAIN_RE`) is read by :func:`_plain_list` first.
     """
+    plain = _plain_list(text)
+    if plain is not None and (schemes or plain[0] is None):
+        return [_Item(plain[0], None, plain[1])]
     items: list[_Item] = []
     cur: _Item | None = None
-    pos, end = 0, len(text)
-    match = _ELEMENT_RE.match
-    while pos < end:
-        m = match(text, pos)
-        if m is None:
-            raise DecodeError(
-                f"Malformed directive list at offset {pos} (near {text[pos:pos + 12]!r}): a "
-                "bad token, an unterminated quoted-string, a control character or a missing ','."
-            )
-        pos = m.end()
-        name, quoted, token, scheme, token68 = m.groups()
-        if name is not None:
+    params: _Params = {}
+    for word, eq, quoted, token, token68, bad in _LIST_RE.findall(text):
+        if eq:
             if cur is None:
                 cur = _Item(None)
+                params = cur.params
                 items.append(cur)
-            if quoted is None:
+            # The token alternative is never empty, so an empty one means a quoted-string.
+            if token:
                 value = token
             elif "\\" in quoted:
                 value = _QPAIR_RE.sub(r"\1", quoted)
             else:
                 value = quoted
-            key = name.lower()
-            seen = cur.params.get(key)
-            if seen is None:
-                cur.params[key] = [value]
+            key = word.lower()
+            if key not in params:
+                params[key] = value
             elif key in repeatable:
-                seen.append(value)
+                cur.repeats.setdefault(key, [params[key]]).append(value)
             else:
                 raise DecodeError(f"The directive {key!r} appears more than once.")
-            continue
-        if scheme is None:
-            break
-        if not schemes:
-            raise DecodeError(f"Expected name=value at offset {m.start('scheme')}, "
-                              f"found {scheme!r}.")
-        cur = _Item(scheme)
-        cur.token68 = token68
-        items.append(cur)
+        elif word:
+            if not schemes:
+                raise DecodeError(
+                    f"Expected name=value at offset {_error_offset(text, scheme=True)}, "
+                    f"found {word!r}."
+                )
+            cur = _Item(word, token68 or None)
+            params = cur.params
+            items.append(cur)
+        elif bad:
+            pos = _error_offset(text, scheme=False)
+            raise DecodeError(
+                f"Malformed directive list at offset {pos} (near {text[pos:pos + 12]!r}): a "
+                "bad token, an unterminated quoted-string, a control character or a missing ','."
+            )
     return items
+
+
+def _error_offset(text: str, *, scheme: bool) -> int:
+    """Where the first scheme word (or the first unparsable element) of ``text`` starts."""
+    for m in _LIST_RE.finditer(text):
+        if scheme and m.group(1) is not None and m.group(2) is None:
+            return m.start(1)
+        if not scheme and m.group(6) is not None:
+            return m.start()
+    return len(text)  # pragma: no cover - only called once the tokenizer found one
 
 
 def _digest_items(text: str, what: str) -> list[_Item]:
-    items = [i for i in _parse_list(text, schemes=True, repeatable=frozenset()) if i.is_digest]
+    items = []
+    for item in _parse_list(text, schemes=True, repeatable=_NO_REPEATS):
+        scheme = item.scheme
+        if scheme is None or scheme.lower() == "digest":
+            if item.token68 is not None:
+                raise DecodeError(f"A Digest {what} carries directives, not a token68 blob.")
+            items.append(item)
     if not items:
         raise DecodeError(f"The {what} holds no Digest directives.")
-    for item in items:
-        if item.token68 is not None:
-            raise DecodeError(f"A Digest {what} carries directives, not a token68 blob.")
     return items
 
 
-def _one(params: _Params, name: str) -> str | None:
-    values = params.get(name)
-    return values[0] if values else None
-
-
 def _need(params: _Params, name: str, what: str) -> str:
-    value = _one(params, name)
+    value = params.get(name)
     if value is None:
         raise DecodeError(f"The Digest {what} lacks the required {name!r} directive.")
     return value
@@ -245,7 +330,10 @@ def _flag(value: str | None) -> bool:
 def _list(value: str | None) -> tuple[str, ...]:
     if value is None:
         return ()
-    return tuple(x.strip().lower() for x in value.split(",") if x.strip())
+    if "," not in value:  # one option, as most servers send: no split, no generator
+        one = value.strip().lower()
+        return (one,) if one else ()
+    return tuple([x.strip().lower() for x in value.split(",") if x.strip()])
 
 
 def _nc_value(value: str) -> int:
@@ -304,20 +392,20 @@ class HttpChallenge:
 
     @classmethod
     def _from(cls, params: _Params) -> HttpChallenge:
-        qop_value = _one(params, "qop")
+        get = params.get
+        realm, nonce, qop_value = get("realm"), get("nonce"), get("qop")
+        if realm is None or nonce is None:
+            missing = "realm" if realm is None else "nonce"
+            raise DecodeError(f"The Digest challenge lacks the required {missing!r} directive.")
         qop = _list(qop_value)
         if qop_value is not None and not qop:
             raise DecodeError("The Digest challenge has an empty qop list.")
+        stale, charset, userhash = get("stale"), get("charset"), get("userhash")
         return cls(
-            realm=_need(params, "realm", "challenge"),
-            nonce=_need(params, "nonce", "challenge"),
-            qop=qop,
-            algorithm=_one(params, "algorithm"),
-            opaque=_one(params, "opaque"),
-            domain=_one(params, "domain"),
-            stale=_flag(_one(params, "stale")),
-            charset_utf8=_charset(_one(params, "charset")),
-            userhash=_flag(_one(params, "userhash")),
+            realm, nonce, qop, get("algorithm"), get("opaque"), get("domain"),
+            stale is not None and _flag(stale),
+            charset is not None and _charset(charset),
+            userhash is not None and _flag(userhash),
         )
 
     def build(self) -> str:
@@ -348,7 +436,7 @@ def parse_http_challenges(data: bytes, limit: int = MAX_CHALLENGE) -> tuple[Http
     value (RFC 7235 §4.1), and several header values joined by line breaks.
     """
     text = _decode(data, limit, "challenge")
-    return tuple(HttpChallenge._from(i.params) for i in _digest_items(text, "challenge"))
+    return tuple([HttpChallenge._from(i.params) for i in _digest_items(text, "challenge")])
 
 
 def build_http_challenges(challenges: tuple[HttpChallenge, ...]) -> str:
@@ -385,14 +473,14 @@ class HttpResponse:
         if len(items) != 1:
             raise DecodeError("An Authorization header carries one set of Digest credentials.")
         params = items[0].params
-        plain, star = _one(params, "username"), _one(params, "username*")
+        plain, star = params.get("username"), params.get("username*")
         if plain is not None and star is not None:
             raise DecodeError("The response sends both username and username* (RFC 7616 §3.4).")
         if star is not None:
             username, username_star = decode_ext_value(star), True
         else:
             username, username_star = _need(params, "username", "response"), False
-        qop, cnonce, nc = _one(params, "qop"), _one(params, "cnonce"), _nc(_one(params, "nc"))
+        qop, cnonce, nc = params.get("qop"), params.get("cnonce"), _nc(params.get("nc"))
         if (qop is None) != (cnonce is None) or (qop is None) != (nc is None):
             raise DecodeError("qop, cnonce and nc go together in a Digest response.")
         return cls(
@@ -401,74 +489,95 @@ class HttpResponse:
             uri=_need(params, "uri", "response"),
             nonce=_need(params, "nonce", "response"),
             response=_hex(_need(params, "response", "response"), "response"),
-            algorithm=_one(params, "algorithm"),
+            algorithm=params.get("algorithm"),
             cnonce=cnonce,
             nc=nc,
             qop=qop.lower() if qop is not None else None,
-            opaque=_one(params, "opaque"),
-            userhash=_flag(_one(params, "userhash")),
+            opaque=params.get("opaque"),
+            userhash=_flag(params.get("userhash")),
             username_star=username_star,
-        )
-
-    def template(self) -> AuthorizationTemplate:
-        """The parts of this value that stay fixed while one nonce is in use."""
-        return AuthorizationTemplate(
-            self.username, self.username_star, self.realm, self.nonce, self.algorithm,
-            self.cnonce, self.qop, self.opaque, self.userhash, with_nc=self.nc is not None,
         )
 
     def build(self) -> str:
         """The credentials without the ``Digest`` scheme word, in RFC 7616 §3.9's order."""
-        return self.template().fill(self.uri, self.nc or 0, self.response)
-
-
-class AuthorizationTemplate:
-    """An Authorization value with ``uri``, ``nc`` and ``response`` left open.
-
-    The initiator authorizes many requests under one nonce (MakeSignature, nc + 1); only those
-    three directives change, so the rest is rendered once. :meth:`HttpResponse.build` renders
-    through this class too, so the directive order has one definition (RFC 7616 §3.9).
-    """
-
-    __slots__ = ("_end", "_head", "_middle", "_tail", "_with_nc")
-
-    def __init__(
-        self, username: str, username_star: bool, realm: str, nonce: str,
-        algorithm: str | None, cnonce: str | None, qop: str | None, opaque: str | None,
-        userhash: bool, *, with_nc: bool,
-    ) -> None:
-        user = (
-            f"username*={encode_ext_value(username)}"
-            if username_star
-            else f"username={quote(username)}"
+        return render_authorization(
+            username_directive(self.username, self.username_star), self.realm, self.uri,
+            self.algorithm, self.nonce, None if self.nc is None else nc_value(self.nc),
+            self.cnonce, self.qop, self.response, self.opaque, self.userhash,
         )
-        self._head = f"{user}, realm={quote(realm)}, uri="
-        middle = ""
-        if algorithm is not None:
-            middle += f", algorithm={_token_or_quote(algorithm)}"
-        middle += f", nonce={quote(nonce)}"
-        if with_nc:
-            middle += ", nc="
-        self._middle = middle
-        self._with_nc = with_nc
-        tail = ""
-        if cnonce is not None:
-            tail += f", cnonce={quote(cnonce)}"
-        if qop is not None:
-            tail += f", qop={_token_or_quote(qop)}"
-        self._tail = tail + ', response="'
-        end = '"'
-        if opaque is not None:
-            end += f", opaque={quote(opaque)}"
-        if userhash:
-            end += ", userhash=true"
-        self._end = end
 
-    def fill(self, uri: str, nc: int, response: str) -> str:
-        """The value for one request."""
-        count = f"{nc:08x}" if self._with_nc else ""
-        quoted = quote(uri) if "\\" in uri or '"' in uri else f'"{uri}"'
-        return f"{self._head}{quoted}{self._middle}{count}{self._tail}{response}{self._end}"
+
+def username_directive(username: str, star: bool) -> str:
+    """``username="..."``, or ``username*=UTF-8''...`` (RFC 7616 §3.4, RFC 5987)."""
+    return f"username*={encode_ext_value(username)}" if star else f"username={quote(username)}"
+
+
+def render_authorization(
+    user: str, realm: str, uri: str, algorithm: str | None, nonce: str, nc: str | None,
+    cnonce: str | None, qop: str | None, response: str, opaque: str | None, userhash: bool,
+) -> str:
+    """An Authorization value without the scheme word, RFC 7616 §3.4, in §3.9's order.
+
+    The one definition of the directive order: :meth:`HttpResponse.build`, an initiator's
+    first answer and :func:`authorization_pieces` all render through it. ``user`` is the
+    rendered :func:`username_directive` (a credential keeps its own); ``nc`` the
+    :func:`nc_value`, or None with no qop.
+    """
+    # One scan tells whether any quoted value needs quoted-pairs; nearly none does.
+    if '"' in (joined := f"{realm}{uri}{nonce}{cnonce}{opaque}") or "\\" in joined:
+        realm, uri, nonce = _escape(realm), _escape(uri), _escape(nonce)
+        cnonce = None if cnonce is None else _escape(cnonce)
+        opaque = None if opaque is None else _escape(opaque)
+    alg = "" if algorithm is None else f", algorithm={_token_or_quote(algorithm)}"
+    count = "" if nc is None else f", nc={nc}"
+    cnonce_part = "" if cnonce is None else f', cnonce="{cnonce}"'
+    qop_part = "" if qop is None else f", qop={_token_or_quote(qop)}"
+    end = "" if opaque is None else f', opaque="{opaque}"'
+    return (
+        f'{user}, realm="{realm}", uri="{uri}"{alg}, nonce="{nonce}"{count}{cnonce_part}'
+        f'{qop_part}, response="{response}"{end}{", userhash=true" if userhash else ""}'
+    )
+
+
+AuthorizationPieces = tuple[str, ...]
+"""An Authorization value cut where ``uri``, ``nc`` (with a qop) and ``response`` go."""
+
+_HOLE = "\0"
+
+
+def authorization_pieces(
+    user: str, realm: str, nonce: str, algorithm: str | None, cnonce: str | None,
+    qop: str | None, opaque: str | None, userhash: bool,
+) -> AuthorizationPieces:
+    """The parts of :func:`render_authorization` that stay fixed under one nonce.
+
+    The initiator authorizes many requests under one nonce (MakeSignature, nc + 1); only
+    ``uri``, ``nc`` and ``response`` change, so the value is rendered once with a NUL in each
+    of those places and cut there. Directive values cannot hold a NUL: parsed ones exclude
+    control characters, and user names and fixed cnonces are checked before they get here.
+
+    Raises:
+        ValueError: a value holds a NUL after all.
+    """
+    nc = None if qop is None else _HOLE
+    text = render_authorization(
+        user, realm, _HOLE, algorithm, nonce, nc, cnonce, qop, _HOLE, opaque, userhash
+    )
+    pieces = tuple(text.split(_HOLE))
+    if len(pieces) != (3 if nc is None else 4):
+        raise ValueError("An Authorization directive value holds a NUL.")
+    return pieces
+
+
+def fill(pieces: AuthorizationPieces, uri: str, nc: str, response: str) -> str:
+    """The Authorization value for one request from :func:`authorization_pieces`."""
+    if '"' in uri or "\\" in uri:
+        uri = _escape(uri)
+    if len(pieces) == 4:
+        head, middle, tail, end = pieces
+        return f"{head}{uri}{middle}{nc}{tail}{response}{end}"
+    head, middle, end = pieces
+    return f"{head}{uri}{middle}{response}{end}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -483,14 +592,14 @@ class AuthenticationInfo:
 
     @classmethod
     def _from(cls, params: _Params) -> AuthenticationInfo:
-        rspauth = _one(params, "rspauth")
-        qop = _one(params, "qop")
+        rspauth = params.get("rspauth")
+        qop = params.get("qop")
         return cls(
             rspauth=_hex(rspauth, "rspauth") if rspauth is not None else None,
-            cnonce=_one(params, "cnonce"),
-            nc=_nc(_one(params, "nc")),
+            cnonce=params.get("cnonce"),
+            nc=_nc(params.get("nc")),
             qop=qop.lower() if qop is not None else None,
-            nextnonce=_one(params, "nextnonce"),
+            nextnonce=params.get("nextnonce"),
         )
 
     def build(self) -> str:
@@ -518,16 +627,24 @@ def parse_http_server_token(
     and no ``nonce``; anything else must be one or more Digest challenges.
     """
     text = _decode(data, limit, "server token")
-    items = _digest_items(text, "server token")
-    first = items[0].params
+    plain = _plain_list(text)
+    if plain is not None:  # one list of directives, the scheme word Digest or none
+        scheme, first = plain
+        if scheme is not None or "nonce" in first:
+            return (HttpChallenge._from(first),)
+        lists = [first]
+    else:
+        items = _digest_items(text, "server token")
+        scheme, first = items[0].scheme, items[0].params
+        lists = [i.params for i in items]
     if (
-        len(items) == 1
-        and items[0].scheme is None
+        len(lists) == 1
+        and scheme is None
         and "nonce" not in first
         and ("rspauth" in first or "nextnonce" in first)
     ):
         return AuthenticationInfo._from(first)
-    return tuple(HttpChallenge._from(i.params) for i in items)
+    return tuple([HttpChallenge._from(params) for params in lists])
 
 
 # -- SASL (RFC 2831) ---------------------------------------------------------------------------
@@ -535,12 +652,12 @@ def parse_http_server_token(
 _REALM_ONLY = frozenset({"realm"})
 
 
-def _sasl_params(data: bytes, limit: int, what: str, repeatable: frozenset[str]) -> _Params:
+def _sasl_item(data: bytes, limit: int, what: str, repeatable: frozenset[str]) -> _Item:
     text = _decode(data, limit, what)
     items = _parse_list(text, schemes=False, repeatable=repeatable)
     if not items:
         raise DecodeError(f"The DIGEST-MD5 {what} is empty.")
-    return items[0].params
+    return items[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -562,20 +679,21 @@ class SaslChallenge:
 
     @classmethod
     def parse(cls, data: bytes, limit: int = MAX_CHALLENGE) -> SaslChallenge:
-        params = _sasl_params(data, limit, "challenge", _REALM_ONLY)
-        qop_value = _one(params, "qop")
+        item = _sasl_item(data, limit, "challenge", _REALM_ONLY)
+        params = item.params
+        qop_value = params.get("qop")
         qop = _list(qop_value) if qop_value is not None else ("auth",)
         if not qop:
             raise DecodeError("The DIGEST-MD5 challenge has an empty qop list.")
         return cls(
             nonce=_need(params, "nonce", "challenge"),
-            realms=tuple(params.get("realm", ())),
+            realms=item.values("realm"),
             qop=qop,
-            ciphers=_list(_one(params, "cipher")),
-            maxbuf=_maxbuf(_one(params, "maxbuf")),
-            stale=_flag(_one(params, "stale")),
+            ciphers=_list(params.get("cipher")),
+            maxbuf=_maxbuf(params.get("maxbuf")),
+            stale=_flag(params.get("stale")),
             algorithm=_need(params, "algorithm", "challenge"),
-            charset_utf8=_charset(_one(params, "charset")),
+            charset_utf8=_charset(params.get("charset")),
         )
 
     def build(self) -> str:
@@ -614,9 +732,9 @@ class SaslResponse:
 
     @classmethod
     def parse(cls, data: bytes, limit: int = MAX_RESPONSE) -> SaslResponse:
-        params = _sasl_params(data, limit, "response", frozenset())
+        params = _sasl_item(data, limit, "response", _NO_REPEATS).params
         nc = _nc_value(_need(params, "nc", "response"))
-        cipher = _one(params, "cipher")
+        cipher = params.get("cipher")
         return cls(
             username=_need(params, "username", "response"),
             nonce=_need(params, "nonce", "response"),
@@ -624,12 +742,12 @@ class SaslResponse:
             nc=nc,
             digest_uri=_need(params, "digest-uri", "response"),
             response=_hex(_need(params, "response", "response"), "response", 32),
-            realm=_one(params, "realm"),
-            qop=(_one(params, "qop") or "auth").lower(),
-            maxbuf=_maxbuf(_one(params, "maxbuf")),
+            realm=params.get("realm"),
+            qop=(params.get("qop") or "auth").lower(),
+            maxbuf=_maxbuf(params.get("maxbuf")),
             cipher=cipher.lower() if cipher is not None else None,
-            authzid=_one(params, "authzid"),
-            charset_utf8=_charset(_one(params, "charset")),
+            authzid=params.get("authzid"),
+            charset_utf8=_charset(params.get("charset")),
         )
 
     def build(self) -> str:
@@ -665,7 +783,7 @@ class ResponseAuth:
 
     @classmethod
     def parse(cls, data: bytes, limit: int = MAX_CHALLENGE) -> ResponseAuth:
-        params = _sasl_params(data, limit, "rspauth", frozenset())
+        params = _sasl_item(data, limit, "rspauth", _NO_REPEATS).params
         return cls(_hex(_need(params, "rspauth", "rspauth"), "rspauth", 32))
 
     def build(self) -> str:
