@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from interop.peers.mit_kdc import file_name
+
 PEER_SCRIPT = Path(__file__).with_name("gss_peer.py")
 NTLMSSP_OID = "1.3.6.1.4.1.311.2.2.10"
 SPNEGO_OID = "1.3.6.1.5.5.2"
@@ -510,11 +512,11 @@ class GssKrb5Factory:
                 args += ["--user", user or "alice", "--password", password]
             else:
                 cc = ccache if ccache is not None else self.kinit(user or "alice", None, krb5_conf)
-                peer_env["KRB5CCNAME"] = _file_name(cc)
+                peer_env["KRB5CCNAME"] = file_name(cc)
             if mech == "spnego":
                 args += ["--neg-mechs", ",".join(neg_mechs or ("krb5",))]
         else:
-            peer_env["KRB5_KTNAME"] = _file_name(
+            peer_env["KRB5_KTNAME"] = file_name(
                 keytab if keytab is not None else self.realm.keytab
             )
             if acceptor_name is not None:
@@ -541,10 +543,6 @@ class GssKrb5Factory:
         for peer in self.peers:
             peer.close()
 
-
-def _file_name(path: Path | str) -> str:
-    text = str(path)
-    return text if ":" in text.split("/")[0] else f"FILE:{text}"
 
 
 def _iov_in(buffers: Sequence[tuple[str, bytes | None]]) -> list[list[str | None]]:

@@ -17,26 +17,20 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 from interop.peers.mit_kdc import (
-    START_TIMEOUT,
     KdcStartError,
-    die_with_parent,
-    free_udp_tcp_port,
+    RealmProcess,
+    file_name,
     full_principal,
     kinit,
     run_tool,
-    stop_process,
-    tail,
-    tcp_accepts,
 )
 
 REALM = "HEIMDAL.LOCAL"
@@ -115,7 +109,7 @@ def heimdal_usable(install: HeimdalInstall | None) -> tuple[bool, str]:
     return True, ""
 
 
-class HeimdalRealm:
+class HeimdalRealm(RealmProcess):
     """A private Heimdal realm with a running ``kdc``; a context manager.
 
     Same shape as :class:`~interop.peers.mit_kdc.MitRealm`: ``realm``, ``kdc_port``,
@@ -123,6 +117,8 @@ class HeimdalRealm:
     ``passwords``, ``timings``, :meth:`env`, :meth:`kinit` (MIT kinit), :meth:`keytab_for`,
     :meth:`add_principal`, :meth:`kvno`, :meth:`start`/:meth:`close`.
     """
+
+    KDC_NAME = "Heimdal kdc"
 
     def __init__(
         self,
@@ -178,10 +174,6 @@ class HeimdalRealm:
     def services(self) -> tuple[str, ...]:
         return SERVICES
 
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
     def principal(self, name: str) -> str:
         return full_principal(name, self._realm)
 
@@ -194,9 +186,9 @@ class HeimdalRealm:
         return {
             "KRB5_CONFIG": str(self.krb5_conf),
             "KRB5_KDC_PROFILE": str(self.krb5_conf),
-            "KRB5CCNAME": _file_name(ccache if ccache is not None else self.default_ccache),
-            "KRB5_KTNAME": _file_name(keytab if keytab is not None else self.keytab),
-            "KRB5_CLIENT_KTNAME": _file_name(self.directory / "client.keytab"),
+            "KRB5CCNAME": file_name(ccache if ccache is not None else self.default_ccache),
+            "KRB5_KTNAME": file_name(keytab if keytab is not None else self.keytab),
+            "KRB5_CLIENT_KTNAME": file_name(self.directory / "client.keytab"),
             "KRB5RCACHEDIR": str(self.directory / "rcache"),
         }
 
@@ -354,83 +346,13 @@ class HeimdalRealm:
         cmds += [f"ext_keytab -k {self.keytab} {svc}" for svc in services]
         self.kadmin(*cmds)
 
-    def start(self, timeout: float = START_TIMEOUT) -> HeimdalRealm:
-        """Create the realm (first call only) and start the KDC; wait until it answers."""
-        if self.running:
-            return self
-        t0 = time.monotonic()
-        last_error = ""
-        for _attempt in range(3):
-            self._port = free_udp_tcp_port()
-            if not (self.directory / "m-key").exists():
-                self._create(PASSWORDS, SERVICES)
-                self.timings["create"] = time.monotonic() - t0
-            else:
-                self._write_conf()
-            t1 = time.monotonic()
-            out = (self.directory / "kdc.stdout").open("wb")
-            try:
-                self.proc = subprocess.Popen(
-                    [str(self.install.kdc), f"--config-file={self.krb5_conf}"],
-                    cwd=self.directory,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    env={**os.environ, "KRB5_CONFIG": str(self.krb5_conf), **self.install.env()},
-                    start_new_session=True,
-                    preexec_fn=die_with_parent,
-                )
-            finally:
-                out.close()
-            deadline = t1 + timeout
-            while time.monotonic() < deadline and self.proc.poll() is None:
-                if tcp_accepts(self._port):
-                    self.timings["start"] = time.monotonic() - t1
-                    return self
-                time.sleep(0.01)
-            last_error = (
-                f"heimdal kdc exit={self.proc.poll()} port={self._port}\n"
-                f"--- stdout ---\n{tail(self.directory / 'kdc.stdout')}\n"
-                f"--- kdc.log ---\n{tail(self.log_path)}"
-            )
-            stop_process(self.proc)
-            self.proc = None
-            if time.monotonic() >= deadline or "in use" not in last_error:
-                break
-        raise KdcStartError(f"Heimdal KDC did not start within {timeout} s:\n{last_error}")
+    def _prepare(self, t0: float) -> None:
+        if not (self.directory / "m-key").exists():
+            self._create(PASSWORDS, SERVICES)
+            self.timings["create"] = time.monotonic() - t0
+        else:
+            self._write_conf()
 
-    def stop(self) -> None:
-        if self.proc is not None:
-            stop_process(self.proc)
-            self.proc = None
-
-    def close(self) -> None:
-        self.stop()
-        if self._own_dir:
-            shutil.rmtree(self.directory, ignore_errors=True)
-
-    def log_text(self) -> str:
-        return tail(self.log_path, 20000)
-
-    def __enter__(self) -> HeimdalRealm:
-        try:
-            return self.start()
-        except BaseException:
-            self.close()
-            raise
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"<HeimdalRealm {self._realm} port={self._port} running={self.running}>"
-
-
-def _file_name(path: Path | str) -> str:
-    text = str(path)
-    return text if ":" in text.split("/")[0] else f"FILE:{text}"
+    def _kdc_command(self) -> tuple[list[str], dict[str, str]]:
+        argv = [str(self.install.kdc), f"--config-file={self.krb5_conf}"]
+        return argv, {"KRB5_CONFIG": str(self.krb5_conf), **self.install.env()}

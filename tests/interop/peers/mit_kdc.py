@@ -36,6 +36,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 REALM = "TEST.LOCAL"
 DOMAIN = "test.local"
@@ -224,7 +225,127 @@ def kinit(
 # --------------------------------------------------------------------------- the realm
 
 
-class MitRealm:
+_R = TypeVar("_R", bound="RealmProcess")
+
+
+class RealmProcess:
+    """What every throwaway realm shares: start its KDC on a free port (a new port if another
+    process took ours meanwhile), wait until it answers, stop it, remove its directory.
+
+    Subclasses set ``directory``, ``proc``, ``timings``, ``_realm``, ``_port`` and ``_own_dir``,
+    may override ``log_path``, and implement :meth:`_prepare` and :meth:`_kdc_command`.
+    """
+
+    KDC_NAME = "kdc"
+    directory: Path
+    proc: subprocess.Popen[bytes] | None
+    timings: dict[str, float]
+    _realm: str
+    _port: int
+    _own_dir: bool
+
+    @property
+    def log_path(self) -> Path:
+        """Where the KDC logs (its configuration says so)."""
+        return self.directory / "kdc.log"
+
+    def _prepare(self, t0: float) -> None:
+        """Create the realm on the first start (recording ``timings["create"]``), otherwise
+        rewrite the configuration files for the new port."""
+        raise NotImplementedError
+
+    def _kdc_command(self) -> tuple[list[str], dict[str, str]]:
+        """The KDC's argv, and the environment it needs beyond ``os.environ``."""
+        raise NotImplementedError
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self: _R, timeout: float = START_TIMEOUT) -> _R:
+        """Create the realm (first call only) and start the KDC; wait until it answers."""
+        if self.running:
+            return self
+        t0 = time.monotonic()
+        last_error = ""
+        for _attempt in range(3):  # a new port if another process took ours meanwhile
+            self._port = free_udp_tcp_port()
+            self._prepare(t0)
+            argv, env = self._kdc_command()
+            t1 = time.monotonic()
+            out = (self.directory / "kdc.stdout").open("wb")
+            try:
+                self.proc = subprocess.Popen(
+                    argv,
+                    cwd=self.directory,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env={**os.environ, **env},
+                    start_new_session=True,
+                    preexec_fn=die_with_parent,
+                )
+            finally:
+                out.close()
+            deadline = t1 + timeout
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                if tcp_accepts(self._port):
+                    self.timings["start"] = time.monotonic() - t1
+                    return self
+                time.sleep(0.01)
+            last_error = (
+                f"{self.KDC_NAME} exit={self.proc.poll()} port={self._port}\n"
+                f"--- stdout ---\n{tail(self.directory / 'kdc.stdout')}\n"
+                f"--- kdc.log ---\n{tail(self.log_path)}"
+            )
+            stop_process(self.proc)
+            self.proc = None
+            if time.monotonic() >= deadline or "in use" not in last_error:
+                break
+        raise KdcStartError(f"{self.KDC_NAME} did not start within {timeout} s:\n{last_error}")
+
+    def stop(self) -> None:
+        """Stop the KDC (the realm's files stay)."""
+        if self.proc is not None:
+            stop_process(self.proc)
+            self.proc = None
+
+    def close(self) -> None:
+        """Stop the KDC and remove the directory if this object created it."""
+        self.stop()
+        if self._own_dir:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+    def log_text(self) -> str:
+        """The KDC log so far (for assertion messages)."""
+        return tail(self.log_path, 20000)
+
+    def __enter__(self: _R) -> _R:
+        try:
+            return self.start()
+        except BaseException:
+            self.close()
+            raise
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._realm} port={self._port} running={self.running}>"
+
+
+def file_name(path: Path | str) -> str:
+    """A ccache or keytab name: the path with ``FILE:`` unless it already names a type."""
+    text = str(path)
+    return text if ":" in text.split("/")[0] else f"FILE:{text}"
+
+
+class MitRealm(RealmProcess):
     """A private MIT realm with a running ``krb5kdc``; a context manager.
 
     ``MitRealm(directory=None).start()`` -> the realm. Attributes and properties: ``realm``,
@@ -233,6 +354,8 @@ class MitRealm:
     ``timings`` (seconds: ``create`` = files + database + principals + keytab, ``start`` = KDC
     until the port answers).
     """
+
+    KDC_NAME = "MIT krb5kdc"
 
     def __init__(
         self,
@@ -296,10 +419,6 @@ class MitRealm:
         """Every service principal (no realm) in :attr:`keytab`."""
         return (*SERVICES, *ENCTYPE_SERVICES.values())
 
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
     def principal(self, name: str) -> str:
         """``name@REALM`` (unchanged if it already has a realm)."""
         return full_principal(name, self._realm)
@@ -315,9 +434,9 @@ class MitRealm:
         return {
             "KRB5_CONFIG": str(self.krb5_conf),
             "KRB5_KDC_PROFILE": str(self.kdc_conf),
-            "KRB5CCNAME": _file_name(ccache if ccache is not None else self.default_ccache),
-            "KRB5_KTNAME": _file_name(keytab if keytab is not None else self.keytab),
-            "KRB5_CLIENT_KTNAME": _file_name(self.directory / "client.keytab"),
+            "KRB5CCNAME": file_name(ccache if ccache is not None else self.default_ccache),
+            "KRB5_KTNAME": file_name(keytab if keytab is not None else self.keytab),
+            "KRB5_CLIENT_KTNAME": file_name(self.directory / "client.keytab"),
             "KRB5RCACHEDIR": str(self.directory / "rcache"),
         }
 
@@ -336,9 +455,9 @@ class MitRealm:
             "ticket_lifetime": "10h",
             # MIT >= 1.20 refuses rc4 session keys unless allowed; the KDC reads this file too.
             "allow_rc4": "true",
-            "default_ccache_name": _file_name(self.default_ccache),
-            "default_keytab_name": _file_name(self.keytab),
-            "default_client_keytab_name": _file_name(self.directory / "client.keytab"),
+            "default_ccache_name": file_name(self.default_ccache),
+            "default_keytab_name": file_name(self.keytab),
+            "default_client_keytab_name": file_name(self.directory / "client.keytab"),
             **self._extra_libdefaults,
         }
         for key, value in libdefaults.items():
@@ -551,87 +670,14 @@ class MitRealm:
         cmds.append(f"ktadd -k {self.keytab} -norandkey {' '.join(self.services)}")
         self.kadmin(*cmds)
 
-    def start(self, timeout: float = START_TIMEOUT) -> MitRealm:
-        """Create the realm (first call only) and start the KDC; wait until it answers."""
-        if self.running:
-            return self
-        t0 = time.monotonic()
-        last_error = ""
-        for _attempt in range(3):  # a new port if another process took ours meanwhile
-            self._port = free_udp_tcp_port()
-            if not (self.directory / "principal").exists():
-                self._create()
-                self.timings["create"] = time.monotonic() - t0
-            else:
-                self.write_krb5_conf()
-                self._write_kdc_conf()
-            t1 = time.monotonic()
-            out = (self.directory / "kdc.stdout").open("wb")
-            try:
-                self.proc = subprocess.Popen(
-                    [KDC_BIN, "-n", "-r", self._realm, "-P", str(self.directory / "kdc.pid")],
-                    cwd=self.directory,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    env={**os.environ, **self._admin_env()},
-                    start_new_session=True,
-                    preexec_fn=die_with_parent,
-                )
-            finally:
-                out.close()
-            deadline = t1 + timeout
-            while time.monotonic() < deadline and self.proc.poll() is None:
-                if tcp_accepts(self._port):
-                    self.timings["start"] = time.monotonic() - t1
-                    return self
-                time.sleep(0.01)
-            last_error = (
-                f"krb5kdc exit={self.proc.poll()} port={self._port}\n"
-                f"--- stdout ---\n{tail(self.directory / 'kdc.stdout')}\n"
-                f"--- kdc.log ---\n{tail(self.log_path)}"
-            )
-            stop_process(self.proc)
-            self.proc = None
-            if time.monotonic() >= deadline or "in use" not in last_error:
-                break
-        raise KdcStartError(f"MIT KDC did not start within {timeout} s:\n{last_error}")
+    def _prepare(self, t0: float) -> None:
+        if not (self.directory / "principal").exists():
+            self._create()
+            self.timings["create"] = time.monotonic() - t0
+        else:
+            self.write_krb5_conf()
+            self._write_kdc_conf()
 
-    def stop(self) -> None:
-        """Stop the KDC (the realm's files stay)."""
-        if self.proc is not None:
-            stop_process(self.proc)
-            self.proc = None
-
-    def close(self) -> None:
-        """Stop the KDC and remove the directory if this object created it."""
-        self.stop()
-        if self._own_dir:
-            shutil.rmtree(self.directory, ignore_errors=True)
-
-    def log_text(self) -> str:
-        """The KDC log so far (for assertion messages)."""
-        return tail(self.log_path, 20000)
-
-    def __enter__(self) -> MitRealm:
-        try:
-            return self.start()
-        except BaseException:
-            self.close()
-            raise
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"<MitRealm {self._realm} port={self._port} running={self.running}>"
-
-
-def _file_name(path: Path | str) -> str:
-    text = str(path)
-    return text if ":" in text.split("/")[0] else f"FILE:{text}"
+    def _kdc_command(self) -> tuple[list[str], dict[str, str]]:
+        argv = [KDC_BIN, "-n", "-r", self._realm, "-P", str(self.directory / "kdc.pid")]
+        return argv, self._admin_env()
