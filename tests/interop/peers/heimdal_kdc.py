@@ -143,34 +143,6 @@ class HeimdalRealm(RealmProcess):
 
     # ---------------------------------------------------------------- properties
     @property
-    def realm(self) -> str:
-        return self._realm
-
-    @property
-    def kdc_port(self) -> int:
-        return self._port
-
-    @property
-    def krb5_conf(self) -> Path:
-        return self.directory / "krb5.conf"
-
-    @property
-    def keytab(self) -> Path:
-        return self.directory / "service.keytab"
-
-    @property
-    def default_ccache(self) -> Path:
-        return self.directory / "ccache"
-
-    @property
-    def log_path(self) -> Path:
-        return self.directory / "kdc.log"
-
-    @property
-    def passwords(self) -> dict[str, str]:
-        return dict(self._passwords)
-
-    @property
     def services(self) -> tuple[str, ...]:
         return SERVICES
 

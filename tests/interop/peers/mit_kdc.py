@@ -243,6 +243,33 @@ class RealmProcess:
     _realm: str
     _port: int
     _own_dir: bool
+    _passwords: dict[str, str]
+
+    @property
+    def realm(self) -> str:
+        return self._realm
+
+    @property
+    def kdc_port(self) -> int:
+        return self._port
+
+    @property
+    def krb5_conf(self) -> Path:
+        return self.directory / "krb5.conf"
+
+    @property
+    def keytab(self) -> Path:
+        """The keytab holding every service's keys."""
+        return self.directory / "service.keytab"
+
+    @property
+    def default_ccache(self) -> Path:
+        return self.directory / "ccache"
+
+    @property
+    def passwords(self) -> dict[str, str]:
+        """Principal (without realm) -> password."""
+        return dict(self._passwords)
 
     @property
     def log_path(self) -> Path:
@@ -381,38 +408,8 @@ class MitRealm(RealmProcess):
 
     # ---------------------------------------------------------------- properties
     @property
-    def realm(self) -> str:
-        return self._realm
-
-    @property
-    def kdc_port(self) -> int:
-        return self._port
-
-    @property
-    def krb5_conf(self) -> Path:
-        return self.directory / "krb5.conf"
-
-    @property
     def kdc_conf(self) -> Path:
         return self.directory / "kdc.conf"
-
-    @property
-    def keytab(self) -> Path:
-        """The keytab with every service principal (``KRB5_KTNAME`` of :meth:`env`)."""
-        return self.directory / "service.keytab"
-
-    @property
-    def default_ccache(self) -> Path:
-        return self.directory / "ccache"
-
-    @property
-    def log_path(self) -> Path:
-        return self.directory / "kdc.log"
-
-    @property
-    def passwords(self) -> dict[str, str]:
-        """Principal (no realm) -> password, for every password principal made so far."""
-        return dict(self._passwords)
 
     @property
     def services(self) -> tuple[str, ...]:
