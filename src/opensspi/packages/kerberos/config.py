@@ -33,9 +33,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, TypeVar
 
 from ...constants import SecStatus
 from ...errors import SspiError
@@ -86,6 +86,8 @@ _TRUE_WORDS = frozenset({"y", "yes", "true", "t", "1", "on"})
 _FALSE_WORDS = frozenset({"n", "no", "false", "nil", "0", "off"})
 
 _INCLUDEDIR_NAME = re.compile(r"[A-Za-z0-9_-]+")
+
+_T = TypeVar("_T")
 
 
 class ConfigError(SspiError):
@@ -838,32 +840,24 @@ class _LibDefaults:
         v = self.first(name)
         return v.value if v is not None else default
 
-    def boolean(self, name: str, default: bool) -> bool:
+    def _parsed(self, name: str, default: _T, parse: Callable[[str], _T]) -> _T:
+        """The first value of ``name`` through ``parse``; a bad value names its file:line."""
         v = self.first(name)
         if v is None:
             return default
         try:
-            return parse_boolean(v.value)
+            return parse(v.value)
         except ValueError as exc:
             raise ConfigError(f"{name}: {exc}", v.filename, v.line) from None
+
+    def boolean(self, name: str, default: bool) -> bool:
+        return self._parsed(name, default, parse_boolean)
 
     def integer(self, name: str, default: int) -> int:
-        v = self.first(name)
-        if v is None:
-            return default
-        try:
-            return _parse_integer(v.value)
-        except ValueError as exc:
-            raise ConfigError(f"{name}: {exc}", v.filename, v.line) from None
+        return self._parsed(name, default, _parse_integer)
 
     def duration(self, name: str, default: int) -> int:
-        v = self.first(name)
-        if v is None:
-            return default
-        try:
-            return parse_duration(v.value)
-        except ValueError as exc:
-            raise ConfigError(f"{name}: {exc}", v.filename, v.line) from None
+        return self._parsed(name, default, parse_duration)
 
     def enctypes(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
         v = self.first(name)
