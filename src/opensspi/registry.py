@@ -33,7 +33,9 @@ def get(name: str) -> SecurityPackage:
             raise PackageNotFound(
                 f"No security package is called {name!r}; installed: {', '.join(_ORDER)}."
             )
-        pkg = _INSTANCES[key] = factory()
+        pkg = factory()
+        pkg.attach(get)
+        _INSTANCES[key] = pkg
     return pkg
 
 
