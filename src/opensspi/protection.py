@@ -38,7 +38,7 @@ _KIND_OF: dict[int, PartKind] = {
     SecBufferType.PKG_PARAMS: PartKind.PARAM,
     SecBufferType.EMPTY: PartKind.EMPTY,
 }
-_DATA = int(SecBufferType.DATA)
+_IN_PLACE = frozenset((int(SecBufferType.DATA), int(SecBufferType.EMPTY)))
 _WITH_CHECKSUM = int(SecBufferAttr.READONLY_WITH_CHECKSUM)
 _READONLY = int(SecBufferAttr.READONLY)
 _ATTRS = _WITH_CHECKSUM | _READONLY
@@ -61,9 +61,10 @@ def apply(desc: SecBufferDesc, result: MessageResult) -> None:
     buffers = desc.buffers
     for write in result.writes:
         buf = buffers[write.index]
-        if buf.kind == _DATA:
+        if buf.kind in _IN_PLACE:
             # Data is transformed in place (the caller's DATA buffer may even be an empty
-            # receiver for a STREAM's plaintext), so it takes whatever size the result has.
+            # receiver for a STREAM's plaintext), and an EMPTY slot is pointed at part of the
+            # message, as Windows' stream packages do: neither has a size to respect.
             buf.buffer = write.data
         else:
             buf.fill(write.data, write.allocate)
