@@ -21,7 +21,7 @@ Reference: "SSPI Functions" in the Windows documentation (learn.microsoft.com,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
@@ -289,13 +289,9 @@ def _run_step(
     try:
         step = drive(record.context, _step_input(pInput))
     except Exception as exc:
-        err = boundary_error(exc, f"{record.context.info.name} token")
-        if isinstance(err, InternalError):
-            record.dead = True
+        err = _fail(record, exc, f"{record.context.info.name} token")
         _deliver_failure(err, pOutput, allocate)
-        if err is exc:
-            raise
-        raise err from exc
+        raise err  # noqa: B904 - boundary_error chains exc
     if step.status not in _HANDSHAKE_STATUSES:
         raise SspiError(f"The package returned an unexpected status {step.status.name}.")
     try:
@@ -316,6 +312,58 @@ def _live(record: CtxtRecord) -> CtxtRecord:
             "output buffer could not take the token); delete the context and start a new one."
         )
     return record
+
+
+def _fail(record: CtxtRecord | None, exc: Exception, what: str) -> SspiError:
+    """What a door raises for ``exc`` (see :func:`opensspi.errors.boundary_error`); an internal
+    error leaves the context dead, since its state can no longer be trusted."""
+    err = boundary_error(exc, what)
+    if record is not None and isinstance(err, InternalError):
+        record.dead = True
+    return err
+
+
+def _handshake(
+    call: str, use: CredentialUse, phCredential: CredHandle | None,  # noqa: N803
+    phContext: CtxtHandle | None, phNewContext: CtxtHandle | None,  # noqa: N803
+    pInput: SecBufferDesc | None, pOutput: SecBufferDesc | None, allocate: bool,  # noqa: N803
+    start: Callable[[CredRecord], SecurityContext], restart: bool,
+) -> tuple[Step, CtxtRecord]:
+    """One Initialize/AcceptSecurityContext call: a new context from ``phCredential`` when
+    ``phContext`` is None (the handle is filled only when the call succeeds), else the next leg
+    of ``phContext`` — or, with ``restart``, a re-authentication on a completed one."""
+    if phContext is None:
+        if phCredential is None:
+            raise NoCredentials(f"The first {call} call needs phCredential.")
+        cred = cred_record(phCredential)
+        if not cred.use & use:
+            need = "OUTBOUND" if use is CredentialUse.OUTBOUND else "INBOUND"
+            raise NoCredentials(
+                f"The credential handle was not acquired for SECPKG_CRED_{need}; acquire it "
+                f"with SECPKG_CRED_{need} (or BOTH) to call {call}."
+            )
+        try:
+            context = start(cred)
+        except Exception as exc:
+            raise _fail(None, exc, f"{cred.package.info.name} {call}")  # noqa: B904
+        handle = phNewContext if phNewContext is not None else CtxtHandle()
+        record = CtxtRecord(cred, context, None)
+        with record.lock:
+            step = _run_step(record, pInput, pOutput, allocate)
+            handle._record = record
+            return step, record
+    record = ctxt_record(phContext)
+    with record.lock:
+        _live(record)
+        if phNewContext is not None and phNewContext is not phContext:
+            phNewContext._record = record
+        if restart and record.context.complete and not _has_token(pInput):
+            # "a call after completion starts a re-authentication" (ISC docs, phContext).
+            try:
+                record.context = start(record.cred)
+            except Exception as exc:
+                raise _fail(record, exc, f"{record.cred.package.info.name} {call}")  # noqa: B904
+        return _run_step(record, pInput, pOutput, allocate), record
 
 
 def InitializeSecurityContext(  # noqa: N802
@@ -339,34 +387,21 @@ def InitializeSecurityContext(  # noqa: N802
     """
     req = IscReq(int(fContextReq))
     allocate = bool(req & IscReq.ALLOCATE_MEMORY)
-    if phContext is None:
-        if phCredential is None:
-            raise NoCredentials("The first InitializeSecurityContext call needs phCredential.")
-        cred = cred_record(phCredential)
-        if not cred.use & CredentialUse.OUTBOUND:
-            raise NoCredentials(
-                "The credential handle was acquired for SECPKG_CRED_INBOUND only; acquire it "
-                "with SECPKG_CRED_OUTBOUND (or BOTH) to initiate."
-            )
-        context = cred.package.client_context(cred.credential, pszTargetName, req, env)
-        handle = phNewContext if phNewContext is not None else CtxtHandle()
-        record = CtxtRecord(cred, context, pszTargetName, int(req))
-        with record.lock:
-            step = _run_step(record, pInput, pOutput, allocate)
-            handle._record = record
-            return IscResult(step.status, _isc_attrs(record, allocate), context.expiry)
-    record = ctxt_record(phContext)
-    with record.lock:
-        _live(record)
-        if phNewContext is not None and phNewContext is not phContext:
-            phNewContext._record = record
-        if record.context.complete and not _has_token(pInput):
-            # "a call after completion starts a re-authentication" (ISC docs, phContext).
-            record.context = record.cred.package.client_context(
-                record.cred.credential, pszTargetName or record.target, req, env
-            )
-        step = _run_step(record, pInput, pOutput, allocate)
-        return IscResult(step.status, _isc_attrs(record, allocate), record.context.expiry)
+    target = pszTargetName
+
+    def start(cred: CredRecord) -> SecurityContext:
+        return cred.package.client_context(cred.credential, target, req, env)
+
+    if phContext is not None and target is None:
+        target = ctxt_record(phContext).target
+    step, record = _handshake(
+        "InitializeSecurityContext", CredentialUse.OUTBOUND, phCredential, phContext,
+        phNewContext, pInput, pOutput, allocate, start, restart=True)
+    record.target = target
+    attrs = IscRet(record.context.flags)
+    if allocate:
+        attrs |= IscRet.ALLOCATED_MEMORY
+    return IscResult(step.status, attrs, record.context.expiry)
 
 
 def _has_token(desc: SecBufferDesc | None) -> bool:
@@ -374,11 +409,6 @@ def _has_token(desc: SecBufferDesc | None) -> bool:
         return False
     buf = desc.first(SecBufferType.TOKEN)
     return buf is not None and bool(buf.buffer)
-
-
-def _isc_attrs(record: CtxtRecord, allocate: bool) -> IscRet:
-    attrs = IscRet(record.context.flags)
-    return attrs | IscRet.ALLOCATED_MEMORY if allocate else attrs
 
 
 def AcceptSecurityContext(  # noqa: N802
@@ -394,34 +424,17 @@ def AcceptSecurityContext(  # noqa: N802
     """The server's side of a handshake: feed each client token until ``SEC_E_OK``."""
     req = AscReq(int(fContextReq))
     allocate = bool(req & AscReq.ALLOCATE_MEMORY)
-    if phContext is None:
-        if phCredential is None:
-            raise NoCredentials("The first AcceptSecurityContext call needs phCredential.")
-        cred = cred_record(phCredential)
-        if not cred.use & CredentialUse.INBOUND:
-            raise NoCredentials(
-                "The credential handle was acquired for SECPKG_CRED_OUTBOUND only; acquire it "
-                "with SECPKG_CRED_INBOUND (or BOTH) to accept."
-            )
-        context = cred.package.server_context(cred.credential, req, env)
-        handle = phNewContext if phNewContext is not None else CtxtHandle()
-        record = CtxtRecord(cred, context, None, int(req))
-        with record.lock:
-            step = _run_step(record, pInput, pOutput, allocate)
-            handle._record = record
-            return AscResult(step.status, _asc_attrs(record, allocate), context.expiry)
-    record = ctxt_record(phContext)
-    with record.lock:
-        _live(record)
-        if phNewContext is not None and phNewContext is not phContext:
-            phNewContext._record = record
-        step = _run_step(record, pInput, pOutput, allocate)
-        return AscResult(step.status, _asc_attrs(record, allocate), record.context.expiry)
 
+    def start(cred: CredRecord) -> SecurityContext:
+        return cred.package.server_context(cred.credential, req, env)
 
-def _asc_attrs(record: CtxtRecord, allocate: bool) -> AscRet:
+    step, record = _handshake(
+        "AcceptSecurityContext", CredentialUse.INBOUND, phCredential, phContext, phNewContext,
+        pInput, pOutput, allocate, start, restart=False)
     attrs = AscRet(record.context.flags)
-    return attrs | AscRet.ALLOCATED_MEMORY if allocate else attrs
+    if allocate:
+        attrs |= AscRet.ALLOCATED_MEMORY
+    return AscResult(step.status, attrs, record.context.expiry)
 
 
 def CompleteAuthToken(phContext: CtxtHandle, pToken: SecBufferDesc) -> SecStatus:  # noqa: N802, N803
@@ -430,7 +443,10 @@ def CompleteAuthToken(phContext: CtxtHandle, pToken: SecBufferDesc) -> SecStatus
     with record.lock:
         _live(record)
         params = tuple(b.buffer for b in pToken if b.kind == SecBufferType.PKG_PARAMS)
-        record.context.complete_auth_token(params)
+        try:
+            record.context.complete_auth_token(params)
+        except Exception as exc:
+            raise _fail(record, exc, f"{record.context.info.name} CompleteAuthToken")  # noqa: B904
     return SecStatus.SEC_E_OK
 
 
@@ -462,7 +478,10 @@ def ApplyControlToken(phContext: CtxtHandle, pInput: SecBufferDesc) -> SecStatus
     if buf is None:
         raise InvalidToken("ApplyControlToken needs a SECBUFFER_TOKEN input buffer.")
     with record.lock:
-        _live(record).context.apply_control_token(buf.buffer)
+        try:
+            _live(record).context.apply_control_token(buf.buffer)
+        except Exception as exc:
+            raise _fail(record, exc, f"{record.context.info.name} ApplyControlToken")  # noqa: B904
     return SecStatus.SEC_E_OK
 
 
@@ -479,10 +498,7 @@ def QueryContextAttributes(phContext: CtxtHandle, ulAttribute: int) -> object:  
         try:
             return _query(_live(record).context, ulAttribute)
         except Exception as exc:
-            err = boundary_error(exc, f"{record.context.info.name} context attribute")
-            if err is exc:
-                raise
-            raise err from exc
+            raise _fail(record, exc, f"{record.context.info.name} context attribute")  # noqa: B904
 
 
 def _query(ctx: SecurityContext, ulAttribute: int) -> object:  # noqa: N803
@@ -539,12 +555,7 @@ def _message(
         try:
             result = protect(record.context, op, pMessage, qop, seq)
         except Exception as exc:
-            err = boundary_error(exc, f"{record.context.info.name} message")
-            if isinstance(err, InternalError):
-                record.dead = True
-            if err is exc:
-                raise
-            raise err from exc
+            raise _fail(record, exc, f"{record.context.info.name} message")  # noqa: B904
     return QopResult(result.status, result.qop)
 
 
