@@ -77,6 +77,7 @@ KEYCTL_GET_KEYRING_ID = 0
 KEYCTL_DESCRIBE = 6
 KEYCTL_CLEAR = 7
 KEYCTL_LINK = 8
+KEYCTL_UNLINK = 9
 KEYCTL_SEARCH = 10
 KEYCTL_READ = 11
 KEYCTL_GET_PERSISTENT = 22
@@ -192,6 +193,10 @@ class Keyctl:
 
     def link(self, key: int, keyring: int) -> None:
         self._keyctl(KEYCTL_LINK, ctypes.c_long(key), ctypes.c_long(keyring))
+
+    def unlink(self, key: int, keyring: int) -> None:
+        """Remove ``key`` from ``keyring`` (what ``kdestroy`` does to a cache keyring)."""
+        self._keyctl(KEYCTL_UNLINK, ctypes.c_long(key), ctypes.c_long(keyring))
 
     def persistent(self, uid: int, link_to: int) -> int:
         return self._keyctl(KEYCTL_GET_PERSISTENT, ctypes.c_long(uid), ctypes.c_long(link_to))
