@@ -45,6 +45,9 @@ HEIMDAL_DEBS=(
     libhcrypto5-heimdal libwind0-heimdal libhx509-5-heimdal libkrb5-26-heimdal
     libheimntlm0-heimdal libgssapi3-heimdal
 )
+# Installed without their Recommends: SSSD's KCM server alone (tests/interop/peers/kcm_servers.py
+# runs it without systemd; the packaged service is kept from starting), not all of sssd.
+PEER_PACKAGES_LEAN=(sssd-kcm)
 HEIMDAL_DIR="$ROOT/.peers/heimdal"
 VENV="$ROOT/.venv"
 STAMP="$VENV/.opensspi-setup"
@@ -73,7 +76,7 @@ quiet() {
 
 missing_packages() {
     local pkg
-    for pkg in "${PEER_PACKAGES[@]}"; do
+    for pkg in "${PEER_PACKAGES[@]}" "${PEER_PACKAGES_LEAN[@]}"; do
         if ! dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null | grep -q '^install ok installed$'; then
             echo "$pkg"
         fi
@@ -82,7 +85,8 @@ missing_packages() {
 
 install_peers() {
     if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then
-        say "no apt-get here: install the equivalents of ${PEER_PACKAGES[*]} yourself"
+        say "no apt-get here: install the equivalents of" \
+            "${PEER_PACKAGES[*]} ${PEER_PACKAGES_LEAN[*]} yourself"
         return 0
     fi
     local missing
@@ -105,7 +109,18 @@ install_peers() {
     export DEBIAN_FRONTEND=noninteractive
     local apt=(apt-get -q -y -o DPkg::Lock::Timeout=600)
     quiet "${apt[@]}" update
-    quiet "${apt[@]}" install "${missing[@]}"
+    local pkg lean=() full=()
+    for pkg in "${missing[@]}"; do
+        if [[ " ${PEER_PACKAGES_LEAN[*]} " == *" $pkg "* ]]; then
+            lean+=("$pkg")
+        else
+            full+=("$pkg")
+        fi
+    done
+    if [ "${#full[@]}" -gt 0 ]; then quiet "${apt[@]}" install "${full[@]}"; fi
+    if [ "${#lean[@]}" -gt 0 ]; then
+        quiet "${apt[@]}" install --no-install-recommends "${lean[@]}"
+    fi
 }
 
 # Unpack the Heimdal .debs into $HEIMDAL_DIR once; a warm run only looks at the stamp file.

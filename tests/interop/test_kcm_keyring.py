@@ -1,7 +1,8 @@
 """Single sign-on from KCM and KEYRING caches that MIT's tools fill, against real peers.
 
-MIT ``kinit`` puts alice's TGT in a KCM cache served by Heimdal's ``kcm`` (started here on a
-private socket, see :mod:`interop.peers.heimdal_kcm`) or in the session keyring; opensspi then
+MIT ``kinit`` puts alice's TGT in a KCM cache served by Heimdal's ``kcm`` or SSSD's ``sssd_kcm``
+(started here on a private socket, see :mod:`interop.peers.kcm_servers`) or in the session
+keyring; opensspi then
 authenticates with no password to MIT's acceptor (python-gssapi). With ``write_ccache`` the
 service ticket opensspi fetched must show in MIT's ``klist`` of that same cache. Collections:
 with two caches and ``kswitch``, opensspi takes the primary, and the cache holding a principal
@@ -25,8 +26,15 @@ import pytest
 
 import opensspi
 from interop.peers.gss import GssKrb5Factory
-from interop.peers.heimdal_kcm import INSTALL_HINT as KCM_HINT
-from interop.peers.heimdal_kcm import HeimdalKcm, kcm_usable
+from interop.peers.kcm_servers import INSTALL_HINT as KCM_HINT
+from interop.peers.kcm_servers import (
+    SSSD_HINT,
+    HeimdalKcm,
+    KcmDaemon,
+    SssdKcm,
+    kcm_usable,
+    sssd_kcm_usable,
+)
 from interop.peers.mit_kdc import MitRealm, run_tool
 from opensspi import IscReq
 from opensspi.errors import UnsupportedFunction
@@ -49,13 +57,21 @@ def _fresh_ticket_caches() -> Iterator[None]:
     TicketCache.forget_all()
 
 
-@pytest.fixture
-def kcm_server() -> Iterator[HeimdalKcm]:
-    usable, why = kcm_usable()
-    require_peer(usable, why, KCM_HINT)
+@contextlib.contextmanager
+def _kcm_daemon(kind: str) -> Iterator[KcmDaemon]:
+    """Heimdal's kcm or SSSD's sssd_kcm on a private socket."""
+    daemon: type[KcmDaemon]
+    if kind == "heimdal-kcm":
+        usable, why = kcm_usable()
+        require_peer(usable, why, KCM_HINT)
+        daemon = HeimdalKcm
+    else:
+        usable, why = sssd_kcm_usable()
+        require_peer(usable, why, SSSD_HINT)
+        daemon = SssdKcm
     directory = Path(tempfile.mkdtemp(prefix="kcm", dir="/tmp"))  # AF_UNIX paths are short
     try:
-        with HeimdalKcm(directory) as server:
+        with daemon(directory) as server:
             yield server
     finally:
         shutil.rmtree(directory, ignore_errors=True)
@@ -69,25 +85,27 @@ def _kernel_keyrings() -> tuple[bool, str]:
     return True, ""
 
 
-@pytest.fixture
-def keyring_collection() -> Iterator[str]:
+@contextlib.contextmanager
+def _keyring_collection() -> Iterator[str]:
     """A fresh ``KEYRING:session:<name>`` collection name; unlinked afterwards."""
     usable, why = _kernel_keyrings()
     require_peer(usable, f"Linux session keyring (keyctl: {why})",
                  "a Linux kernel with CONFIG_KEYS and a sandbox that allows keyctl/add_key")
     name = f"opensspi-{uuid.uuid4().hex[:12]}"
-    yield f"KEYRING:session:{name}"
-    keys = keyring.Keyctl()
-    for anchor in (keyring.KEY_SPEC_USER_SESSION_KEYRING, keyring.KEY_SPEC_SESSION_KEYRING):
-        with contextlib.suppress(OSError):
-            found = keys.search(anchor, "keyring", f"_krb_{name}")
-            if found is not None:
-                keys.unlink(found, anchor)
+    try:
+        yield f"KEYRING:session:{name}"
+    finally:
+        keys = keyring.Keyctl()
+        for anchor in (keyring.KEY_SPEC_USER_SESSION_KEYRING, keyring.KEY_SPEC_SESSION_KEYRING):
+            with contextlib.suppress(OSError):
+                found = keys.search(anchor, "keyring", f"_krb_{name}")
+                if found is not None:
+                    keys.unlink(found, anchor)
 
 
 class Mit:
-    """MIT's command-line tools pointed at the realm, a krb5.conf with ``kcm_socket``, and one
-    ``KRB5CCNAME``."""
+    """MIT's command-line tools pointed at the realm, a krb5.conf (with ``kcm_socket`` for KCM),
+    and one ``KRB5CCNAME``."""
 
     def __init__(self, realm: MitRealm, conf: Path, ccache: str) -> None:
         self.realm = realm
@@ -106,17 +124,23 @@ class Mit:
         run_tool(list(argv), self.env)
 
 
-@pytest.fixture
-def mit_kcm(mit_realm: MitRealm, kcm_server: HeimdalKcm, tmp_path: Path) -> Mit:
-    conf = mit_realm.write_krb5_conf(tmp_path / "krb5-kcm.conf",
-                                     kcm_socket=str(kcm_server.socket_path))
-    return Mit(mit_realm, conf, "KCM:")
+@contextlib.contextmanager
+def _mit_with(kind: str, realm: MitRealm, tmp_path: Path) -> Iterator[tuple[Mit, object]]:
+    if kind == "keyring":
+        with _keyring_collection() as name:
+            yield Mit(realm, realm.write_krb5_conf(tmp_path / "krb5-keyring.conf"), name), name
+        return
+    with _kcm_daemon(kind) as server:
+        conf = realm.write_krb5_conf(tmp_path / "krb5-kcm.conf",
+                                     kcm_socket=str(server.socket_path))
+        yield Mit(realm, conf, "KCM:"), server
 
 
-@pytest.fixture
-def mit_keyring(mit_realm: MitRealm, keyring_collection: str, tmp_path: Path) -> Mit:
-    conf = mit_realm.write_krb5_conf(tmp_path / "krb5-keyring.conf")
-    return Mit(mit_realm, conf, keyring_collection)
+@pytest.fixture(params=["heimdal-kcm", "sssd-kcm", "keyring"])
+def mit(request: pytest.FixtureRequest, mit_realm: MitRealm, tmp_path: Path) -> Iterator[Mit]:
+    """MIT's tools on a KCM cache (Heimdal's kcm, SSSD's sssd_kcm) or a session keyring."""
+    with _mit_with(request.param, mit_realm, tmp_path) as (tools, _server):
+        yield tools
 
 
 def _authenticate(
@@ -140,12 +164,6 @@ def _authenticate(
     assert info["initiator_name"] == credential.principal_name
     assert acceptor.unwrap(client.wrap(b"single sign-on")) == b"single sign-on"
     return credential
-
-
-@pytest.fixture(params=["kcm", "keyring"])
-def mit(request: pytest.FixtureRequest) -> Mit:
-    fixture: Mit = request.getfixturevalue(f"mit_{request.param}")
-    return fixture
 
 
 def test_kinit_then_no_password_authentication(mit: Mit, gss_krb5: GssKrb5Factory) -> None:
@@ -188,17 +206,19 @@ def test_collection_primary_and_principal(mit: Mit, gss_krb5: GssKrb5Factory) ->
     assert chosen.ccache_name == alice
 
 
+@pytest.mark.parametrize("kind", ["heimdal-kcm", "sssd-kcm"])
 def test_kcm_refuses_politely_once_the_server_is_gone(
-    mit_kcm: Mit, kcm_server: HeimdalKcm
+    kind: str, mit_realm: MitRealm, tmp_path: Path
 ) -> None:
-    mit_kcm.kinit("alice")
-    kcm_server.close()
-    with pytest.raises(opensspi.SspiError) as info:
-        opensspi.client("Kerberos", target="HTTP/server.test.local", flags=FLAGS,
-                        auth_data=KerberosAuthData(config=mit_kcm.config,
-                                                   environ=mit_kcm.env)).step()
+    with _mit_with(kind, mit_realm, tmp_path) as (tools, server):
+        tools.kinit("alice")
+        assert isinstance(server, KcmDaemon)
+        server.close()
+        with pytest.raises(opensspi.SspiError) as info:
+            opensspi.credentials("Kerberos", auth_data=KerberosAuthData(
+                config=tools.config, environ=tools.env))
     assert info.value.status == 0x8009030E
-    assert "KCM:" in info.value.message
+    assert "there is no KCM server for KCM:" in info.value.message
 
 
 def test_mit_klist_reads_a_cache_opensspi_wrote(mit: Mit, gss_krb5: GssKrb5Factory,

@@ -373,7 +373,7 @@ def run(procedure: Procedure[T], socket_path: str, cache: str,
         raise DecodeError(
             f"the KCM server at {socket_path} sent a malformed answer for {cache} ({exc})"
         ) from None
-    except FileNotFoundError:
+    except (FileNotFoundError, ConnectionRefusedError):
         raise NoCredentials(
             f"Nothing listens at {socket_path}, so there is no KCM server for {cache} (start "
             "kcm or sssd-kcm, or set kcm_socket in krb5.conf)."
