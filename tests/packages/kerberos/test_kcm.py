@@ -29,6 +29,7 @@ from opensspi.packages.kerberos.asn1 import EncryptedData, PrincipalName, Ticket
 from opensspi.packages.kerberos.ccache import (
     Ccache,
     CcacheCredential,
+    CcacheHeaderTag,
     CcacheName,
     CcachePrincipal,
     collection_caches,
@@ -361,6 +362,31 @@ def test_no_server_and_disabled(tmp_path: Path) -> None:
     )
     with pytest.raises(NoCredentials, match="kcm_socket = -"):
         load_ccache("KCM:", config=config_for("-"))
+
+
+def test_kdc_offset_round_trip(fake_kcm: FakeKcm) -> None:
+    conf = config_for(fake_kcm)
+    offsets: list[bytes] = []
+
+    def remember(op: int, body: bytes) -> bytes | None:
+        if op == kcm.KcmOp.SET_KDC_OFFSET:
+            offsets.append(body)
+        return None
+
+    fake_kcm.misbehave = remember
+    with_offset = Ccache(ALICE, (tgt(ALICE),), (CcacheHeaderTag(1, struct.pack(">ii", -42, 0)),))
+    store_ccache(with_offset, "KCM:0", config=conf)
+    assert offsets == [b"0\x00" + struct.pack(">i", -42)]
+
+
+def test_macos_api_cache_says_how_to_get_a_file_cache() -> None:
+    env = Environment(now=lambda: WHEN)
+    with pytest.raises(SspiError) as info:
+        acquire_credentials(None, CredentialUse.OUTBOUND, KerberosAuthData(
+            config=Krb5Config.defaults(), environ={"KRB5CCNAME": "API:501"}), env)
+    assert info.value.status == 0x8009030E
+    assert "API:501 is a macOS API: cache" in info.value.message
+    assert "kinit -c FILE:" in info.value.message and "KRB5CCNAME=FILE:" in info.value.message
 
 
 def test_default_socket_path() -> None:

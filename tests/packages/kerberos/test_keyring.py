@@ -16,6 +16,8 @@ from datetime import datetime, timezone
 from typing import ClassVar
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from opensspi.constants import CredentialUse
 from opensspi.errors import DecodeError, NoCredentials, SspiError, UnsupportedFunction
@@ -278,6 +280,29 @@ def test_malformed_keys_name_the_cache(fake: FakeKeys, kind: str) -> None:
                             Environment(now=lambda: WHEN))
     assert info.value.status == 0x8009030E  # SEC_E_NO_CREDENTIALS
     assert "KEYRING:session:bad:bad" in info.value.message
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=120), st.binary(max_size=300), st.binary(max_size=24),
+       st.integers(0, 2))
+def test_fuzzed_keys_end_in_a_cache_or_a_decode_error(
+    princ: bytes, cred: bytes, index: bytes, which: int
+) -> None:
+    keys = FakeKeys()
+    good_princ, good_cred = dump_principal(ALICE), dump_credential(tgt(ALICE))
+    blobs = [(princ, good_cred, primary("f")), (good_princ, cred, primary("f")),
+             (good_princ, good_cred, index)][which]
+    keys.mit_cache("f", "f", blobs[0], {"krbtgt/TEST.LOCAL@TEST.LOCAL": blobs[1]},
+                   primary=blobs[2])
+    try:
+        name, cc = keyring.load("session:f", keys)
+    except DecodeError as exc:
+        assert "KEYRING:session:f" in str(exc)
+        return
+    except NoCredentials as exc:  # a primary index naming another cache
+        assert "KEYRING:session:f" in exc.message
+        return
+    assert name.startswith("KEYRING:session:f:") and isinstance(cc, Ccache)
 
 
 def test_malformed_primary_and_offsets(fake: FakeKeys) -> None:

@@ -16,7 +16,8 @@ All integers are big-endian. Operations used (MIT's names): GET_DEFAULT_CACHE ()
 GET_PRINCIPAL (name) -> principal (Heimdal: status 0 and an empty payload when the cache has none),
 GET_CRED_UUID_LIST (name) -> uuids, GET_CRED_BY_UUID (name, uuid) -> credential,
 GET_KDC_OFFSET (name) -> offset (32), GET_CACHE_UUID_LIST () -> uuids, GET_CACHE_BY_UUID (uuid) ->
-name, INITIALIZE (name, principal) -> (), STORE (name, credential) -> ().
+name, INITIALIZE (name, principal) -> (), SET_KDC_OFFSET (name, offset) -> (), STORE (name,
+credential) -> ().
 
 Cache names (``KCM:`` + residual): ``KCM:`` is the collection, whose primary is what
 GET_DEFAULT_CACHE answers; ``KCM:<uid>:<name>`` (or any other residual) is that one cache. The
@@ -31,11 +32,13 @@ reached, a status other than 0 or a cut-off answer raise :class:`NoCredentials`;
 does not parse raises :class:`DecodeError`. Both name the cache.
 
 Deviation: MIT first tries its own GET_CRED_LIST extension (13001) and falls back to the UUID
-calls; we use the UUID calls only, which every server (Heimdal, sssd-kcm) answers.
+calls; we use the UUID calls only, which both servers we test against (Heimdal's kcm and
+sssd-kcm) answer.
 """
 
 from __future__ import annotations
 
+import contextlib
 import struct
 from collections.abc import Generator
 from dataclasses import dataclass
@@ -305,6 +308,11 @@ def write_cache(name: str | None, ccache: Ccache) -> Procedure[str]:
             raise NoCredentials("the KCM server has no default cache to write to") from None
     try:
         yield from _call(KcmOp.INITIALIZE, name, dump_principal(ccache.default_principal))
+        offset = ccache.kdc_offset
+        if offset is not None and offset[0]:
+            # as MIT: the offset is a hint, and a server that keeps none is no reason to fail
+            with contextlib.suppress(NoCredentials, _Absent):
+                yield from _call(KcmOp.SET_KDC_OFFSET, name, struct.pack(">i", offset[0]))
         for cred in ccache.entries:
             yield from _call(KcmOp.STORE, name, dump_credential(cred))
     except _Absent as exc:

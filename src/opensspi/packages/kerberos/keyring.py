@@ -172,8 +172,13 @@ class Keyctl:
             size = n
 
     def describe(self, key: int) -> tuple[str, str]:
-        buf = ctypes.create_string_buffer(4096)
-        n = self._keyctl(KEYCTL_DESCRIBE, ctypes.c_long(key), buf, ctypes.c_long(4096))
+        size = 512
+        while True:
+            buf = ctypes.create_string_buffer(size)
+            n = self._keyctl(KEYCTL_DESCRIBE, ctypes.c_long(key), buf, ctypes.c_long(size))
+            if n <= size:
+                break
+            size = n
         text = buf.raw[: max(n - 1, 0)].decode("utf-8", "surrogateescape")
         parts = text.split(";", 4)
         if len(parts) != 5:
