@@ -333,6 +333,16 @@ def test_missing_cache_and_forbidden_keyrings(fake: FakeKeys,
         store_ccache(Ccache(ALICE), "KEYRING:session:x")
 
 
+def test_keyring_off_linux_is_a_clear_no_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(keyring.platform, "system", lambda: "Darwin")
+    with pytest.raises(SspiError) as info:
+        acquire_credentials(None, CredentialUse.OUTBOUND,
+                            KerberosAuthData(ccache="KEYRING:session:x", config=CONF),
+                            Environment(now=lambda: WHEN))
+    assert info.value.status == 0x8009030E
+    assert "need the Linux keyctl system call; this is Darwin" in info.value.message
+
+
 # -- the real kernel ---------------------------------------------------------------------------
 
 

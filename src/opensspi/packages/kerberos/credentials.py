@@ -554,6 +554,9 @@ def _from_ccache(
             if several:
                 continue
             return False
+        except UnsupportedFunction as exc:  # e.g. KEYRING: off Linux
+            problems.append(exc.message.rstrip("."))
+            return False
         client = Principal.from_ccache(ccache.default_principal)
         if principal is not None and client != principal:
             if index == 0:
