@@ -8,6 +8,8 @@ service ticket opensspi fetched must show in MIT's ``klist`` of that same cache.
 with two caches and ``kswitch``, opensspi takes the primary, and the cache holding a principal
 when one is asked for.
 
+The same tests run on a DIR: collection, the collection type that needs no server.
+
 KEYRING tests use the session keyring the test process inherits (as a login session does) with
 a collection name of their own, and unlink it afterwards.
 """
@@ -126,6 +128,12 @@ class Mit:
 
 @contextlib.contextmanager
 def _mit_with(kind: str, realm: MitRealm, tmp_path: Path) -> Iterator[tuple[Mit, object]]:
+    if kind == "dir":
+        directory = tmp_path / "ccdir"
+        directory.mkdir(mode=0o700)
+        conf = realm.write_krb5_conf(tmp_path / "krb5-dir.conf")
+        yield Mit(realm, conf, f"DIR:{directory}"), None
+        return
     if kind == "keyring":
         with _keyring_collection() as name:
             yield Mit(realm, realm.write_krb5_conf(tmp_path / "krb5-keyring.conf"), name), name
@@ -136,9 +144,10 @@ def _mit_with(kind: str, realm: MitRealm, tmp_path: Path) -> Iterator[tuple[Mit,
         yield Mit(realm, conf, "KCM:"), server
 
 
-@pytest.fixture(params=["heimdal-kcm", "sssd-kcm", "keyring"])
+@pytest.fixture(params=["heimdal-kcm", "sssd-kcm", "keyring", "dir"])
 def mit(request: pytest.FixtureRequest, mit_realm: MitRealm, tmp_path: Path) -> Iterator[Mit]:
-    """MIT's tools on a KCM cache (Heimdal's kcm, SSSD's sssd_kcm) or a session keyring."""
+    """MIT's tools on a KCM cache (Heimdal's kcm, SSSD's sssd_kcm), a session keyring, or (the
+    collection type that needs no server, for comparison) a DIR: collection."""
     with _mit_with(request.param, mit_realm, tmp_path) as (tools, _server):
         yield tools
 
@@ -192,6 +201,8 @@ def test_collection_primary_and_principal(mit: Mit, gss_krb5: GssKrb5Factory) ->
     base = mit.env["KRB5CCNAME"]
     if base == "KCM:":
         alice, bob = "KCM:0:alice", "KCM:0:bob"
+    elif base.startswith("DIR:"):
+        alice, bob = f"DIR::{base[4:]}/tktalice", f"DIR::{base[4:]}/tktbob"
     else:
         alice, bob = f"{base}:alice", f"{base}:bob"
     mit.kinit("alice", alice)
