@@ -18,12 +18,19 @@ Anchors: ``session``, ``user``, ``process``, ``thread``, ``legacy`` (the session
 ``persistent`` (the collection is a uid, empty for ours; MIT falls back to the user keyring when
 the kernel has no persistent keyrings). Integers are big-endian.
 
-Reading never creates anything (MIT's resolve creates the collection and primary key; we only
-look). Writing, when asked for, follows MIT: find or create the collection and cache keyrings,
-clear the cache keyring, add ``__krb5_princ__`` and one key per credential (``big_key``, falling
-back to ``user`` where the kernel lacks it). Writes for the session anchor go to the user session
-keyring when the process has no session keyring of its own, as MIT does, so other processes see
-them.
+Reading creates no keys (MIT's resolve creates the collection and primary key; we only look;
+fetching a uid's persistent keyring links it to the process keyring, as MIT does). Writing, when
+asked for, follows MIT: find or create the collection and cache keyrings, clear the cache
+keyring, add ``__krb5_princ__`` and one key per credential (``big_key``, falling back to ``user``
+where the kernel lacks it). Writes for the session anchor go to the user session keyring when
+the process has no session keyring of its own, as MIT does, so other processes see them.
+
+Deviation: the keys we write carry no expiry (MIT sets a credential key's timeout to the
+ticket's end time, so the kernel drops it then); an expired ticket stays until it is replaced,
+and readers skip it by its end time. The layout of MIT before 1.12 (a lone cache keyring linked
+straight into the session keyring, no collection) is not read; MIT adopts such a cache into a
+collection the first time it resolves the legacy name, so one ``klist`` with that name brings
+it in.
 
 The system calls go through the C library's ``syscall`` with ctypes (no new dependency). Where the
 kernel or a sandbox forbids keyrings (``ENOSYS``, ``EPERM``, seccomp), the error says so.
