@@ -67,14 +67,17 @@ __all__ = [
     "KcmReply",
     "Procedure",
     "build_request",
+    "default_name",
     "frame_request",
     "list_caches",
     "parse_answer_header",
     "parse_name",
     "parse_reply",
     "parse_uuid_list",
+    "principal_of",
     "read_cache",
     "run",
+    "status_name",
     "write_cache",
 ]
 
