@@ -88,6 +88,7 @@ class FakeKcm:
         self.default = "0"
         self.misbehave: Callable[[int, bytes], bytes | None] = lambda op, body: None
         self.ops: list[int] = []
+        self.trickle = False  # send answers one byte at a time
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._sock.bind(self.path)
         self._sock.listen(8)
@@ -135,7 +136,12 @@ class FakeKcm:
                 if raw is not None:
                     conn.sendall(raw)
                     return  # a misbehaving server hangs up after its answer
-                conn.sendall(self._answer(op, body[4:]))
+                reply = self._answer(op, body[4:])
+                if self.trickle:
+                    for i in range(len(reply)):
+                        conn.sendall(reply[i : i + 1])
+                else:
+                    conn.sendall(reply)
 
     def _answer(self, op: int, params: bytes) -> bytes:
         def name_and_rest() -> tuple[str, bytes]:
@@ -340,6 +346,13 @@ def test_bad_server_answers(fake_kcm: FakeKcm, kind: str) -> None:
     fake_kcm.misbehave = GARBAGE[kind]
     error = _acquire_fails(config_for(fake_kcm))
     assert fake_kcm.path in error.message or "KCM:" in error.message
+
+
+def test_answers_one_byte_at_a_time(fake_kcm: FakeKcm) -> None:
+    cc = Ccache(ALICE, (tgt(ALICE), tgt(ALICE)))
+    fake_kcm.fill("0", cc)
+    fake_kcm.trickle = True
+    assert load_ccache("KCM:", config=config_for(fake_kcm)) == cc
 
 
 def test_unknown_status_is_named(fake_kcm: FakeKcm) -> None:
