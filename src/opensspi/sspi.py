@@ -550,7 +550,9 @@ def _message(
     """One message function behind the error boundary: a malformed token is
     ``SEC_E_INVALID_TOKEN`` (the context stays usable); a bug is ``SEC_E_INTERNAL_ERROR`` and
     the context is dead, since its sequence and cipher state can no longer be trusted."""
-    record = _complete_record(phContext)
+    record = phContext._record if type(phContext) is CtxtHandle else None
+    if record is None or record.dead or not record.context.complete:
+        record = _complete_record(phContext)  # the checks, with their messages
     with record.lock:
         try:
             result = protect(record.context, op, pMessage, qop, seq)
