@@ -166,7 +166,9 @@ def credentials(
         else:
             ident = AuthIdentity(user, domain, password, nt_hash)
         auth_data = ident
-    return pkg.acquire_credentials(user, use, auth_data)
+    from .impersonation import default_auth_data
+
+    return pkg.acquire_credentials(user, use, default_auth_data(user, use, auth_data))
 
 
 def client(

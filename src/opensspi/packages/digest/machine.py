@@ -447,10 +447,9 @@ class _DigestContext(SecurityContext):
             raise QopNotSupported(
                 f"Digest takes fQOP 0 (got {qop:#x}); the qop was fixed by the handshake."
             )
-        if seq:
-            raise InvalidParameter(
-                "Digest keeps its own sequence numbers: pass MessageSeqNo 0."
-            )
+        # MessageSeqNo is ignored: "the Digest SSP keeps its own sequence numbers" (Microsoft,
+        # "MakeSignature (Digest)"); pywin32's sspi helper passes an increasing value.
+        del seq
 
     def make_signature(self, parts: Sequence[MessagePart], qop: int, seq: int | None) -> bytes:
         """MakeSignature (Digest, SASL): the 16-byte trailer for the DATA buffers."""
