@@ -206,8 +206,7 @@ def default_identity(
     database = UserDatabase.from_file(path)
     entry: UserEntry | None = None
     if wanted:
-        ident = AuthIdentity.parse_user(wanted)
-        entry = database.lookup(ident.domain or "", ident.user or "")
+        entry = _find(database, wanted)
         if entry is None:
             raise NoCredentials(
                 f"{str(path)!r} (NTLM_USER_FILE) has no entry for {wanted!r}; NTLM carries no "
@@ -216,14 +215,22 @@ def default_identity(
     else:
         name = env.get("NTLM_USER") or _login_name()
         if name:
-            ident = AuthIdentity.parse_user(name)
-            entry = database.lookup(ident.domain or "", ident.user or "")
+            entry = _find(database, name)
         if entry is None:
             entries = database.entries()
             if not entries:
                 raise NoCredentials(f"{str(path)!r} (NTLM_USER_FILE) holds no entry.")
             entry = entries[0]
     return AuthIdentity(entry.user, entry.domain or None, entry.password, entry.nt_hash)
+
+
+def _find(database: UserDatabase, name: str) -> UserEntry | None:
+    """The entry for ``DOMAIN\\user``/``user@domain``; a bare ``user`` matches any domain."""
+    ident = AuthIdentity.parse_user(name)
+    if ident.domain:
+        return database.lookup(ident.domain, ident.user or "")
+    wanted = (ident.user or "").upper()
+    return next((e for e in database.entries() if e.user.upper() == wanted), None)
 
 
 def _login_name() -> str | None:
