@@ -55,11 +55,16 @@ class Context:
         self._lock = threading.Lock()
         self.status: SecStatus | None = None
 
-    def step(self, token: bytes | None = None, params: Sequence[bytes] = ()) -> bytes | None:
-        """Feed the peer's token; return the token to send, or None when there is none.
+    def step(
+        self, token: bytes | str | None = None, params: Sequence[bytes | str] = ()
+    ) -> bytes | None:
+        """Feed the peer's token; return the token to send (bytes), or None when there is none.
 
         ``params`` are the SECBUFFER_PKG_PARAMS values the package documents (HTTP Digest: the
-        method, then H(entity) or the body). KDC exchanges happen here, blocking.
+        method, then H(entity) or the body). ``token`` and ``params`` may be ``str`` — an HTTP
+        header value as requests and httpx give it — and are then encoded as ISO-8859-1 when
+        they fit, else UTF-8 (``opensspi.packages.digest.text``). KDC exchanges happen here,
+        blocking.
         """
         from .sspi import drive
 
@@ -69,7 +74,7 @@ class Context:
             return result.token or None
 
     async def step_async(
-        self, token: bytes | None = None, params: Sequence[bytes] = ()
+        self, token: bytes | str | None = None, params: Sequence[bytes | str] = ()
     ) -> bytes | None:
         """:meth:`step` for asyncio: KDC exchanges use the asyncio transport."""
         from .transport import send_to_kdc_async
@@ -85,11 +90,11 @@ class Context:
         self.status = result.status
         return result.token or None
 
-    def _input(self, token: bytes | None, params: Sequence[bytes]) -> StepInput:
+    def _input(self, token: bytes | str | None, params: Sequence[bytes | str]) -> StepInput:
         return StepInput(
-            token=bytes(token) if token is not None else None,
+            token=_octets(token) if token is not None else None,
             channel_bindings=self._bindings,
-            params=tuple(bytes(p) for p in params),
+            params=tuple(_octets(p) for p in params),
         )
 
     @property
@@ -140,6 +145,16 @@ class Context:
         """Raise ``MessageAltered``/``OutOfSequence`` unless ``signature`` signs ``data``."""
         with self._lock:
             self._ctx.verify_signature((MessagePart(data, sealed=False),), signature, None)
+
+
+def _octets(value: bytes | str) -> bytes:
+    """A token or parameter as bytes; ``str`` is an HTTP header value (ISO-8859-1, else UTF-8)."""
+    if isinstance(value, str):
+        try:
+            return value.encode("latin-1")
+        except UnicodeEncodeError:
+            return value.encode("utf-8")
+    return bytes(value)
 
 
 def _bindings(value: ChannelBindings | bytes | None) -> ChannelBindings | None:

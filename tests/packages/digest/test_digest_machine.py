@@ -379,7 +379,7 @@ def test_nextnonce_and_absolute_url_target(digest: Digest) -> None:
     assert HttpResponse.parse(token).uri == "/dir/index.html?x=1"
     assert client.channel_bindings == ChannelBindings(application_data=b"cb")
     client.step(StepInput(b'nextnonce="fresh"'))
-    follow = HttpResponse.parse(client.next_authorization("GET").encode())
+    follow = HttpResponse.parse(client.next_authorization("GET"))
     assert (follow.nonce, follow.nc) == ("fresh", 1)
 
 

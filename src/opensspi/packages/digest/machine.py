@@ -107,6 +107,7 @@ from .messages import (
     username_directive,
 )
 from .security import DEFAULT_MAXBUF, TRAILER, LayerKeys, SecurityLayer
+from .text import header_bytes, header_text
 
 ISC_REQ_HTTP: Final = 0x10000000
 """Microsoft's documented ``ISC_REQ_HTTP``; its value is inferred from ``ASC_REQ_HTTP``."""
@@ -660,9 +661,10 @@ class DigestClientContext(_DigestContext):
             return self._fixed_cnonce
         return binascii.b2a_base64(self._env.random(_CNONCE_BYTES), newline=False).decode()
 
-    def _classify(self, token: bytes | None) -> tuple[Input, object]:
+    def _classify(self, token: bytes | str | None) -> tuple[Input, object]:
         if not token:
             return Input.NO_TOKEN, None
+        token = header_bytes(token, "challenge")
         try:
             if self._mode is _HTTP:
                 message = parse_http_server_token(token, self._max_challenge)
@@ -717,11 +719,18 @@ class DigestClientContext(_DigestContext):
         output.fill(self._header.encode(), self._allocate)
         return True
 
-    def next_authorization(self, method: str, uri: str | None = None, body: bytes = b"") -> str:
-        """The Authorization value for a further request (the Pythonic MakeSignature)."""
-        request = NextRequest(method, _request_uri(uri) if uri else self._target, body)
+    def next_authorization(
+        self, method: str | bytes, uri: str | bytes | None = None, body: str | bytes = b""
+    ) -> bytes:
+        """The credentials for a further request (the Pythonic MakeSignature), nc + 1.
+
+        Takes ``str`` or bytes (:mod:`.text`); returns bytes, like :meth:`step`'s token: the
+        Authorization header value is ``b"Digest " + result``.
+        """
+        target = _request_uri(header_text(uri, "URI")) if uri else self._target
+        request = NextRequest(header_text(method, "method"), target, header_bytes(body, "body"))
         self._machine.fire(_NEXT_REQUEST, self, request, None)
-        return self._header
+        return self._header.encode()
 
     def _finish_token(self, text: str) -> bytes:
         data = text.encode()
@@ -839,9 +848,10 @@ class DigestServerContext(_DigestContext):
             return self._issued[1]
         return crypto.check_nonce(self._acceptor.nonce_key(self._env.random), nonce)
 
-    def _classify(self, token: bytes | None) -> tuple[Input, object]:
+    def _classify(self, token: bytes | str | None) -> tuple[Input, object]:
         if not token:
             return Input.NO_TOKEN, None
+        token = header_bytes(token, "challenge")
         try:
             if self._mode is Mode.SASL:
                 return Input.RESPONSE, SaslResponse.parse(token, self._max_response)
