@@ -77,7 +77,7 @@ class SspiAuth(httpx.Auth):
         raw = request.url.raw_path.decode("ascii")
         value = conversation.context.context.next_authorization(  # type: ignore[attr-defined]
             request.method, raw, _body(request))
-        request.headers["Authorization"] = "Digest " + value.decode("latin-1")
+        _set_authorization(request, b"Digest " + value)
 
     def _done(self, request: httpx.Request, conversation: Conversation) -> None:
         conversation.finish()
@@ -97,7 +97,7 @@ class SspiAuth(httpx.Auth):
                 return
             assert conversation.context is not None
             token = conversation.context.step(leg.token, params=leg.params)
-            request.headers["Authorization"] = conversation.authorization(token)
+            _set_authorization(request, conversation.authorization(token).encode("latin-1"))
             response = yield request
         leg = conversation.final_leg(response.headers.get_list("www-authenticate"),
                                      response.headers.get_list("authentication-info"))
@@ -118,7 +118,7 @@ class SspiAuth(httpx.Auth):
                 return
             assert conversation.context is not None
             token = await conversation.context.step_async(leg.token, params=leg.params)
-            request.headers["Authorization"] = conversation.authorization(token)
+            _set_authorization(request, conversation.authorization(token).encode("latin-1"))
             response = yield request
         leg = conversation.final_leg(response.headers.get_list("www-authenticate"),
                                      response.headers.get_list("authentication-info"))
@@ -126,6 +126,13 @@ class SspiAuth(httpx.Auth):
             assert conversation.context is not None
             await conversation.context.step_async(leg.token, params=leg.params)
         self._done(request, conversation)
+
+
+def _set_authorization(request: httpx.Request, value: bytes) -> None:
+    """Set ``Authorization`` to exactly these bytes (a Digest user name may be UTF-8, which
+    httpx's str headers would refuse to encode as ASCII)."""
+    raw = [(k, v) for k, v in request.headers.raw if k.lower() != b"authorization"]
+    request.headers = httpx.Headers([*raw, (b"Authorization", value)])
 
 
 def _origin(url: httpx.URL) -> str:
