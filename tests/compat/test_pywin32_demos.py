@@ -381,3 +381,29 @@ def _negotiate_registered() -> bool:
 def test_socket_server_demo_negotiate(realm: dict[str, str]) -> None:
     client, server = run_socket_demo("Negotiate", realm, target_spn=SERVICE)
     check_conversation(client, server, "EXAMPLE\\alice")
+
+
+# -- Digest with pywin32's sspi helper (MessageSeqNo 0, 1, 2...) -----------------------------
+
+
+def test_client_auth_digest_sasl_signs_every_message(pw: SimpleNamespace) -> None:
+    from opensspi.packages.digest.credentials import DigestAcceptorConfig
+
+    client = pw.sspi.ClientAuth(
+        "WDigest", auth_info=("alice", "", "Passw0rd!"), targetspn="imap/mail.example",
+        scflags=pw.sspicon.ISC_REQ_INTEGRITY,
+    )
+    server = opensspi.server("WDigest", auth_data=DigestAcceptorConfig(
+        realm="mail.example", passwords={"alice": "Passw0rd!"}))
+    err, out = client.authorize(None)  # SASL: the client has nothing to say first
+    token = server.step(None)
+    while err != 0:
+        err, out = client.authorize(token)
+        reply = out[0].Buffer
+        token = server.step(reply) if reply else None
+    assert client.authenticated and server.complete
+    # pywin32's helper numbers its calls 0, 1, 2...: every one must still sign and verify.
+    for number, message in enumerate((b"a1 LOGIN", b"a2 SELECT INBOX", b"a3 LOGOUT")):
+        signature = client.sign(message)
+        assert client.next_seq_num == number + 1
+        server.verify(message, signature)
