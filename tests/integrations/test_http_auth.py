@@ -323,3 +323,35 @@ def test_asgi_middleware_ntlm_and_digest() -> None:
     assert ntlm.text == "hello CORP\\alice via NTLM"
     assert digest.text == "hello alice via Digest"
     assert "rspauth=" in digest.headers["authentication-info"]
+
+
+
+def test_ccache_and_keytab_credentials_pass_through(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    TicketCache.forget_all()
+    kdc = MiniKdc(REALM)
+    kdc.add_user("alice", "Al1ce-Passw0rd!")
+    service = kdc.add_service("HTTP/127.0.0.1")
+    with kdc.serve():
+        conf = tmp_path / "krb5.conf"
+        conf.write_text(kdc.krb5_conf_text(), encoding="utf-8")
+        monkeypatch.setenv("KRB5_CONFIG", str(conf))
+        acceptor = KerberosAuthData(
+            acceptor_keytab=str(kdc.write_keytab(tmp_path / "http.keytab", service)))
+        alice_keytab = kdc.write_keytab(tmp_path / "alice.keytab", "alice")
+        ccache = f"FILE:{tmp_path / 'cc'}"
+        with serve_wsgi(kerberos_app(acceptor)) as url:
+            # a client keytab (KRB5_CLIENT_KTNAME's role), which also writes a ccache...
+            writer = KerberosAuthData(client_keytab=f"FILE:{alice_keytab}", write_ccache=ccache)
+            first = requests.get(url + "/", auth=orq.SspiAuth(
+                package="Kerberos", keytab=f"FILE:{alice_keytab}", user="alice@EXAMPLE.TEST"))
+            assert first.text == "hello alice@EXAMPLE.TEST via Negotiate"
+            TicketCache.forget_all()  # so that the next credential fetches (and writes) tickets
+            assert requests.get(url + "/", auth=orq.SspiAuth(
+                package="Kerberos", auth_data=writer)).status_code == 200
+            TicketCache.forget_all()
+            # ...and the ccache alone, as kinit would have left it.
+            r = requests.get(url + "/", auth=orq.SspiAuth(package="Kerberos", ccache=ccache))
+            assert r.text == "hello alice@EXAMPLE.TEST via Negotiate"
+    TicketCache.forget_all()
