@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.auth import AuthBase
+from requests.cookies import extract_cookies_to_jar
 
 from ..provider import Credential
 from .http import ClientOptions, Conversation
@@ -111,6 +112,11 @@ class SspiAuth(AuthBase):
             response.content  # noqa: B018 - drain it so the connection goes back to the pool
             response.raw.release_conn()
             prepared = request.copy()
+            # cookies the server set on a 401 (a load balancer's affinity cookie) go along
+            jar = getattr(prepared, "_cookies", None)
+            if jar is not None:
+                extract_cookies_to_jar(jar, request, response.raw)
+                prepared.prepare_cookies(jar)
             prepared.headers["Authorization"] = header
             _rewind(prepared.body, position)
             follow: requests.Response = response.connection.send(prepared, **kwargs)
