@@ -355,3 +355,35 @@ def test_ccache_and_keytab_credentials_pass_through(
             r = requests.get(url + "/", auth=orq.SspiAuth(package="Kerberos", ccache=ccache))
             assert r.text == "hello alice@EXAMPLE.TEST via Negotiate"
     TicketCache.forget_all()
+
+
+def test_without_a_connection_key_ntlm_cannot_finish_but_digest_can() -> None:
+    inner = middleware()
+
+    def no_port(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        environ.pop("REMOTE_PORT", None)  # a WSGI server that does not report it
+        return inner(environ, start_response)
+
+    with serve_wsgi(no_port) as url:
+        ntlm = requests.get(url + "/", auth=orq.SspiAuth(
+            package="NTLM", user="CORP\\alice", password="Passw0rd!"))
+        assert ntlm.status_code == 401  # the CHALLENGE's context could not be found again
+        digest = requests.get(url + "/", auth=orq.SspiAuth(
+            package="WDigest", user="alice", password="Passw0rd!"))
+        assert digest.status_code == 200
+
+
+def test_a_digest_rspauth_that_does_not_verify_fails() -> None:
+    inner = middleware()
+
+    def tamper(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            changed = [(n, v.replace('rspauth="', 'rspauth="0') if n == "Authentication-Info"
+                        else v) for n, v in headers]
+            return start_response(status, changed, exc_info)
+
+        return inner(environ, start)
+
+    with serve_wsgi(tamper) as url, pytest.raises(MutualAuthFailed):
+        requests.get(url + "/", auth=orq.SspiAuth(
+            package="WDigest", user="alice", password="Passw0rd!"))
