@@ -228,3 +228,84 @@ def test_curl_negotiate(mit_realm: MitRealm, config: Krb5Config, tmp_path: Path)
             capture_output=True, text=True, timeout=30, env=mit_realm.env(ccache=ccache))
     assert proc.stdout.splitlines() == ["hello alice@TEST.LOCAL via Negotiate", "200"]
 
+
+
+# -- pywin32's fetch_url.py demo, call by call ----------------------------------------------
+
+
+def fetch_url(host: str, path: str, auth_info: tuple[str, str, str]) -> list[int]:
+    """pywin32's ``win32/Demos/security/sspi/fetch_url.py`` ``open_url``, in Python 3: the
+    statuses of the initial request, each leg, and a second fetch on the same connection."""
+    import base64
+    import http.client
+    import sys
+
+    from opensspi.compat import pywin32
+
+    saved_path = list(sys.path)
+    saved = {name: sys.modules.pop(name) for name in pywin32.MODULES if name in sys.modules}
+    pywin32.install()
+    try:
+        from sspi import ClientAuth  # type: ignore[import-not-found]
+    finally:
+        sys.path[:] = saved_path
+        for name in pywin32.MODULES:
+            sys.modules.pop(name, None)
+        sys.modules.update(saved)
+
+    statuses: list[int] = []
+    h = http.client.HTTPConnection(host)
+    h.putrequest("GET", path)
+    h.endheaders()
+    resp = h.getresponse()
+    statuses.append(resp.status)
+    resp.read()
+    assert resp.status == 401
+    ca = ClientAuth("NTLM", auth_info=auth_info)
+    auth_scheme = ca.pkg_info["Name"]
+    data = None
+    while True:
+        err, out_buf = ca.authorize(data)
+        data = out_buf[0].Buffer
+        auth = base64.encodebytes(data).replace(b"\n", b"").decode()
+        h.putrequest("GET", path)
+        h.putheader("Authorization", auth_scheme + " " + auth)
+        h.putheader("Content-Length", "0")
+        h.endheaders()
+        resp = h.getresponse()
+        statuses.append(resp.status)
+        if err == 0:
+            break
+        assert resp.status == 401, resp.status
+        assert not resp.will_close, "NTLM is per-connection - must not close"
+        schemes = [s.strip() for s in resp.msg.get("WWW-Authenticate", "").split(",")]
+        for scheme in schemes:
+            if scheme.startswith(auth_scheme):
+                data = base64.decodebytes(scheme[len(auth_scheme) + 1:].encode())
+                break
+        else:
+            raise AssertionError(f"no {auth_scheme} in {schemes}")
+        resp.read()
+    assert not resp.will_close
+    resp.read()
+    h.putrequest("GET", path)
+    h.endheaders()
+    second = h.getresponse()
+    statuses.append(second.status)
+    second.read()
+    h.close()
+    return statuses
+
+
+def test_fetch_url_demo_against_mod_auth_gssapi(apache_gssapi: ApacheGssapiPeer) -> None:
+    host = f"127.0.0.1:{apache_gssapi.port}"
+    statuses = fetch_url(host, "/ntlm/", ("alice", "TESTDOM", "Passw0rd!"))
+    # GssapiConnectionBound: the authenticated connection needs no new handshake
+    assert statuses == [401, 401, 200, 200], apache_gssapi.log_text()
+
+
+def test_fetch_url_demo_against_our_middleware() -> None:
+    with serve_wsgi(ntlm_digest_app()) as url:
+        statuses = fetch_url(url.removeprefix("http://"), "/page", ("alice", "CORP", "Passw0rd!"))
+    # our middleware authenticates each request (it cannot see connections close)
+    assert statuses == [401, 401, 200, 401]
