@@ -12,7 +12,10 @@ Schemes (``WWW-Authenticate`` / ``Authorization``):
 - ``NTLM`` (MS-NTHT): NTLM messages, base64. Connection-based: every leg must travel on the
   same TCP connection; the adapters pin it.
 - ``Digest`` (RFC 7616): request-based. After the first success, further requests to the same
-  server are authorized in advance with the same nonce and ``nc`` + 1.
+  server are authorized in advance with the same nonce and ``nc`` + 1. Limit: the
+  ``Authentication-Info`` of those later responses is not checked — one Digest context serves
+  every request to the server, and under concurrency it cannot tell which request a response
+  answers; the first response of each challenge is checked.
 
 Mutual authentication (RFC 4559 §5; RFC 7616 §3.5): the server's final
 ``WWW-Authenticate: Negotiate <token>`` (or ``Authentication-Info`` for Digest) is fed to the
@@ -347,9 +350,10 @@ class Conversation:
         if offered is None or not offered[1]:
             return None
         if self.context.complete:
-            raise MutualAuthFailed(
-                f"The server sent a further {offered[0]} token after the context was complete."
-            )
+            # Nothing is left to verify (a one-leg Kerberos exchange without mutual
+            # authentication); the token proves nothing more, and accepting the response does
+            # not depend on it.
+            return None
         return Leg(_b64decode(offered[1]))
 
     def finish(self) -> None:
