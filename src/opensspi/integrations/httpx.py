@@ -75,8 +75,9 @@ class SspiAuth(httpx.Auth):
         if conversation is None or conversation.context is None:
             return
         raw = request.url.raw_path.decode("ascii")
-        value = conversation.context.context.next_authorization(  # type: ignore[attr-defined]
-            request.method, raw, _body(request))
+        with self._lock:  # one nonce count per request, also across tasks and threads
+            value = conversation.context.context.next_authorization(  # type: ignore[attr-defined]
+                request.method, raw, _body(request))
         _set_authorization(request, b"Digest " + value)
 
     def _done(self, request: httpx.Request, conversation: Conversation) -> None:

@@ -83,8 +83,9 @@ class SspiAuth(AuthBase):
             return
         parts = urlsplit(r.url or "")
         uri = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        value = conversation.context.context.next_authorization(  # type: ignore[attr-defined]
-            r.method or "GET", uri, _body_bytes(r.body))
+        with self._lock:  # one nonce count per request, also across threads
+            value = conversation.context.context.next_authorization(  # type: ignore[attr-defined]
+                r.method or "GET", uri, _body_bytes(r.body))
         r.headers["Authorization"] = "Digest " + value.decode("latin-1")
 
     def _hook(self, position: int | None) -> Any:
