@@ -27,10 +27,11 @@ for arg in "$@"; do
 done
 
 # Debian packages behind the real peers (tests/interop): gss-ntlmssp, MIT krb5 (KDC and the
-# headers python-gssapi builds against), Apache, Cyrus SASL, lighttpd, and a C toolchain.
+# headers python-gssapi builds against), Apache (with mod_auth_gssapi), Cyrus SASL, lighttpd,
+# curl and a C toolchain.
 PEER_PACKAGES=(
     gss-ntlmssp libkrb5-dev krb5-user krb5-kdc krb5-admin-server
-    apache2 apache2-utils sasl2-bin libsasl2-modules lighttpd curl build-essential
+    apache2 apache2-utils libapache2-mod-auth-gssapi sasl2-bin libsasl2-modules lighttpd curl build-essential
     # the non-Heimdal libraries the unpacked Heimdal KDC links against (see fetch_heimdal)
     libcap-ng0 libcom-err2 libcrypt1 libdb5.3 libedit2 libldap-2.5-0 libsqlite3-0
 )

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from . import registry
+from . import impersonation, registry
 from .attributes import (
     CredentialNames,
     Flags,
@@ -53,6 +53,7 @@ from .errors import (
     InvalidParameter,
     InvalidToken,
     NoCredentials,
+    NoImpersonation,
     SspiError,
     UnsupportedFunction,
     boundary_error,
@@ -63,6 +64,7 @@ from .protection import fill_extra_missing, protect
 from .provider import (
     DEFAULT_ENVIRONMENT,
     Environment,
+    Impersonation,
     PackageInfo,
     SecurityContext,
     Step,
@@ -83,11 +85,13 @@ __all__ = [
     "EnumerateSecurityPackages",
     "FreeContextBuffer",
     "FreeCredentialsHandle",
+    "ImpersonateSecurityContext",
     "InitializeSecurityContext",
     "MakeSignature",
     "QueryContextAttributes",
     "QueryCredentialsAttributes",
     "QuerySecurityPackageInfo",
+    "RevertSecurityContext",
     "SecBuffer",
     "SecBufferDesc",
     "VerifySignature",
@@ -159,7 +163,8 @@ def AcquireCredentialsHandle(  # noqa: N802
 
     ``pAuthData`` is an :class:`~opensspi.provider.AuthIdentity`, a ``(user, domain, password)``
     tuple as pywin32 accepts, or a package-specific object; None means the current user's
-    default credentials.
+    default credentials — or, while the calling thread impersonates a client
+    (:func:`ImpersonateSecurityContext`), that client's (see :mod:`opensspi.impersonation`).
     """
     if pvLogonId is not None:
         raise UnsupportedFunction(
@@ -178,7 +183,8 @@ def AcquireCredentialsHandle(  # noqa: N802
             "fCredentialUse must include SECPKG_CRED_INBOUND and/or SECPKG_CRED_OUTBOUND."
         )
     package = registry.get(pszPackage)
-    credential = package.acquire_credentials(pszPrincipal, use, _auth_data(pAuthData))
+    data = impersonation.default_auth_data(pszPrincipal, use, _auth_data(pAuthData))
+    credential = package.acquire_credentials(pszPrincipal, use, data)
     handle = phCredential if phCredential is not None else CredHandle()
     handle._record = CredRecord(package, credential, use)
     return AcquireResult(SecStatus.SEC_E_OK, handle, credential.expiry)
@@ -529,6 +535,38 @@ def _query(ctx: SecurityContext, ulAttribute: int) -> object:  # noqa: N803
             raise UnsupportedFunction(f"The {ctx.info.name} context has no session key.")
         return SessionKey(key)
     return ctx.query_extra(ulAttribute)
+
+
+def ImpersonateSecurityContext(phContext: CtxtHandle) -> SecStatus:  # noqa: N802, N803
+    """Act as the context's client on the calling thread, until RevertSecurityContext.
+
+    POSIX meaning (see :mod:`opensspi.impersonation` for the limits): OUTBOUND credentials
+    acquired on this thread with no principal and no ``pAuthData`` are the client's — its
+    delegated Kerberos credential when it delegated one. The process's own identity does not
+    change.
+
+    Raises:
+        NoImpersonation: ``phContext`` is a client context, or its handshake is not complete.
+    """
+    record = ctxt_record(phContext)
+    with record.lock:
+        ctx = _live(record).context
+        if ctx.is_client or not ctx.complete or not ctx.client_name:
+            raise NoImpersonation(
+                "Only a complete server (AcceptSecurityContext) context with an authenticated "
+                "client can be impersonated."
+            )
+        impersonation.impersonate(
+            Impersonation(ctx.client_name, ctx.info.name, ctx.delegated_credential)
+        )
+    return SecStatus.SEC_E_OK
+
+
+def RevertSecurityContext(phContext: CtxtHandle) -> SecStatus:  # noqa: N802, N803
+    """End the calling thread's impersonation (a no-op when it impersonates nobody)."""
+    ctxt_record(phContext)
+    impersonation.revert()
+    return SecStatus.SEC_E_OK
 
 
 # -- message protection ---------------------------------------------------------------------

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from ...constants import AscReq, CredentialUse, IscReq, SecPkgFlag
-from ...errors import InvalidHandle
+from ...errors import InvalidHandle, NoCredentials
 from ...provider import (
     DEFAULT_ENVIRONMENT,
     Credential,
     Environment,
+    Impersonation,
     PackageInfo,
     SecurityContext,
     SecurityPackage,
@@ -41,6 +42,11 @@ class DigestPackage(SecurityPackage):
         self, principal: str | None, use: CredentialUse, auth_data: object | None
     ) -> Credential:
         """AcquireCredentialsHandle (Digest); see :func:`.credentials.acquire`."""
+        if isinstance(auth_data, Impersonation):
+            raise NoCredentials(
+                f"Digest cannot act as the impersonated client {auth_data.client_name!r}: a "
+                "Digest logon carries no reusable secret; pass explicit credentials."
+            )
         return acquire(principal, use, auth_data)
 
     def client_context(

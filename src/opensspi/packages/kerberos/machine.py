@@ -54,6 +54,7 @@ from ...errors import (
     WrongPrincipal,
 )
 from ...provider import (
+    Credential,
     Environment,
     KdcRequest,
     MessagePart,
@@ -231,7 +232,7 @@ class KerberosContext(SecurityContext):
         self._client_name: str | None = None
         self._server_name: str | None = None
         self._expiry: datetime | None = None
-        self._delegated_credential: object | None = None
+        self._delegated_credential: Credential | None = None
         self._mech_oid = KRB5_OID
         self._dce_seq = 0
         self._u2u = bool(request & (IscReq.USE_SESSION_KEY if is_client
@@ -293,7 +294,7 @@ class KerberosContext(SecurityContext):
         return key.contents if key is not None and self.complete else None
 
     @property
-    def delegated_credential(self) -> object | None:
+    def delegated_credential(self) -> Credential | None:
         """The client's forwarded TGT as a credential (server side, when delegated)."""
         return self._delegated_credential
 
