@@ -419,7 +419,8 @@ class KerberosContext(SecurityContext):
             flags &= ~gss.GSS_C_DELEG_FLAG
         self._gss_flags = flags
         checksum = gss.build_authenticator_checksum(flags, self._bindings, krb_cred)
-        ctime, cusec = _now_parts(env.now())
+        # kdc_timesync: the authenticator carries our clock corrected to the KDC's (MIT does).
+        ctime, cusec = _now_parts(self._cred.now(env))
         self._ctime, self._cusec = ctime, cusec
         self._initiator_subkey = random_key(ticket.session_key.enctype, env.random)
         self._send_seq = int.from_bytes(env.random(4), "big") & 0x3FFFFFFF
@@ -509,7 +510,7 @@ class KerberosContext(SecurityContext):
             # MS-KILE 3.4.5.1: the initiator answers with its own AP-REP (session key, usage
             # 12). As MIT builds it (and checks it): the current time, no subkey, and the
             # acceptor's sequence number echoed, which is what proves the initiator read it.
-            ctime, cusec = _now_parts(self._env.now())
+            ctime, cusec = _now_parts(self._cred.now(self._env))
             reply = EncApRepPart(ctime=ctime, cusec=cusec, seq_number=peer_seq)
             out = ApRep(enc_part=EncryptedData(
                 etype=key.enctype, cipher=encrypt(key, USAGE_AP_REP_PART, reply.to_der())))
