@@ -17,6 +17,8 @@ Accounts (passwords in :data:`PASSWORDS`):
 * ``svc``: a service account holding ``HTTP/web.samdom.test`` with
   ``msDS-SupportedEncryptionTypes = 24`` (AES; without it AD issues rc4 tickets to user accounts)
   and its keytab exported with ``samba-tool domain exportkeytab`` (:attr:`SambaDc.keytab`);
+* ``legacy``: a service account holding ``HTTP/legacy.samdom.test`` as AD leaves it (no
+  ``msDS-SupportedEncryptionTypes``): rc4-hmac tickets, keytab :attr:`SambaDc.rc4_keytab`;
 * the DC's own ``ldap/dc1.samdom.test`` SPN, which the ``dnsupdate`` service would add (not run
   here); without it LDAP GSSAPI binds fail with "Server not found".
 
@@ -45,11 +47,15 @@ HOST = "dc1"
 FQDN = f"{HOST}.{DNS_DOMAIN}"
 BASE_DN = "DC=samdom,DC=test"
 SERVICE_SPN = f"HTTP/web.{DNS_DOMAIN}"
+#: A service account left as AD makes it: no msDS-SupportedEncryptionTypes, so its tickets
+#: and keytab are rc4-hmac (and its PAC server signature HMAC-MD5).
+RC4_SERVICE_SPN = f"HTTP/legacy.{DNS_DOMAIN}"
 GROUP = "OpenSSPI Testers"
 PASSWORDS: Mapping[str, str] = {
     "Administrator": "Adm1n-Passw0rd!",
     "alice": "Al1ce-Passw0rd!",
     "svc": "Svc0-Passw0rd!2",
+    "legacy": "L3gacy-Passw0rd!",
 }
 #: The ports ``samba -i`` binds with the services started here (KDC, kpasswd, LDAP, LDAPS,
 #: global catalog, endpoint mapper, SMB).
@@ -120,6 +126,11 @@ class SambaDc:
     def keytab(self) -> Path:
         """The keytab of :data:`SERVICE_SPN`, exported with ``samba-tool domain exportkeytab``."""
         return self.directory / "svc.keytab"
+
+    @property
+    def rc4_keytab(self) -> Path:
+        """The (rc4-hmac) keytab of :data:`RC4_SERVICE_SPN`."""
+        return self.directory / "legacy.keytab"
 
     @property
     def krb5_conf(self) -> Path:
@@ -230,6 +241,11 @@ class SambaDc:
         self.samba_tool("user", "setpassword", "svc", f"--newpassword={PASSWORDS['svc']}")
         self.samba_tool(
             "domain", "exportkeytab", str(self.keytab), f"--principal={SERVICE_SPN}"
+        )
+        self.samba_tool("user", "create", "legacy", PASSWORDS["legacy"])
+        self.samba_tool("spn", "add", RC4_SERVICE_SPN, "legacy")
+        self.samba_tool(
+            "domain", "exportkeytab", str(self.rc4_keytab), f"--principal={RC4_SERVICE_SPN}"
         )
         self.sids = {
             "alice": self._object_sid("user", "alice"),
