@@ -10,7 +10,8 @@ proven here, each time by the DC itself accepting what we send:
   each proven by an LDAP SASL GSSAPI bind and a search sealed both ways that reads
   ``sAMAccountName`` back;
 - raw NTLMSSP under the GSS-SPNEGO SASL mechanism, with a sealed search;
-- our acceptor, with a keytab from ``samba-tool domain exportkeytab``, accepts AD tickets and
+- our acceptor, with a keytab from ``samba-tool domain exportkeytab``, accepts AD tickets
+  (aes256, and rc4-hmac for an account left without msDS-SupportedEncryptionTypes) and
   reports the PAC: the user's SID, "Domain Users" and the fixture's group, names and UPN, also
   through QueryContextAttributes; a PAC whose server signature was altered, or whose client
   info names someone else, is refused with SEC_E_LOGON_DENIED.
@@ -33,13 +34,21 @@ from interop.peers.samba_dc import (
     GROUP,
     NETBIOS_DOMAIN,
     PASSWORDS,
+    RC4_SERVICE_SPN,
     REALM,
     SERVICE_SPN,
     SambaDc,
 )
 from opensspi import sspi
 from opensspi.buffers import SecBuffer, SecBufferDesc
-from opensspi.constants import AscReq, CredentialUse, IscReq, SecBufferType, SecStatus
+from opensspi.constants import (
+    SECPKG_ATTR_PAC_INFO,
+    AscReq,
+    CredentialUse,
+    IscReq,
+    SecBufferType,
+    SecStatus,
+)
 from opensspi.crypto.md4 import md4
 from opensspi.errors import InvalidToken, LogonDenied
 from opensspi.packages.kerberos import asn1 as k
@@ -51,7 +60,6 @@ from opensspi.packages.kerberos.pac import (
     PAC_CLIENT_INFO,
     PAC_PRIVSVR_CHECKSUM,
     PAC_SERVER_CHECKSUM,
-    SECPKG_ATTR_PAC_INFO,
     PacInfo,
     parse_pac,
 )
@@ -207,6 +215,22 @@ def test_acceptor_reports_the_pac(samba_dc: SambaDc) -> None:
     check_alice_pac(samba_dc, server.context.pac)  # type: ignore[attr-defined]
     assert server.unwrap(client.wrap(b"to the service")) == b"to the service"
     assert client.unwrap(server.wrap(b"to alice")) == b"to alice"
+
+
+def test_rc4_ticket_and_hmac_md5_pac_signature(samba_dc: SambaDc) -> None:
+    # A service account as AD leaves it gets rc4-hmac tickets; the PAC server signature is then
+    # HMAC-MD5 (MS-PAC 2.8.1), checked with the rc4 key from its exported keytab.
+    client = opensspi.client("Kerberos", target=RC4_SERVICE_SPN, flags=FLAGS,
+                             auth_data=alice(samba_dc, allow_rc4=True))
+    token = client.step()
+    assert token is not None
+    ticket = k.ApReq.from_der(k.gss_unwrap_token(token)[2]).ticket
+    assert ticket.enc_part.etype == 23
+    server = opensspi.server("Kerberos", auth_data=KerberosAuthData(
+        acceptor_keytab=f"FILE:{samba_dc.rc4_keytab}", config=config(samba_dc), allow_rc4=True))
+    assert client.step(server.step(token)) is None and server.complete
+    check_alice_pac(samba_dc, server.context.pac)  # type: ignore[attr-defined]
+    assert server.unwrap(client.wrap(b"rc4")) == b"rc4"
 
 
 def test_pac_through_query_context_attributes(samba_dc: SambaDc) -> None:

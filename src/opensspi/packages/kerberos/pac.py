@@ -39,6 +39,7 @@ import struct
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from ...constants import SECPKG_ATTR_PAC_INFO
 from ...errors import AlgorithmMismatch, DecodeError, MessageAltered
 from .asn1 import (
     AdType,
@@ -73,11 +74,6 @@ __all__ = [
     "verify_ticket_pac",
 ]
 
-#: QueryContextAttributes id of :class:`PacInfo` on a Kerberos acceptor context. Windows has no
-#: public attribute for the PAC: its acceptor turns it into an access token
-#: (SECPKG_ATTR_ACCESS_TOKEN, 18, a token handle). This package-specific id (Windows keeps ids
-#: with the top bit set for packages) returns the data such a token is built from instead.
-SECPKG_ATTR_PAC_INFO = 0x80000F50
 
 # MS-PAC 2.4 ulType values.
 PAC_LOGON_INFO = 0x1
