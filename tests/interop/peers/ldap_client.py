@@ -336,3 +336,32 @@ class LdapClient:
                 return found
             elif tag != 0x73:  # SearchResultReference: ignored
                 raise LdapError(f"unexpected protocolOp {tag:#x} in a search")
+
+
+def default_mechanism(package: str) -> str:
+    """The SASL mechanism AD pairs with an SSPI package: ``GSSAPI`` for Kerberos (RFC 4752),
+    ``GSS-SPNEGO`` for Negotiate and for raw NTLM (what Windows' LDAP client sends)."""
+    return "GSSAPI" if package.lower() == "kerberos" else "GSS-SPNEGO"
+
+
+def bind_and_search(
+    host: str,
+    package: str,
+    *,
+    base: str,
+    attribute: str,
+    value: str,
+    attributes: Sequence[str],
+    mechanism: str | None = None,
+    seal: bool = True,
+    **client_options: object,
+) -> tuple[BindResult, list[SearchEntry]]:
+    """One connection: ``opensspi.client(package, **client_options)``, a SASL bind with it,
+    then a (sealed) search. ``client_options`` are ``opensspi.client``'s (``target``, ``flags``,
+    ``user``/``password``, ``auth_data``, ``credential``, ``env``)."""
+    import opensspi
+
+    context = opensspi.client(package, **client_options)  # type: ignore[arg-type]
+    with LdapClient(host) as ldap:
+        result = ldap.sasl_bind(context, mechanism or default_mechanism(package), seal=seal)
+        return result, ldap.search(base, attribute, value, attributes)
