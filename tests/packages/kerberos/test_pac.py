@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from opensspi.constants import SecStatus
-from opensspi.errors import DecodeError, InvalidToken, LogonDenied
+from opensspi.errors import DecodeError, InvalidToken, LogonDenied, SspiError
 from opensspi.packages.kerberos import asn1 as k
 from opensspi.packages.kerberos.crypto import Key, make_checksum
 from opensspi.packages.kerberos.machine import _verified_pac
@@ -90,6 +90,11 @@ def test_server_signature_type_is_the_keys(vector: dict[str, Any]) -> None:
     (cksumtype,) = struct.unpack_from("<i", server.data)
     # MS-PAC 2.8.1: HMAC-SHA1-96-AES256 (16) for an aes256 key, HMAC-MD5 (-138) for rc4-hmac.
     assert cksumtype == {18: 16, 23: -138}[vector["enctype"]]
+
+
+def test_refusal_is_a_logon_denied() -> None:
+    refused = PacRefused("x")
+    assert isinstance(refused, LogonDenied) and refused.status == SecStatus.SEC_E_LOGON_DENIED
 
 
 def test_signature_type_that_does_not_fit_the_key_is_refused() -> None:
@@ -278,7 +283,7 @@ def test_ndr_counts_are_checked_before_allocating() -> None:
         reader.count(8, "GroupIds")
 
 
-# -- fuzzing: a result or DecodeError, never anything else ---------------------------------------
+# -- fuzzing: a result, DecodeError, or (verification) an SspiError, never anything else ---------
 
 _PARSERS = (parse_pac, parse_client_info, parse_upn_dns_info, parse_logon_info, serialized_stream)
 
@@ -318,11 +323,14 @@ def test_fuzz_real_buffers_mutated(data: st.DataObject) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(data=st.data())
-def test_fuzz_whole_pac_through_the_acceptor_check(data: st.DataObject) -> None:
+def test_fuzz_whole_pac_through_the_acceptor_boundary(data: st.DataObject) -> None:
     vector = data.draw(st.sampled_from(VECTORS))
     raw = bytearray(bytes.fromhex(vector["pac"]))
     for _ in range(data.draw(st.integers(1, 4))):
         raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
     raw = raw[: data.draw(st.integers(0, len(raw)))]
-    with contextlib.suppress(DecodeError, PacRefused):
-        verify_ticket_pac(with_pac(ticket(vector), bytes(raw)), key(vector))
+    # Through the acceptor's boundary: every failure is an SspiError with a documented status.
+    try:
+        _verified_pac(with_pac(ticket(vector), bytes(raw)), key(vector))
+    except SspiError as exc:
+        assert exc.status in (SecStatus.SEC_E_LOGON_DENIED, SecStatus.SEC_E_INVALID_TOKEN)

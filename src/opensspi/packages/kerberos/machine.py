@@ -310,7 +310,7 @@ class KerberosContext(SecurityContext):
         return self._pac if self.complete else None
 
     def query_extra(self, attribute: int) -> object:
-        """``SECPKG_ATTR_PAC_INFO`` (0x80000F50): :attr:`pac` (see ``pac.SECPKG_ATTR_PAC_INFO``)."""
+        """``SECPKG_ATTR_PAC_INFO`` (0x80000F50, ``opensspi.constants``): :attr:`pac`."""
         if attribute == SECPKG_ATTR_PAC_INFO:
             if self.is_client or not self.complete:
                 raise UnsupportedFunction(

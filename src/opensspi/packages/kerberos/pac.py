@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from ...constants import SECPKG_ATTR_PAC_INFO
-from ...errors import AlgorithmMismatch, DecodeError, MessageAltered
+from ...errors import AlgorithmMismatch, DecodeError, LogonDenied, MessageAltered
 from .asn1 import (
     AdType,
     AuthorizationDataEntry,
@@ -64,6 +64,7 @@ __all__ = [
     "Pac",
     "PacBuffer",
     "PacInfo",
+    "PacRefused",
     "UpnDnsInfo",
     "find_pac",
     "parse_client_info",
@@ -473,12 +474,16 @@ def find_pac(authorization_data: tuple[AuthorizationDataEntry, ...] | None) -> b
     return found[0] if found else None
 
 
-class PacRefused(Exception):
-    """The PAC is well-formed but not to be trusted; ``krb_error`` says how MIT would say it."""
+class PacRefused(LogonDenied):
+    """The PAC is well-formed but not to be trusted: ``SEC_E_LOGON_DENIED``.
+
+    Attributes:
+        krb_error: how MIT would say it (KRB_AP_ERR_MODIFIED, KRB_AP_ERR_BADMATCH for another
+            client's name, KRB_AP_ERR_INAPP_CKSUM for a checksum type the key does not make).
+    """
 
     def __init__(self, message: str, krb_error: int = ErrorCode.KRB_AP_ERR_MODIFIED) -> None:
         super().__init__(message)
-        self.message = message
         self.krb_error = krb_error
 
 
