@@ -19,6 +19,9 @@ This is the I/O half of the sans-I/O design (DESIGN.md): the Kerberos state mach
   ``timeout`` and the whole call by ``total_timeout``: it never blocks past that.
 - Whatever a KDC answers is returned as is; the caller's parser judges it. Only a broken TCP
   frame counts as no answer.
+- When nothing answers, the error says what happened and when: every KDC refused (a TCP RST or
+  an ICMP port unreachable, which arrive at once), or no answer before the time-outs, with the
+  time really spent — not the budget that would have been spent.
 
 DNS SRV lookups (RFC 4120 7.2.3.2, RFC 2782) are here too, since they are network I/O: they use
 ``dnspython`` when it is installed (``pip install opensspi[dns]``) and otherwise raise
