@@ -222,10 +222,7 @@ class KerberosCredential(Credential):
         self.tgt_realm: str | None = None
         """The realm of the TGT the AS exchange got (differs from ``client.realm`` after a
         client referral, RFC 6806 §4)."""
-        self.kdc_time_offset: timedelta | None = None
-        """KDC clock minus ours: measured from a KRB_AP_ERR_SKEW or an AS-REP, or read from a
-        ccache's header. With krb5.conf ``kdc_timesync`` (on by default) :meth:`now` adds it to
-        every time this credential puts on the wire or checks tickets against."""
+        self._kdc_time_offset: timedelta | None = None
         self._environ = environ
         self._password: str | None = None
         self._nt_hash: bytes | None = None
@@ -280,6 +277,22 @@ class KerberosCredential(Credential):
         return self.acceptor_keytab
 
     # -- what the KDC exchanges need -------------------------------------------------------------
+
+    @property
+    def kdc_time_offset(self) -> timedelta | None:
+        """KDC clock minus ours: measured from a KRB_AP_ERR_SKEW or an AS-REP, or read from a
+        ccache's header; else the one another handle of this identity measured (it is kept with
+        the shared tickets too). With krb5.conf ``kdc_timesync`` (on by default) :meth:`now`
+        adds it to every time this credential puts on the wire or checks tickets against."""
+        if self._kdc_time_offset is not None:
+            return self._kdc_time_offset
+        return self.cache.kdc_time_offset if self.cache is not None else None
+
+    @kdc_time_offset.setter
+    def kdc_time_offset(self, offset: timedelta | None) -> None:
+        self._kdc_time_offset = offset
+        if self.cache is not None:
+            self.cache.kdc_time_offset = offset
 
     def now(self, env: Environment) -> datetime:
         """Our clock as the KDC sees it: ``env.now()`` plus :attr:`kdc_time_offset`.
