@@ -23,7 +23,7 @@ from datetime import datetime
 from . import registry
 from .buffers import ChannelBindings
 from .constants import AscReq, CredentialUse, IscReq, SecStatus
-from .errors import UnsupportedFunction
+from .errors import ContextExpired, InternalError, UnsupportedFunction, boundary_error
 from .provider import (
     DEFAULT_ENVIRONMENT,
     AuthIdentity,
@@ -45,7 +45,12 @@ DEFAULT_SERVER_FLAGS = (
 
 
 class Context:
-    """One side of an authentication, stepped with tokens; then a message protector."""
+    """One side of an authentication, stepped with tokens; then a message protector.
+
+    Every method is an error boundary, like the Windows functions: it raises only
+    :class:`~opensspi.errors.SspiError` subclasses (a malformed token is ``InvalidToken``; a bug
+    is ``InternalError``, after which the context refuses further use).
+    """
 
     def __init__(self, package: SecurityPackage, context: SecurityContext,
                  channel_bindings: ChannelBindings | None) -> None:
@@ -53,7 +58,22 @@ class Context:
         self._ctx = context
         self._bindings = channel_bindings
         self._lock = threading.Lock()
+        self._broken = False
         self.status: SecStatus | None = None
+
+    def _error(self, exc: Exception, what: str) -> Exception:
+        """What to raise for ``exc`` at this door (see :func:`opensspi.errors.boundary_error`)."""
+        err = boundary_error(exc, f"{self._ctx.info.name} {what}")
+        if isinstance(err, InternalError):
+            self._broken = True
+        return err
+
+    def _usable(self) -> SecurityContext:
+        if self._broken:
+            raise ContextExpired(
+                "An internal error ended this context earlier; start a new one."
+            )
+        return self._ctx
 
     def step(self, token: bytes | None = None, params: Sequence[bytes] = ()) -> bytes | None:
         """Feed the peer's token; return the token to send, or None when there is none.
@@ -64,7 +84,10 @@ class Context:
         from .sspi import drive
 
         with self._lock:
-            result = drive(self._ctx, self._input(token, params))
+            try:
+                result = drive(self._usable(), self._input(token, params))
+            except Exception as exc:
+                raise self._error(exc, "token")  # noqa: B904 - boundary_error chains exc
             self.status = result.status
             return result.token or None
 
@@ -74,14 +97,18 @@ class Context:
         """:meth:`step` for asyncio: KDC exchanges use the asyncio transport."""
         from .transport import send_to_kdc_async
 
-        result = self._ctx.step(self._input(token, params))
-        while result.kdc_request is not None:
-            req = result.kdc_request
-            reply = await send_to_kdc_async(
-                req.data, req.kdcs, timeout=req.timeout, max_retries=req.max_retries,
-                udp_preference_limit=req.udp_preference_limit, realm=req.realm,
-            )
-            result = self._ctx.step(StepInput(kdc_reply=reply))
+        ctx = self._usable()
+        try:
+            result = ctx.step(self._input(token, params))
+            while result.kdc_request is not None:
+                req = result.kdc_request
+                reply = await send_to_kdc_async(
+                    req.data, req.kdcs, timeout=req.timeout, max_retries=req.max_retries,
+                    udp_preference_limit=req.udp_preference_limit, realm=req.realm,
+                )
+                result = ctx.step(StepInput(kdc_reply=reply))
+        except Exception as exc:
+            raise self._error(exc, "token")  # noqa: B904 - boundary_error chains exc
         self.status = result.status
         return result.token or None
 
@@ -124,22 +151,36 @@ class Context:
     def wrap(self, data: bytes, encrypt: bool = True) -> bytes:
         """Protect ``data`` for the peer: token ‖ (sealed) data."""
         with self._lock:
-            return self._ctx.wrap(data, encrypt)
+            try:
+                return self._usable().wrap(data, encrypt)
+            except Exception as exc:
+                raise self._error(exc, "message")  # noqa: B904 - boundary_error chains exc
 
     def unwrap(self, message: bytes) -> bytes:
         """Verify and unseal a message made by the peer's :meth:`wrap`."""
         with self._lock:
-            return self._ctx.unwrap(message)
+            try:
+                return self._usable().unwrap(message)
+            except Exception as exc:
+                raise self._error(exc, "message")  # noqa: B904 - boundary_error chains exc
 
     def sign(self, data: bytes) -> bytes:
         """A detached signature over ``data``."""
         with self._lock:
-            return self._ctx.make_signature((MessagePart(data, sealed=False),), 0, None)
+            try:
+                return self._usable().make_signature(
+                    (MessagePart(data, sealed=False),), 0, None)
+            except Exception as exc:
+                raise self._error(exc, "message")  # noqa: B904 - boundary_error chains exc
 
     def verify(self, data: bytes, signature: bytes) -> None:
         """Raise ``MessageAltered``/``OutOfSequence`` unless ``signature`` signs ``data``."""
         with self._lock:
-            self._ctx.verify_signature((MessagePart(data, sealed=False),), signature, None)
+            try:
+                self._usable().verify_signature(
+                    (MessagePart(data, sealed=False),), signature, None)
+            except Exception as exc:
+                raise self._error(exc, "message")  # noqa: B904 - boundary_error chains exc
 
 
 def _bindings(value: ChannelBindings | bytes | None) -> ChannelBindings | None:

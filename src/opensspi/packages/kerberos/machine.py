@@ -212,7 +212,8 @@ class KerberosContext(SecurityContext):
         self._target = target
         self._env = env
         self._machine: Machine[State, Input, Step] = Machine(
-            TRANSITIONS, State.CLIENT_INITIAL if is_client else State.EXPECT_AP_REQ, State.FAILED
+            TRANSITIONS, State.CLIENT_INITIAL if is_client else State.EXPECT_AP_REQ, State.FAILED,
+            "Kerberos message",
         )
         self._exchange: Generator[KdcRequest, bytes, object] | None = None
         self._bindings: ChannelBindings | None = None
@@ -247,28 +248,23 @@ class KerberosContext(SecurityContext):
     def step(self, inp: StepInput) -> Step:
         if inp.channel_bindings is not None:
             self._bindings = inp.channel_bindings
+        return self._machine.run(lambda: self._classify(inp))
+
+    def _classify(self, inp: StepInput) -> tuple[Input, tuple[object, ...]]:
+        """The event a step is, with the handler's arguments (behind the machine's boundary)."""
         if inp.kdc_reply is not None:
-            event, payload = Input.KDC_REPLY, inp.kdc_reply
-        elif not inp.token:
-            event, payload = Input.NO_TOKEN, b""
-        else:
-            if len(inp.token) > MAX_TOKEN:
-                self._machine.state = State.FAILED
-                raise InvalidToken(
-                    f"The Kerberos token is {len(inp.token)} bytes, over the {MAX_TOKEN}-byte "
-                    "limit."
-                )
-            try:
-                token = classify(inp.token)
-            except DecodeError as exc:
-                self._machine.state = State.FAILED
-                raise InvalidToken(f"Not a Kerberos token: {exc}") from None
-            event, payload = token.kind, inp.token
+            return Input.KDC_REPLY, (self, inp.kdc_reply)
+        if not inp.token:
+            return Input.NO_TOKEN, (self, b"")
+        if len(inp.token) > MAX_TOKEN:
+            raise InvalidToken(
+                f"The Kerberos token is {len(inp.token)} bytes, over the {MAX_TOKEN}-byte limit."
+            )
         try:
-            return self._machine.fire(event, self, payload)
+            token = classify(inp.token)
         except DecodeError as exc:
-            self._machine.state = State.FAILED
-            raise InvalidToken(f"Malformed Kerberos message: {exc}") from None
+            raise InvalidToken(f"Not a Kerberos token: {exc}") from None
+        return token.kind, (self, inp.token)
 
     @property
     def complete(self) -> bool:
