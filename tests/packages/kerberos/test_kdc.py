@@ -1096,6 +1096,19 @@ def test_opt_in_ccache_write(kdc: ScriptedKdc, env: Environment, tmp_path: Path)
     ]
 
 
+def test_opt_in_ccache_write_keeps_the_kdc_offset(kdc: ScriptedKdc, tmp_path: Path) -> None:
+    # As MIT's kinit with kdc_timesync: the header's KDC offset lets klist/kvno (and us, on
+    # reading the cache back) correct the same clock.
+    env = make_env(Clock(T0 + timedelta(minutes=10, microseconds=500000)))
+    path = tmp_path / "written"
+    cred = password_cred(env, write_ccache=f"FILE:{path}")
+    drive(service_ticket(cred, web(), env), kdc)
+    offset = load_ccache(f"FILE:{path}").kdc_offset
+    assert offset is not None
+    assert timedelta(seconds=offset[0], microseconds=offset[1]) == cred.kdc_time_offset
+    assert cred.kdc_time_offset == timedelta(minutes=-10, microseconds=-500000)
+
+
 def service_keytab(kdc: ScriptedKdc, *names: str, realm: str = REALM, kvno: int = 1) -> Keytab:
     entries = []
     for name in names:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import struct
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -57,7 +58,9 @@ from ...provider import DEFAULT_ENVIRONMENT, AuthIdentity, Credential, Environme
 from ...transport import KdcAddress
 from .asn1 import EncKrbCredPart, KrbCred, NameType, PrincipalName, parse_principal
 from .ccache import (
+    HEADER_KDC_OFFSET,
     Ccache,
+    CcacheHeaderTag,
     collection_caches,
     load_ccache,
     resolve_ccache_name,
@@ -446,10 +449,22 @@ class KerberosCredential(Credential):
                 kept = tuple(
                     c for c in existing.entries if c.is_config or not c.server.same_name(new.server)
                 )
-                ccache = Ccache(existing.default_principal, (*kept, new), existing.header_tags)
+                tags = self._header_tags(existing.header_tags)
+                ccache = Ccache(existing.default_principal, (*kept, new), tags)
             else:
-                ccache = Ccache(default, (new,))
+                ccache = Ccache(default, (new,), self._header_tags(()))
             store_ccache(ccache, name, config=self.config)
+
+    def _header_tags(self, tags: tuple[CcacheHeaderTag, ...]) -> tuple[CcacheHeaderTag, ...]:
+        """The header with our KDC time offset in tag 1, as MIT's kinit writes it when
+        ``kdc_timesync`` corrected the clock (tools reading the cache then correct it too)."""
+        offset = self.kdc_time_offset
+        if offset is None or not self.config.kdc_timesync:
+            return tags
+        seconds, micros = divmod(offset // timedelta(microseconds=1), 1_000_000)
+        value = struct.pack(">ii", seconds, micros)
+        kept = tuple(t for t in tags if t.tag != HEADER_KDC_OFFSET)
+        return (CcacheHeaderTag(HEADER_KDC_OFFSET, value), *kept)
 
 
 def _problem(exc: NoCredentials, missing: str) -> str:
