@@ -36,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import struct
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -57,7 +58,9 @@ from ...provider import DEFAULT_ENVIRONMENT, AuthIdentity, Credential, Environme
 from ...transport import KdcAddress
 from .asn1 import EncKrbCredPart, KrbCred, NameType, PrincipalName, parse_principal
 from .ccache import (
+    HEADER_KDC_OFFSET,
     Ccache,
+    CcacheHeaderTag,
     collection_caches,
     load_ccache,
     resolve_ccache_name,
@@ -230,8 +233,7 @@ class KerberosCredential(Credential):
         self.tgt_realm: str | None = None
         """The realm of the TGT the AS exchange got (differs from ``client.realm`` after a
         client referral, RFC 6806 §4)."""
-        self.kdc_time_offset: timedelta | None = None
-        """KDC clock minus ours, as last measured from a KRB_AP_ERR_SKEW (diagnostics only)."""
+        self._kdc_time_offset: timedelta | None = None
         self._environ = environ
         self._password: str | None = None
         self._nt_hash: bytes | None = None
@@ -286,6 +288,36 @@ class KerberosCredential(Credential):
         return self.acceptor_keytab
 
     # -- what the KDC exchanges need -------------------------------------------------------------
+
+    @property
+    def kdc_time_offset(self) -> timedelta | None:
+        """KDC clock minus ours: measured from a KRB_AP_ERR_SKEW or an AS-REP, or read from a
+        ccache's header; else the one another handle of this identity measured (it is kept with
+        the shared tickets too). With krb5.conf ``kdc_timesync`` (on by default) :meth:`now`
+        adds it to every time this credential puts on the wire or checks tickets against."""
+        if self._kdc_time_offset is not None:
+            return self._kdc_time_offset
+        return self.cache.kdc_time_offset if self.cache is not None else None
+
+    @kdc_time_offset.setter
+    def kdc_time_offset(self, offset: timedelta | None) -> None:
+        self._kdc_time_offset = offset
+        if self.cache is not None:
+            self.cache.kdc_time_offset = offset
+
+    def now(self, env: Environment) -> datetime:
+        """Our clock as the KDC sees it: ``env.now()`` plus :attr:`kdc_time_offset`.
+
+        MIT's ``kdc_timesync`` (``KRB5_LIBOPT_SYNC_KDCTIME``, on by default): once the offset
+        to the KDC's clock is known, ``krb5_timeofday`` adds it to every timestamp — AS-REQ
+        pre-authentication, TGS-REQ and AP-REQ authenticators, ticket validity checks. With
+        ``kdc_timesync = false`` the offset is only kept for diagnostics.
+        """
+        now = env.now()
+        offset = self.kdc_time_offset
+        if offset is not None and self.config.kdc_timesync:
+            return now + offset
+        return now
 
     @property
     def can_get_initial_tickets(self) -> bool:
@@ -417,10 +449,22 @@ class KerberosCredential(Credential):
                 kept = tuple(
                     c for c in existing.entries if c.is_config or not c.server.same_name(new.server)
                 )
-                ccache = Ccache(existing.default_principal, (*kept, new), existing.header_tags)
+                tags = self._header_tags(existing.header_tags)
+                ccache = Ccache(existing.default_principal, (*kept, new), tags)
             else:
-                ccache = Ccache(default, (new,))
+                ccache = Ccache(default, (new,), self._header_tags(()))
             store_ccache(ccache, name, config=self.config)
+
+    def _header_tags(self, tags: tuple[CcacheHeaderTag, ...]) -> tuple[CcacheHeaderTag, ...]:
+        """The header with our KDC time offset in tag 1, as MIT's kinit writes it when
+        ``kdc_timesync`` corrected the clock (tools reading the cache then correct it too)."""
+        offset = self.kdc_time_offset
+        if offset is None or not self.config.kdc_timesync:
+            return tags
+        seconds, micros = divmod(offset // timedelta(microseconds=1), 1_000_000)
+        value = struct.pack(">ii", seconds, micros)
+        kept = tuple(t for t in tags if t.tag != HEADER_KDC_OFFSET)
+        return (CcacheHeaderTag(HEADER_KDC_OFFSET, value), *kept)
 
 
 def _problem(exc: NoCredentials, missing: str) -> str:
