@@ -20,7 +20,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from . import registry
+from . import logs, registry
 from .buffers import ChannelBindings
 from .constants import AscReq, CredentialUse, IscReq, SecStatus
 from .errors import ContextExpired, InternalError, UnsupportedFunction, boundary_error
@@ -103,8 +103,9 @@ class Context:
         from .transport import send_to_kdc_async
 
         ctx = self._usable()
+        inp = self._input(token, params)
         try:
-            result = ctx.step(self._input(token, params))
+            result = ctx.step(inp)
             while result.kdc_request is not None:
                 req = result.kdc_request
                 reply = await send_to_kdc_async(
@@ -113,7 +114,10 @@ class Context:
                 )
                 result = ctx.step(StepInput(kdc_reply=reply))
         except Exception as exc:
-            raise self._error(exc, "token")  # noqa: B904 - boundary_error chains exc
+            err = self._error(exc, "token")
+            logs.handshake_exception(ctx, inp, err)
+            raise err  # noqa: B904 - boundary_error chains exc
+        logs.handshake_leg(ctx, inp, result)
         self.status = result.status
         return result.token or None
 

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from . import impersonation, registry
+from . import impersonation, logs, registry
 from .attributes import (
     CredentialNames,
     Flags,
@@ -275,6 +275,7 @@ def _deliver_failure(err: SspiError, pOutput: SecBufferDesc | None, allocate: bo
         out.fill(err.token, allocate)
 
 
+@logs.handshake_logged
 def drive(context: SecurityContext, inp: StepInput) -> Step:
     """Step ``context``, delivering every KDC request it makes with the blocking transport."""
     step = context.step(inp)

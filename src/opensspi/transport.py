@@ -44,6 +44,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from . import logs
 from .errors import NoAuthenticatingAuthority
 
 __all__ = [
@@ -249,6 +250,7 @@ class _Plan:
         if reason == _CUT_SHORT and label in self.failures:
             return  # keep the more telling reason of an earlier pass
         self.failures[label] = reason
+        logs.kdc_failover(self.realm, label, reason)
 
     def error(self) -> NoAuthenticatingAuthority:
         where = f"realm {self.realm}" if self.realm else "the realm"
@@ -501,6 +503,7 @@ def send_to_kdc(
                 raise plan.error()
             reply = _try_kdc_blocking(plan, kdc)
             if reply is not None:
+                logs.kdc_exchange(plan.realm, kdc, plan.deadline - plan.total, reply)
                 return reply
     raise plan.error()
 
@@ -642,6 +645,7 @@ async def send_to_kdc_async(
                 raise plan.error()
             reply = await _try_kdc_async(plan, kdc)
             if reply is not None:
+                logs.kdc_exchange(plan.realm, kdc, plan.deadline - plan.total, reply)
                 return reply
     raise plan.error()
 
