@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 import opensspi
 from opensspi import AuthIdentity, IscReq, cli
+from opensspi.der import encode_initial_context_token
 from opensspi.inspector import InspectError, decode_text, inspect_bytes, inspect_input, to_json
 from opensspi.packages.digest.credentials import DigestAcceptorConfig
 from opensspi.packages.kerberos import KerberosAuthData
@@ -29,6 +30,7 @@ from opensspi.packages.kerberos.acceptor import ReplayCache
 from opensspi.packages.kerberos.ccache import CcachePrincipal
 from opensspi.packages.kerberos.keytab import Keytab, KeytabEntry
 from opensspi.packages.kerberos.tickets import TicketCache
+from opensspi.packages.negotiate import asn1 as spnego
 from opensspi.packages.ntlm.crypto import ntowfv1
 from opensspi.testing.kdc import MiniKdc
 
@@ -299,6 +301,64 @@ def test_our_own_kerberos_tokens(capsys: pytest.CaptureFixture[str], tmp_path: P
     assert rc == 1 and err.startswith("opensspi klist: error: ") and err.count("\n") == 1
 
 
+def test_spnego_wrapped_ntlm_and_checks_through_the_wrapping(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """NTLM inside SPNEGO, as Negotiate sends it: inspected recursively, and the CHALLENGE and
+    NEGOTIATE for the checks may be SPNEGO-wrapped too."""
+    negotiate, challenge, authenticate = ntlm_handshake()
+    init = spnego.NegTokenInit(mech_types=(spnego.NTLMSSP_OID,), mech_token=negotiate).to_token()
+    resp = spnego.NegTokenResp(neg_state=spnego.NegState.ACCEPT_INCOMPLETE,
+                               supported_mech=spnego.NTLMSSP_OID,
+                               response_token=challenge).to_der()
+    final = spnego.NegTokenResp(response_token=authenticate).to_der()
+    report = inspect_json(
+        capsys, "Authorization: Negotiate " + base64.b64encode(final).decode(),
+        "--password", "Pa55-word",
+        "--negotiate", base64.b64encode(init).decode(),
+        "--challenge", "WWW-Authenticate: Negotiate " + base64.b64encode(resp).decode())
+    assert report["type"] == "SPNEGO NegTokenResp (RFC 4178 4.2.2)"
+    inner = report["response_token"]
+    assert inner["type"].startswith("NTLM AUTHENTICATE_MESSAGE")
+    assert inner["checks"] == {"nt_proof_str": "valid for user 'alice' in domain 'CORP'",
+                               "mic": "valid"}
+    first = inspect_json(capsys, init.hex())
+    assert first["mech_types"] == ["1.3.6.1.4.1.311.2.2.10 (NTLMSSP)"]
+    assert first["mech_token"]["type"].startswith("NTLM NEGOTIATE_MESSAGE")
+    second = inspect_json(capsys, resp.hex())
+    assert second["neg_state"]["name"] == "ACCEPT_INCOMPLETE"
+    assert second["response_token"]["server_challenge"] == challenge[24:32].hex()
+
+
+def test_windows_style_neg_token_init2(capsys: pytest.CaptureFixture[str]) -> None:
+    token = spnego.NegTokenInit2(
+        mech_types=(spnego.MS_KRB5_OID, spnego.KRB5_OID, spnego.NEGOEX_OID, spnego.NTLMSSP_OID),
+        neg_hints=spnego.NegHints(hint_name="not_defined_in_RFC4178@please_ignore"),
+    ).to_token()
+    report = inspect_json(capsys, "WWW-Authenticate: Negotiate " + base64.b64encode(token).decode())
+    assert report["type"] == "SPNEGO NegTokenInit2 (MS-SPNG 2.2.1)"
+    assert report["mech_types"] == [
+        "1.2.840.48018.1.2.2 (Kerberos 5 (Microsoft OID))", "1.2.840.113554.1.2.2 (Kerberos 5)",
+        "1.3.6.1.4.1.311.2.2.30 (NegoEx)", "1.3.6.1.4.1.311.2.2.10 (NTLMSSP)"]
+    assert report["neg_hints"]["hint_name"] == "not_defined_in_RFC4178@please_ignore"
+    assert report["mech_token"] is None
+
+
+def test_kdc_tcp_framing_and_legacy_gss_token(capsys: pytest.CaptureFixture[str]) -> None:
+    error = vector(MIT_KDC, "kinit #0 KRB-ERROR")
+    framed = len(error).to_bytes(4, "big") + error
+    report = inspect_json(capsys, framed.hex())
+    assert report["framing"] == "TCP record marker (RFC 4120 7.2.2)"
+    assert report["error_code"]["name"] == "KDC_ERR_PREAUTH_REQUIRED"
+    # An RFC 4757 (RC4) MIC token: SGN_ALG 0x11 HMAC MD5, SEAL_ALG 0xffff, framed (RFC 1964 1.2).
+    body = b"\x01\x01" + b"\x11\x00" + b"\xff\xff" + b"\xff\xff" + bytes(8) + bytes(8)
+    legacy = encode_initial_context_token(spnego.KRB5_OID, body)
+    report = inspect_json(capsys, legacy.hex())
+    assert report["tok_id"] == "0101 (MIC (RFC 1964/4757))"
+    assert report["sgn_alg"] == {"value": 0x11, "name": "HMAC MD5 (RC4)"}
+    assert report["seal_alg"] == {"value": 0xFFFF, "name": "none"}
+
+
 # -- Digest, TLS ---------------------------------------------------------------------------------
 
 
@@ -324,6 +384,12 @@ def test_digest_http_and_sasl(capsys: pytest.CaptureFixture[str]) -> None:
     assert resp["type"] == "HTTP Digest Authorization (RFC 7616 3.4)"
     assert (resp["username"], resp["uri"], resp["realm"]) == ("bob", "/x", "api@example.com")
     assert re.fullmatch(r"[0-9a-f]{32,64}", resp["response"])
+
+    info = inspect_json(capsys, 'Authentication-Info: rspauth="d3b07384d113edec49eaa6238ad5ff00",'
+                                ' qop=auth, nc=00000001, cnonce="0a4f113b"')
+    assert info["type"] == "HTTP Digest Authentication-Info (RFC 7616 3.5)"
+    assert (info["rspauth"], info["nc"], info["qop"]) == (
+        "d3b07384d113edec49eaa6238ad5ff00", 1, "auth")
 
     sasl_server = opensspi.server("WDigest", auth_data=DigestAcceptorConfig(
         realm="example.com", passwords={"bob": "pw"}))

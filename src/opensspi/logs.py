@@ -85,9 +85,19 @@ KDC_LOG = logging.getLogger("opensspi.kerberos.kdc")
 NEGOTIATE_LOG = logging.getLogger("opensspi.negotiate")
 
 
+_BY_PACKAGE: dict[str, logging.Logger] = {}
+
+
 def logger_for_package(name: str) -> logging.Logger:
-    """The logger of the package called ``name`` (``"NTLM"`` -> ``opensspi.ntlm``)."""
-    return logging.getLogger(_PACKAGE_LOGGERS.get(name.lower(), "opensspi.sspi"))
+    """The logger of the package called ``name`` (``"NTLM"`` -> ``opensspi.ntlm``).
+
+    Looked up once per package name: ``logging.getLogger`` takes a lock, a dict lookup does not.
+    """
+    found = _BY_PACKAGE.get(name)
+    if found is None:
+        found = logging.getLogger(_PACKAGE_LOGGERS.get(name.lower(), "opensspi.sspi"))
+        _BY_PACKAGE[name] = found
+    return found
 
 
 # -- token summaries ------------------------------------------------------------------------------

@@ -115,7 +115,7 @@ def _padata(entries: tuple[k.PAData, ...] | None, secrets: KerberosSecrets | Non
     return out
 
 
-def ticket(value: k.Ticket, secrets: KerberosSecrets | None = None) -> Report:
+def ticket(value: k.Ticket) -> Report:
     return {
         "tkt_vno": value.tkt_vno,
         "realm": value.realm,
