@@ -10,6 +10,7 @@ key and derived key, as raw bytes, hex (both cases) and base64.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 from collections.abc import Iterator
@@ -196,6 +197,27 @@ def test_kerberos_legs_and_kdc_exchanges(records: list[logging.LogRecord], tmp_p
         for kind in (0x99, 0xAA, 0x55):
             secrets.append(derive_key(Key(18, session), usage, kind))
     assert_no_secret(records, secrets)
+
+
+def test_asyncio_legs_and_kdc_exchanges(records: list[logging.LogRecord], tmp_path: Path) -> None:
+    """``step_async`` logs its leg, and the asyncio transport its KDC exchanges (over UDP)."""
+    kdc = MiniKdc(REALM)
+    kdc.add_user("alice", PASSWORD)
+    kdc.add_service("HTTP/web.example.test")
+    with kdc.serve():
+        client = opensspi.client(
+            "Kerberos", target="HTTP/web.example.test", flags=FLAGS,
+            auth_data=KerberosAuthData(identity=AuthIdentity("alice", REALM, PASSWORD),
+                                       config=kdc.krb5_config()))
+        token = asyncio.run(client.step_async())
+    assert token is not None
+    exchanges = [r for r in records if r.name == "opensspi.kerberos.kdc"]
+    assert [getattr(r, "transport", None) for r in exchanges] == ["udp", "udp", "udp"]
+    assert [getattr(r, "error", None) for r in exchanges] == [
+        "KDC_ERR_PREAUTH_REQUIRED", None, None]
+    (leg,) = [r for r in records if r.name == "opensspi.kerberos"]
+    assert leg.getMessage().startswith("Kerberos client leg: SEC_I_CONTINUE_NEEDED")
+    assert_no_secret(records, [PASSWORD] + [k.contents for k in kdc.entry("alice").keys])
 
 
 def test_kdc_failover_is_info(records: list[logging.LogRecord]) -> None:

@@ -34,7 +34,10 @@ def sdist(tmp_path_factory: pytest.TempPathFactory) -> Path:
         leftover.rmdir()
     (archive,) = out.glob("opensspi-*.tar.gz")
     with tarfile.open(archive) as tar:
-        tar.extractall(out, filter="data")
+        if hasattr(tarfile, "data_filter"):  # Python 3.10.12+, 3.11.4+
+            tar.extractall(out, filter="data")
+        else:
+            tar.extractall(out)  # our own archive, just built
     (tree,) = (p for p in out.iterdir() if p.is_dir())
     return tree
 
