@@ -36,6 +36,7 @@ def test_state_diagrams_are_current() -> None:
     assert current == module.render(), "run: python tools/gen_state_diagrams.py"
 
 
+@pytest.mark.slow
 def test_sphinx_builds_with_warnings_as_errors(tmp_path: Path) -> None:
     require_module("sphinx", "pip install sphinx (it is in the test extra)")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}

@@ -71,6 +71,7 @@ def test_metadata(sdist: Path) -> None:
     assert meta.get_all("Requires-Dist")[0] == "cryptography>=42"
 
 
+@pytest.mark.slow
 def test_the_sdist_runs_its_own_tests(sdist: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(sdist / "src")}
     result = subprocess.run(
