@@ -34,7 +34,8 @@ TOK_IDS = {
 
 
 class GssChecksumFlags(IntFlag):
-    """The Flags field of the 0x8003 authenticator checksum, RFC 4121 §4.1.1.1 (and MS-KILE)."""
+    """The Flags field of the 0x8003 authenticator checksum, RFC 4121 §4.1.1.1, with the other
+    RFC 2744 GSS_C_* bits and MS-KILE's 0x1000-0x4000."""
 
     GSS_C_DELEG_FLAG = 1
     GSS_C_MUTUAL_FLAG = 2
@@ -42,6 +43,9 @@ class GssChecksumFlags(IntFlag):
     GSS_C_SEQUENCE_FLAG = 8
     GSS_C_CONF_FLAG = 16
     GSS_C_INTEG_FLAG = 32
+    GSS_C_ANON_FLAG = 64
+    GSS_C_PROT_READY_FLAG = 128
+    GSS_C_TRANS_FLAG = 256  # RFC 2744 §5.19; MIT's initiator always sets it
     GSS_C_DCE_STYLE = 0x1000
     GSS_C_IDENTIFY_FLAG = 0x2000
     GSS_C_EXTENDED_ERROR_FLAG = 0x4000
