@@ -478,6 +478,10 @@ def test_bad_options_and_missing_keytab(capsys: pytest.CaptureFixture[str]) -> N
     token = vector(NLMP, "AUTHENTICATE_MESSAGE").hex()
     rc, _, err = run(capsys, "inspect", token, "--nt-hash", "abcd")
     assert rc == 2 and "16 bytes" in err and err.count("\n") == 1
+    rc, _, err = run(capsys, "inspect", token, "--nt-hash", "zz" * 16)
+    assert rc == 2 and "16 bytes" in err
+    rc, _, err = run(capsys, "inspect", token, "--password", "x", "--challenge", "a1 03 30 01")
+    assert rc == 2 and err.startswith("opensspi inspect: error: --challenge: ")
     rc, _, err = run(capsys, "inspect", token, "--keytab", "/nonexistent/keytab")
     assert rc == 2 and err.startswith("opensspi inspect: error: ") and err.count("\n") == 1
 
@@ -501,6 +505,18 @@ def test_fuzz_flipped_bytes(token: bytes, where: int, value: int) -> None:
     data[where % len(data)] = value
     with contextlib.suppress(InspectError):
         inspect_input(decode_text(bytes(data).hex()))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200) | st.sampled_from(["Negotiate ", "NTLM ", "Digest ",
+                                                 "WWW-Authenticate: ", "realm="]).flatmap(
+    lambda head: st.text(max_size=120).map(lambda tail: head + tail)))
+def test_fuzz_text_raises_only_inspect_error(text: str) -> None:
+    try:
+        report = inspect_input(decode_text(text))
+    except InspectError:
+        return
+    json.dumps(to_json(report))
 
 
 def test_inspect_bytes_api() -> None:

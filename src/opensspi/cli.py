@@ -123,10 +123,16 @@ def _inspect(args: argparse.Namespace) -> int:
             for name in extra:
                 value = getattr(args, name)
                 if value is not None:
-                    extra[name] = find_ntlm(_read(value).data)
+                    try:
+                        extra[name] = find_ntlm(_read(value).data)
+                    except (InspectError, ValueError) as exc:
+                        return _fail("inspect", f"--{name}: {exc}")
             nt_hash = None
             if args.nt_hash is not None:
-                nt_hash = bytes.fromhex(args.nt_hash)
+                try:
+                    nt_hash = bytes.fromhex(args.nt_hash)
+                except ValueError:
+                    nt_hash = b""
                 if len(nt_hash) != 16:
                     return _fail("inspect", "--nt-hash is 16 bytes (32 hex digits).")
             secrets = Secrets(ntlm=NtlmSecrets(args.password, nt_hash, args.user, args.domain,
