@@ -12,7 +12,8 @@ Loggers (standard :mod:`logging`; nothing is configured here, and a
   INFO when a KDC fails and the next one is tried.
 - ``opensspi.negotiate``: INFO when Negotiate falls back from one mechanism to another
   (:func:`negotiate_fallback`).
-- ``opensspi.sspi``: the Windows-shaped layer.
+- ``opensspi.sspi``: the legs of a package with no logger of its own (one registered at run
+  time by a third party).
 
 Rules of this module:
 
