@@ -201,7 +201,8 @@ def _status_name(status: int) -> str:
 
 def handshake_leg(context: SecurityContext, inp: StepInput, step: Step) -> None:
     """DEBUG: one leg of a handshake finished with ``step.status``."""
-    log = logger_for_package(context.info.name)
+    name = context.info.name
+    log = _BY_PACKAGE.get(name) or logger_for_package(name)
     if not log.isEnabledFor(logging.DEBUG):
         return
     side = "client" if context.is_client else "server"
