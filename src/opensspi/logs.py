@@ -271,7 +271,13 @@ def handshake_failed(context: SecurityContext, inp: StepInput, status: int, reas
 
 def kdc_exchange(realm: str | None, kdc: KdcAddress, started: float, reply: bytes) -> None:
     """DEBUG: a KDC of ``realm`` answered; ``started`` is the ``time.monotonic()`` of the
-    exchange's start. Names the KRB-ERROR code when the reply is a KRB-ERROR."""
+    exchange's start, so the elapsed time includes attempts at KDCs that failed before (each of
+    those has its INFO record). Names the KRB-ERROR code when the reply is a KRB-ERROR.
+
+    Deviation: when a UDP reply was KRB_ERR_RESPONSE_TOO_BIG and the same KDC answered over
+    TCP, the record names the KDC entry as listed (udp); the INFO record before it says
+    "retried over TCP".
+    """
     if not KDC_LOG.isEnabledFor(logging.DEBUG):
         return
     elapsed_ms = (time.monotonic() - started) * 1000.0
