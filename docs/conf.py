@@ -40,4 +40,7 @@ autodoc_typehints = "signature"
 autodoc_default_options = {"members": True, "show-inheritance": True}
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
+# "Attributes:" sections as :ivar: fields: a NamedTuple or dataclass field that autodoc also
+# documents would otherwise be described twice.
+napoleon_use_ivar = True
 suppress_warnings = ["ref.python"]
