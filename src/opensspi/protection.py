@@ -131,14 +131,14 @@ def _fast(ctx: SecurityContext, op: MessageOp, bufs: list[SecBuffer], qop: int,
             qop = ctx.verify_signature((MessagePart(plain, sealed=False),), sig, seq)
             second.buffer = plain
             return MessageResult(qop=qop) if qop else _OK
-        opened = ctx.decrypt(sig, (MessagePart(plain),), seq)
+        opened = ctx.unseal_one(sig, plain)
         second.buffer = opened.parts[0]
         return MessageResult(qop=opened.qop) if opened.qop else _OK
     else:
         return None
     if op is MessageOp.ENCRYPT:
         token.ensure_room(ctx.sizes().security_trailer)
-        sealed = ctx.encrypt((MessagePart(data._data),), qop, seq)
+        sealed = ctx.seal_one(data._data, qop)
         if sealed.padding:
             raise InvalidToken(
                 "EncryptMessage produced padding but the SecBufferDesc has no SECBUFFER_PADDING "
@@ -148,7 +148,7 @@ def _fast(ctx: SecurityContext, op: MessageOp, bufs: list[SecBuffer], qop: int,
         data.buffer = sealed.parts[0]
         return _OK
     if op is MessageOp.DECRYPT:
-        opened = ctx.decrypt(token._data, (MessagePart(data._data),), seq)
+        opened = ctx.unseal_one(token._data, data._data)
         data.buffer = opened.parts[0]
         return MessageResult(qop=opened.qop) if opened.qop else _OK
     if op is MessageOp.SIGN:
@@ -164,7 +164,7 @@ def protect(
 ) -> MessageResult:
     """Run one message function on ``desc`` in place and return the package's result."""
     bufs = desc.buffers
-    if len(bufs) == 2 and _uses_gss_default(ctx):
+    if len(bufs) == 2 and (_GSS_DEFAULT.get(type(ctx)) or _uses_gss_default(ctx)):
         done = _fast(ctx, op, bufs, qop, seq)
         if done is not None:
             return done

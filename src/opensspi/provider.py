@@ -325,6 +325,17 @@ class SecurityContext(ABC):
             f"The {self.info.name} package does not support SECBUFFER_STREAM messages."
         )
 
+    # -- one DATA buffer: the fast path of EncryptMessage/DecryptMessage ---------------------
+
+    def seal_one(self, data: bytes, qop: int) -> Sealed:
+        """EncryptMessage of exactly one DATA buffer (TOKEN + DATA); packages may make it faster
+        than :meth:`encrypt`, which it must equal."""
+        return self.encrypt((MessagePart(data),), qop, None)
+
+    def unseal_one(self, token: bytes, data: bytes) -> Unsealed:
+        """DecryptMessage of exactly one DATA buffer; equal to :meth:`decrypt`."""
+        return self.decrypt(token, (MessagePart(data),), None)
+
     # -- the Pythonic fast path --------------------------------------------------------------
 
     def wrap(self, data: bytes, encrypt: bool = True) -> bytes:

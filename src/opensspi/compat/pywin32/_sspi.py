@@ -33,6 +33,7 @@ class _BaseAuth:
         self.initiator_name: str | None = None
         self.service_name: str | None = None
         self.next_seq_num = 0
+        self._sizes_of: tuple[object, dict[str, int]] | None = None
 
     def _get_next_seq_num(self) -> int:
         seq = self.next_seq_num
@@ -45,9 +46,16 @@ class _BaseAuth:
         return self.ctxt
 
     def _sizes(self) -> dict[str, int]:
-        sizes: dict[str, int] = self._context().QueryContextAttributes(
-            sspicon.SECPKG_ATTR_SIZES
-        )
+        """SECPKG_ATTR_SIZES of the established context. pywin32 asks on every message; the
+        answer cannot change once the handshake is complete, so it is asked once per context."""
+        ctxt = self._context()
+        record = ctxt._handle._record
+        current = record.context if record is not None else None
+        cached = self._sizes_of
+        if cached is not None and current is not None and cached[0] is current:
+            return cached[1]
+        sizes: dict[str, int] = ctxt.QueryContextAttributes(sspicon.SECPKG_ATTR_SIZES)
+        self._sizes_of = (current, sizes)
         return sizes
 
     def _wrap_input(self, sec_buffer_in: Any) -> win32security.PySecBufferDescType | None:

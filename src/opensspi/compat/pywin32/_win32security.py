@@ -144,16 +144,18 @@ class PySecBufferType:
 class PySecBufferDescType:
     """A SecBufferDesc holding PySecBufferType objects."""
 
-    __slots__ = ("_items", "ulVersion")
+    __slots__ = ("_items", "_sec", "ulVersion")
 
     def __init__(self, ulVersion: int = 0) -> None:  # noqa: N803
         self.ulVersion = ulVersion
         self._items: list[PySecBufferType] = []
+        self._sec = SecBufferDesc()  # the same SecBuffers, as the sspi layer takes them
 
     def append(self, buffer: PySecBufferType) -> None:
         if not isinstance(buffer, PySecBufferType):
             raise TypeError("PySecBufferDescType holds PySecBufferType objects only")
         self._items.append(buffer)
+        self._sec.buffers.append(buffer._buf)
 
     def __getitem__(self, index: int) -> PySecBufferType:
         return self._items[index]
@@ -166,9 +168,10 @@ class PySecBufferDescType:
 
     def Clear(self) -> None:  # noqa: N802
         self._items.clear()
+        self._sec.buffers.clear()
 
     def _desc(self) -> SecBufferDesc:
-        return SecBufferDesc(item._buf for item in self._items)
+        return self._sec
 
     def __repr__(self) -> str:
         return (

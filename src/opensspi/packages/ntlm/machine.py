@@ -699,6 +699,23 @@ class NtlmContext(SecurityContext):
             self._recv_seq += 1
         return Unsealed(tuple(outputs))
 
+    def seal_one(self, data: bytes, qop: int) -> Sealed:
+        if qop or not self._flags & _SEAL:
+            return self.encrypt((MessagePart(data),), qop, None)
+        sealed, signature = self._sec(True).seal(self._send_seq, data)
+        self._send_seq += 1
+        return Sealed(signature, (sealed,))
+
+    def unseal_one(self, token: bytes, data: bytes) -> Unsealed:
+        if not self._flags & _SEAL:
+            return self.decrypt(token, (MessagePart(data),), None)
+        sec = self._sec(True)
+        self._check_seq(token)
+        try:
+            return Unsealed((sec.unseal(self._recv_seq, data, token),))
+        finally:
+            self._recv_seq += 1
+
     def split_stream(self, stream: bytes) -> tuple[bytes, bytes]:
         if len(stream) < SIGNATURE_SIZE:
             raise InvalidToken(
