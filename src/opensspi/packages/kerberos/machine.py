@@ -26,7 +26,6 @@ ISC_RET_/ASC_RET_USE_SESSION_KEY bits are set only when that AP-REQ was sent / a
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -634,10 +633,10 @@ class KerberosContext(SecurityContext):
                 f"The client's clock ({when:%Y-%m-%d %H:%M:%S}Z) differs from this server's by "
                 f"more than {skew}; synchronise the clocks."
             )
-        digest = hashlib.sha256(ap_req.authenticator.cipher).digest()
-        ReplayCache.shared().check_and_add(
-            str(enc_ticket.cname), str(ap_req.ticket.sname), auth.ctime, auth.cusec, digest,
-            now, skew,
+        # Keyed on what the sender cannot change (not the clear-text ticket sname): issue 12.
+        ReplayCache.shared().check(
+            enc_ticket.cname.to_text(enc_ticket.crealm), auth.ctime, auth.cusec,
+            ap_req.authenticator.cipher, now, skew,
         )
         flags = 0
         if auth.cksum is not None and auth.cksum.cksumtype == gss.GSS_CHECKSUM_TYPE:

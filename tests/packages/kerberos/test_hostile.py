@@ -1,0 +1,173 @@
+"""Hostile peers against the Kerberos acceptor (issue 12): rewritten replays, rc4 downgrades.
+
+Driven by the AP-REQs recorded from MIT krb5 (tests/vectors/peers/mit/), with a keytab built from
+the recorded realm's keys and the clock set to the moment of capture, as in test_machine.py.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+import opensspi
+from opensspi import Environment, SecStatus
+from opensspi.errors import AlgorithmMismatch, OutOfSequence, SspiError, TimeSkew
+from opensspi.packages.kerberos import KerberosAuthData
+from opensspi.packages.kerberos.acceptor import ReplayCache
+from opensspi.packages.kerberos.asn1 import (
+    ApReq,
+    Authenticator,
+    PrincipalName,
+    Ticket,
+    gss_unwrap_token,
+    gss_wrap_token,
+)
+from opensspi.packages.kerberos.ccache import CcachePrincipal
+from opensspi.packages.kerberos.config import Krb5Config
+from opensspi.packages.kerberos.keytab import Keytab, KeytabEntry
+
+MIT = Path(__file__).resolve().parents[2] / "vectors" / "peers" / "mit"
+AP = {e["name"]: e for e in json.loads((MIT / "ap.json").read_text())["entries"]}
+REALM = json.loads((MIT / "realm.json").read_text())
+CONFIG = Krb5Config.from_string(
+    "[libdefaults]\n default_realm = TEST.LOCAL\n dns_lookup_kdc = false\n")
+NAME = "gss krb5 initiator #0"
+
+
+@pytest.fixture(autouse=True)
+def _clean_replay_cache() -> Iterator[None]:
+    ReplayCache.shared().clear()
+    yield
+    ReplayCache.shared().clear()
+
+
+def _capture_time() -> datetime:
+    return Authenticator.from_der(bytes.fromhex(AP[f"{NAME} AP-REQ Authenticator"]["hex"])).ctime
+
+
+def _keytab(tmp_path: Path, *names: str) -> str:
+    """A keytab in which every name in ``names`` holds host/server.test.local's keys: the
+    machine-account keytab of an AD member, where HTTP/ and host/ share one key."""
+    entries = [
+        KeytabEntry(CcachePrincipal(1, tuple(name.split("/")), "TEST.LOCAL"), 0,
+                    key["kvno"], key["etype"], bytes.fromhex(key["hex"]))
+        for name in names
+        for key in REALM["keys"]["host/server.test.local"]
+    ]
+    path = tmp_path / "machine.keytab"
+    Keytab(tuple(entries)).save(path)
+    return str(path)
+
+
+def _server(keytab: str, at: datetime, **data: object) -> opensspi.Context:
+    return opensspi.server("Kerberos", auth_data=KerberosAuthData(  # type: ignore[arg-type]
+        acceptor_keytab=keytab, config=CONFIG, **data),  # type: ignore[arg-type]
+        env=Environment(now=lambda: at + timedelta(seconds=1)))
+
+
+def _with_sname(token: bytes, service: str) -> bytes:
+    """The same AP-REQ with the ticket's clear-text sname rewritten (nothing else changes)."""
+    oid, tok_id, body = gss_unwrap_token(token)
+    ap_req = ApReq.from_der(body)
+    old = ap_req.ticket
+    ticket = Ticket(tkt_vno=old.tkt_vno, realm=old.realm,
+                    sname=PrincipalName(old.sname.name_type, (service, "server.test.local")),
+                    enc_part=old.enc_part)
+    return gss_wrap_token(oid, tok_id, replace(ap_req, ticket=ticket).to_der())
+
+
+def test_replay_with_a_rewritten_sname_is_refused(tmp_path: Path) -> None:
+    """Defect 1: the replay cache must not key on the attacker-controlled ticket sname."""
+    at = _capture_time()
+    keytab = _keytab(tmp_path, "host/server.test.local", "HTTP/server.test.local")
+    token = bytes.fromhex(AP[NAME]["hex"])
+    first = _server(keytab, at)
+    first.step(token)
+    assert first.complete and first.client_name == "alice@TEST.LOCAL"
+    rewritten = _with_sname(token, "HTTP")
+    assert rewritten != token
+    with pytest.raises(OutOfSequence) as exc:
+        _server(keytab, at).step(rewritten)
+    assert exc.value.status == SecStatus.SEC_E_OUT_OF_SEQUENCE
+
+
+def test_the_rewritten_sname_alone_is_accepted(tmp_path: Path) -> None:
+    """Control for the test above: the rewritten ticket opens (the keys are shared), so only
+    the replay cache stands between the attacker and a second logon."""
+    keytab = _keytab(tmp_path, "host/server.test.local", "HTTP/server.test.local")
+    server = _server(keytab, _capture_time())
+    server.step(_with_sname(bytes.fromhex(AP[NAME]["hex"]), "HTTP"))
+    assert server.complete
+    assert server.context.server_name == "HTTP/server.test.local@TEST.LOCAL"  # type: ignore[attr-defined]
+
+
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+SKEW = timedelta(seconds=300)
+
+
+def test_replay_cache_under_1000_concurrent_authenticators() -> None:
+    """1,000 threads each record one authenticator, then replay it: every first one passes,
+    every replay is refused, and nothing is lost to a race."""
+    cache = ReplayCache(max_entries=4096)
+    barrier = threading.Barrier(50)
+    outcomes: list[tuple[int, str]] = []
+    lock = threading.Lock()
+
+    def one(i: int) -> None:
+        if i < 50:
+            barrier.wait()
+        digest = i.to_bytes(4, "big")
+        results = []
+        for _ in range(2):
+            try:
+                cache.check("alice@TEST.LOCAL", NOW, i % 1000, digest, NOW, SKEW)
+                results.append("ok")
+            except OutOfSequence:
+                results.append("replay")
+        with lock:
+            outcomes.append((i, ",".join(results)))
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(1000)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(o for _, o in outcomes) == ["ok,replay"] * 1000
+    assert len(cache) == 1000
+
+
+def test_replay_cache_is_bounded_and_fails_closed() -> None:
+    """Past its cap the cache evicts the oldest authenticators and from then on refuses any
+    authenticator not newer than the evicted ones (as too old: SEC_E_TIME_SKEW), so a bounded
+    cache never lets a replay through."""
+    cache = ReplayCache(max_entries=10)
+    for i in range(25):
+        cache.check("alice@TEST.LOCAL", NOW + timedelta(seconds=i), 0, b"a%d" % i, NOW, SKEW)
+    assert len(cache) == 10
+    # The evicted ones cannot come back ...
+    for i in range(15):
+        with pytest.raises(SspiError) as exc:
+            cache.check("alice@TEST.LOCAL", NOW + timedelta(seconds=i), 0, b"a%d" % i, NOW, SKEW)
+        assert exc.value.status in (SecStatus.SEC_E_TIME_SKEW, SecStatus.SEC_E_OUT_OF_SEQUENCE)
+    # ... the kept ones are still replays, and newer authenticators still pass.
+    with pytest.raises(OutOfSequence):
+        cache.check("alice@TEST.LOCAL", NOW + timedelta(seconds=24), 0, b"a24", NOW, SKEW)
+    cache.check("alice@TEST.LOCAL", NOW + timedelta(seconds=30), 0, b"new", NOW, SKEW)
+
+
+def test_replay_cache_expires_past_the_skew_window() -> None:
+    cache = ReplayCache(max_entries=10)
+    cache.check("alice@TEST.LOCAL", NOW, 0, b"x", NOW, SKEW)
+    later = NOW + SKEW + timedelta(seconds=1)
+    cache.check("bob@TEST.LOCAL", later, 0, b"y", later, SKEW)
+    assert len(cache) == 1
+    with pytest.raises(TimeSkew):
+        cache.check("alice@TEST.LOCAL", NOW, 0, b"x", later + SKEW, SKEW)
+
+
