@@ -214,6 +214,15 @@ class NtlmContext(SecurityContext):
     # -- the handshake ----------------------------------------------------------------------
 
     def step(self, inp: StepInput) -> Step:
+        if self._machine.state is State.COMPLETE:
+            # A stray token after the handshake (a replayed AUTHENTICATE, a retransmission) is
+            # refused without touching the context: it stays complete and its session keys and
+            # sequence numbers keep working (issue 12). A table entry cannot express this, as
+            # the machine fails a context whose handler raises.
+            raise InvalidToken(
+                "The NTLM context is already complete; the extra token (a replayed or stray "
+                "handshake message) was refused and the context remains usable."
+            )
         token = inp.token
         if not token:
             event = Input.NO_TOKEN
