@@ -16,13 +16,17 @@ from pathlib import Path
 import pytest
 
 import opensspi
-from opensspi import Environment, SecStatus
-from opensspi.errors import AlgorithmMismatch, OutOfSequence, SspiError, TimeSkew
+from opensspi import Environment, IscReq, SecStatus
+from opensspi.errors import OutOfSequence, SspiError, TimeSkew
 from opensspi.packages.kerberos import KerberosAuthData
 from opensspi.packages.kerberos.acceptor import ReplayCache
 from opensspi.packages.kerberos.asn1 import (
+    ApRep,
     ApReq,
     Authenticator,
+    EncApRepPart,
+    EncryptedData,
+    EncryptionKey,
     PrincipalName,
     Ticket,
     gss_unwrap_token,
@@ -30,7 +34,11 @@ from opensspi.packages.kerberos.asn1 import (
 )
 from opensspi.packages.kerberos.ccache import CcachePrincipal
 from opensspi.packages.kerberos.config import Krb5Config
+from opensspi.packages.kerberos.crypto import Key, decrypt, encrypt, random_key
 from opensspi.packages.kerberos.keytab import Keytab, KeytabEntry
+from opensspi.packages.kerberos.tickets import TicketCache
+from opensspi.provider import AuthIdentity
+from opensspi.testing.kdc import MiniKdc
 
 MIT = Path(__file__).resolve().parents[2] / "vectors" / "peers" / "mit"
 AP = {e["name"]: e for e in json.loads((MIT / "ap.json").read_text())["entries"]}
@@ -171,3 +179,142 @@ def test_replay_cache_expires_past_the_skew_window() -> None:
         cache.check("alice@TEST.LOCAL", NOW, 0, b"x", later + SKEW, SKEW)
 
 
+
+
+# -- defect 6: rc4-hmac tickets and subkeys ----------------------------------------------------
+
+WEB = "HTTP/web.example.test"
+FLAGS = IscReq.MUTUAL_AUTH | IscReq.INTEGRITY | IscReq.CONFIDENTIALITY
+
+
+@pytest.fixture
+def rc4_kdc() -> Iterator[MiniKdc]:
+    """A KDC whose principals hold only rc4-hmac keys (a Windows account without AES keys)."""
+    TicketCache.forget_all()
+    kdc = MiniKdc("EXAMPLE.TEST", enctypes=(23,))
+    kdc.add_user("alice", "Al1ce-Passw0rd!")
+    kdc.add_service(WEB)
+    with kdc.serve():
+        yield kdc
+    TicketCache.forget_all()
+
+
+def _rc4_pair(kdc: MiniKdc, tmp_path: Path, conf_rc4: bool, acceptor_rc4: bool | None,
+              ) -> tuple[opensspi.Context, opensspi.Context]:
+    client = opensspi.client("Kerberos", target=WEB, flags=FLAGS, auth_data=KerberosAuthData(
+        identity=AuthIdentity("alice", "EXAMPLE.TEST", "Al1ce-Passw0rd!"),
+        config=kdc.krb5_config(), allow_rc4=True))
+    keytab = kdc.write_keytab(tmp_path / "web.keytab", WEB)
+    server = opensspi.server("Kerberos", auth_data=KerberosAuthData(
+        acceptor_keytab=str(keytab), config=kdc.krb5_config(libdefaults={"allow_rc4": conf_rc4}),
+        allow_rc4=acceptor_rc4))
+    return client, server
+
+
+@pytest.mark.parametrize(("conf_rc4", "acceptor_rc4", "accepted"), [
+    (False, None, False),   # krb5.conf's default (allow_rc4 = false): refused
+    (True, None, True),     # allow_rc4 = true in krb5.conf: accepted
+    (True, False, False),   # the acceptor's auth data forbids it whatever krb5.conf says
+    (False, True, True),    # or allows it explicitly
+])
+def test_rc4_ticket_follows_allow_rc4(rc4_kdc: MiniKdc, tmp_path: Path, conf_rc4: bool,
+                                      acceptor_rc4: bool | None, accepted: bool) -> None:
+    client, server = _rc4_pair(rc4_kdc, tmp_path, conf_rc4, acceptor_rc4)
+    token = client.step()
+    assert token is not None
+    if accepted:
+        assert client.step(server.step(token)) is None
+        assert server.complete and client.complete
+        assert server.unwrap(client.wrap(b"rc4 allowed")) == b"rc4 allowed"
+    else:
+        with pytest.raises(SspiError) as exc:
+            server.step(token)
+        assert exc.value.status == SecStatus.SEC_E_ALGORITHM_MISMATCH
+
+
+@pytest.fixture
+def aes_kdc() -> Iterator[MiniKdc]:
+    TicketCache.forget_all()
+    kdc = MiniKdc("EXAMPLE.TEST")
+    kdc.add_user("alice", "Al1ce-Passw0rd!")
+    kdc.add_service(WEB)
+    with kdc.serve():
+        yield kdc
+    TicketCache.forget_all()
+
+
+def _aes_pair(kdc: MiniKdc, tmp_path: Path, allow_rc4: bool,
+              ) -> tuple[opensspi.Context, opensspi.Context]:
+    config = kdc.krb5_config()
+    client = opensspi.client("Kerberos", target=WEB, flags=FLAGS, auth_data=KerberosAuthData(
+        identity=AuthIdentity("alice", "EXAMPLE.TEST", "Al1ce-Passw0rd!"), config=config,
+        allow_rc4=allow_rc4))
+    keytab = kdc.write_keytab(tmp_path / "aes.keytab", WEB)
+    server = opensspi.server("Kerberos", auth_data=KerberosAuthData(
+        acceptor_keytab=str(keytab), config=config, allow_rc4=allow_rc4))
+    return client, server
+
+
+def _rewrite_authenticator_subkey(token: bytes, session: Key, subkey: Key) -> bytes:
+    oid, tok_id, body = gss_unwrap_token(token)
+    ap_req = ApReq.from_der(body)
+    auth = Authenticator.from_der(decrypt(session, 11, ap_req.authenticator.cipher))
+    auth = replace(auth, subkey=EncryptionKey(subkey.enctype, subkey.contents))
+    enc = EncryptedData(etype=session.enctype, cipher=encrypt(session, 11, auth.to_der()))
+    return gss_wrap_token(oid, tok_id, replace(ap_req, authenticator=enc).to_der())
+
+
+def _rewrite_ap_rep_subkey(token: bytes, session: Key, subkey: Key) -> bytes:
+    oid, tok_id, body = gss_unwrap_token(token)
+    rep = ApRep.from_der(body)
+    part = EncApRepPart.from_der(decrypt(session, 12, rep.enc_part.cipher))
+    part = replace(part, subkey=EncryptionKey(subkey.enctype, subkey.contents))
+    enc = EncryptedData(etype=session.enctype, cipher=encrypt(session, 12, part.to_der()))
+    return gss_wrap_token(oid, tok_id, replace(rep, enc_part=enc).to_der())
+
+
+@pytest.mark.parametrize("allow_rc4", [False, True])
+def test_rc4_authenticator_subkey_under_an_aes_ticket_is_refused(
+    aes_kdc: MiniKdc, tmp_path: Path, allow_rc4: bool
+) -> None:
+    """Defect 6: an initiator (or a man in the middle holding the session key) may not trade
+    the AES session key for an rc4 subkey, even where rc4 tickets are allowed."""
+    client, server = _aes_pair(aes_kdc, tmp_path, allow_rc4)
+    token = client.step()
+    assert token is not None
+    session = client.context._session_key  # type: ignore[attr-defined]
+    forged = _rewrite_authenticator_subkey(token, session, random_key(23))
+    with pytest.raises(SspiError) as exc:
+        server.step(forged)
+    assert exc.value.status == SecStatus.SEC_E_ALGORITHM_MISMATCH
+
+
+def test_unknown_authenticator_subkey_enctype_is_invalid_token(
+    aes_kdc: MiniKdc, tmp_path: Path
+) -> None:
+    client, server = _aes_pair(aes_kdc, tmp_path, False)
+    token = client.step()
+    assert token is not None
+    session = client.context._session_key  # type: ignore[attr-defined]
+    oid, tok_id, body = gss_unwrap_token(token)
+    ap_req = ApReq.from_der(body)
+    auth = Authenticator.from_der(decrypt(session, 11, ap_req.authenticator.cipher))
+    auth = replace(auth, subkey=EncryptionKey(99, bytes(16)))
+    enc = EncryptedData(etype=session.enctype, cipher=encrypt(session, 11, auth.to_der()))
+    with pytest.raises(SspiError) as exc:
+        server.step(gss_wrap_token(oid, tok_id, replace(ap_req, authenticator=enc).to_der()))
+    assert exc.value.status == SecStatus.SEC_E_INVALID_TOKEN
+
+
+@pytest.mark.parametrize("allow_rc4", [False, True])
+def test_rc4_ap_rep_subkey_under_an_aes_ticket_is_refused(
+    aes_kdc: MiniKdc, tmp_path: Path, allow_rc4: bool
+) -> None:
+    client, server = _aes_pair(aes_kdc, tmp_path, allow_rc4)
+    reply = server.step(client.step())
+    assert reply is not None
+    session = client.context._session_key  # type: ignore[attr-defined]
+    forged = _rewrite_ap_rep_subkey(reply, session, random_key(23))
+    with pytest.raises(SspiError) as exc:
+        client.step(forged)
+    assert exc.value.status == SecStatus.SEC_E_ALGORITHM_MISMATCH
