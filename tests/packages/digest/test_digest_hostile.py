@@ -133,3 +133,15 @@ def test_forgotten_nonce_gets_a_stale_challenge(digest: Digest) -> None:
     again = digest.http_server(nonce_secret=b"s" * 32, max_nonces=1)
     step = again.step(StepInput(auth, params=(b"GET", b"/dir/index.html", b"")))
     assert step.status is SecStatus.SEC_I_CONTINUE_NEEDED and b"stale=true" in step.token
+
+
+@pytest.mark.parametrize("maxbuf", ["0\u00b2", "\u0661\u0662", "\uff11"])
+def test_non_ascii_digits_in_maxbuf_are_invalid_token(digest: Digest, maxbuf: str) -> None:
+    """Fuzz finding (digest_sasl_client): ``maxbuf=0²`` passed str.isdigit() and int() raised
+    ValueError out of InitializeSecurityContext. Now SEC_E_INVALID_TOKEN."""
+    client = digest.sasl_client()
+    client.step(StepInput())
+    challenge = f'nonce="a",maxbuf={maxbuf},algorithm=md5-sess'.encode()
+    with pytest.raises(SspiError) as exc:
+        client.step(StepInput(challenge))
+    assert exc.value.status == SecStatus.SEC_E_INVALID_TOKEN
