@@ -145,3 +145,28 @@ def test_non_ascii_digits_in_maxbuf_are_invalid_token(digest: Digest, maxbuf: st
     with pytest.raises(SspiError) as exc:
         client.step(StepInput(challenge))
     assert exc.value.status == SecStatus.SEC_E_INVALID_TOKEN
+
+
+@pytest.mark.parametrize("http", [True, False])
+def test_unknown_user_and_wrong_password_look_the_same(digest: Digest, http: bool) -> None:
+    """Same status and words; tools/enumeration_timing.py measures the timing (the acceptor
+    checks an unknown user against a decoy that costs what a stored password does)."""
+    def refusal(user: str, password: str) -> SspiError:
+        if http:
+            client, server = digest.http_client(user=user, password=password), digest.http_server()
+            challenge = server.step(StepInput()).token
+            auth = client.step(StepInput(challenge, params=(b"GET", b""))).token
+            call = lambda: server.step(StepInput(auth, params=(b"GET", b"/dir/index.html", b"")))  # noqa: E731
+        else:
+            client, server = digest.sasl_client(user=user, password=password), digest.sasl_server()
+            client.step(StepInput())
+            response = client.step(StepInput(server.step(StepInput()).token)).token
+            call = lambda: server.step(StepInput(response))  # noqa: E731
+        with pytest.raises(SspiError) as exc:
+            call()
+        return exc.value
+
+    known = "Mufasa" if http else "chris"
+    unknown, wrong = refusal("nobody", "x"), refusal(known, "not the password")
+    assert unknown.status == wrong.status == SecStatus.SEC_E_LOGON_DENIED
+    assert unknown.message == wrong.message

@@ -88,3 +88,21 @@ def test_replayed_authenticate_through_accept_security_context() -> None:
     sspi.EncryptMessage(client, 0, message, 0)
     sspi.DecryptMessage(server, message, 0)
     assert message[1].buffer == b"after the replay"
+
+
+def _refusal(user: str, password: str) -> SspiError:
+    client = opensspi.client("NTLM", user=user, password=password, target="HTTP/web")
+    server = opensspi.server("NTLM", users=USERS)
+    authenticate = client.step(server.step(client.step()))
+    with pytest.raises(SspiError) as exc:
+        server.step(authenticate)
+    return exc.value
+
+
+def test_unknown_user_and_wrong_password_look_the_same() -> None:
+    """Same status and same words (the timing is measured by tools/enumeration_timing.py: the
+    acceptor checks an unknown user against a decoy hash, as much work as a wrong password)."""
+    unknown = _refusal("CORP\\nobody", "Passw0rd!")
+    wrong = _refusal("CORP\\alice", "not the password")
+    assert unknown.status == wrong.status == SecStatus.SEC_E_LOGON_DENIED
+    assert unknown.message.replace("nobody", "alice") == wrong.message

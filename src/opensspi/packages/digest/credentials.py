@@ -237,6 +237,18 @@ class Acceptor:
         password = self.config.passwords.get(name)
         return StoredUser(name, password=password) if password is not None else None
 
+    def decoy(self, name: str) -> StoredUser:
+        """A stand-in for an unknown user that costs what a known one does to check.
+
+        Unknown user and wrong password must look the same to the peer (issue 12): same
+        status, and no timing difference. A password store hashes the password for every
+        check, so the decoy has a password too; an htdigest store hashes nothing, nor does a
+        decoy without a secret. The check still refuses the decoy whatever the peer sent.
+        """
+        if self.config.passwords:
+            return StoredUser(name, password="\0 no such user")
+        return StoredUser(name)
+
     def user_by_hash(
         self, alg: Algorithm, hashed: str, realm: str, encode: Callable[[str], bytes]
     ) -> StoredUser | None:

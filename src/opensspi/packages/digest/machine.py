@@ -953,7 +953,9 @@ class DigestServerContext(_DigestContext):
         body = inp.params[2] if len(inp.params) > 2 else b""
         hentity = crypto.hentity(alg, body) if qop is Qop.AUTH_INT else ""
         stored = self._lookup_http(response, alg)
-        secret = stored.secret_hex(alg, _utf8, self._realm) if stored is not None else None
+        # An unknown user costs what a known one does (timing, issue 12).
+        candidate = stored if stored is not None else self._acceptor.decoy(response.username)
+        secret = candidate.secret_hex(alg, _utf8, self._realm)
         assert response.cnonce is not None and response.nc is not None
         ha1 = crypto.ha1(alg, secret or "", response.nonce, response.cnonce)
         ha2 = crypto.ha2(alg, method, response.uri, qop, hentity)
@@ -1255,9 +1257,9 @@ def _server_sasl_verify(ctx: DigestServerContext, response: SaslResponse, _inp: 
             f"The client authenticated to {response.digest_uri!r}, which is not this service."
         )
     stored = ctx._acceptor.user(response.username, ctx._realm)
-    secret_hex = (
-        stored.secret_hex(Algorithm.MD5, sasl_octets, ctx._realm) if stored is not None else None
-    )
+    # An unknown user costs what a known one does (timing, issue 12).
+    candidate = stored if stored is not None else ctx._acceptor.decoy(response.username)
+    secret_hex = candidate.secret_hex(Algorithm.MD5, sasl_octets, ctx._realm)
     authzid = response.authzid.encode("utf-8") if response.authzid is not None else None
     ha1 = crypto.sasl_ha1(
         bytes.fromhex(secret_hex or "00" * 16), response.nonce, response.cnonce, authzid
