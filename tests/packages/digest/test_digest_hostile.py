@@ -80,15 +80,37 @@ def test_stripped_qop_is_refused(digest: Digest) -> None:
     assert "allow_rfc2069" in exc.value.message
 
 
-def test_stripped_qop_next_to_a_real_challenge_picks_the_real_one(digest: Digest) -> None:
-    """An attacker who adds a qop-less SHA-256 challenge beside the server's MD5 one with
-    qop does not get the RFC 2069 form either: the qop-less one is skipped."""
+TWO_CHALLENGES = (b'Digest realm="r", nonce="abc", algorithm=SHA-256, '
+                  b'Digest realm="r", nonce="def", qop="auth", algorithm=MD5')
+
+
+def test_stripped_qop_on_the_stronger_challenge_is_no_md5_downgrade(digest: Digest) -> None:
+    """An attacker who strips qop from the server's SHA-256 challenge, leaving its MD5 one,
+    gets neither the RFC 2069 form nor an MD5 answer."""
     client = digest.http_client()
-    token = client.step(StepInput(
-        b'Digest realm="r", nonce="abc", algorithm=SHA-256, '
-        b'Digest realm="r", nonce="def", qop="auth", algorithm=MD5', params=(b"GET",))).token
+    with pytest.raises(SspiError) as exc:
+        client.step(StepInput(TWO_CHALLENGES, params=(b"GET",)))
+    assert exc.value.status == SecStatus.SEC_E_ALGORITHM_MISMATCH
+    assert "allow_weaker_algorithm" in exc.value.message
+
+
+def test_weaker_algorithm_only_when_allowed(digest: Digest) -> None:
+    client = digest.http_client(allow_weaker_algorithm=True)
+    token = client.step(StepInput(TWO_CHALLENGES, params=(b"GET",))).token
     response = HttpResponse.parse(token)
-    assert (response.nonce, response.qop, response.nc) == ("def", "auth", 1)
+    assert (response.nonce, response.qop, response.nc, response.algorithm) == (
+        "def", "auth", 1, "MD5")
+
+
+@pytest.mark.parametrize("order", [0, 1])
+def test_sha256_is_chosen_over_md5(digest: Digest, order: int) -> None:
+    challenges = [b'Digest realm="r", nonce="m", qop="auth", algorithm=MD5',
+                  b'Digest realm="r", nonce="s", qop="auth", algorithm=SHA-256']
+    if order:
+        challenges.reverse()
+    client = digest.http_client()
+    token = client.step(StepInput(b", ".join(challenges), params=(b"GET",))).token
+    assert HttpResponse.parse(token).algorithm == "SHA-256"
 
 
 def test_replay_to_another_handle_with_the_same_secret(digest: Digest) -> None:

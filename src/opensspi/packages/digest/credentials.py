@@ -55,6 +55,10 @@ class DigestClientOptions:
             from a challenge, and the RFC 2069 form has no client nonce, so the server's nonce
             alone salts the response and it can be replayed for the nonce's lifetime (RFC 7616
             §5.10 and §5.13). Turn it on only for a server that cannot send ``qop``.
+        allow_weaker_algorithm: answer a weaker challenge (MD5) when the server also offered a
+            stronger one (SHA-256) that this context cannot answer (no ``qop``, or not the
+            protection asked for). Off by default: that is what a man in the middle who edits
+            one challenge of several produces.
     """
 
     identity: AuthIdentity
@@ -62,6 +66,7 @@ class DigestClientOptions:
     authzid: str | None = None
     maxbuf: int = DEFAULT_MAXBUF
     allow_rfc2069: bool = False
+    allow_weaker_algorithm: bool = False
 
     def __post_init__(self) -> None:
         _check_maxbuf(self.maxbuf)
@@ -136,6 +141,7 @@ class ClientSecret:
     authzid: str | None = None
     maxbuf: int = DEFAULT_MAXBUF
     allow_rfc2069: bool = False
+    allow_weaker_algorithm: bool = False
     http_user: tuple[bytes, bytes] = field(init=False, repr=False, compare=False)
     http_password: tuple[bytes, bytes] = field(init=False, repr=False, compare=False)
     http_username: str = field(init=False, repr=False, compare=False)
@@ -348,7 +354,7 @@ def _client_secret(principal: str | None, auth_data: object) -> ClientSecret:
         return ClientSecret(user, identity.domain or None, identity.password)
     return ClientSecret(
         user, identity.domain or None, identity.password, options.ciphers, options.authzid,
-        options.maxbuf, options.allow_rfc2069,
+        options.maxbuf, options.allow_rfc2069, options.allow_weaker_algorithm,
     )
 
 

@@ -1070,12 +1070,13 @@ def _choose_http(
     """Pick the strongest usable challenge; the qop the flags ask for must be offered."""
     need_int = ctx._need_integrity
     best: tuple[HttpChallenge, Algorithm, Qop | None] | None = None
-    best_strength = 0
+    best_strength = offered_strength = 0
     lacking_int = lacking_qop = False
     for challenge in challenges:
         alg = _algorithm_from_wire(challenge.algorithm)
         if alg is None:
             continue
+        offered_strength = max(offered_strength, alg.strength)
         offers = challenge.qop  # lower case, as parsed
         auth, auth_int = "auth" in offers, "auth-int" in offers
         if offers and not (auth or auth_int):
@@ -1111,6 +1112,16 @@ def _choose_http(
             )
         names = ", ".join(c.algorithm or "MD5" for c in challenges)
         raise AlgorithmMismatch(f"No supported Digest algorithm among: {names}.")
+    if best_strength < offered_strength and not ctx._client.allow_weaker_algorithm:
+        # The server offered a stronger algorithm in a challenge this context cannot answer
+        # (no qop, or no auth-int): a man in the middle can do that to one challenge of
+        # several. Falling back to the weaker one is a downgrade (issue 12).
+        raise AlgorithmMismatch(
+            f"The server offers a stronger algorithm than {best[1].value} in a challenge this "
+            "context cannot answer (no qop, or not the protection asked for); it will not fall "
+            "back to the weaker one. Set DigestClientOptions(allow_weaker_algorithm=True) to "
+            "allow it."
+        )
     return best
 
 
