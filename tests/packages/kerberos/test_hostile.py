@@ -318,3 +318,54 @@ def test_rc4_ap_rep_subkey_under_an_aes_ticket_is_refused(
     with pytest.raises(SspiError) as exc:
         client.step(forged)
     assert exc.value.status == SecStatus.SEC_E_ALGORITHM_MISMATCH
+
+
+def _authenticator_variants(count: int) -> list[bytes]:
+    """``count`` AP-REQs for one recorded ticket, each with its own authenticator (cusec)."""
+    from opensspi.packages.kerberos.asn1 import EncTicketPart
+
+    part = EncTicketPart.from_der(bytes.fromhex(AP[f"{NAME} AP-REQ ticket EncTicketPart"]["hex"]))
+    session = Key(part.key.keytype, part.key.keyvalue)
+    oid, tok_id, body = gss_unwrap_token(bytes.fromhex(AP[NAME]["hex"]))
+    ap_req = ApReq.from_der(body)
+    auth = Authenticator.from_der(bytes.fromhex(AP[f"{NAME} AP-REQ Authenticator"]["hex"]))
+    out = []
+    for i in range(count):
+        variant = replace(auth, cusec=i)
+        enc = EncryptedData(etype=session.enctype,
+                            cipher=encrypt(session, 11, variant.to_der()))
+        out.append(gss_wrap_token(oid, tok_id, replace(ap_req, authenticator=enc).to_der()))
+    return out
+
+
+def test_1000_concurrent_acceptors_share_one_replay_cache(tmp_path: Path) -> None:
+    """1,000 acceptor contexts (each from its own credential handle) on 1,000 threads take
+    1,000 distinct authenticators, then each one's replay: all first ones pass, all replays
+    are refused, none is lost to a race."""
+    at = _capture_time()
+    keytab = _keytab(tmp_path, "host/server.test.local")
+    tokens = _authenticator_variants(1000)
+    results: list[str] = [""] * 1000
+    barrier = threading.Barrier(100)
+
+    def accept(i: int) -> None:
+        if i < 100:
+            barrier.wait()
+        outcome = []
+        for _ in range(2):
+            try:
+                _server(keytab, at).step(tokens[i])
+                outcome.append("ok")
+            except OutOfSequence:
+                outcome.append("replay")
+            except SspiError as exc:
+                outcome.append(exc.status.name)
+        results[i] = ",".join(outcome)
+
+    threads = [threading.Thread(target=accept, args=(i,)) for i in range(1000)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == ["ok,replay"] * 1000
+    assert len(ReplayCache.shared()) == 1000
