@@ -283,6 +283,57 @@ def _kerberos_message_functions() -> Fuzz:
     return _guard(call, (*ENTRY, DecodeError))
 
 
+@functools.cache
+def _kerberos_initiator_parts() -> tuple[Callable[[], Any], bytes]:
+    """A client factory whose tickets are cached (a MiniKdc served on 127.0.0.1 for the first
+    one), and the AP-REP our acceptor answers with."""
+    import tempfile
+
+    import opensspi
+    from opensspi.constants import IscReq
+    from opensspi.packages.kerberos import KerberosAuthData
+    from opensspi.provider import AuthIdentity
+    from opensspi.testing.kdc import MiniKdc
+
+    kdc = MiniKdc("EXAMPLE.TEST")
+    kdc.add_user("alice", "Al1ce-Passw0rd!")
+    kdc.add_service("HTTP/web.example.test")
+    serving = kdc.serve()
+    serving.__enter__()  # lives as long as the fuzzing process
+    config = kdc.krb5_config()
+    data = KerberosAuthData(identity=AuthIdentity("alice", "EXAMPLE.TEST", "Al1ce-Passw0rd!"),
+                            config=config)
+    keytab = kdc.write_keytab(Path(tempfile.mkdtemp(prefix="opensspi-fuzz-")) / "web.keytab",
+                              "HTTP/web.example.test")
+    flags = IscReq.MUTUAL_AUTH | IscReq.INTEGRITY | IscReq.CONFIDENTIALITY
+
+    def client() -> Any:
+        return opensspi.client("Kerberos", target="HTTP/web.example.test", flags=flags,
+                               auth_data=data)
+
+    first = client()
+    server = opensspi.server("Kerberos", auth_data=KerberosAuthData(
+        acceptor_keytab=str(keytab), config=config))
+    ap_rep = server.step(first.step())
+    assert ap_rep is not None
+    return client, ap_rep
+
+
+def _kerberos_initiator() -> Fuzz:
+    make, _ = _kerberos_initiator_parts()
+
+    def call(data: bytes) -> None:
+        client = make()
+        client.step()  # the AP-REQ, from the cached ticket
+        client.step(data)  # as the AP-REP (or a KRB-ERROR)
+
+    return _guard(call, ENTRY)
+
+
+def _ap_rep_seeds() -> list[bytes]:
+    return [_kerberos_initiator_parts()[1], *_peer_tokens_named("AP-REP", "acceptor")]
+
+
 def _gss_token_seeds() -> list[bytes]:
     seeds = []
     for path in sorted(_MIT.glob("gss-*.json")):
@@ -561,6 +612,8 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
            _kerberos_asn1, peer_tokens),
     Target("kerberos_acceptor", "Kerberos AcceptSecurityContext (AP-REQ)", _kerberos_acceptor,
            lambda: _peer_tokens_named("AP-REQ", "initiator")),
+    Target("kerberos_initiator", "Kerberos InitializeSecurityContext (AP-REP, KRB-ERROR)",
+           _kerberos_initiator, _ap_rep_seeds),
     Target("kerberos_message_functions", "Kerberos unwrap/verify of an established acceptor",
            _kerberos_message_functions, _gss_token_seeds),
     Target("kdc_replies", "AS and TGS exchanges fed KDC replies", _kdc_replies, _kdc_seeds),
