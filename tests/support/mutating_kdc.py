@@ -18,7 +18,7 @@ from dataclasses import replace
 from enum import Enum
 from types import TracebackType
 
-from opensspi.packages.kerberos.asn1 import KdcRep, KdcReq, PrincipalName
+from opensspi.packages.kerberos.asn1 import KdcRep, KdcReq, PrincipalName, Ticket
 from opensspi.testing.kdc import MiniKdc
 
 
@@ -36,6 +36,7 @@ class Mode(Enum):
     OTHER_NONCE = "other_nonce"  # the honest reply to the same AS-REQ with another nonce
     OTHER_REALM = "other_realm"  # the reply's crealm rewritten
     OTHER_CLIENT = "other_client"  # the reply's cname rewritten
+    OTHER_SERVICE = "other_service"  # the TGS-REP's ticket names another service (clear text)
     DUPLICATE = "duplicate"  # every UDP reply sent twice
     LATE = "late"  # every UDP reply sent after ``delay`` seconds; TCP never answers
 
@@ -129,6 +130,13 @@ class MutatingKdc:
         if reply[:1] not in (b"\x6b", b"\x6d"):  # not an AS-REP/TGS-REP: leave errors alone
             return reply
         rep = KdcRep.from_der(reply)
+        if self.mode is Mode.OTHER_SERVICE:
+            if reply[:1] != b"\x6d":
+                return reply
+            old = rep.ticket
+            ticket = Ticket(tkt_vno=old.tkt_vno, realm=old.realm, enc_part=old.enc_part,
+                            sname=PrincipalName(old.sname.name_type, ("host", "evil.test")))
+            return replace(rep, ticket=ticket).to_der()
         if self.mode is Mode.OTHER_REALM:
             return replace(rep, crealm="EVIL.TEST").to_der()
         return replace(rep, cname=PrincipalName(rep.cname.name_type, ("mallory",))).to_der()
@@ -148,7 +156,7 @@ class MutatingKdc:
             return [too_big_error()]  # push the client to TCP, where the framing is broken
         if mode is Mode.OTHER_NONCE:
             return [self._other_nonce(request)]
-        if mode in (Mode.OTHER_REALM, Mode.OTHER_CLIENT):
+        if mode in (Mode.OTHER_REALM, Mode.OTHER_CLIENT, Mode.OTHER_SERVICE):
             return [self._rewritten(request)]
         reply = self.honest(request)
         if mode is Mode.TRUNCATED:
@@ -169,7 +177,7 @@ class MutatingKdc:
             return struct.pack(">I", len(error)) + error
         if mode is Mode.OTHER_NONCE:
             reply = self._other_nonce(request)
-        elif mode in (Mode.OTHER_REALM, Mode.OTHER_CLIENT):
+        elif mode in (Mode.OTHER_REALM, Mode.OTHER_CLIENT, Mode.OTHER_SERVICE):
             reply = self._rewritten(request)
         else:
             reply = self.honest(request)

@@ -30,6 +30,7 @@ endless TOO_BIG         UDP→TCP, TCP  SEC_E_NO_AUTHENTICATING_AUTHORITY       
 reply to another nonce  UDP, TCP      SEC_E_INVALID_TOKEN ("nonce mismatch")      at once
 another realm (crealm)  UDP, TCP      SEC_E_WRONG_PRINCIPAL                       at once
 another client (cname)  UDP, TCP      SEC_E_WRONG_PRINCIPAL                       at once
+another service (TGS)   UDP, TCP      SEC_E_WRONG_PRINCIPAL (ticket sname)        at once
 ======================  ============  ==========================================  =========
 
 "UDP→TCP": the UDP reply is KRB_ERR_RESPONSE_TOO_BIG, so the client retries over TCP (§7.2.1)
@@ -87,6 +88,8 @@ CASES: dict[tuple[Mode, str], SecStatus] = {
     (Mode.OTHER_REALM, "tcp"): S.SEC_E_WRONG_PRINCIPAL,
     (Mode.OTHER_CLIENT, "udp"): S.SEC_E_WRONG_PRINCIPAL,
     (Mode.OTHER_CLIENT, "tcp"): S.SEC_E_WRONG_PRINCIPAL,
+    (Mode.OTHER_SERVICE, "udp"): S.SEC_E_WRONG_PRINCIPAL,
+    (Mode.OTHER_SERVICE, "tcp"): S.SEC_E_WRONG_PRINCIPAL,
 }
 
 
