@@ -143,3 +143,37 @@ def test_hostile_kdc_gives_the_documented_status(mode: Mode, transport: str) -> 
         assert hostile.udp_requests == 0  # the tcp/ prefix kept the client off UDP
     if mode in (Mode.HIGH_BIT, Mode.PREFIX_TOO_LONG, Mode.TOO_BIG) and transport == "udp":
         assert hostile.tcp_requests >= 1  # RESPONSE_TOO_BIG sent it to TCP (§7.2.1)
+
+
+ASYNC_CASES = [(Mode.SILENT, "udp"), (Mode.TOO_BIG, "udp"), (Mode.TOO_BIG, "tcp"),
+               (Mode.PREFIX_TOO_LONG, "tcp"), (Mode.OVERSIZED, "tcp"), (Mode.TRUNCATED, "udp"),
+               (Mode.HONEST, "tcp")]
+
+
+@pytest.mark.parametrize(("mode", "transport"), ASYNC_CASES,
+                         ids=[f"{m.value}-{t}" for m, t in ASYNC_CASES])
+def test_hostile_kdc_through_the_asyncio_transport(mode: Mode, transport: str) -> None:
+    """The same statuses through ``step_async`` (``send_to_kdc_async``), bounded by
+    ``asyncio.wait_for`` as the hang guard."""
+    import asyncio
+
+    kdc = MiniKdc("EXAMPLE.TEST")
+    kdc.add_user("alice", "Al1ce-Passw0rd!")
+    kdc.add_service(WEB)
+    with MutatingKdc(kdc, mode, delay=1.5) as hostile:
+        where = hostile.address if transport == "udp" else f"tcp/{hostile.address}"
+        config = Krb5Config.from_string(kdc.krb5_conf_text(
+            kdc=where, libdefaults={"kdc_timeout": 1, "max_retries": 1}))
+        client = opensspi.client("Kerberos", target=WEB, auth_data=KerberosAuthData(
+            identity=AuthIdentity("alice", "EXAMPLE.TEST", "Al1ce-Passw0rd!"), config=config))
+
+        async def run() -> SecStatus:
+            try:
+                await asyncio.wait_for(client.step_async(), HANG_GUARD)
+            except SspiError as exc:
+                return exc.status
+            assert client.status is not None
+            return S.SEC_E_OK if client.status in (S.SEC_E_OK, S.SEC_I_CONTINUE_NEEDED) else (
+                client.status)
+
+        assert asyncio.run(run()) == CASES[(mode, transport)]
