@@ -278,8 +278,9 @@ def _kerberos_message_functions() -> Fuzz:
             with contextlib.suppress(SspiError):
                 fn()
 
-    # Known, owned by the core's error boundary (issue 14): a malformed Wrap token raises
-    # DecodeError out of unwrap. Tolerated here so the campaign can look past it.
+    # Known, owned by the core's error boundary (issue 14): a malformed Wrap or MIC token
+    # raises DecodeError out of unwrap/verify. Tolerated here so the campaign can look past
+    # it; drop DecodeError from this tuple once the boundary is merged.
     return _guard(call, (*ENTRY, DecodeError))
 
 

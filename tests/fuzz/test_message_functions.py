@@ -15,10 +15,11 @@ The contract (DESIGN.md, "One error boundary"): whatever the peer sends, the rec
 never another exception. Mutations are drawn from a seeded ``random.Random``, so a failure
 replays. A fresh pair of contexts serves each family so sequence numbers stay aligned.
 
-Known gap (issue 14, the core's error boundary): a Kerberos Wrap or MIC token whose header is
-not a token header raises ``DecodeError`` (a ValueError) out of DecryptMessage/VerifySignature
-and unwrap/verify. Those cases are the ``kerberos-header`` ones, marked
-``xfail(strict=True)``: remove the mark once the boundary lands.
+Known gap (issue 14, the core's error boundary): a Kerberos Wrap token with a broken header,
+cut inside its body, or garbage, and a MIC token with a broken header, shorter than one, or
+garbage, raise ``DecodeError`` (a ValueError) out of DecryptMessage/VerifySignature and
+unwrap/verify. Exactly those cases (``KNOWN_LEAK``) are marked ``xfail(strict=True)``: remove
+the mark once the boundary lands (with main's boundary of c979f55 merged, all twelve pass).
 """
 
 from __future__ import annotations
