@@ -18,7 +18,8 @@ This is the I/O half of the sans-I/O design (DESIGN.md): the Kerberos state mach
   order given (fail-over), the whole list at most ``max_retries`` times, each attempt bounded by
   ``timeout`` and the whole call by ``total_timeout``: it never blocks past that.
 - Whatever a KDC answers is returned as is; the caller's parser judges it. Only a broken TCP
-  frame counts as no answer.
+  frame, or KRB_ERR_RESPONSE_TOO_BIG over TCP (an error §7.2.1 defines for UDP alone), counts
+  as no answer.
 - When nothing answers, the error says what happened and when: every KDC refused (a TCP RST or
   an ICMP port unreachable, which arrive at once), or no answer before the time-outs, with the
   time really spent — not the budget that would have been spent.
@@ -387,7 +388,16 @@ def _tcp_blocking(
         sock.settimeout(left)
         sock.sendall(struct.pack(">I", len(request)) + request)
         length = _reply_length(_recv_exactly(sock, 4, end), max_reply)
-        return _recv_exactly(sock, length, end)
+        return _tcp_reply(_recv_exactly(sock, length, end))
+
+
+def _tcp_reply(reply: bytes) -> bytes:
+    """A TCP reply, unless it is KRB_ERR_RESPONSE_TOO_BIG: RFC 4120 §7.2.1 defines that error
+    for UDP only, so over TCP it is a broken KDC, failed over like a broken frame (else a KDC
+    that says it endlessly would end the exchange with an unexplained KDC error)."""
+    if _too_big(reply):
+        raise _FrameError("answered KRB_ERR_RESPONSE_TOO_BIG over TCP")
+    return reply
 
 
 class UnixStream:
@@ -605,7 +615,8 @@ async def _tcp_async(
             await loop.sock_connect(sock, sockaddr)
             await loop.sock_sendall(sock, struct.pack(">I", len(request)) + request)
             header = await _sock_recv_exactly(loop, sock, 4)
-            return await _sock_recv_exactly(loop, sock, _reply_length(header, max_reply))
+            reply = await _sock_recv_exactly(loop, sock, _reply_length(header, max_reply))
+            return _tcp_reply(reply)
 
     return await asyncio.wait_for(exchange(), budget)
 

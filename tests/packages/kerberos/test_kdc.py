@@ -1271,8 +1271,8 @@ def test_decrypt_ticket_checks(kdc: ScriptedKdc, env: Environment) -> None:
 def test_replay_cache() -> None:
     cache = ReplayCache()
     skew = timedelta(minutes=5)
-    args = dict(client=Principal.parse("alice@R"), server=Principal.parse("HTTP/h@R"),
-                ctime=T0, cusec=5, checksum=b"abc", skew=skew)
+    args = dict(client=Principal.parse("alice@R"), ctime=T0, cusec=5, ciphertext=b"abc",
+                skew=skew)
     cache.check(now=T0, **args)  # type: ignore[arg-type]
     with pytest.raises(OutOfSequence) as info:
         cache.check(now=T0, **args)  # type: ignore[arg-type]

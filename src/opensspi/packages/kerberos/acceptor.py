@@ -249,23 +249,44 @@ class _Entry:
         return self.expires < other.expires
 
 
+DEFAULT_REPLAY_ENTRIES = 100_000
+"""How many authenticators the process-wide replay cache holds before it evicts (about 20 MB)."""
+
+
 class ReplayCache:
     """Authenticators seen recently (RFC 4120 §3.2.3), process-wide and thread-safe.
 
-    An authenticator is identified by client, server (their text form, so name types do not
-    matter), ``ctime``, ``cusec`` and a SHA-256 of its
-    checksum (or, as MIT does, of the whole authenticator ciphertext: the caller chooses). An
-    entry lives until its ``ctime`` leaves the skew window, after which the time check alone
-    rejects a replay.
+    An authenticator is identified by what its sender cannot change without the session key:
+    the client principal (name and realm, as text, so name types do not matter), ``ctime``,
+    ``cusec`` and a SHA-256 of the authenticator ciphertext. MIT's replay cache keys the same
+    way (``k5_rc_tag_from_ciphertext``).
+
+    Deviation: RFC 4120 §3.2.3 names "the server name" among the fields that identify an
+    authenticator. The ticket's ``sname`` travels in clear text and is not covered by any
+    checksum, and every service principal of an AD machine account (``host/``, ``HTTP/``,
+    ``CIFS/``...) shares one key, so an attacker who rewrites ``sname`` made a replay look
+    new; the server name is therefore left out of the key.
+
+    An entry lives until its ``ctime`` leaves the skew window, after which the time check alone
+    rejects a replay. The cache holds at most ``max_entries``; when it is full it evicts the
+    authenticators that would expire first and from then on refuses every authenticator whose
+    ``ctime`` is not later than the newest evicted one (``KRB_AP_ERR_SKEW``, as if it were out
+    of the window), until that time leaves the window. Bounded memory never lets a replay in;
+    under a flood the window merely narrows.
     """
 
     _shared: ClassVar[ReplayCache | None] = None
     _shared_lock: ClassVar[threading.Lock] = threading.Lock()
 
-    def __init__(self) -> None:
+    def __init__(self, max_entries: int = DEFAULT_REPLAY_ENTRIES) -> None:
+        if max_entries < 1:
+            raise InvalidParameter("A replay cache must hold at least one authenticator.")
+        self._max = max_entries
         self._lock = threading.Lock()
         self._seen: dict[tuple[object, ...], datetime] = {}
         self._expiry: list[_Entry] = []
+        self._floor: datetime | None = None
+        """Authenticators made at or before this time are refused: their entries were evicted."""
 
     @classmethod
     def process_wide(cls) -> ReplayCache:
@@ -287,23 +308,23 @@ class ReplayCache:
     def check(
         self,
         client: Principal | str,
-        server: Principal | str,
         ctime: datetime,
         cusec: int,
-        checksum: bytes,
+        ciphertext: bytes,
         now: datetime,
         skew: timedelta,
     ) -> None:
         """Record an authenticator; raise if it is a replay or outside the skew window.
 
         Args:
-            client, server: the ticket's client and server (principals or their text).
+            client: the ticket's client principal (or its text, ``name@REALM``).
             ctime, cusec: the authenticator's time stamp.
-            checksum: the bytes identifying it (hashed here): its checksum, or its ciphertext.
+            ciphertext: the authenticator's ciphertext (hashed here).
             now, skew: the acceptor's clock and the allowed skew.
 
         Raises:
-            KdcTimeSkew: ``ctime`` is more than ``skew`` from ``now`` (KRB_AP_ERR_SKEW, 37).
+            KdcTimeSkew: ``ctime`` is more than ``skew`` from ``now`` (KRB_AP_ERR_SKEW, 37), or
+                not later than an authenticator the full cache had to evict.
             ReplayDetected: the same authenticator was seen before (KRB_AP_ERR_REPEAT, 34).
         """
         if not now - skew <= ctime <= now + skew:
@@ -313,35 +334,47 @@ class ReplayCache:
                 "UTC); synchronise the clocks.",
                 krb_error=ErrorCode.KRB_AP_ERR_SKEW,
             )
-        key: tuple[object, ...] = (
-            str(client),
-            str(server),
-            ctime,
-            cusec,
-            hashlib.sha256(checksum).digest(),
-        )
+        key: tuple[object, ...] = (str(client), ctime, cusec, hashlib.sha256(ciphertext).digest())
         with self._lock:
-            self._purge(now)
+            self._purge(now, skew)
             if key in self._seen:
                 raise ReplayDetected(
-                    f"An authenticator of {client} for {server} was replayed (same time stamp "
-                    "and checksum as one already accepted).",
+                    f"An authenticator of {client} was replayed (same time stamp and "
+                    "ciphertext as one already accepted).",
                     krb_error=ErrorCode.KRB_AP_ERR_REPEAT,
                 )
+            if self._floor is not None and ctime <= self._floor:
+                raise KdcTimeSkew(
+                    f"The authenticator of {client} is older than the authenticators this "
+                    "acceptor's full replay cache had to forget; it cannot be told from a "
+                    "replay. Retry with a fresh authenticator.",
+                    krb_error=ErrorCode.KRB_AP_ERR_SKEW,
+                )
+            while len(self._seen) >= self._max:
+                self._evict_oldest()
             expires = ctime + skew
             self._seen[key] = expires
             heapq.heappush(self._expiry, _Entry(expires, key))
-
-    check_and_add = check
-    """Another name for :meth:`check`."""
 
     def clear(self) -> None:
         with self._lock:
             self._seen.clear()
             self._expiry.clear()
+            self._floor = None
 
-    def _purge(self, now: datetime) -> None:
+    def _evict_oldest(self) -> None:
+        entry = heapq.heappop(self._expiry)
+        if self._seen.get(entry.key) == entry.expires:
+            del self._seen[entry.key]
+            made = entry.key[1]
+            assert isinstance(made, datetime)
+            if self._floor is None or made > self._floor:
+                self._floor = made
+
+    def _purge(self, now: datetime, skew: timedelta) -> None:
         while self._expiry and self._expiry[0].expires < now:
             entry = heapq.heappop(self._expiry)
             if self._seen.get(entry.key) == entry.expires:
                 del self._seen[entry.key]
+        if self._floor is not None and self._floor + skew < now:
+            self._floor = None

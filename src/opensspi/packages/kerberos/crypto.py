@@ -1007,7 +1007,7 @@ def enctype_from_name(name: str) -> int:
         InvalidParameter: an unknown name.
     """
     key = name.strip().lower()
-    if key.isdigit():
+    if key.isascii() and key.isdigit():
         return int(key)
     try:
         return _BY_NAME[key]

@@ -30,7 +30,6 @@ ISC_RET_/ASC_RET_USE_SESSION_KEY bits are set only when that AP-REQ was sent / a
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -519,6 +518,8 @@ class KerberosContext(SecurityContext):
         return cred.to_der()
 
     def _client_ap_rep(self, payload: bytes) -> Step:
+        from .policy import peer_subkey
+
         token = classify(payload)
         rep = ApRep.from_der(token.body)
         key = self._session_key
@@ -529,10 +530,10 @@ class KerberosContext(SecurityContext):
                 f"The AP-REP from {self._server_name} does not echo our authenticator's time: "
                 "the server could not prove it holds the service key."
             )
-        if part.subkey is not None and _keeps_acceptor_subkey(
-            self._initiator_subkey or key, part.subkey.keytype, self._dce
-        ):
-            self._acceptor_subkey = Key(part.subkey.keytype, part.subkey.keyvalue)
+        if part.subkey is not None:
+            subkey = peer_subkey(self._cred.allow_rc4, key, part.subkey, "AP-REP")
+            if _keeps_acceptor_subkey(self._initiator_subkey or key, subkey.enctype, self._dce):
+                self._acceptor_subkey = subkey
         peer_seq = part.seq_number if part.seq_number is not None else self._send_seq
         self._recv = self._window(peer_seq)
         self._mutual_done = True
@@ -622,6 +623,7 @@ class KerberosContext(SecurityContext):
     def _server_ap_req(self, payload: bytes) -> Choice[State, Step]:
         from .acceptor import ReplayCache, decrypt_ticket_keyed, decrypt_u2u_ticket
         from .kdc import KdcLogonDenied
+        from .policy import check_ticket_enctypes, peer_subkey
 
         token = classify(payload)
         if token.framed:
@@ -651,6 +653,7 @@ class KerberosContext(SecurityContext):
             )
         self._pac = _verified_pac(enc_ticket, ticket_key)
         session = Key(enc_ticket.key.keytype, enc_ticket.key.keyvalue)
+        check_ticket_enctypes(cred.allow_rc4, ap_req.ticket.enc_part.etype, session.enctype)
         auth = Authenticator.from_der(
             decrypt(session, USAGE_AP_REQ_AUTH, ap_req.authenticator.cipher)
         )
@@ -665,10 +668,10 @@ class KerberosContext(SecurityContext):
                 f"The client's clock ({when:%Y-%m-%d %H:%M:%S}Z) differs from this server's by "
                 f"more than {skew}; synchronise the clocks."
             )
-        digest = hashlib.sha256(ap_req.authenticator.cipher).digest()
-        ReplayCache.shared().check_and_add(
-            str(enc_ticket.cname), str(ap_req.ticket.sname), auth.ctime, auth.cusec, digest,
-            now, skew,
+        # Keyed on what the sender cannot change (not the clear-text ticket sname): issue 12.
+        ReplayCache.shared().check(
+            enc_ticket.cname.to_text(enc_ticket.crealm), auth.ctime, auth.cusec,
+            ap_req.authenticator.cipher, now, skew,
         )
         flags = 0
         if auth.cksum is not None and auth.cksum.cksumtype == gss.GSS_CHECKSUM_TYPE:
@@ -684,7 +687,9 @@ class KerberosContext(SecurityContext):
         self._gss_flags = flags
         self._session_key = session
         if auth.subkey is not None:
-            self._initiator_subkey = Key(auth.subkey.keytype, auth.subkey.keyvalue)
+            self._initiator_subkey = peer_subkey(
+                cred.allow_rc4, session, auth.subkey, "authenticator"
+            )
         self._client_name = f"{'/'.join(enc_ticket.cname.name_string)}@{enc_ticket.crealm}"
         self._server_name = (
             f"{'/'.join(ap_req.ticket.sname.name_string)}@{ap_req.ticket.realm}"

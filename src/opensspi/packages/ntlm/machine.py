@@ -115,6 +115,7 @@ _ISC_UNSUPPORTED = int(
 )
 _ASC_UNSUPPORTED = int(AscReq.DATAGRAM | AscReq.USE_DCE_STYLE | AscReq.USE_SESSION_KEY)
 _MIC_PROVIDED = int(AvFlags.MIC_PROVIDED)
+_DECOY_NT_HASH = bytes(16)  # checked against for unknown users; no password hashes to it
 
 
 def filetime(moment: datetime) -> int:
@@ -214,6 +215,15 @@ class NtlmContext(SecurityContext):
     # -- the handshake ----------------------------------------------------------------------
 
     def step(self, inp: StepInput) -> Step:
+        if self._machine.state is State.COMPLETE:
+            # A stray token after the handshake (a replayed AUTHENTICATE, a retransmission) is
+            # refused without touching the context: it stays complete and its session keys and
+            # sequence numbers keep working (issue 12). A table entry cannot express this, as
+            # the machine fails a context whose handler raises.
+            raise InvalidToken(
+                "The NTLM context is already complete; the extra token (a replayed or stray "
+                "handshake message) was refused and the context remains usable."
+            )
         bindings = inp.channel_bindings
         return self._machine.run(lambda: self._classify(inp.token, bindings))
 
@@ -510,6 +520,12 @@ class NtlmContext(SecurityContext):
         assert users is not None
         entry = users.lookup(auth.domain_name, auth.user_name)
         if entry is None:
+            # Do the work a wrong password costs, so the answer's timing does not tell an
+            # unknown user from a known one (issue 12); the status is the same either way.
+            # The decoy never verifies, so this raises the very LogonDenied a wrong password
+            # gets (same words, same path).
+            if len(nt) > 24:
+                self._check_ntlmv2(auth, _DECOY_NT_HASH, challenge, bindings, request)
             raise LogonDenied(
                 f"Logon failure for {auth.domain_name}\\{auth.user_name}: unknown user name "
                 "or bad password."
