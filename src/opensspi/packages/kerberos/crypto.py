@@ -126,13 +126,17 @@ _SHA384 = hashes.SHA384()
 
 
 class _DerivedKeys:
-    """Cache of one key's derived keys, by ``usage << 8 | kind`` (kind 0x99, 0xAA or 0x55)."""
+    """Cache of one key's derived keys, by ``usage << 8 | kind`` (kind 0x99, 0xAA or 0x55):
+    the key schedule (a ``Cipher``), the derived MAC key bytes, and a keyed HMAC that each
+    message copies (OpenSSL's context copy skips re-keying: the ipad/opad blocks are hashed
+    once per key and usage, not once per message)."""
 
-    __slots__ = ("ciphers", "macs")
+    __slots__ = ("ciphers", "hmacs", "macs")
 
     def __init__(self) -> None:
         self.ciphers: dict[int, Cipher[CBC]] = {}
         self.macs: dict[int, bytes] = {}
+        self.hmacs: dict[int, HMAC] = {}
 
     def __repr__(self) -> str:
         return "<derived keys>"
@@ -339,6 +343,9 @@ def _cts_decrypt(cipher: Cipher[CBC], data: bytes | memoryview) -> bytes:
     decryptor = cipher.decryptor()
     if n == _BLOCK:
         return decryptor.update(data)
+    if not n % _BLOCK:
+        # Whole blocks: CTS is CBC with the last two blocks swapped; swap back, one CBC call.
+        return decryptor.update(b"".join((data[:-32], data[-16:], data[-32:-16])))
     last = n % _BLOCK or _BLOCK
     cut = n - last - _BLOCK
     head = decryptor.update(data[:cut])
@@ -553,6 +560,15 @@ class _AesProfile(Profile):
             value = macs[slot] = self._derive(key.contents, _usage_label(usage, kind), kind)
         return value
 
+    def _mac(self, key: Key, usage: int, kind: int, algorithm: hashes.HashAlgorithm) -> HMAC:
+        """A fresh HMAC keyed with the derived Kc or Ki: a copy of one cached keyed template."""
+        hmacs = key._derived.hmacs
+        slot = usage << 8 | kind
+        template = hmacs.get(slot)
+        if template is None:
+            template = hmacs[slot] = HMAC(self._mac_key(key, usage, kind), algorithm)
+        return template.copy()
+
 
 class _AesSha1Profile(_AesProfile):
     """aes128-cts-hmac-sha1-96 (17) and aes256-cts-hmac-sha1-96 (18), RFC 3962."""
@@ -588,7 +604,7 @@ class _AesSha1Profile(_AesProfile):
         """
         padded = b"".join((confounder, plaintext, _ZEROS[: -(_BLOCK + len(plaintext)) % _BLOCK]))
         n = _BLOCK + len(plaintext)
-        mac = HMAC(self._mac_key(key, usage, KI), _SHA1)
+        mac = self._mac(key, usage, KI, _SHA1)
         mac.update(memoryview(padded)[:n])
         parts = _cts_encrypt_parts(self._ke(key, usage), padded, n)
         return b"".join((*parts, mac.finalize()[:12]))
@@ -609,7 +625,7 @@ class _AesSha1Profile(_AesProfile):
                 f"A {self.name} ciphertext is at least 28 bytes; this one has {len(ciphertext)}."
             )
         plain = _cts_decrypt(self._ke(key, usage), memoryview(ciphertext)[:-12])
-        mac = HMAC(self._mac_key(key, usage, KI), _SHA1)
+        mac = self._mac(key, usage, KI, _SHA1)
         mac.update(plain)
         if not constant_time.bytes_eq(mac.finalize()[:12], ciphertext[-12:]):
             raise MessageAltered(
@@ -634,7 +650,7 @@ class _AesSha1Profile(_AesProfile):
         n = _BLOCK + len(enc)
         padded = b"".join((confounder, enc, _ZEROS[: -n % _BLOCK]))
         ct = b"".join(_cts_encrypt_parts(self._ke(key, usage), padded, n))
-        mac = HMAC(self._mac_key(key, usage, KI), _SHA1)
+        mac = self._mac(key, usage, KI, _SHA1)
         mac.update(confounder)
         for data, _ in parts:
             mac.update(data)
@@ -649,7 +665,7 @@ class _AesSha1Profile(_AesProfile):
         ct = header + b"".join(data for data, encrypted in parts if encrypted)
         plain = _cts_decrypt(self._ke(key, usage), ct)
         out = _scatter(plain, _BLOCK, parts)
-        mac = HMAC(self._mac_key(key, usage, KI), _SHA1)
+        mac = self._mac(key, usage, KI, _SHA1)
         mac.update(plain[:_BLOCK])
         for data in out:
             mac.update(data)
@@ -667,7 +683,7 @@ class _AesSha1Profile(_AesProfile):
 
             checksum = HMAC(Kc, message)[1..h]
         """
-        mac = HMAC(self._mac_key(key, usage, KC), _SHA1)
+        mac = self._mac(key, usage, KC, _SHA1)
         mac.update(data)
         return mac.finalize()[:12]
 
@@ -749,7 +765,7 @@ class _AesSha2Profile(_AesProfile):
         n = _BLOCK + len(plaintext)
         padded = b"".join((confounder, plaintext, _ZEROS[: -n % _BLOCK]))
         parts = _cts_encrypt_parts(self._ke(key, usage), padded, n)
-        mac = HMAC(self._mac_key(key, usage, KI), self.hash)
+        mac = self._mac(key, usage, KI, self.hash)
         mac.update(_ZERO_IV)
         for part in parts:
             mac.update(part)
@@ -774,7 +790,7 @@ class _AesSha2Profile(_AesProfile):
                 f"{len(ciphertext)}."
             )
         body = memoryview(ciphertext)[:-h]
-        mac = HMAC(self._mac_key(key, usage, KI), self.hash)
+        mac = self._mac(key, usage, KI, self.hash)
         mac.update(_ZERO_IV)
         mac.update(body)
         if not constant_time.bytes_eq(mac.finalize()[:h], ciphertext[-h:]):
@@ -800,7 +816,7 @@ class _AesSha2Profile(_AesProfile):
         padded = b"".join((confounder, enc, _ZEROS[: -n % _BLOCK]))
         ct = b"".join(_cts_encrypt_parts(self._ke(key, usage), padded, n))
         out = _scatter(ct, _BLOCK, parts)
-        mac = HMAC(self._mac_key(key, usage, KI), self.hash)
+        mac = self._mac(key, usage, KI, self.hash)
         mac.update(_ZERO_IV)
         mac.update(ct[:_BLOCK])
         for data in out:
@@ -814,7 +830,7 @@ class _AesSha2Profile(_AesProfile):
         place first, then decrypt."""
         h = self.checksum_size
         _check_iov_sizes(self.name, header, trailer, h)
-        mac = HMAC(self._mac_key(key, usage, KI), self.hash)
+        mac = self._mac(key, usage, KI, self.hash)
         mac.update(_ZERO_IV)
         mac.update(header)
         for data, _ in parts:
@@ -836,7 +852,7 @@ class _AesSha2Profile(_AesProfile):
                        h = 128 bits (aes128-cts-hmac-sha256-128)
                            192 bits (aes256-cts-hmac-sha384-192)
         """
-        mac = HMAC(self._mac_key(key, usage, KC), self.hash)
+        mac = self._mac(key, usage, KC, self.hash)
         mac.update(data)
         return mac.finalize()[: self.checksum_size]
 

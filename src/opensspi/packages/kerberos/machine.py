@@ -238,6 +238,7 @@ class KerberosContext(SecurityContext):
         self._u2u_done = False  # an AP-REQ with ap-option use-session-key was sent / accepted
         self._server_principal: object | None = None  # the parsed target (client)
         self._u2u_tgt: object | None = None  # the acceptor's TGT it sent in KRB_TGT_REP
+        self._stream: gss.SealedStream | None = None  # made by the first wrap/unwrap
 
     # -- stepping --------------------------------------------------------------------------
 
@@ -859,11 +860,32 @@ class KerberosContext(SecurityContext):
             return stream, b""
         return stream[: gss.HEADER_SIZE], stream[gss.HEADER_SIZE :]
 
+    def _sealed_stream(self) -> gss.SealedStream | None:
+        """The precomputed sealed-token state for :meth:`wrap`/:meth:`unwrap` (AES, not DCE
+        style), made on first use after the handshake; None when the general path applies."""
+        stream = self._stream
+        if stream is None:
+            key = self._key()
+            if key.enctype == RC4 or self._dce:
+                return None
+            stream = self._stream = gss.SealedStream(
+                key, self._direction(True), self._direction(False))
+        return stream
+
     def wrap(self, data: bytes, encrypt: bool = True) -> bytes:
+        stream = self._sealed_stream() if encrypt else None
+        if stream is not None and self.complete:
+            return stream.wrap(self._next_send(), data, self._env.random(stream.confounder_size))
         sealed = self.encrypt((MessagePart(data),), 0 if encrypt else SECQOP_WRAP_NO_ENCRYPT, None)
         return sealed.token + sealed.parts[0] + sealed.padding
 
     def unwrap(self, message: bytes) -> bytes:
+        stream = self._sealed_stream() if len(message) >= gss.HEADER_SIZE else None
+        if stream is not None and self.complete:
+            fast = stream.unwrap(message)
+            if fast is not None:
+                self._accept_seq(fast[1])
+                return fast[0]
         token, data = self.split_stream(message)
         key = self._key()
         if key.enctype == RC4:
