@@ -318,6 +318,44 @@ def contexts_section() -> Section:
     return result
 
 
+@section("handshake")
+def handshake_section() -> Section:
+    """Client+acceptor contexts with the service ticket cached: client AP-REQ, acceptor accept
+    (ticket decrypt, authenticator, replay cache) and AP-REP, client verify."""
+    mit = _mit()
+    opensspi, gssapi = mit["opensspi"], mit["gssapi"]
+    cred, target, server_auth = mit["client_cred"], mit["target"], mit["server_auth"]
+    server_cred = opensspi.credentials("Kerberos", use=opensspi.CredentialUse.INBOUND,
+                                      auth_data=server_auth)
+    name = gssapi.Name("HTTP@server.test.local", gssapi.NameType.hostbased_service)
+    krb5 = gssapi.OID.from_int_seq("1.2.840.113554.1.2.2")
+    flags = [gssapi.RequirementFlag.mutual_authentication]
+    gss_cred = gssapi.Credentials(usage="initiate")
+    gss_accept = gssapi.Credentials(usage="accept")
+
+    def ours() -> object:
+        client = opensspi.client("Kerberos", target=target, credential=cred,
+                                 flags=opensspi.IscReq.MUTUAL_AUTH)
+        server = opensspi.server("Kerberos", credential=server_cred)
+        client.step(server.step(client.step()))
+        return client
+
+    def theirs() -> object:
+        client = gssapi.SecurityContext(name=name, creds=gss_cred, usage="initiate",
+                                        flags=flags, mech=krb5)
+        server = gssapi.SecurityContext(creds=gss_accept, usage="accept")
+        client.step(server.step(client.step()))
+        return client
+
+    if not ours().complete or not theirs().complete:
+        raise SystemExit("a handshake did not complete")
+    result = Section({"opensspi-handshake": ours, "mit-handshake": theirs})
+    result.notes.append("each call: AP-REQ, accept + AP-REP, verify; ticket cached, "
+                        "acceptor credential reused")
+    result.comparisons.append(("client+acceptor context", "opensspi-handshake", "mit-handshake"))
+    return result
+
+
 def _mit_version() -> str:
     import subprocess
 

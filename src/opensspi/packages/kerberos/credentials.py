@@ -63,6 +63,7 @@ from .names import Principal, parse_target
 from .tickets import ServiceTicket, TicketCache
 
 if TYPE_CHECKING:
+    from .acceptor import OpenedTickets
     from .keytab import KeytabEntry
 
 __all__ = [
@@ -231,6 +232,8 @@ class KerberosCredential(Credential):
         self._kdcs: dict[str, tuple[KdcAddress, ...]] = {}
         self._locator = kdc_locator
         self._lock = threading.Lock()
+        self._opened: OpenedTickets | None = None
+        self._targets: dict[str, Principal] = {}
 
     def __repr__(self) -> str:
         source = self.source.value if self.source else None
@@ -276,6 +279,32 @@ class KerberosCredential(Credential):
                 "acceptor keytab; acquire it with SECPKG_CRED_INBOUND to accept contexts."
             )
         return self.acceptor_keytab
+
+    def target_principal(self, target: str) -> Principal:
+        """``names.parse_target(target, self.config)``, remembered: a pure function of the
+        text and this credential's krb5.conf, asked again by every context to the same SPN.
+        At most 256 names are kept (the memo starts over when full)."""
+        found = self._targets.get(target)
+        if found is None:
+            found = parse_target(target, self.config)
+            if len(self._targets) >= 256:
+                self._targets = {}
+            self._targets[target] = found
+        return found
+
+    @property
+    def opened_tickets(self) -> OpenedTickets:
+        """The acceptor's cache of keytab keys and opened tickets (``acceptor.OpenedTickets``),
+        shared by every context accepted with this handle; made on first use."""
+        opened = self._opened
+        if opened is None:
+            from .acceptor import OpenedTickets
+
+            with self._lock:
+                opened = self._opened
+                if opened is None:
+                    opened = self._opened = OpenedTickets()
+        return opened
 
     # -- what the KDC exchanges need -------------------------------------------------------------
 

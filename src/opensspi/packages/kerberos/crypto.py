@@ -33,6 +33,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
+from functools import lru_cache
 from math import gcd
 
 from cryptography.hazmat.primitives import constant_time, hashes
@@ -251,13 +252,17 @@ def dr(key: bytes, constant: bytes) -> bytes:
     Returns:
         ``len(key)`` pseudo-random bytes.
     """
-    block = constant if len(constant) == _BLOCK else nfold(constant, 128)
-    encryptor = Cipher(AES(key), ECB()).encryptor()
-    out = b""
-    while len(out) < len(key):
-        block = encryptor.update(block)
-        out += block
+    block = constant if len(constant) == _BLOCK else _nfold_128(constant)
+    # K(i+1) = E(K(i)) is CBC with a zero IV over n-fold(Constant) and zero blocks: one call.
+    blocks = -(-len(key) // _BLOCK)
+    out = Cipher(AES(key), CBC(_ZERO_IV)).encryptor().update(block + _ZEROS[: (blocks - 1) * 16])
     return out[: len(key)]
+
+
+@lru_cache(maxsize=512)
+def _nfold_128(constant: bytes) -> bytes:
+    # The constants are public (usage numbers, "kerberos", "prf"): caching them leaks nothing.
+    return nfold(constant, 128)
 
 
 def dk(key: bytes, constant: bytes) -> bytes:

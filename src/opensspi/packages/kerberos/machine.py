@@ -139,6 +139,7 @@ class Token:
     kind: Input
     body: bytes
     framed: bool
+    oid: str | None = None  # the mechanism OID of a framed token
 
 
 def classify(token: bytes) -> Token:
@@ -154,7 +155,7 @@ def classify(token: bytes) -> Token:
         kind = kinds.get(tok_id)
         if kind is None:
             raise DecodeError(f"Unknown Kerberos GSS TOK_ID {tok_id.hex()}.")
-        return Token(kind, body, True)
+        return Token(kind, body, True, oid)
     tags = {0x6E: Input.AP_REQ, 0x6F: Input.AP_REP, 0x7E: Input.KRB_ERROR}
     kind = tags.get(token[0]) if token else None
     if kind is None:
@@ -170,31 +171,59 @@ def _now_parts(moment: datetime) -> tuple[datetime, int]:
 def _gss_flags_from_isc(req: int) -> int:
     """ISC_REQ_* to the RFC 4121 §4.1.1.1 Flags (Wine's flags_isc_req_to_gss, MS-KILE 3.2.5.2)."""
     flags = 0
-    for isc, flag in (
-        (IscReq.DELEGATE, gss.GSS_C_DELEG_FLAG), (IscReq.MUTUAL_AUTH, gss.GSS_C_MUTUAL_FLAG),
-        (IscReq.REPLAY_DETECT, gss.GSS_C_REPLAY_FLAG),
-        (IscReq.SEQUENCE_DETECT, gss.GSS_C_SEQUENCE_FLAG),
-        (IscReq.CONFIDENTIALITY, gss.GSS_C_CONF_FLAG), (IscReq.INTEGRITY, gss.GSS_C_INTEG_FLAG),
-        (IscReq.USE_DCE_STYLE, gss.GSS_C_DCE_STYLE), (IscReq.IDENTIFY, gss.GSS_C_IDENTIFY_FLAG),
-        (IscReq.EXTENDED_ERROR, gss.GSS_C_EXTENDED_ERROR_FLAG),
-    ):
+    req = int(req)
+    for isc, flag in _ISC_TO_GSS:
         if req & isc:
             flags |= flag
     return flags
 
 
+# Plain ints: IntFlag arithmetic costs microseconds per operation on every handshake.
+_ISC_TO_GSS = tuple((int(isc), flag) for isc, flag in (
+    (IscReq.DELEGATE, gss.GSS_C_DELEG_FLAG), (IscReq.MUTUAL_AUTH, gss.GSS_C_MUTUAL_FLAG),
+    (IscReq.REPLAY_DETECT, gss.GSS_C_REPLAY_FLAG),
+    (IscReq.SEQUENCE_DETECT, gss.GSS_C_SEQUENCE_FLAG),
+    (IscReq.CONFIDENTIALITY, gss.GSS_C_CONF_FLAG), (IscReq.INTEGRITY, gss.GSS_C_INTEG_FLAG),
+    (IscReq.USE_DCE_STYLE, gss.GSS_C_DCE_STYLE), (IscReq.IDENTIFY, gss.GSS_C_IDENTIFY_FLAG),
+    (IscReq.EXTENDED_ERROR, gss.GSS_C_EXTENDED_ERROR_FLAG),
+))
+
 # RFC 4121 §4.1.1.1 checksum flags the initiator asked for -> what the context provides.
-_GSS_TO_RET = (
+_GSS_TO_RET = tuple((flag, int(isc), int(asc)) for flag, isc, asc in (
     (gss.GSS_C_CONF_FLAG, IscRet.CONFIDENTIALITY, AscRet.CONFIDENTIALITY),
     (gss.GSS_C_INTEG_FLAG, IscRet.INTEGRITY, AscRet.INTEGRITY),
     (gss.GSS_C_REPLAY_FLAG, IscRet.REPLAY_DETECT, AscRet.REPLAY_DETECT),
     (gss.GSS_C_SEQUENCE_FLAG, IscRet.SEQUENCE_DETECT, AscRet.SEQUENCE_DETECT),
     (gss.GSS_C_IDENTIFY_FLAG, IscRet.IDENTIFY, AscRet.IDENTIFY),
-)
+))
+_RET_MUTUAL = (int(IscRet.MUTUAL_AUTH), int(AscRet.MUTUAL_AUTH))
+_RET_DELEGATE = (int(IscRet.DELEGATE), int(AscRet.DELEGATE))
+_RET_U2U = (int(IscRet.USE_SESSION_KEY), int(AscRet.USE_SESSION_KEY))
+_RET_DCE = (int(IscRet.USED_DCE_STYLE), int(AscRet.USED_DCE_STYLE))
+_REQ_CONNECTION = (int(IscReq.CONNECTION), int(AscReq.CONNECTION))
+_ISC_DCE, _ASC_DCE = int(IscReq.USE_DCE_STYLE), int(AscReq.USE_DCE_STYLE)
+_ISC_U2U, _ASC_U2U = int(IscReq.USE_SESSION_KEY), int(AscReq.USE_SESSION_KEY)
+_ISC_DELEGATE = int(IscReq.DELEGATE)
+_ISC_MUTUAL_OR_DCE = int(IscReq.MUTUAL_AUTH | IscReq.USE_DCE_STYLE)
+_AP_MUTUAL_REQUIRED = int(ApOptions.MUTUAL_REQUIRED)
+_AP_USE_SESSION_KEY = int(ApOptions.USE_SESSION_KEY)
+_RET_CONNECTION = (int(IscRet.CONNECTION), int(AscRet.CONNECTION))
 
 
 class KerberosContext(SecurityContext):
-    """A Kerberos context, client or server; one instance per authentication."""
+    """A Kerberos context, client or server; one instance per authentication.
+
+    ``__slots__``: a server handling thousands of users holds thousands of these.
+    """
+
+    __slots__ = (
+        "_acceptor_subkey", "_bindings", "_client_name", "_cred", "_ctime", "_cusec", "_dce",
+        "_dce_seq", "_delegated", "_delegated_credential", "_env", "_exchange", "_expiry",
+        "_gss_flags", "_initiator_subkey", "_last_token", "_machine", "_mech_oid",
+        "_mutual_done", "_recv", "_request", "_ret", "_send_seq", "_server_name",
+        "_server_principal", "_session_key", "_stream", "_target", "_ticket", "_u2u",
+        "_u2u_done", "_u2u_tgt", "info", "is_client",
+    )
 
     def __init__(
         self, info: PackageInfo, credential: object, is_client: bool, request: int,
@@ -216,7 +245,8 @@ class KerberosContext(SecurityContext):
         self._bindings: ChannelBindings | None = None
         self._gss_flags = 0
         self._ret = 0
-        self._dce = bool(request & (IscReq.USE_DCE_STYLE if is_client else AscReq.USE_DCE_STYLE))
+        request = int(request)
+        self._dce = bool(request & (_ISC_DCE if is_client else _ASC_DCE))
         self._mutual_done = False
         self._delegated = False
         self._ticket: object | None = None  # ServiceTicket on the client
@@ -233,12 +263,12 @@ class KerberosContext(SecurityContext):
         self._delegated_credential: object | None = None
         self._mech_oid = KRB5_OID
         self._dce_seq = 0
-        self._u2u = bool(request & (IscReq.USE_SESSION_KEY if is_client
-                                    else AscReq.USE_SESSION_KEY))
+        self._u2u = bool(request & (_ISC_U2U if is_client else _ASC_U2U))
         self._u2u_done = False  # an AP-REQ with ap-option use-session-key was sent / accepted
         self._server_principal: object | None = None  # the parsed target (client)
         self._u2u_tgt: object | None = None  # the acceptor's TGT it sent in KRB_TGT_REP
         self._stream: gss.SealedStream | None = None  # made by the first wrap/unwrap
+        self._last_token: Token | None = None  # what step classified, for the handler
 
     # -- stepping --------------------------------------------------------------------------
 
@@ -262,11 +292,19 @@ class KerberosContext(SecurityContext):
                 self._machine.state = State.FAILED
                 raise InvalidToken(f"Not a Kerberos token: {exc}") from None
             event, payload = token.kind, inp.token
+            self._last_token = token
         try:
             return self._machine.fire(event, self, payload)
         except DecodeError as exc:
             self._machine.state = State.FAILED
             raise InvalidToken(f"Malformed Kerberos message: {exc}") from None
+        finally:
+            self._last_token = None
+
+    def _classify(self, payload: bytes) -> Token:
+        """The token ``step`` classified (handlers are handed its bytes), or classify again."""
+        token = self._last_token
+        return token if token is not None else classify(payload)
 
     @property
     def complete(self) -> bool:
@@ -323,14 +361,13 @@ class KerberosContext(SecurityContext):
 
     def _client_start(self, payload: bytes) -> Choice[State, Step]:
         from .kdc import forwarded_tgt, service_ticket
-        from .names import parse_target
 
         if not self._target:
             raise WrongPrincipal(
                 "Kerberos needs a target name (an SPN such as HTTP/host.example.com); "
                 "pszTargetName was empty."
             )
-        server = parse_target(self._target, self._cred.config)
+        server = self._cred.target_principal(self._target)
         self._server_name = str(server)
         self._server_principal = server
         if self._u2u:
@@ -341,7 +378,7 @@ class KerberosContext(SecurityContext):
             return Choice(Step(SecStatus.SEC_I_CONTINUE_NEEDED, token), State.EXPECT_TGT_REP)
         cred = self._cred
         env = self._env
-        want_delegation = bool(self._request & IscReq.DELEGATE)
+        want_delegation = bool(self._request & _ISC_DELEGATE)
 
         def tickets() -> Generator[KdcRequest, bytes, object]:
             ticket = yield from service_ticket(cred, server, env)
@@ -409,8 +446,8 @@ class KerberosContext(SecurityContext):
         self._session_key = ticket.session_key
         self._client_name = str(ticket.client)
         self._expiry = ticket.endtime
-        req = IscReq(self._request)
-        flags = _gss_flags_from_isc(int(req))
+        req = int(self._request)
+        flags = _gss_flags_from_isc(req)
         krb_cred = None
         if forwarded is not None:
             assert isinstance(forwarded, ServiceTicket)
@@ -434,12 +471,12 @@ class KerberosContext(SecurityContext):
             seq_number=self._send_seq,
         )
         options = 0
-        mutual = bool(req & (IscReq.MUTUAL_AUTH | IscReq.USE_DCE_STYLE))
+        mutual = bool(req & _ISC_MUTUAL_OR_DCE)
         if mutual:
-            options |= ApOptions.MUTUAL_REQUIRED
+            options |= _AP_MUTUAL_REQUIRED
         if self._u2u:
             # RFC 4120 §3.2.3: the ticket is encrypted in the session key of the server's TGT.
-            options |= ApOptions.USE_SESSION_KEY
+            options |= _AP_USE_SESSION_KEY
             self._u2u_done = True
         ap_req = ApReq(
             ap_options=options,
@@ -489,7 +526,7 @@ class KerberosContext(SecurityContext):
         return cred.to_der()
 
     def _client_ap_rep(self, payload: bytes) -> Step:
-        token = classify(payload)
+        token = self._classify(payload)
         rep = ApRep.from_der(token.body)
         key = self._session_key
         assert key is not None
@@ -593,9 +630,9 @@ class KerberosContext(SecurityContext):
         from .acceptor import ReplayCache, decrypt_ticket, decrypt_u2u_ticket
         from .kdc import KdcLogonDenied
 
-        token = classify(payload)
-        if token.framed:
-            self._mech_oid = gss_unwrap_token(payload)[0]
+        token = self._classify(payload)
+        if token.framed and token.oid is not None:
+            self._mech_oid = token.oid
         elif not self._dce:
             # A raw AP-REQ is DCE style (MS-KILE 3.4.5.1); accept it as Windows does.
             self._dce = True
@@ -603,9 +640,10 @@ class KerberosContext(SecurityContext):
         cred = self._cred
         now = self._env.now()
         skew = timedelta(seconds=cred.config.clockskew)
-        if ap_req.ap_options & ApOptions.USE_SESSION_KEY:
+        ap_options = int(ap_req.ap_options)
+        if ap_options & _AP_USE_SESSION_KEY:
             # RFC 4120 §3.2.3: user-to-user; the ticket is in our TGT's session key.
-            enc_ticket, _ = decrypt_u2u_ticket(
+            enc_ticket, session = decrypt_u2u_ticket(
                 self._u2u_session_key(), ap_req.ticket, now=now, skew=skew
             )
             self._u2u_done = True
@@ -617,10 +655,10 @@ class KerberosContext(SecurityContext):
                 krb_error=ErrorCode.KRB_AP_ERR_USER_TO_USER_REQUIRED,
             )
         else:
-            enc_ticket, _service_key = decrypt_ticket(
-                cred.keytab, ap_req.ticket, allowed=cred.acceptor_principal, now=now, skew=skew
+            enc_ticket, session = decrypt_ticket(
+                cred.keytab, ap_req.ticket, allowed=cred.acceptor_principal, now=now, skew=skew,
+                opened=cred.opened_tickets,
             )
-        session = Key(enc_ticket.key.keytype, enc_ticket.key.keyvalue)
         auth = Authenticator.from_der(
             decrypt(session, USAGE_AP_REQ_AUTH, ap_req.authenticator.cipher)
         )
@@ -661,7 +699,7 @@ class KerberosContext(SecurityContext):
         )
         self._expiry = enc_ticket.endtime
         peer_seq = auth.seq_number or 0
-        mutual = bool(ap_req.ap_options & ApOptions.MUTUAL_REQUIRED) or self._dce
+        mutual = bool(ap_options & _AP_MUTUAL_REQUIRED) or self._dce
         if not mutual:
             self._recv = self._window(peer_seq)
             self._send_seq = peer_seq
@@ -748,21 +786,21 @@ class KerberosContext(SecurityContext):
         side = 0 if self.is_client else 1
         ret = 0
         if complete:
+            gss_flags = self._gss_flags
             for flag, *bits in _GSS_TO_RET:
-                if self._gss_flags & flag:
+                if gss_flags & flag:
                     ret |= bits[side]
-            for done, *bits in (
-                (self._mutual_done, IscRet.MUTUAL_AUTH, AscRet.MUTUAL_AUTH),
-                (self._delegated, IscRet.DELEGATE, AscRet.DELEGATE),
-                (self._u2u_done, IscRet.USE_SESSION_KEY, AscRet.USE_SESSION_KEY),
-            ):
-                if done:
-                    ret |= bits[side]
+            if self._mutual_done:
+                ret |= _RET_MUTUAL[side]
+            if self._delegated:
+                ret |= _RET_DELEGATE[side]
+            if self._u2u_done:
+                ret |= _RET_U2U[side]
         if self._dce:
-            ret |= (IscRet.USED_DCE_STYLE, AscRet.USED_DCE_STYLE)[side]
-        if self._request & (IscReq.CONNECTION, AscReq.CONNECTION)[side]:
-            ret |= (IscRet.CONNECTION, AscRet.CONNECTION)[side]
-        return int(ret)
+            ret |= _RET_DCE[side]
+        if int(self._request) & _REQ_CONNECTION[side]:
+            ret |= _RET_CONNECTION[side]
+        return ret
 
     # -- message protection ----------------------------------------------------------------
 
