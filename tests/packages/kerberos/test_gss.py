@@ -243,3 +243,17 @@ def test_sealed_stream_refuses_tampering_reflection_and_short_tokens() -> None:
         server.unwrap(token[:16 + 40])  # header + less than confounder, copy and MAC
     with pytest.raises(DecodeError):
         server.unwrap(b"\x04\x04" + token[2:])  # a MIC TOK_ID
+
+
+@pytest.mark.parametrize("enctype", ENCTYPES)
+def test_sealed_stream_parts_are_the_encrypt_message_buffers(enctype: int) -> None:
+    key = Key(enctype, bytes(range(profile(enctype).key_size)))
+    send = gss.Direction(acceptor=True, acceptor_subkey=True)
+    stream = gss.SealedStream(key, send, send)
+    size = profile(enctype).checksum_size
+    for length in (0, 5, 16, 1024):
+        message = bytes(range(256)) * 4
+        message = message[:length]
+        general = gss.wrap(key, send, 9, message, seal=True, checksum_size=size,
+                           confounder=bytes(16))
+        assert stream.wrap_parts(9, message, bytes(16)) == (general.token, general.data)

@@ -329,6 +329,18 @@ class SealedStream:
         return b"".join((_WRAP_HEADER.pack(TOK_WRAP, flags, 0xFF, 0, rrc, seq),
                          body[-rrc:], body[:-rrc]))
 
+    def wrap_parts(self, seq: int, plaintext: bytes, confounder: bytes) -> tuple[bytes, bytes]:
+        """:meth:`wrap` cut as EncryptMessage returns it: the TOKEN buffer (header, rotated
+        trailer, encrypted confounder) and the DATA buffer (the data encrypted in place)."""
+        flags, rrc = self._send_flags, self._rrc
+        body = self._prof.encrypt(
+            self._key, self._send_usage,
+            plaintext + _WRAP_HEADER.pack(TOK_WRAP, flags, 0xFF, 0, 0, seq), confounder,
+        )
+        token = b"".join((_WRAP_HEADER.pack(TOK_WRAP, flags, 0xFF, 0, rrc, seq),
+                          body[-rrc:], body[:16]))
+        return token, body[16:-rrc]
+
     def unwrap(self, message: bytes) -> tuple[bytes, int] | None:
         """Open a whole token from the peer: ``(plaintext, seq)``, or None when it is not
         sealed (the caller's general path handles integrity-only tokens).

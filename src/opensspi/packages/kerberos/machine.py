@@ -851,6 +851,13 @@ class KerberosContext(SecurityContext):
         if qop not in (0, SECQOP_WRAP_NO_ENCRYPT):
             raise UnsupportedFunction(f"Kerberos supports no quality of protection {qop:#x}.")
         seal = qop != SECQOP_WRAP_NO_ENCRYPT
+        if seal and len(parts) == 1 and not parts[0].attrs and parts[0].sealed:
+            # One DATA buffer, the EncryptMessage shape of pywin32's encrypt() and most callers.
+            stream = self._sealed_stream()
+            if stream is not None:
+                token, data = stream.wrap_parts(
+                    self._next_send(), parts[0].data, self._env.random(stream.confounder_size))
+                return Sealed(token, (data,))
         iov = _iov(parts)
         if key.enctype == RC4:
             return self._rc4_encrypt(key, parts, iov, seal)
@@ -872,6 +879,13 @@ class KerberosContext(SecurityContext):
         return Sealed(head, _split_back(parts, data), pad)
 
     def decrypt(self, token: bytes, parts: Sequence[MessagePart], seq: int | None) -> Unsealed:
+        if len(parts) == 1 and not parts[0].attrs and parts[0].sealed and len(token) >= 16:
+            stream = self._sealed_stream()
+            if stream is not None:
+                opened = stream.unwrap(token + parts[0].data)
+                if opened is not None:
+                    self._accept_seq(opened[1])
+                    return Unsealed((opened[0],), 0)
         key = self._key()
         iov = _iov(parts)
         data = b"".join(p.data for p in parts if _is_data(p))
