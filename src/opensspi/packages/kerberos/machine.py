@@ -882,10 +882,10 @@ class KerberosContext(SecurityContext):
         if len(parts) == 1 and not parts[0].attrs and parts[0].sealed and len(token) >= 16:
             stream = self._sealed_stream()
             if stream is not None:
-                opened = stream.unwrap(token + parts[0].data)
-                if opened is not None:
-                    self._accept_seq(opened[1])
-                    return Unsealed((opened[0],), 0)
+                fast = stream.unwrap(token + parts[0].data)
+                if fast is not None:
+                    self._accept_seq(fast[1])
+                    return Unsealed((fast[0],), 0)
         key = self._key()
         iov = _iov(parts)
         data = b"".join(p.data for p in parts if _is_data(p))
