@@ -281,6 +281,25 @@ class OpenedTickets:
     def __len__(self) -> int:
         return len(self._tickets)
 
+    _by_keytab: ClassVar[OrderedDict[int, tuple[Keytab, OpenedTickets]]] = OrderedDict()
+    _by_keytab_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    @classmethod
+    def for_keytab(cls, keytab: Keytab) -> OpenedTickets:
+        """The one cache of ``keytab`` in this process: credential handles acquired from the
+        same keytab file (unchanged, so the same parsed object; see ``parsed``) share it, as
+        pywin32's ``ServerAuth`` acquires one handle per connection. At most 16 keytabs."""
+        with cls._by_keytab_lock:
+            held = cls._by_keytab.get(id(keytab))
+            if held is not None and held[0] is keytab:
+                cls._by_keytab.move_to_end(id(keytab))
+                return held[1]
+            opened = cls()
+            cls._by_keytab[id(keytab)] = (keytab, opened)  # the reference keeps the id unique
+            while len(cls._by_keytab) > 16:
+                cls._by_keytab.popitem(last=False)
+            return opened
+
     def open(
         self, keytab: Keytab, ticket: Ticket, server: Principal, now: datetime, skew: timedelta
     ) -> tuple[EncTicketPart, Key]:

@@ -295,15 +295,13 @@ class KerberosCredential(Credential):
     @property
     def opened_tickets(self) -> OpenedTickets:
         """The acceptor's cache of keytab keys and opened tickets (``acceptor.OpenedTickets``),
-        shared by every context accepted with this handle; made on first use."""
+        shared by every context accepted with a handle on the same keytab; found on first
+        use."""
         opened = self._opened
         if opened is None:
             from .acceptor import OpenedTickets
 
-            with self._lock:
-                opened = self._opened
-                if opened is None:
-                    opened = self._opened = OpenedTickets()
+            opened = self._opened = OpenedTickets.for_keytab(self.keytab)
         return opened
 
     # -- what the KDC exchanges need -------------------------------------------------------------
