@@ -117,6 +117,8 @@ KI = 0x55
 
 _BLOCK = 16
 _ZERO_IV = bytes(_BLOCK)
+_CBC_ZERO_IV = CBC(_ZERO_IV)  # modes are immutable: one object serves every key schedule
+_TEMPLATE = 1 << 40  # _DerivedKeys slot flag: a keyed HMAC template, not key bytes
 _ZEROS = bytes(_BLOCK)
 _KERBEROS = b"kerberos"
 _PRF = b"prf"
@@ -128,16 +130,15 @@ _SHA384 = hashes.SHA384()
 
 class _DerivedKeys:
     """Cache of one key's derived keys, by ``usage << 8 | kind`` (kind 0x99, 0xAA or 0x55):
-    the key schedule (a ``Cipher``), the derived MAC key bytes, and a keyed HMAC that each
-    message copies (OpenSSL's context copy skips re-keying: the ipad/opad blocks are hashed
-    once per key and usage, not once per message)."""
+    for Ke the key schedule (a ``Cipher``); for Kc and Ki a keyed HMAC that each message copies
+    (OpenSSL's context copy skips re-keying: the ipad/opad blocks are hashed once per key and
+    usage, not once per message), under the slot plus :data:`_TEMPLATE`, and the derived key
+    bytes when they were asked for. One dict: a server holds one of these per context key."""
 
-    __slots__ = ("ciphers", "hmacs", "macs")
+    __slots__ = ("slots",)
 
     def __init__(self) -> None:
-        self.ciphers: dict[int, Cipher[CBC]] = {}
-        self.macs: dict[int, bytes] = {}
-        self.hmacs: dict[int, HMAC] = {}
+        self.slots: dict[int, object] = {}
 
     def __repr__(self) -> str:
         return "<derived keys>"
@@ -550,29 +551,33 @@ class _AesProfile(Profile):
         """DK of the family: RFC 3961 DK with AES, or RFC 8009 KDF-HMAC-SHA2."""
 
     def _ke(self, key: Key, usage: int) -> Cipher[CBC]:
-        ciphers = key._derived.ciphers
-        cipher = ciphers.get(usage)
+        slots = key._derived.slots
+        slot = usage << 8 | KE
+        cipher = slots.get(slot)
         if cipher is None:
             ke = self._derive(key.contents, _usage_label(usage, KE), KE)
-            cipher = ciphers[usage] = Cipher(AES(ke), CBC(_ZERO_IV))
-        return cipher
+            cipher = slots[slot] = Cipher(AES(ke), _CBC_ZERO_IV)
+        return cipher  # type: ignore[return-value]
 
     def _mac_key(self, key: Key, usage: int, kind: int) -> bytes:
-        macs = key._derived.macs
+        slots = key._derived.slots
         slot = usage << 8 | kind
-        value = macs.get(slot)
+        value = slots.get(slot)
         if value is None:
-            value = macs[slot] = self._derive(key.contents, _usage_label(usage, kind), kind)
-        return value
+            value = slots[slot] = self._derive(key.contents, _usage_label(usage, kind), kind)
+        return value  # type: ignore[return-value]
 
     def _mac(self, key: Key, usage: int, kind: int, algorithm: hashes.HashAlgorithm) -> HMAC:
         """A fresh HMAC keyed with the derived Kc or Ki: a copy of one cached keyed template."""
-        hmacs = key._derived.hmacs
-        slot = usage << 8 | kind
-        template = hmacs.get(slot)
+        slots = key._derived.slots
+        slot = usage << 8 | kind | _TEMPLATE
+        template = slots.get(slot)
         if template is None:
-            template = hmacs[slot] = HMAC(self._mac_key(key, usage, kind), algorithm)
-        return template.copy()
+            derived = slots.get(slot ^ _TEMPLATE)
+            if derived is None:
+                derived = self._derive(key.contents, _usage_label(usage, kind), kind)
+            template = slots[slot] = HMAC(derived, algorithm)  # type: ignore[arg-type]
+        return template.copy()  # type: ignore[attr-defined,no-any-return]
 
 
 class _AesSha1Profile(_AesProfile):

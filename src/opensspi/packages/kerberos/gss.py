@@ -418,7 +418,9 @@ class SequenceWindow:
             raise OutOfSequence(f"Message sequence number {seq} was already received (replay).")
 
     def accept(self, seq: int) -> None:
-        if self._replay:
+        # With sequence detection only the next number passes, so a replay cannot; the set of
+        # seen numbers is kept only for replay detection alone (it costs memory per context).
+        if self._replay and not self._sequence:
             self._seen.add(seq)
             if len(self._seen) > 4096:
                 self._seen = {s for s in self._seen if s > seq - 2048}
