@@ -29,6 +29,15 @@ What is compared with ``requests.auth.HTTPDigestAuth`` (the named peer):
   from ``os.urandom`` and SHA-1). The challenge text is the header value without the
   ``Digest`` word on both sides, as curl hands it to the SSP and requests' ``handle_401`` to
   ``parse_dict_header``. Both first headers are checked against opensspi's acceptor too.
+
+Every door for the first response (the same work, the same requests peer): the package call
+above (``http-first``); the Pythonic API (``http-first-pythonic``: ``opensspi.client("WDigest",
+credential=..., target=URI, flags=USE_HTTP_STYLE).step(challenge, params=(b"GET",))``); the
+Windows functions (``http-first-sspi``: InitializeSecurityContext with a SecBufferDesc of the
+challenge TOKEN and the method in a SECBUFFER_PKG_PARAMS, a TOKEN output buffer); and the
+pywin32 look-alike (``http-first-pywin32``: ``ClientAuth("WDigest", targetspn=URI,
+scflags=ISC_REQ_USE_HTTP_STYLE).authorize(desc)`` with a PySecBufferDescType of the challenge
+and the method, which acquires credentials per connection as pywin32 does).
 """
 
 from __future__ import annotations
@@ -263,9 +272,62 @@ def sasl_workloads() -> dict[str, Callable[[], object]]:
     return loads
 
 
+def door_workloads() -> dict[str, Callable[[], object]]:
+    """The first HTTP response through the Pythonic API, the Windows functions and pywin32."""
+    import opensspi
+    from opensspi import sspi
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from doors import pywin32_sspi
+
+    cred = opensspi.credentials("WDigest", auth_data=AuthIdentity(USER, None, PASSWORD))
+    challenge = CHALLENGE.encode()
+    flags = IscReq.USE_HTTP_STYLE
+
+    def pythonic() -> object:
+        client = opensspi.client("WDigest", credential=cred, target=URI, flags=flags, env=ENV)
+        return client.step(challenge, params=(b"GET",))
+
+    handle = sspi.AcquireCredentialsHandle(None, "WDigest", CredentialUse.OUTBOUND, None,
+                                           AuthIdentity(USER, None, PASSWORD)).credential
+
+    def windows() -> object:
+        out = SecBufferDesc([SecBuffer(SecBufferType.TOKEN, 4000)])
+        inp = SecBufferDesc([SecBuffer(SecBufferType.TOKEN, challenge),
+                             SecBuffer(SecBufferType.PKG_PARAMS, b"GET")])
+        sspi.InitializeSecurityContext(handle, None, URI, int(flags), 0, 0, inp, 0,
+                                       sspi.CtxtHandle(), out, env=ENV)
+        return out[0].buffer
+
+    module = pywin32_sspi()
+    sspicon, win32security = sys.modules["sspicon"], sys.modules["win32security"]
+
+    def pywin32() -> object:
+        client = module.ClientAuth("WDigest", auth_info=(USER, None, PASSWORD), targetspn=URI,
+                                   scflags=sspicon.ISC_REQ_USE_HTTP_STYLE)
+        # authorize() passes a PySecBufferDescType through: the challenge and the method.
+        desc = win32security.PySecBufferDescType()
+        desc.append(win32security.PySecBufferType(len(challenge), sspicon.SECBUFFER_TOKEN))
+        desc.append(win32security.PySecBufferType(3, sspicon.SECBUFFER_PKG_PARAMS))
+        desc[0].Buffer = challenge
+        desc[1].Buffer = b"GET"
+        return client.authorize(desc)[1][0].Buffer
+
+    for fn in (pythonic, windows, pywin32):
+        value = fn()
+        token = value.token if hasattr(value, "token") else value
+        if isinstance(token, bytes) and token:
+            check_same_header(token.decode(), token.decode())
+    return {"http-first-pythonic": pythonic, "http-first-sspi": windows,
+            "http-first-pywin32": pywin32}
+
+
 def report() -> None:
     http = http_workloads()
     rates = best_rates(http, 20000)
+    doors = door_workloads()
+    rates.update(best_rates({**doors, "http-first": http["http-first"],
+                             "http-first-requests": http["http-first-requests"]}, 5000))
     rates.update(best_rates({"http-handshake": http["http-handshake"]}, 2000))
     print("HTTP Digest (MD5, qop=auth), responses per second, best of 5 interleaved rounds")
     for ours, theirs in (("http-next", "http-next-requests"), ("http-sign", "http-next-requests"),
@@ -276,6 +338,14 @@ def report() -> None:
               f"   ratio {ratio:4.2f}x")
     print(f"  http-handshake    opensspi {rates['http-handshake']:>9,.0f}/s   (challenge, response,"
           " verify, Authentication-Info check; both sides)")
+    print("First HTTP response through every door (requests: "
+          f"{rates['http-first-requests']:,.0f}/s in the same rounds)")
+    base = rates["http-first-pythonic"]
+    for door in ("http-first", "http-first-pythonic", "http-first-sspi", "http-first-pywin32"):
+        ratio = rates[door] / rates["http-first-requests"]
+        added = (base / rates[door] - 1) * 100
+        extra = "" if door == "http-first-pythonic" else f"   adds {added:+5.1f}% over Pythonic"
+        print(f"  {door:<20} {rates[door]:>9,.0f}/s   ratio {ratio:4.2f}x{extra}")
     sasl = sasl_workloads()
     hs = best_rates({"sasl-handshake": sasl.pop("sasl-handshake")}, 500)["sasl-handshake"]
     print(f"SASL DIGEST-MD5 handshake (auth-conf rc4, both sides): {hs:,.0f}/s")
@@ -294,7 +364,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.run:
         name, n = args.run[0], int(args.run[1])
-        loads = {**http_workloads(), **sasl_workloads()}
+        loads = {**http_workloads(), **door_workloads(), **sasl_workloads()}
         if name not in loads:
             sys.exit(f"unknown workload {name!r}; choose from: {', '.join(loads)}")
         run(loads[name], n)
