@@ -35,10 +35,12 @@ import hashlib
 import hmac
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ...constants import CredentialUse
@@ -164,12 +166,43 @@ def enctype_policy(
             raise InvalidParameter("The enctype list is empty.")
         return tuple(chosen), tuple(chosen), allow
 
-    def listed(names: tuple[str, ...]) -> tuple[int, ...]:
-        numbers = parse_enctypes(" ".join(names), default=(*DEFAULT_ENCTYPES, RC4_HMAC))
-        numbers = tuple(n for n in numbers if allow or n != RC4_HMAC)
-        return numbers or DEFAULT_ENCTYPES
+    return (_listed(config.default_tkt_enctypes, allow),
+            _listed(config.default_tgs_enctypes, allow), allow)
 
-    return listed(config.default_tkt_enctypes), listed(config.default_tgs_enctypes), allow
+
+@lru_cache(maxsize=64)
+def _listed(names: tuple[str, ...], allow: bool) -> tuple[int, ...]:
+    """A krb5.conf enctype list as numbers (a pure function of the words: remembered, since
+    every credential acquisition asks it again)."""
+    numbers = parse_enctypes(" ".join(names), default=(*DEFAULT_ENCTYPES, RC4_HMAC))
+    numbers = tuple(n for n in numbers if allow or n != RC4_HMAC)
+    return numbers or DEFAULT_ENCTYPES
+
+
+_CCACHE_TICKETS: OrderedDict[int, tuple[Ccache, tuple[ServiceTicket, ...]]] = OrderedDict()
+_CCACHE_TICKETS_LOCK = threading.Lock()
+
+
+def _ccache_tickets(ccache: Ccache) -> tuple[ServiceTicket, ...]:
+    """The ccache's credentials as ticket records (unreadable ones skipped), remembered per
+    parsed ccache (immutable, and the same object while the file is unchanged: ``parsed``),
+    for the 16 latest: acquiring per connection no longer decodes every ticket again."""
+    with _CCACHE_TICKETS_LOCK:
+        held = _CCACHE_TICKETS.get(id(ccache))
+        if held is not None and held[0] is ccache:
+            return held[1]
+    tickets: list[ServiceTicket] = []
+    for entry in ccache.credentials:
+        try:
+            tickets.append(ServiceTicket.from_ccache(entry))
+        except SspiError:
+            continue
+    result = tuple(tickets)
+    with _CCACHE_TICKETS_LOCK:
+        _CCACHE_TICKETS[id(ccache)] = (ccache, result)  # the reference keeps the id unique
+        while len(_CCACHE_TICKETS) > 16:
+            _CCACHE_TICKETS.popitem(last=False)
+    return result
 
 
 def _password_partition(secret: bytes, env: Environment) -> bytes:
@@ -570,14 +603,7 @@ def _from_ccache(
             if candidate == name:
                 problems.append(f"the credential cache {candidate} holds {client}, not {principal}")
             continue
-        tickets: list[ServiceTicket] = []
-        for entry in ccache.credentials:
-            try:
-                ticket = ServiceTicket.from_ccache(entry)
-            except SspiError:
-                continue
-            if ticket.client == client:
-                tickets.append(ticket)
+        tickets = [t for t in _ccache_tickets(ccache) if t.client == client]
         valid = [t for t in tickets if t.valid_at(now, timedelta(seconds=cred.config.clockskew))]
         if not valid:
             ends = [t.endtime for t in tickets if t.is_tgt]
