@@ -243,3 +243,20 @@ def test_the_ticket_cache_is_bounded_and_keeps_tgts() -> None:
     # expired tickets are evicted on lookup
     assert cache.get(SPN, T0 + timedelta(days=1)) is None
     assert len(cache) == 0
+
+
+def test_a_follower_on_the_leaders_thread_does_not_wait() -> None:
+    # Two contexts stepped by hand on one thread: the leader's request is not delivered until
+    # this thread does it, so the follower must not block on it (it would only time out).
+    cache = TicketCache(Principal.parse(f"alice@{REALM}"))
+    leader = shared_exchange(cache, SPN, _scripted(cache, _ticket(), []), 30.0)
+    next(leader)
+    own = _ticket(hours=3)
+    log: list[bytes] = []
+    follower = shared_exchange(cache, SPN, _scripted(cache, own, log), 30.0)
+    request = next(follower)  # returns at once
+    assert not isinstance(request, SharedKdcRequest) and request.data == b"own request"
+    with pytest.raises(StopIteration) as done:
+        follower.send(b"its reply")
+    assert done.value.value is own and log == [b"its reply"]
+    leader.close()

@@ -27,6 +27,7 @@ message and recovers the stolen bytes from its output on the last two blocks.
 
 from __future__ import annotations
 
+import hmac
 import os
 import re
 from abc import ABC, abstractmethod
@@ -36,7 +37,7 @@ from enum import IntEnum
 from functools import lru_cache
 from math import gcd
 
-from cryptography.hazmat.primitives import constant_time, hashes
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers import Cipher
 from cryptography.hazmat.primitives.ciphers.algorithms import AES
 from cryptography.hazmat.primitives.ciphers.modes import CBC, ECB
@@ -637,7 +638,7 @@ class _AesSha1Profile(_AesProfile):
         plain = _cts_decrypt(self._ke(key, usage), memoryview(ciphertext)[:-12])
         mac = self._mac(key, usage, KI, _SHA1)
         mac.update(plain)
-        if not constant_time.bytes_eq(mac.finalize()[:12], ciphertext[-12:]):
+        if not hmac.compare_digest(mac.finalize()[:12], ciphertext[-12:]):
             raise MessageAltered(
                 f"The {self.name} integrity check failed (key usage {usage}): the message "
                 "was changed, or the key or usage is wrong."
@@ -679,7 +680,7 @@ class _AesSha1Profile(_AesProfile):
         mac.update(plain[:_BLOCK])
         for data in out:
             mac.update(data)
-        if not constant_time.bytes_eq(mac.finalize()[:12], bytes(trailer)):
+        if not hmac.compare_digest(mac.finalize()[:12], bytes(trailer)):
             raise MessageAltered(
                 f"The {self.name} integrity check failed (key usage {usage}): a DATA or "
                 "sign-only buffer was changed, or the key or usage is wrong."
@@ -803,7 +804,7 @@ class _AesSha2Profile(_AesProfile):
         mac = self._mac(key, usage, KI, self.hash)
         mac.update(_ZERO_IV)
         mac.update(body)
-        if not constant_time.bytes_eq(mac.finalize()[:h], ciphertext[-h:]):
+        if not hmac.compare_digest(mac.finalize()[:h], ciphertext[-h:]):
             raise MessageAltered(
                 f"The {self.name} integrity check failed (key usage {usage}): the message "
                 "was changed, or the key or usage is wrong."
@@ -845,7 +846,7 @@ class _AesSha2Profile(_AesProfile):
         mac.update(header)
         for data, _ in parts:
             mac.update(data)
-        if not constant_time.bytes_eq(mac.finalize()[:h], bytes(trailer)):
+        if not hmac.compare_digest(mac.finalize()[:h], bytes(trailer)):
             raise MessageAltered(
                 f"The {self.name} integrity check failed (key usage {usage}): a DATA or "
                 "sign-only buffer was changed, or the key or usage is wrong."
@@ -1286,7 +1287,7 @@ def verify_checksum(
             f"Checksum type {cksumtype} is not made with {prof.name} keys "
             f"(expected {int(prof.checksum_type)})."
         )
-    if not constant_time.bytes_eq(prof.checksum(key, usage, data), bytes(checksum)):
+    if not hmac.compare_digest(prof.checksum(key, usage, data), bytes(checksum)):
         raise MessageAltered(
             f"The {prof.name} checksum does not match (key usage {usage}): the message was "
             "changed, or the key or usage is wrong."

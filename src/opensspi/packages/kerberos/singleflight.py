@@ -20,6 +20,10 @@ How a sans-I/O context waits (contexts never block on I/O; the caller delivers r
   :class:`~opensspi.provider.KdcRequest`: the follower's own first request, so sending it and
   stepping with the reply just runs the follower's own exchange (correct, only not shared).
 
+A follower on the thread that started the leader's exchange (contexts stepped by hand,
+interleaved, on one thread) does not wait: the leader cannot progress until that thread
+delivers its request, so the follower does its own exchange at once.
+
 Bounds: a follower waits at most :func:`wait_limit` seconds (the longest a KDC exchange can
 take with the credential's ``kdc_timeout`` and ``max_retries``), then does its own exchange.
 A leader whose context is dropped mid-exchange ends its flight empty, and the waiters try
@@ -30,6 +34,7 @@ raised in every waiter: 1,000 contexts with a wrong password send one AS request
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
@@ -92,6 +97,11 @@ def shared_exchange(
             cache.end_flight(server, flight, ticket=ticket)
             return ticket
         if not _in_event_loop():
+            if flight.owner == threading.get_ident():
+                # The leader was started on this thread and waits for this thread to deliver
+                # its request (contexts stepped by hand, interleaved): blocking would only
+                # wait out the limit. Do our own exchange.
+                break
             if not flight.wait(limit):
                 break  # the leader is stuck: do our own exchange
         else:

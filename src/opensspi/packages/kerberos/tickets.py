@@ -198,9 +198,11 @@ class Flight:
     was dropped mid-exchange): the waiters then try again, one of them leading.
     """
 
-    __slots__ = ("_event", "_lock", "_waiters", "error", "ticket")
+    __slots__ = ("_event", "_lock", "_waiters", "error", "owner", "ticket")
 
     def __init__(self) -> None:
+        self.owner = threading.get_ident()
+        """The thread that started the exchange: a waiter on that thread must not block."""
         self._event = threading.Event()
         self._lock = threading.Lock()
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
