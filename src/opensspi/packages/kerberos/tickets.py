@@ -49,6 +49,8 @@ from .names import Principal
 
 __all__ = ["MAX_TICKETS", "Flight", "ServiceTicket", "TicketCache"]
 
+_INVALID = int(TicketFlags.INVALID)  # a plain int: checked on every cache lookup
+
 MAX_TICKETS = 4096
 """Tickets one identity's cache holds at most; beyond it the soonest to end are dropped."""
 
@@ -109,7 +111,7 @@ class ServiceTicket:
         RFC 4120 §3.1.5 / §5.3: a ticket is valid from ``starttime`` (or ``authtime``) until
         ``endtime``; ``INVALID`` tickets (postdated, not yet validated) never are.
         """
-        if self.flags & TicketFlags.INVALID:
+        if int(self.flags) & _INVALID:
             return False
         return self.effective_starttime <= now + skew and now < self.endtime
 
