@@ -145,6 +145,8 @@ def test_a_leaders_error_reaches_every_waiter_without_more_requests(kdc: Countin
             thread.join(60)
         assert len(errors) == len(clients)
         assert all(isinstance(exc, LogonDenied) for exc in errors)
+        assert len({str(exc) for exc in errors}) == 1  # the leader's message, once each
+        assert len({id(exc) for exc in errors}) == len(errors)  # each waiter its own copy
         assert kdc.counts["AS"] == 2 and kdc.counts["TGS"] == 0
 
 

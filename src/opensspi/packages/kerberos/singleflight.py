@@ -128,10 +128,20 @@ def shared_exchange(
         if flight.ticket is not None:
             return flight.ticket
         if flight.error is not None:
-            raise flight.error.with_traceback(None)
+            raise _fresh(flight.error)
         # The leader gave up without a result: go round, one of the waiters leads now.
     ticket = yield from fetch()
     return ticket
+
+
+def _fresh(error: BaseException) -> BaseException:
+    """A copy of the leader's exception for one waiter: the same type, message and attributes
+    (status, krb_error), its own traceback (waiters on many threads raise it at once)."""
+    clone = BaseException.__new__(type(error))
+    clone.args = error.args
+    if hasattr(error, "__dict__"):
+        clone.__dict__.update(error.__dict__)
+    return clone
 
 
 def _resume(exchange: Exchange, reply: bytes) -> Exchange:
