@@ -23,7 +23,7 @@ from datetime import datetime
 from . import registry
 from .buffers import ChannelBindings
 from .constants import AscReq, CredentialUse, IscReq, SecStatus
-from .errors import UnsupportedFunction
+from .errors import ContextExpired, InternalError, UnsupportedFunction, boundary_error
 from .provider import (
     DEFAULT_ENVIRONMENT,
     AuthIdentity,
@@ -45,7 +45,12 @@ DEFAULT_SERVER_FLAGS = (
 
 
 class Context:
-    """One side of an authentication, stepped with tokens; then a message protector."""
+    """One side of an authentication, stepped with tokens; then a message protector.
+
+    Every method is an error boundary, like the Windows functions: it raises only
+    :class:`~opensspi.errors.SspiError` subclasses (a malformed token is ``InvalidToken``; a bug
+    is ``InternalError``, after which the context refuses further use).
+    """
 
     def __init__(self, package: SecurityPackage, context: SecurityContext,
                  channel_bindings: ChannelBindings | None) -> None:
@@ -53,50 +58,77 @@ class Context:
         self._ctx = context
         self._bindings = channel_bindings
         self._lock = threading.Lock()
+        self._broken = False
         self.status: SecStatus | None = None
 
-    def step(self, token: bytes | None = None, params: Sequence[bytes] = ()) -> bytes | None:
-        """Feed the peer's token; return the token to send, or None when there is none.
+    def _error(self, exc: Exception, what: str) -> Exception:
+        """What to raise for ``exc`` at this door (see :func:`opensspi.errors.boundary_error`)."""
+        err = boundary_error(exc, f"{self._ctx.info.name} {what}")
+        if isinstance(err, InternalError):
+            self._broken = True
+        return err
+
+    def _usable(self) -> SecurityContext:
+        if self._broken:
+            raise ContextExpired(
+                "An internal error ended this context earlier; start a new one."
+            )
+        return self._ctx
+
+    def step(
+        self, token: bytes | str | None = None, params: Sequence[bytes | str] = ()
+    ) -> bytes | None:
+        """Feed the peer's token; return the token to send (bytes), or None when there is none.
 
         ``params`` are the SECBUFFER_PKG_PARAMS values the package documents (HTTP Digest: the
-        method, then H(entity) or the body). KDC exchanges happen here, blocking.
+        method, then H(entity) or the body). ``token`` and ``params`` may be ``str`` — an HTTP
+        header value as requests and httpx give it — and are then encoded as ISO-8859-1 when
+        they fit, else UTF-8 (``opensspi.packages.digest.text``). KDC exchanges happen here,
+        blocking.
         """
         from .sspi import drive
 
         with self._lock:
-            result = drive(self._ctx, self._input(token, params))
+            try:
+                result = drive(self._usable(), self._input(token, params))
+            except Exception as exc:
+                raise self._error(exc, "token")  # noqa: B904 - boundary_error chains exc
             self.status = result.status
             return result.token or None
 
     async def step_async(
-        self, token: bytes | None = None, params: Sequence[bytes] = ()
+        self, token: bytes | str | None = None, params: Sequence[bytes | str] = ()
     ) -> bytes | None:
         """:meth:`step` for asyncio: KDC exchanges use the asyncio transport."""
         from .transport import send_to_kdc_async
 
-        result = self._ctx.step(self._input(token, params))
-        while result.kdc_request is not None:
-            req = result.kdc_request
-            wait = getattr(req, "wait_async", None)
-            if wait is not None:
-                # Another context is already asking the KDC for this ticket (Kerberos single
-                # flight): wait for it without blocking the loop, then step with no reply.
-                await wait()
-                result = self._ctx.step(StepInput(kdc_reply=b""))
-                continue
-            reply = await send_to_kdc_async(
-                req.data, req.kdcs, timeout=req.timeout, max_retries=req.max_retries,
-                udp_preference_limit=req.udp_preference_limit, realm=req.realm,
-            )
-            result = self._ctx.step(StepInput(kdc_reply=reply))
+        ctx = self._usable()
+        try:
+            result = ctx.step(self._input(token, params))
+            while result.kdc_request is not None:
+                req = result.kdc_request
+                wait = getattr(req, "wait_async", None)
+                if wait is not None:
+                    # Another context is already asking the KDC for this ticket (Kerberos
+                    # single flight): wait without blocking the loop, then step with no reply.
+                    await wait()
+                    result = ctx.step(StepInput(kdc_reply=b""))
+                    continue
+                reply = await send_to_kdc_async(
+                    req.data, req.kdcs, timeout=req.timeout, max_retries=req.max_retries,
+                    udp_preference_limit=req.udp_preference_limit, realm=req.realm,
+                )
+                result = ctx.step(StepInput(kdc_reply=reply))
+        except Exception as exc:
+            raise self._error(exc, "token")  # noqa: B904 - boundary_error chains exc
         self.status = result.status
         return result.token or None
 
-    def _input(self, token: bytes | None, params: Sequence[bytes]) -> StepInput:
+    def _input(self, token: bytes | str | None, params: Sequence[bytes | str]) -> StepInput:
         return StepInput(
-            token=bytes(token) if token is not None else None,
+            token=_octets(token) if token is not None else None,
             channel_bindings=self._bindings,
-            params=tuple(bytes(p) for p in params),
+            params=tuple(_octets(p) for p in params),
         )
 
     @property
@@ -131,22 +163,46 @@ class Context:
     def wrap(self, data: bytes, encrypt: bool = True) -> bytes:
         """Protect ``data`` for the peer: token ‖ (sealed) data."""
         with self._lock:
-            return self._ctx.wrap(data, encrypt)
+            try:
+                return self._usable().wrap(data, encrypt)
+            except Exception as exc:
+                raise self._error(exc, "message")  # noqa: B904 - boundary_error chains exc
 
     def unwrap(self, message: bytes) -> bytes:
         """Verify and unseal a message made by the peer's :meth:`wrap`."""
         with self._lock:
-            return self._ctx.unwrap(message)
+            try:
+                return self._usable().unwrap(message)
+            except Exception as exc:
+                raise self._error(exc, "message")  # noqa: B904 - boundary_error chains exc
 
     def sign(self, data: bytes) -> bytes:
         """A detached signature over ``data``."""
         with self._lock:
-            return self._ctx.make_signature((MessagePart(data, sealed=False),), 0, None)
+            try:
+                return self._usable().make_signature(
+                    (MessagePart(data, sealed=False),), 0, None)
+            except Exception as exc:
+                raise self._error(exc, "message")  # noqa: B904 - boundary_error chains exc
 
     def verify(self, data: bytes, signature: bytes) -> None:
         """Raise ``MessageAltered``/``OutOfSequence`` unless ``signature`` signs ``data``."""
         with self._lock:
-            self._ctx.verify_signature((MessagePart(data, sealed=False),), signature, None)
+            try:
+                self._usable().verify_signature(
+                    (MessagePart(data, sealed=False),), signature, None)
+            except Exception as exc:
+                raise self._error(exc, "message")  # noqa: B904 - boundary_error chains exc
+
+
+def _octets(value: bytes | str) -> bytes:
+    """A token or parameter as bytes; ``str`` is an HTTP header value (ISO-8859-1, else UTF-8)."""
+    if isinstance(value, str):
+        try:
+            return value.encode("latin-1")
+        except UnicodeEncodeError:
+            return value.encode("utf-8")
+    return bytes(value)
 
 
 def _bindings(value: ChannelBindings | bytes | None) -> ChannelBindings | None:
@@ -173,7 +229,9 @@ def credentials(
         else:
             ident = AuthIdentity(user, domain, password, nt_hash)
         auth_data = ident
-    return pkg.acquire_credentials(user, use, auth_data)
+    from .impersonation import default_auth_data
+
+    return pkg.acquire_credentials(user, use, default_auth_data(user, use, auth_data))
 
 
 def client(

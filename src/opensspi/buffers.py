@@ -92,6 +92,11 @@ class SecBuffer:
         self._capacity = None
         self.allocated = allocate
 
+    def set_count(self, count: int) -> None:
+        """Hold no bytes but report ``cbBuffer`` = ``count`` (SECBUFFER_MISSING's shape)."""
+        self._data = b""
+        self._capacity = count
+
     def __repr__(self) -> str:
         kind = self.kind
         name = SecBufferType(kind).name if kind in SecBufferType._value2member_map_ else str(kind)

@@ -4,8 +4,15 @@ Windows returns failure codes; the Pythonic layer raises them. Each subclass fix
 caller can catch ``LogonDenied`` or test ``err.status == SecStatus.SEC_E_LOGON_DENIED``. Messages
 say what went wrong and what to try; they never include a password, a key or a session key.
 
-Parsers raise the internal :class:`DecodeError`; a package's ``step()`` turns it into
-:class:`InvalidToken` at its boundary.
+Parsers raise the internal :class:`DecodeError`. There is one error boundary (DESIGN.md, "The
+core that carries all five packages"): the state machine driver (:mod:`opensspi.statemachine`)
+and every door's entry point (:func:`boundary_error`) turn a ``DecodeError`` into
+:class:`InvalidToken` and any other exception into :class:`InternalError` (the original
+chained), so a caller only ever sees an ``SspiError``.
+
+A failing call may still owe the peer a token — a TLS alert, a KRB-ERROR, an SPNEGO reject — which
+travels in :attr:`SspiError.token`; the sspi layer delivers it to the caller's output buffer before
+raising, as Windows does with ``ISC_REQ_EXTENDED_ERROR``.
 """
 
 from __future__ import annotations
@@ -20,9 +27,16 @@ class SspiError(Exception):
 
     default_status: ClassVar[SecStatus] = SecStatus.SEC_E_INTERNAL_ERROR
 
-    def __init__(self, message: str, status: SecStatus | None = None) -> None:
+    def __init__(
+        self, message: str, status: SecStatus | None = None, *, token: bytes = b"",
+        token_type: int = 2,
+    ) -> None:
         self.status: SecStatus = status if status is not None else self.default_status
         self.message = message
+        #: Bytes the peer should still receive (alert, KRB-ERROR, SPNEGO reject); may be empty.
+        self.token = token
+        #: The SECBUFFER_* type the token belongs in (TOKEN = 2, ALERT = 17).
+        self.token_type = token_type
         super().__init__(f"{message} ({self.status.name} {self.status.value:#010x})")
 
     @property
@@ -197,6 +211,26 @@ _BY_STATUS: dict[SecStatus, type[SspiError]] = {
         DecryptFailure,
     )
 }
+
+
+def boundary_error(exc: Exception, what: str) -> SspiError:
+    """The one conversion at the error boundary: what a door raises for ``exc``.
+
+    ``SspiError`` passes through; a parser's ``DecodeError`` becomes ``SEC_E_INVALID_TOKEN``; any
+    other exception is a bug inside the library and becomes ``SEC_E_INTERNAL_ERROR`` naming only
+    the exception type (its text could quote peer bytes), with ``exc`` kept as ``__cause__``.
+    """
+    if isinstance(exc, SspiError):
+        return exc
+    if isinstance(exc, DecodeError):
+        err: SspiError = InvalidToken(f"Malformed {what}: {exc}")
+    else:
+        err = InternalError(
+            f"Internal error in {what} ({type(exc).__name__}); the context cannot be trusted "
+            "any more: delete it and start a new one, and please report this."
+        )
+    err.__cause__ = exc
+    return err
 
 
 def error_for(status: SecStatus, message: str) -> SspiError:

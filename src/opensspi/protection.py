@@ -1,157 +1,210 @@
-"""Map the Windows buffer shapes of the message functions onto a package's message calls.
+"""Map the Windows buffers of the message functions onto a package's message model.
 
-Shapes accepted (as Windows' NTLM and Kerberos packages accept them):
+Each ``SecBuffer`` becomes one typed :class:`~opensspi.message.Part` (TOKEN, STREAM_HEADER, DATA,
+DATA marked READONLY / READONLY_WITH_CHECKSUM, PADDING, STREAM_TRAILER, STREAM, PKG_PARAMS,
+EMPTY); :func:`~opensspi.message.classify_layout` names the shape they form; the package, which
+declares the layouts it takes, does the work and returns a :class:`~opensspi.message.MessageResult`.
+This module then writes the result back in place — each write checked against its buffer's size
+(``SEC_E_BUFFER_TOO_SMALL``) — and turns the caller's EMPTY buffers into SECBUFFER_EXTRA (the
+real trailing bytes) and SECBUFFER_MISSING (the count) as Windows' stream packages do.
 
-- sign / verify: ``TOKEN`` + one or more ``DATA`` buffers, in any order; READONLY data is signed.
-- encrypt: ``TOKEN`` + ``DATA``... (+ ``PADDING``); a ``DATA`` buffer marked
-  ``SECBUFFER_READONLY`` or ``SECBUFFER_READONLY_WITH_CHECKSUM`` is signed but not sealed.
-- decrypt: ``TOKEN`` + ``DATA``..., or ``STREAM`` + ``DATA`` where the STREAM buffer holds
-  token‖ciphertext and the DATA buffer receives the plaintext.
-- Digest's shapes, which have no TOKEN buffer: encrypt ``DATA`` + ``PADDING`` (or a second
-  ``DATA``) that receives the trailer; decrypt the same pair, or one ``DATA`` holding the whole
-  frame, which the package splits.
-
-The token buffer's size is a limit: a token that does not fit gives ``SEC_E_BUFFER_TOO_SMALL``,
-checked against the context's ``SECPKG_ATTR_SIZES`` before the package consumes a sequence
-number, so the failed call leaves the context in step with its peer.
+No package is special-cased here: Digest's trailer layouts and HTTP requests, and Schannel's
+records, are the packages' own ``protect``.
 """
 
 from __future__ import annotations
 
 from .buffers import SecBuffer, SecBufferDesc
-from .constants import SECBUFFER_ATTRMASK, SecBufferType
+from .constants import SecBufferAttr, SecBufferType, SecStatus
 from .errors import InvalidToken
-from .provider import MessagePart, SecurityContext
+from .message import (
+    Layout,
+    MessageOp,
+    MessagePart,
+    MessageResult,
+    Part,
+    PartKind,
+    call_name,
+    classify_layout,
+)
+from .provider import SecurityContext
+
+_KIND_OF: dict[int, PartKind] = {
+    SecBufferType.TOKEN: PartKind.TOKEN,
+    SecBufferType.STREAM_HEADER: PartKind.HEADER,
+    SecBufferType.DATA: PartKind.DATA,
+    SecBufferType.PADDING: PartKind.PADDING,
+    SecBufferType.STREAM_TRAILER: PartKind.TRAILER,
+    SecBufferType.STREAM: PartKind.STREAM,
+    SecBufferType.PKG_PARAMS: PartKind.PARAM,
+    SecBufferType.EMPTY: PartKind.EMPTY,
+}
+_IN_PLACE = frozenset((int(SecBufferType.DATA), int(SecBufferType.EMPTY)))
+_WITH_CHECKSUM = int(SecBufferAttr.READONLY_WITH_CHECKSUM)
+_READONLY = int(SecBufferAttr.READONLY)
+_ATTRS = _WITH_CHECKSUM | _READONLY
 
 
-def _token_buffer(desc: SecBufferDesc, call: str) -> SecBuffer:
-    buf = desc.first(SecBufferType.TOKEN)
-    if buf is None:
-        raise InvalidToken(
-            f"{call} needs a SECBUFFER_TOKEN buffer for the signature; add "
-            "SecBuffer(SECBUFFER_TOKEN, sizes.cbSecurityTrailer) to the SecBufferDesc."
-        )
-    return buf
+def to_parts(desc: SecBufferDesc) -> list[Part]:
+    """One :class:`Part` per buffer, in order."""
+    parts = []
+    for buf in desc.buffers:
+        raw = buf.BufferType
+        kind = _KIND_OF.get(raw & ~_ATTRS, PartKind.OTHER)
+        if kind is PartKind.DATA and raw & _ATTRS:
+            kind = PartKind.SIGN_ONLY if raw & _WITH_CHECKSUM else PartKind.READONLY
+        parts.append(Part(kind, buf.buffer, buf._capacity, raw & _ATTRS))
+    return parts
 
 
-def _data_buffers(desc: SecBufferDesc, call: str) -> list[SecBuffer]:
-    data = desc.all(SecBufferType.DATA)
-    if not data:
-        raise InvalidToken(f"{call} needs at least one SECBUFFER_DATA buffer.")
-    return data
+def apply(desc: SecBufferDesc, result: MessageResult) -> None:
+    """Write ``result`` back into ``desc``: the parts' new bytes, then EXTRA and MISSING."""
+    buffers = desc.buffers
+    for write in result.writes:
+        buf = buffers[write.part]
+        if buf.kind in _IN_PLACE:
+            # Data is transformed in place (the caller's DATA buffer may even be an empty
+            # receiver for a STREAM's plaintext), and an EMPTY slot is pointed at part of the
+            # message, as Windows' stream packages do: neither has a size to respect.
+            buf.buffer = write.data
+        else:
+            buf.fill(write.data, write.allocate)
+        if write.buffer_type is not None:
+            buf.BufferType = write.buffer_type
+    if result.extra or result.missing:
+        written = {w.part for w in result.writes}
+        fill_extra_missing(desc, result.extra, result.missing, skip=written)
 
 
-def _parts(buffers: list[SecBuffer], seal: bool) -> tuple[MessagePart, ...]:
-    return tuple(
-        MessagePart(
-            b.buffer,
-            sealed=seal and not (b.readonly or b.readonly_with_checksum),
-            signed=True,
-            attrs=b.BufferType & SECBUFFER_ATTRMASK,
-        )
-        for b in buffers
+def fill_extra_missing(
+    desc: SecBufferDesc, extra: bytes, missing: int, skip: set[int] | None = None
+) -> None:
+    """Turn the first unused EMPTY buffer into SECBUFFER_EXTRA (holding the real trailing bytes)
+    or SECBUFFER_MISSING (``cbBuffer`` = the count, no data), as Windows' stream packages do.
+    Without an EMPTY buffer the information has nowhere to go, and the caller must have given
+    one: SEC_E_INVALID_TOKEN says so."""
+    for i, buf in enumerate(desc.buffers):
+        if buf.kind == SecBufferType.EMPTY and (skip is None or i not in skip):
+            if extra:
+                buf.BufferType = SecBufferType.EXTRA
+                buf.buffer = extra
+            else:
+                buf.BufferType = SecBufferType.MISSING
+                buf.set_count(missing)
+            return
+    what = "SECBUFFER_EXTRA" if extra else "SECBUFFER_MISSING"
+    raise InvalidToken(
+        f"The call must report {what} but the SecBufferDesc has no SECBUFFER_EMPTY buffer to "
+        "hold it; pass one more SecBuffer(SECBUFFER_EMPTY)."
     )
 
 
+_TOKEN = int(SecBufferType.TOKEN)
+_STREAM = int(SecBufferType.STREAM)
+_DATA_T = int(SecBufferType.DATA)
+_OK = MessageResult()
+_GSS_DEFAULT: dict[type, bool] = {}
+
+
+def _uses_gss_default(ctx: SecurityContext) -> bool:
+    cls = type(ctx)
+    known = _GSS_DEFAULT.get(cls)
+    if known is None:
+        known = _GSS_DEFAULT[cls] = cls.protect is SecurityContext.protect
+    return known
+
+
+def _fast(ctx: SecurityContext, op: MessageOp, bufs: list[SecBuffer], qop: int,
+          seq: int) -> MessageResult | None:
+    """The two-buffer GSS shapes (TOKEN + DATA either way round, STREAM + DATA) straight onto
+    the package's primitives, for packages whose ``protect`` is the GSS default: the same
+    result as the general path, without building parts — the door stays thin."""
+    first, second = bufs
+    a, b = first.BufferType, second.BufferType
+    if a == _DATA_T and b == _TOKEN:
+        token, data = second, first
+    elif a == _TOKEN and b == _DATA_T:
+        token, data = first, second
+    elif a == _STREAM and b == _DATA_T and op in (MessageOp.DECRYPT, MessageOp.VERIFY):
+        sig, plain = ctx.split_stream(first._data)
+        if op is MessageOp.VERIFY:
+            qop = ctx.verify_signature((MessagePart(plain, sealed=False),), sig, seq)
+            second.buffer = plain
+            return MessageResult(qop=qop) if qop else _OK
+        opened = ctx.decrypt(sig, (MessagePart(plain),), seq)
+        second.buffer = opened.parts[0]
+        return MessageResult(qop=opened.qop) if opened.qop else _OK
+    else:
+        return None
+    if op is MessageOp.ENCRYPT:
+        token.ensure_room(ctx.sizes().security_trailer)
+        sealed = ctx.encrypt((MessagePart(data._data),), qop, seq)
+        if sealed.padding:
+            raise InvalidToken(
+                "EncryptMessage produced padding but the SecBufferDesc has no SECBUFFER_PADDING "
+                "buffer; add SecBuffer(SECBUFFER_PADDING, sizes.cbBlockSize)."
+            )
+        token.fill(sealed.token, False)
+        data.buffer = sealed.parts[0]
+        return _OK
+    if op is MessageOp.DECRYPT:
+        opened = ctx.decrypt(token._data, (MessagePart(data._data),), seq)
+        data.buffer = opened.parts[0]
+        return MessageResult(qop=opened.qop) if opened.qop else _OK
+    if op is MessageOp.SIGN:
+        token.ensure_room(ctx.sizes().max_signature)
+        token.fill(ctx.make_signature((MessagePart(data._data, sealed=False),), qop, seq), False)
+        return _OK
+    qop = ctx.verify_signature((MessagePart(data._data, sealed=False),), token._data, seq)
+    return MessageResult(qop=qop) if qop else _OK
+
+
+def protect(
+    ctx: SecurityContext, op: MessageOp, desc: SecBufferDesc, qop: int, seq: int
+) -> MessageResult:
+    """Run one message function on ``desc`` in place and return the package's result."""
+    bufs = desc.buffers
+    if len(bufs) == 2 and _uses_gss_default(ctx):
+        done = _fast(ctx, op, bufs, qop, seq)
+        if done is not None:
+            return done
+    parts = to_parts(desc)
+    layout = classify_layout(op, parts)
+    if layout is None or layout not in ctx.layouts:
+        raise InvalidToken(_no_layout(ctx, op, layout))
+    result = ctx.protect(op, layout, parts, qop, seq)
+    apply(desc, result)
+    return result
+
+
+def _no_layout(ctx: SecurityContext, op: MessageOp, layout: Layout | None) -> str:
+    call = call_name(op)
+    if layout is None and Layout.TOKEN_DATA in ctx.layouts:
+        return f"{call} needs at least one SECBUFFER_DATA buffer."
+    if layout in (Layout.DATA_ONLY, Layout.DATA_TRAILER) and Layout.TOKEN_DATA in ctx.layouts:
+        return (
+            f"{call} needs a SECBUFFER_TOKEN buffer for the signature; add "
+            "SecBuffer(SECBUFFER_TOKEN, sizes.cbSecurityTrailer) to the SecBufferDesc."
+        )
+    shape = layout.name if layout is not None else "no recognisable"
+    takes = ", ".join(sorted(lay.name for lay in ctx.layouts))
+    return f"{call} got a {shape} buffer layout; the {ctx.info.name} package takes {takes}."
+
+
 def make_signature(ctx: SecurityContext, qop: int, desc: SecBufferDesc, seq: int) -> None:
-    if ctx.sign_buffers(desc, qop, seq):
-        return
-    token = _token_buffer(desc, "MakeSignature")
-    parts = _parts(_data_buffers(desc, "MakeSignature"), seal=False)
-    # Checked before the package spends a sequence number and key stream on a lost signature.
-    token.ensure_room(ctx.sizes().max_signature)
-    token.fill(ctx.make_signature(parts, qop, seq), allocate=False)
+    protect(ctx, MessageOp.SIGN, desc, qop, seq)
 
 
 def verify_signature(ctx: SecurityContext, desc: SecBufferDesc, seq: int) -> int:
-    stream = desc.first(SecBufferType.STREAM)
-    if stream is not None:
-        signature, data = ctx.split_stream(stream.buffer)
-        parts: tuple[MessagePart, ...] = (MessagePart(data, sealed=False),)
-        qop = ctx.verify_signature(parts, signature, seq)
-        out = desc.first(SecBufferType.DATA)
-        if out is not None:
-            out.buffer = data
-        return qop
-    token = _token_buffer(desc, "VerifySignature")
-    parts = _parts(_data_buffers(desc, "VerifySignature"), seal=False)
-    return ctx.verify_signature(parts, token.buffer, seq)
+    return protect(ctx, MessageOp.VERIFY, desc, 0, seq).qop
 
 
-def _trailer_shape(desc: SecBufferDesc, call: str) -> tuple[SecBuffer, list[SecBuffer]] | None:
-    """Digest's shape without a TOKEN buffer: DATA holds the message and the trailer goes to a
-    PADDING buffer or a second DATA buffer ("Protecting Messages Using Microsoft Digest")."""
-    if desc.first(SecBufferType.TOKEN) is not None or desc.first(SecBufferType.STREAM):
-        return None
-    data = _data_buffers(desc, call)
-    padding = desc.first(SecBufferType.PADDING)
-    if padding is not None:
-        return padding, data
-    if len(data) >= 2:
-        return data[-1], data[:-1]
-    return None
+def encrypt_message(ctx: SecurityContext, qop: int, desc: SecBufferDesc, seq: int) -> SecStatus:
+    return protect(ctx, MessageOp.ENCRYPT, desc, qop, seq).status
 
 
-def encrypt_message(ctx: SecurityContext, qop: int, desc: SecBufferDesc, seq: int) -> None:
-    shape = _trailer_shape(desc, "EncryptMessage")
-    if shape is not None:
-        trailer, data = shape
-        sizes = ctx.sizes()
-        trailer.ensure_room(sizes.max_signature + sizes.block_size)
-        sealed = ctx.encrypt(_parts(data, seal=True), qop, seq)
-        trailer.fill(sealed.token + sealed.padding, allocate=False)
-        for buf, out in zip(data, sealed.parts, strict=True):
-            if not (buf.readonly or buf.readonly_with_checksum):
-                buf.buffer = out
-        return
-    token = _token_buffer(desc, "EncryptMessage")
-    data = _data_buffers(desc, "EncryptMessage")
-    token.ensure_room(ctx.sizes().security_trailer)
-    sealed = ctx.encrypt(_parts(data, seal=True), qop, seq)
-    padding = desc.first(SecBufferType.PADDING)
-    if sealed.padding and padding is None:
-        raise InvalidToken(
-            "EncryptMessage produced padding but the SecBufferDesc has no SECBUFFER_PADDING "
-            "buffer; add SecBuffer(SECBUFFER_PADDING, sizes.cbBlockSize)."
-        )
-    token.fill(sealed.token, allocate=False)
-    for buf, out in zip(data, sealed.parts, strict=True):
-        if not (buf.readonly or buf.readonly_with_checksum):
-            buf.buffer = out
-    if padding is not None:
-        padding.fill(sealed.padding, allocate=False)
+def decrypt_message(ctx: SecurityContext, desc: SecBufferDesc, seq: int) -> MessageResult:
+    return protect(ctx, MessageOp.DECRYPT, desc, 0, seq)
 
 
-def decrypt_message(ctx: SecurityContext, desc: SecBufferDesc, seq: int) -> int:
-    stream = desc.first(SecBufferType.STREAM)
-    if stream is not None:
-        out = desc.first(SecBufferType.DATA)
-        if out is None:
-            raise InvalidToken(
-                "DecryptMessage with a SECBUFFER_STREAM needs an empty SECBUFFER_DATA buffer "
-                "to receive the plaintext."
-            )
-        token_bytes, ciphertext = ctx.split_stream(stream.buffer)
-        result = ctx.decrypt(token_bytes, (MessagePart(ciphertext),), seq)
-        out.buffer = result.parts[0]
-        return result.qop
-    shape = _trailer_shape(desc, "DecryptMessage")
-    if shape is not None:
-        trailer, data = shape
-        result = ctx.decrypt(trailer.buffer, _parts(data, seal=True), seq)
-    elif desc.first(SecBufferType.TOKEN) is None and len(desc.all(SecBufferType.DATA)) == 1:
-        # One DATA buffer holding the whole message (Digest): the package splits it.
-        only = _data_buffers(desc, "DecryptMessage")[0]
-        token_bytes, ciphertext = ctx.split_stream(only.buffer)
-        result = ctx.decrypt(token_bytes, (MessagePart(ciphertext),), seq)
-        only.buffer = result.parts[0]
-        return result.qop
-    else:
-        data = _data_buffers(desc, "DecryptMessage")
-        result = ctx.decrypt(
-            _token_buffer(desc, "DecryptMessage").buffer, _parts(data, seal=True), seq
-        )
-    for buf, plain in zip(data, result.parts, strict=True):
-        if not (buf.readonly or buf.readonly_with_checksum):
-            buf.buffer = plain
-    return result.qop
+__all__ = ["SecBuffer", "apply", "fill_extra_missing", "protect", "to_parts"]

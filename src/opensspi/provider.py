@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from .buffers import ChannelBindings, SecBufferDesc
+from .buffers import ChannelBindings
 from .constants import (
     AscReq,
     AscRet,
@@ -30,6 +30,18 @@ from .constants import (
     SecStatus,
 )
 from .errors import UnsupportedFunction
+from .message import (
+    Layout,
+    MessageOp,
+    MessagePart,
+    MessageResult,
+    Part,
+    Sealed,
+    Sizes,
+    StreamSizes,
+    Unsealed,
+    gss_protect,
+)
 from .transport import KdcAddress
 
 
@@ -89,13 +101,26 @@ class AuthIdentity:
 
 
 @dataclass(frozen=True, slots=True)
-class Sizes:
-    """``SecPkgContext_Sizes``."""
+class Impersonation:
+    """The client a thread impersonates, handed to a package as ``pAuthData``.
 
-    max_token: int
-    max_signature: int
-    block_size: int
-    security_trailer: int
+    The sspi layer keeps impersonation state (``opensspi.impersonation``); when a thread that
+    impersonates acquires OUTBOUND credentials with no principal and no ``pAuthData``, the
+    package receives this value instead of None and decides what acting as that client means:
+    Kerberos uses ``delegated`` (the client's forwarded TGT), NTLM looks the client up in
+    ``NTLM_USER_FILE``. A package never reads the thread state itself.
+
+    Attributes:
+        client_name: the authenticated client as the accepting context reported it
+            (``DOMAIN\\user`` or ``user@REALM``).
+        package: the name of the package that authenticated the client.
+        delegated: the credential the client delegated, when it did (Kerberos ``ok-as-delegate``
+            forwarding); None otherwise.
+    """
+
+    client_name: str
+    package: str
+    delegated: Credential | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,51 +155,26 @@ class Step:
     """The result of one handshake leg.
 
     Attributes:
-        status: ``SEC_E_OK``, ``SEC_I_CONTINUE_NEEDED``, ``SEC_I_COMPLETE_NEEDED`` or
-            ``SEC_I_COMPLETE_AND_CONTINUE`` (failures raise instead).
+        status: ``SEC_E_OK``, ``SEC_I_CONTINUE_NEEDED``, ``SEC_I_COMPLETE_NEEDED``,
+            ``SEC_I_COMPLETE_AND_CONTINUE``, ``SEC_I_INCOMPLETE_CREDENTIALS`` or
+            ``SEC_E_INCOMPLETE_MESSAGE`` — the one status below zero that is returned, not raised
+            (the caller reads ``missing`` more bytes and calls again with all of them). Other
+            failures raise.
         token: the bytes to send to the peer (may be empty).
-        extra: how many trailing input bytes were not consumed (``SECBUFFER_EXTRA``).
+        extra: the trailing input bytes this leg did not consume (``SECBUFFER_EXTRA``): the
+            caller passes them first in its next call (or to DecryptMessage).
         missing: how many more input bytes are needed (``SECBUFFER_MISSING``).
         kdc_request: when set, the caller must deliver this request and step again with the reply.
+        outputs: further output buffers beside the token, as ``(SECBUFFER type, bytes)`` pairs
+            (a TLS ALERT).
     """
 
     status: SecStatus
     token: bytes = b""
-    extra: int = 0
+    extra: bytes = b""
     missing: int = 0
     kdc_request: KdcRequest | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class MessagePart:
-    """One DATA buffer of a message: ``sealed`` parts are encrypted, all ``signed`` ones MAC'd.
-
-    ``attrs`` keeps the buffer's SECBUFFER_READONLY / READONLY_WITH_CHECKSUM bits, because the
-    packages treat them differently (NTLM signs READONLY data; Kerberos ignores it and only
-    checksums READONLY_WITH_CHECKSUM data).
-    """
-
-    data: bytes
-    sealed: bool = True
-    signed: bool = True
-    attrs: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Sealed:
-    """EncryptMessage's output: the security token, the parts (encrypted or not), padding."""
-
-    token: bytes
-    parts: tuple[bytes, ...]
-    padding: bytes = b""
-
-
-@dataclass(frozen=True, slots=True)
-class Unsealed:
-    """DecryptMessage's output: the plaintext parts and the QOP that was applied."""
-
-    parts: tuple[bytes, ...]
-    qop: int = 0
+    outputs: tuple[tuple[int, bytes], ...] = ()
 
 
 class Credential(ABC):
@@ -194,10 +194,18 @@ class Credential(ABC):
 
 
 class SecurityContext(ABC):
-    """One side of one authentication: the object behind a ``CtxtHandle``."""
+    """One side of one authentication: the object behind a ``CtxtHandle``.
+
+    Message protection: the sspi layer hands :meth:`protect` the message as typed parts in one
+    of the :attr:`layouts` the package declares. The default ``protect`` serves the GSS layouts
+    from the four primitives :meth:`make_signature`, :meth:`verify_signature`, :meth:`encrypt`
+    and :meth:`decrypt`; packages with other shapes override it.
+    """
 
     info: PackageInfo
     is_client: bool
+    #: The message layouts the package accepts (see :class:`opensspi.message.Layout`).
+    layouts: frozenset[Layout] = frozenset((Layout.TOKEN_DATA, Layout.STREAM_DATA))
 
     @abstractmethod
     def step(self, inp: StepInput) -> Step:
@@ -234,12 +242,30 @@ class SecurityContext(ABC):
         return None
 
     @property
+    def delegated_credential(self) -> Credential | None:
+        """An acceptor's credential forwarded by the client (Kerberos delegation), if any."""
+        return None
+
+    @property
     def negotiation_state(self) -> NegotiationState:
         return NegotiationState.COMPLETE if self.complete else NegotiationState.IN_PROGRESS
 
     def sizes(self) -> Sizes:
         """``SECPKG_ATTR_SIZES`` for this context."""
         return Sizes(self.info.max_token, 0, 0, 0)
+
+    def stream_sizes(self) -> StreamSizes:
+        """``SECPKG_ATTR_STREAM_SIZES``: only stream packages (Schannel) have them."""
+        raise UnsupportedFunction(
+            f"The {self.info.name} package is not a stream package; it has no "
+            "SECPKG_ATTR_STREAM_SIZES (use SECPKG_ATTR_SIZES)."
+        )
+
+    @property
+    def negotiated_info(self) -> PackageInfo:
+        """The package that really runs this context, for SECPKG_ATTR_PACKAGE_INFO and
+        SECPKG_ATTR_NEGOTIATION_INFO: the context's own, except for Negotiate."""
+        return self.info
 
     def query_extra(self, attribute: int) -> object:
         """A package-specific attribute; the sspi layer answers the common ones itself."""
@@ -254,14 +280,27 @@ class SecurityContext(ABC):
     def apply_control_token(self, token: bytes) -> None:
         raise UnsupportedFunction(f"The {self.info.name} package accepts no control tokens.")
 
+    # -- Negotiate's hooks (MS-SPNG) -----------------------------------------------------------
+
+    def mech_list_mic(self, mech_types: bytes) -> bytes:
+        """The mechListMIC over the DER ``mechTypes`` as sent (RFC 4178 §5, MS-SPNG 3.1.5.1).
+
+        Each package follows the peers' rules for what this does to its message state (NTLM:
+        MS-SPNG's RC4 reset), so that Negotiate's later messages stay in step.
+        """
+        raise UnsupportedFunction(f"The {self.info.name} package cannot compute a mechListMIC.")
+
+    def verify_mech_list_mic(self, mech_types: bytes, mic: bytes) -> None:
+        """Check the peer's mechListMIC; raise ``MessageAltered`` when it does not verify."""
+        raise UnsupportedFunction(f"The {self.info.name} package cannot verify a mechListMIC.")
+
     # -- message protection ------------------------------------------------------------------
 
-    def sign_buffers(self, buffers: SecBufferDesc, qop: int, seq: int) -> bool:
-        """Hook for packages whose MakeSignature buffer shape is their own (HTTP Digest).
-
-        Return True when the buffers were handled; the default leaves them to the sspi layer.
-        """
-        return False
+    def protect(
+        self, op: MessageOp, layout: Layout, parts: list[Part], qop: int, seq: int | None
+    ) -> MessageResult:
+        """One message call on ``parts`` (already checked to form one of :attr:`layouts`)."""
+        return gss_protect(self, op, layout, parts, qop, seq)
 
     def make_signature(self, parts: Sequence[MessagePart], qop: int, seq: int | None) -> bytes:
         raise UnsupportedFunction(f"The {self.info.name} package cannot sign messages.")
@@ -301,10 +340,21 @@ class SecurityContext(ABC):
         return self.decrypt(token, (MessagePart(data),), None).parts[0]
 
 
+PackageLookup = Callable[[str], "SecurityPackage"]
+"""How a package reaches another installed package by name (the registry's ``get``)."""
+
+
 class SecurityPackage(ABC):
     """A security package: its description, and factories for credentials and contexts."""
 
     info: PackageInfo
+    #: The GSS-API mechanism OID Negotiate lists for this package, when it has one.
+    mech_oid: str | None = None
+
+    def attach(self, lookup: PackageLookup) -> None:
+        """Called once by the registry: a package that composes others (Negotiate) keeps
+        ``lookup`` to reach them through this same interface, never by importing them."""
+        del lookup  # the simple packages compose nothing
 
     @abstractmethod
     def acquire_credentials(
@@ -332,15 +382,22 @@ __all__ = [
     "AuthIdentity",
     "Credential",
     "Environment",
+    "Impersonation",
     "IscRet",
     "KdcRequest",
+    "Layout",
+    "MessageOp",
     "MessagePart",
+    "MessageResult",
     "PackageInfo",
+    "PackageLookup",
+    "Part",
     "Sealed",
     "SecurityContext",
     "SecurityPackage",
     "Sizes",
     "Step",
     "StepInput",
+    "StreamSizes",
     "Unsealed",
 ]

@@ -7,18 +7,25 @@ Reference: "SSPI Functions" in the Windows documentation (learn.microsoft.com,
   objects (``phNewContext``, ``pOutput``, ``phCredential``) and *returned* when they are scalars
   (``pfContextAttr``, ``ptsExpiry``, ``pfQOP``): each function returns a small result tuple whose
   first member is the success status (``SEC_E_OK``, ``SEC_I_CONTINUE_NEEDED``...).
-- Failures raise :class:`~opensspi.errors.SspiError` with ``.status`` = the ``SEC_E_*`` value.
+- Failures raise :class:`~opensspi.errors.SspiError` with ``.status`` = the ``SEC_E_*`` value —
+  and nothing else: every function here is an error boundary (a parser failure becomes
+  ``SEC_E_INVALID_TOKEN``, a bug ``SEC_E_INTERNAL_ERROR`` with the original chained). The one
+  status below zero that is *returned* is ``SEC_E_INCOMPLETE_MESSAGE``, after SECBUFFER_MISSING was
+  filled in place, because Windows' stream loops read more bytes on it rather than fail.
+- When a failing call still owes the peer a token (a TLS alert, a KRB-ERROR, an SPNEGO reject),
+  the token is written to the output buffer before the error is raised, as Windows does with
+  ``ISC_REQ_EXTENDED_ERROR``; the error's ``.token`` carries it too.
 - ``Reserved1``/``Reserved2``/``TargetDataRep`` are accepted and ignored, as Windows does for
   every package but the DCE ones.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from . import registry
+from . import impersonation, registry
 from .attributes import (
     CredentialNames,
     Flags,
@@ -42,17 +49,22 @@ from .constants import (
 )
 from .errors import (
     ContextExpired,
+    InternalError,
     InvalidParameter,
     InvalidToken,
     NoCredentials,
+    NoImpersonation,
     SspiError,
     UnsupportedFunction,
+    boundary_error,
 )
 from .handles import CredHandle, CredRecord, CtxtHandle, CtxtRecord, cred_record, ctxt_record
-from .protection import decrypt_message, encrypt_message, make_signature, verify_signature
+from .message import MessageOp
+from .protection import fill_extra_missing, protect
 from .provider import (
     DEFAULT_ENVIRONMENT,
     Environment,
+    Impersonation,
     PackageInfo,
     SecurityContext,
     Step,
@@ -73,11 +85,13 @@ __all__ = [
     "EnumerateSecurityPackages",
     "FreeContextBuffer",
     "FreeCredentialsHandle",
+    "ImpersonateSecurityContext",
     "InitializeSecurityContext",
     "MakeSignature",
     "QueryContextAttributes",
     "QueryCredentialsAttributes",
     "QuerySecurityPackageInfo",
+    "RevertSecurityContext",
     "SecBuffer",
     "SecBufferDesc",
     "VerifySignature",
@@ -149,7 +163,8 @@ def AcquireCredentialsHandle(  # noqa: N802
 
     ``pAuthData`` is an :class:`~opensspi.provider.AuthIdentity`, a ``(user, domain, password)``
     tuple as pywin32 accepts, or a package-specific object; None means the current user's
-    default credentials.
+    default credentials — or, while the calling thread impersonates a client
+    (:func:`ImpersonateSecurityContext`), that client's (see :mod:`opensspi.impersonation`).
     """
     if pvLogonId is not None:
         raise UnsupportedFunction(
@@ -168,7 +183,8 @@ def AcquireCredentialsHandle(  # noqa: N802
             "fCredentialUse must include SECPKG_CRED_INBOUND and/or SECPKG_CRED_OUTBOUND."
         )
     package = registry.get(pszPackage)
-    credential = package.acquire_credentials(pszPrincipal, use, _auth_data(pAuthData))
+    data = impersonation.default_auth_data(pszPrincipal, use, _auth_data(pAuthData))
+    credential = package.acquire_credentials(pszPrincipal, use, data)
     handle = phCredential if phCredential is not None else CredHandle()
     handle._record = CredRecord(package, credential, use)
     return AcquireResult(SecStatus.SEC_E_OK, handle, credential.expiry)
@@ -229,24 +245,34 @@ def _step_input(pInput: SecBufferDesc | None) -> StepInput:  # noqa: N803
 def _deliver(
     step: Step, pInput: SecBufferDesc | None, pOutput: SecBufferDesc | None, allocate: bool  # noqa: N803
 ) -> None:
-    """Put a step's token into the output TOKEN buffer and EXTRA/MISSING into the input."""
+    """Put a step's token (and further outputs, e.g. an ALERT) into the output buffers, and
+    EXTRA (the real trailing bytes) or MISSING (the count) into an EMPTY input buffer."""
     if step.token or (pOutput is not None and pOutput.first(SecBufferType.TOKEN) is not None):
-        out = pOutput.first(SecBufferType.TOKEN) if pOutput is not None else None
-        if out is None:
-            raise InvalidToken(
-                "The package produced a token but pOutput has no SECBUFFER_TOKEN buffer to "
-                "hold it; pass SecBufferDesc([SecBuffer(SECBUFFER_TOKEN, cbMaxToken)])."
-            )
-        out.fill(step.token, allocate)
+        _put(pOutput, SecBufferType.TOKEN, step.token, allocate)
+    for buffer_type, data in step.outputs:
+        _put(pOutput, buffer_type, data, allocate)
     if pInput is not None and (step.extra or step.missing):
-        spare = pInput.first(SecBufferType.EMPTY)
-        if spare is not None:
-            if step.extra:
-                spare.BufferType = SecBufferType.EXTRA
-                spare.buffer = b"\0" * step.extra
-            else:
-                spare.BufferType = SecBufferType.MISSING
-                spare.buffer = b"\0" * step.missing
+        fill_extra_missing(pInput, step.extra, step.missing)
+
+
+def _put(pOutput: SecBufferDesc | None, buffer_type: int, data: bytes, allocate: bool) -> None:  # noqa: N803
+    out = pOutput.first(buffer_type) if pOutput is not None else None
+    if out is None:
+        name = SecBufferType(buffer_type).name
+        raise InvalidToken(
+            f"The package produced a {name} buffer but pOutput has no SECBUFFER_{name} buffer "
+            f"to hold it; add SecBuffer(SECBUFFER_{name}, size) to pOutput."
+        )
+    out.fill(data, allocate)
+
+
+def _deliver_failure(err: SspiError, pOutput: SecBufferDesc | None, allocate: bool) -> None:  # noqa: N803
+    """Hand the caller the token a failing call still owes the peer, where it has room."""
+    if not err.token or pOutput is None:
+        return
+    out = pOutput.first(err.token_type) or pOutput.first(SecBufferType.TOKEN)
+    if out is not None and (allocate or out.capacity >= len(err.token)):
+        out.fill(err.token, allocate)
 
 
 def drive(context: SecurityContext, inp: StepInput) -> Step:
@@ -266,7 +292,12 @@ def _run_step(
     record: CtxtRecord, pInput: SecBufferDesc | None, pOutput: SecBufferDesc | None,  # noqa: N803
     allocate: bool,
 ) -> Step:
-    step = drive(record.context, _step_input(pInput))
+    try:
+        step = drive(record.context, _step_input(pInput))
+    except Exception as exc:
+        err = _fail(record, exc, f"{record.context.info.name} token")
+        _deliver_failure(err, pOutput, allocate)
+        raise err  # noqa: B904 - boundary_error chains exc
     if step.status not in _HANDSHAKE_STATUSES:
         raise SspiError(f"The package returned an unexpected status {step.status.name}.")
     try:
@@ -287,6 +318,58 @@ def _live(record: CtxtRecord) -> CtxtRecord:
             "output buffer could not take the token); delete the context and start a new one."
         )
     return record
+
+
+def _fail(record: CtxtRecord | None, exc: Exception, what: str) -> SspiError:
+    """What a door raises for ``exc`` (see :func:`opensspi.errors.boundary_error`); an internal
+    error leaves the context dead, since its state can no longer be trusted."""
+    err = boundary_error(exc, what)
+    if record is not None and isinstance(err, InternalError):
+        record.dead = True
+    return err
+
+
+def _handshake(
+    call: str, use: CredentialUse, phCredential: CredHandle | None,  # noqa: N803
+    phContext: CtxtHandle | None, phNewContext: CtxtHandle | None,  # noqa: N803
+    pInput: SecBufferDesc | None, pOutput: SecBufferDesc | None, allocate: bool,  # noqa: N803
+    start: Callable[[CredRecord], SecurityContext], restart: bool,
+) -> tuple[Step, CtxtRecord]:
+    """One Initialize/AcceptSecurityContext call: a new context from ``phCredential`` when
+    ``phContext`` is None (the handle is filled only when the call succeeds), else the next leg
+    of ``phContext`` — or, with ``restart``, a re-authentication on a completed one."""
+    if phContext is None:
+        if phCredential is None:
+            raise NoCredentials(f"The first {call} call needs phCredential.")
+        cred = cred_record(phCredential)
+        if not cred.use & use:
+            need = "OUTBOUND" if use is CredentialUse.OUTBOUND else "INBOUND"
+            raise NoCredentials(
+                f"The credential handle was not acquired for SECPKG_CRED_{need}; acquire it "
+                f"with SECPKG_CRED_{need} (or BOTH) to call {call}."
+            )
+        try:
+            context = start(cred)
+        except Exception as exc:
+            raise _fail(None, exc, f"{cred.package.info.name} {call}")  # noqa: B904
+        handle = phNewContext if phNewContext is not None else CtxtHandle()
+        record = CtxtRecord(cred, context, None)
+        with record.lock:
+            step = _run_step(record, pInput, pOutput, allocate)
+            handle._record = record
+            return step, record
+    record = ctxt_record(phContext)
+    with record.lock:
+        _live(record)
+        if phNewContext is not None and phNewContext is not phContext:
+            phNewContext._record = record
+        if restart and record.context.complete and not _has_token(pInput):
+            # "a call after completion starts a re-authentication" (ISC docs, phContext).
+            try:
+                record.context = start(record.cred)
+            except Exception as exc:
+                raise _fail(record, exc, f"{record.cred.package.info.name} {call}")  # noqa: B904
+        return _run_step(record, pInput, pOutput, allocate), record
 
 
 def InitializeSecurityContext(  # noqa: N802
@@ -310,34 +393,21 @@ def InitializeSecurityContext(  # noqa: N802
     """
     req = IscReq(int(fContextReq))
     allocate = bool(req & IscReq.ALLOCATE_MEMORY)
-    if phContext is None:
-        if phCredential is None:
-            raise NoCredentials("The first InitializeSecurityContext call needs phCredential.")
-        cred = cred_record(phCredential)
-        if not cred.use & CredentialUse.OUTBOUND:
-            raise NoCredentials(
-                "The credential handle was acquired for SECPKG_CRED_INBOUND only; acquire it "
-                "with SECPKG_CRED_OUTBOUND (or BOTH) to initiate."
-            )
-        context = cred.package.client_context(cred.credential, pszTargetName, req, env)
-        handle = phNewContext if phNewContext is not None else CtxtHandle()
-        record = CtxtRecord(cred, context, pszTargetName, int(req))
-        with record.lock:
-            step = _run_step(record, pInput, pOutput, allocate)
-            handle._record = record
-            return IscResult(step.status, _isc_attrs(record, allocate), context.expiry)
-    record = ctxt_record(phContext)
-    with record.lock:
-        _live(record)
-        if phNewContext is not None and phNewContext is not phContext:
-            phNewContext._record = record
-        if record.context.complete and not _has_token(pInput):
-            # "a call after completion starts a re-authentication" (ISC docs, phContext).
-            record.context = record.cred.package.client_context(
-                record.cred.credential, pszTargetName or record.target, req, env
-            )
-        step = _run_step(record, pInput, pOutput, allocate)
-        return IscResult(step.status, _isc_attrs(record, allocate), record.context.expiry)
+    target = pszTargetName
+
+    def start(cred: CredRecord) -> SecurityContext:
+        return cred.package.client_context(cred.credential, target, req, env)
+
+    if phContext is not None and target is None:
+        target = ctxt_record(phContext).target
+    step, record = _handshake(
+        "InitializeSecurityContext", CredentialUse.OUTBOUND, phCredential, phContext,
+        phNewContext, pInput, pOutput, allocate, start, restart=True)
+    record.target = target
+    attrs = IscRet(record.context.flags)
+    if allocate:
+        attrs |= IscRet.ALLOCATED_MEMORY
+    return IscResult(step.status, attrs, record.context.expiry)
 
 
 def _has_token(desc: SecBufferDesc | None) -> bool:
@@ -345,11 +415,6 @@ def _has_token(desc: SecBufferDesc | None) -> bool:
         return False
     buf = desc.first(SecBufferType.TOKEN)
     return buf is not None and bool(buf.buffer)
-
-
-def _isc_attrs(record: CtxtRecord, allocate: bool) -> IscRet:
-    attrs = IscRet(record.context.flags)
-    return attrs | IscRet.ALLOCATED_MEMORY if allocate else attrs
 
 
 def AcceptSecurityContext(  # noqa: N802
@@ -365,34 +430,17 @@ def AcceptSecurityContext(  # noqa: N802
     """The server's side of a handshake: feed each client token until ``SEC_E_OK``."""
     req = AscReq(int(fContextReq))
     allocate = bool(req & AscReq.ALLOCATE_MEMORY)
-    if phContext is None:
-        if phCredential is None:
-            raise NoCredentials("The first AcceptSecurityContext call needs phCredential.")
-        cred = cred_record(phCredential)
-        if not cred.use & CredentialUse.INBOUND:
-            raise NoCredentials(
-                "The credential handle was acquired for SECPKG_CRED_OUTBOUND only; acquire it "
-                "with SECPKG_CRED_INBOUND (or BOTH) to accept."
-            )
-        context = cred.package.server_context(cred.credential, req, env)
-        handle = phNewContext if phNewContext is not None else CtxtHandle()
-        record = CtxtRecord(cred, context, None, int(req))
-        with record.lock:
-            step = _run_step(record, pInput, pOutput, allocate)
-            handle._record = record
-            return AscResult(step.status, _asc_attrs(record, allocate), context.expiry)
-    record = ctxt_record(phContext)
-    with record.lock:
-        _live(record)
-        if phNewContext is not None and phNewContext is not phContext:
-            phNewContext._record = record
-        step = _run_step(record, pInput, pOutput, allocate)
-        return AscResult(step.status, _asc_attrs(record, allocate), record.context.expiry)
 
+    def start(cred: CredRecord) -> SecurityContext:
+        return cred.package.server_context(cred.credential, req, env)
 
-def _asc_attrs(record: CtxtRecord, allocate: bool) -> AscRet:
+    step, record = _handshake(
+        "AcceptSecurityContext", CredentialUse.INBOUND, phCredential, phContext, phNewContext,
+        pInput, pOutput, allocate, start, restart=False)
     attrs = AscRet(record.context.flags)
-    return attrs | AscRet.ALLOCATED_MEMORY if allocate else attrs
+    if allocate:
+        attrs |= AscRet.ALLOCATED_MEMORY
+    return AscResult(step.status, attrs, record.context.expiry)
 
 
 def CompleteAuthToken(phContext: CtxtHandle, pToken: SecBufferDesc) -> SecStatus:  # noqa: N802, N803
@@ -401,7 +449,10 @@ def CompleteAuthToken(phContext: CtxtHandle, pToken: SecBufferDesc) -> SecStatus
     with record.lock:
         _live(record)
         params = tuple(b.buffer for b in pToken if b.kind == SecBufferType.PKG_PARAMS)
-        record.context.complete_auth_token(params)
+        try:
+            record.context.complete_auth_token(params)
+        except Exception as exc:
+            raise _fail(record, exc, f"{record.context.info.name} CompleteAuthToken")  # noqa: B904
     return SecStatus.SEC_E_OK
 
 
@@ -433,44 +484,89 @@ def ApplyControlToken(phContext: CtxtHandle, pInput: SecBufferDesc) -> SecStatus
     if buf is None:
         raise InvalidToken("ApplyControlToken needs a SECBUFFER_TOKEN input buffer.")
     with record.lock:
-        _live(record).context.apply_control_token(buf.buffer)
+        try:
+            _live(record).context.apply_control_token(buf.buffer)
+        except Exception as exc:
+            raise _fail(record, exc, f"{record.context.info.name} ApplyControlToken")  # noqa: B904
     return SecStatus.SEC_E_OK
 
 
 def QueryContextAttributes(phContext: CtxtHandle, ulAttribute: int) -> object:  # noqa: N802, N803
     """One attribute of a context, as the ``SecPkgContext_*`` structure Windows returns.
 
-    SIZES, NAMES, NATIVE_NAMES, LIFESPAN, SESSION_KEY, PACKAGE_INFO, NEGOTIATION_INFO and FLAGS
-    are answered for every package; others are the package's own.
+    SIZES, STREAM_SIZES, NAMES, NATIVE_NAMES, LIFESPAN, SESSION_KEY, PACKAGE_INFO,
+    NEGOTIATION_INFO and FLAGS are answered for every package (PACKAGE_INFO and NEGOTIATION_INFO
+    name the package that really runs the context: Negotiate answers Kerberos or NTLM); others
+    are the package's own.
+    """
+    record = ctxt_record(phContext)
+    with record.lock:
+        try:
+            return _query(_live(record).context, ulAttribute)
+        except Exception as exc:
+            raise _fail(record, exc, f"{record.context.info.name} context attribute")  # noqa: B904
+
+
+def _query(ctx: SecurityContext, ulAttribute: int) -> object:  # noqa: N803
+    if ulAttribute == SecPkgAttr.SIZES:
+        return ctx.sizes()
+    if ulAttribute == SecPkgAttr.STREAM_SIZES:
+        return ctx.stream_sizes()
+    if ulAttribute == SecPkgAttr.PACKAGE_INFO:
+        return ctx.negotiated_info
+    if ulAttribute == SecPkgAttr.FLAGS:
+        return Flags(ctx.flags)
+    if ulAttribute == SecPkgAttr.NEGOTIATION_INFO:
+        return NegotiationInfo(ctx.negotiated_info, ctx.negotiation_state)
+    if ulAttribute == SecPkgAttr.LIFESPAN:
+        return Lifespan(None, ctx.expiry)
+    if ulAttribute in (SecPkgAttr.NAMES, SecPkgAttr.NATIVE_NAMES, SecPkgAttr.SESSION_KEY):
+        if not ctx.complete:
+            raise UnsupportedFunction(
+                f"{SecPkgAttr(ulAttribute).name} is available only once the handshake has "
+                "completed."
+            )
+        if ulAttribute == SecPkgAttr.NAMES:
+            return Names(ctx.client_name or "")
+        if ulAttribute == SecPkgAttr.NATIVE_NAMES:
+            return NativeNames(ctx.client_name or "", ctx.server_name or "")
+        key = ctx.session_key
+        if key is None:
+            raise UnsupportedFunction(f"The {ctx.info.name} context has no session key.")
+        return SessionKey(key)
+    return ctx.query_extra(ulAttribute)
+
+
+def ImpersonateSecurityContext(phContext: CtxtHandle) -> SecStatus:  # noqa: N802, N803
+    """Act as the context's client on the calling thread, until RevertSecurityContext.
+
+    POSIX meaning (see :mod:`opensspi.impersonation` for the limits): OUTBOUND credentials
+    acquired on this thread with no principal and no ``pAuthData`` are the client's — its
+    delegated Kerberos credential when it delegated one. The process's own identity does not
+    change.
+
+    Raises:
+        NoImpersonation: ``phContext`` is a client context, or its handshake is not complete.
     """
     record = ctxt_record(phContext)
     with record.lock:
         ctx = _live(record).context
-        if ulAttribute == SecPkgAttr.SIZES:
-            return ctx.sizes()
-        if ulAttribute == SecPkgAttr.PACKAGE_INFO:
-            return ctx.info
-        if ulAttribute == SecPkgAttr.FLAGS:
-            return Flags(ctx.flags)
-        if ulAttribute == SecPkgAttr.NEGOTIATION_INFO:
-            return NegotiationInfo(ctx.info, ctx.negotiation_state)
-        if ulAttribute == SecPkgAttr.LIFESPAN:
-            return Lifespan(None, ctx.expiry)
-        if ulAttribute in (SecPkgAttr.NAMES, SecPkgAttr.NATIVE_NAMES, SecPkgAttr.SESSION_KEY):
-            if not ctx.complete:
-                raise UnsupportedFunction(
-                    f"{SecPkgAttr(ulAttribute).name} is available only once the handshake has "
-                    "completed."
-                )
-            if ulAttribute == SecPkgAttr.NAMES:
-                return Names(ctx.client_name or "")
-            if ulAttribute == SecPkgAttr.NATIVE_NAMES:
-                return NativeNames(ctx.client_name or "", ctx.server_name or "")
-            key = ctx.session_key
-            if key is None:
-                raise UnsupportedFunction(f"The {ctx.info.name} context has no session key.")
-            return SessionKey(key)
-        return ctx.query_extra(ulAttribute)
+        if ctx.is_client or not ctx.complete or not ctx.client_name:
+            raise NoImpersonation(
+                "Only a complete server (AcceptSecurityContext) context with an authenticated "
+                "client can be impersonated."
+            )
+        impersonation.impersonate(
+            Impersonation(ctx.client_name, ctx.info.name, ctx.delegated_credential)
+        )
+    return SecStatus.SEC_E_OK
+
+
+def RevertSecurityContext(phContext: CtxtHandle) -> SecStatus:  # noqa: N802, N803
+    """End the calling thread's impersonation (a no-op when it impersonates nobody)."""
+    ctxt_record(phContext)
+    impersonation.revert()
+    return SecStatus.SEC_E_OK
 
 
 # -- message protection ---------------------------------------------------------------------
@@ -486,44 +582,57 @@ def _complete_record(phContext: CtxtHandle) -> CtxtRecord:  # noqa: N803
     return record
 
 
+def _message(
+    phContext: CtxtHandle, op: MessageOp, pMessage: SecBufferDesc, qop: int, seq: int  # noqa: N803
+) -> QopResult:
+    """One message function behind the error boundary: a malformed token is
+    ``SEC_E_INVALID_TOKEN`` (the context stays usable); a bug is ``SEC_E_INTERNAL_ERROR`` and
+    the context is dead, since its sequence and cipher state can no longer be trusted."""
+    record = phContext._record if type(phContext) is CtxtHandle else None
+    if record is None or record.dead or not record.context.complete:
+        record = _complete_record(phContext)  # the checks, with their messages
+    with record.lock:
+        try:
+            result = protect(record.context, op, pMessage, qop, seq)
+        except Exception as exc:
+            raise _fail(record, exc, f"{record.context.info.name} message")  # noqa: B904
+    return QopResult(result.status, result.qop)
+
+
 def MakeSignature(  # noqa: N802
     phContext: CtxtHandle, fQOP: int, pMessage: SecBufferDesc, MessageSeqNo: int  # noqa: N803
 ) -> SecStatus:
     """Sign the DATA buffers of ``pMessage`` into its TOKEN buffer."""
-    record = _complete_record(phContext)
-    with record.lock:
-        make_signature(record.context, fQOP, pMessage, MessageSeqNo)
-    return SecStatus.SEC_E_OK
+    return _message(phContext, MessageOp.SIGN, pMessage, fQOP, MessageSeqNo).status
 
 
 def VerifySignature(  # noqa: N802
     phContext: CtxtHandle, pMessage: SecBufferDesc, MessageSeqNo: int  # noqa: N803
 ) -> QopResult:
     """Check the signature in ``pMessage``; raises ``SEC_E_MESSAGE_ALTERED`` on mismatch."""
-    record = _complete_record(phContext)
-    with record.lock:
-        qop = verify_signature(record.context, pMessage, MessageSeqNo)
-    return QopResult(SecStatus.SEC_E_OK, qop)
+    return _message(phContext, MessageOp.VERIFY, pMessage, 0, MessageSeqNo)
 
 
 def EncryptMessage(  # noqa: N802
     phContext: CtxtHandle, fQOP: int, pMessage: SecBufferDesc, MessageSeqNo: int  # noqa: N803
 ) -> SecStatus:
-    """Seal the DATA buffers in place and write the security token (and padding)."""
-    record = _complete_record(phContext)
-    with record.lock:
-        encrypt_message(record.context, fQOP, pMessage, MessageSeqNo)
-    return SecStatus.SEC_E_OK
+    """Seal the DATA buffers in place and write the security token (and padding), or one
+    stream record (STREAM_HEADER + DATA + STREAM_TRAILER) for a stream package."""
+    return _message(phContext, MessageOp.ENCRYPT, pMessage, fQOP, MessageSeqNo).status
 
 
 def DecryptMessage(  # noqa: N802
     phContext: CtxtHandle, pMessage: SecBufferDesc, MessageSeqNo: int  # noqa: N803
 ) -> QopResult:
-    """Unseal in place (TOKEN+DATA or STREAM+DATA); returns the QOP that was applied."""
-    record = _complete_record(phContext)
-    with record.lock:
-        qop = decrypt_message(record.context, pMessage, MessageSeqNo)
-    return QopResult(SecStatus.SEC_E_OK, qop)
+    """Unseal in place; returns the status and the QOP that was applied.
+
+    The status is ``SEC_E_OK``, or for a stream package ``SEC_E_INCOMPLETE_MESSAGE`` (a
+    SECBUFFER_MISSING buffer then says how many bytes are missing), ``SEC_I_CONTEXT_EXPIRED``
+    (the peer closed the stream) or ``SEC_I_RENEGOTIATE`` (call InitializeSecurityContext or
+    AcceptSecurityContext with the SECBUFFER_EXTRA bytes). Bytes beyond the record come back
+    in a SECBUFFER_EXTRA buffer.
+    """
+    return _message(phContext, MessageOp.DECRYPT, pMessage, 0, MessageSeqNo)
 
 
 def package_names() -> Sequence[str]:

@@ -4,6 +4,10 @@ STYLE.md: the transitions are one table ``{(State, Input): (handler, next_state)
 else assigns the state. A pair missing from the table raises and moves the machine to
 ``FAILED``; every later call raises too. The table also renders the documentation's diagram.
 
+The machine is also the handshake's error boundary (DESIGN.md): whatever a classifier or a handler
+raises — an ``SspiError``, a parser's ``DecodeError`` or a bug — moves it to ``FAILED`` and leaves
+as an ``SspiError`` (see :func:`opensspi.errors.boundary_error`). Packages never assign the state.
+
 Where a step can end in more than one state (a Kerberos client whose ticket is already cached
 skips the KDC; DCE style adds a leg), the entry lists the legal targets as a tuple and the
 handler returns a :class:`Choice` naming one of them; the machine checks it is listed.
@@ -16,7 +20,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Generic, TypeVar
 
-from .errors import ContextExpired, InternalError, InvalidToken, SspiError
+from .errors import ContextExpired, InternalError, InvalidToken, boundary_error
 
 S = TypeVar("S", bound=Enum)
 I = TypeVar("I", bound=Enum)  # noqa: E741 - the table's input alphabet
@@ -31,22 +35,50 @@ class Choice(Generic[S, R]):
     state: S
 
 
-
-
 class Machine(Generic[S, I, R]):
-    """Drive a transition table. ``failed`` is the state entered on any error."""
+    """Drive a transition table. ``failed`` is the state entered on any error.
 
-    __slots__ = ("_failed", "_table", "state")
+    ``what`` names the messages for error texts ("NTLM message", "Kerberos token").
+    """
+
+    __slots__ = ("_failed", "_table", "state", "what")
 
     def __init__(
         self,
         table: Mapping[tuple[S, I], tuple[Callable[..., object], S | tuple[S, ...]]],
         initial: S,
         failed: S,
+        what: str = "token",
     ) -> None:
         self._table = table
         self._failed = failed
         self.state = initial
+        self.what = what
+
+    def run(self, classify: Callable[[], tuple[I, tuple[object, ...]]]) -> R:
+        """Classify the input, then :meth:`fire` the event it names with the arguments it gives.
+
+        Both halves sit behind the same boundary: a token that cannot even be classified (too
+        big, not this package's) fails the context exactly like one a handler rejects.
+        """
+        if self.state is self._failed:
+            raise self._dead()
+        try:
+            event, args = classify()
+        except Exception as exc:
+            raise self._fail(exc)  # noqa: B904 - boundary_error chains exc
+        return self.fire(event, *args)
+
+    def _fail(self, exc: Exception) -> Exception:
+        """Enter ``FAILED`` and give what to raise for ``exc`` (itself when an SspiError)."""
+        self.state = self._failed
+        return boundary_error(exc, self.what)
+
+    @staticmethod
+    def _dead() -> ContextExpired:
+        return ContextExpired(
+            "This context failed earlier and cannot be used; delete it and start a new one."
+        )
 
     def fire(self, event: I, *args: object) -> R:
         """Run the handler for (state, event); on success enter its next state.
@@ -54,12 +86,11 @@ class Machine(Generic[S, I, R]):
         Raises:
             ContextExpired: the machine already failed.
             InvalidToken: the event is not legal in the current state.
-            SspiError: whatever the handler raised; the machine is then ``FAILED``.
+            SspiError: whatever the handler raised, converted at the boundary; the machine is
+                then ``FAILED``.
         """
         if self.state is self._failed:
-            raise ContextExpired(
-                "This context failed earlier and cannot be used; delete it and start a new one."
-            )
+            raise self._dead()
         entry = self._table.get((self.state, event))
         if entry is None:
             current = self.state
@@ -71,9 +102,8 @@ class Machine(Generic[S, I, R]):
         handler, target = entry
         try:
             result = handler(*args)
-        except SspiError:
-            self.state = self._failed
-            raise
+        except Exception as exc:
+            raise self._fail(exc)  # noqa: B904 - boundary_error chains exc
         if isinstance(target, tuple):
             if not isinstance(result, Choice) or result.state not in target:
                 self.state = self._failed

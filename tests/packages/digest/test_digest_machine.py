@@ -36,6 +36,7 @@ from opensspi.packages.digest.messages import (
     SaslChallenge,
     SaslResponse,
 )
+from opensspi.protection import make_signature
 from opensspi.provider import AuthIdentity, MessagePart, StepInput
 from opensspi.statemachine import mermaid
 
@@ -62,7 +63,6 @@ PAYLOADS: dict[Mode, dict[Input, Any]] = {
         Input.RESPONSE: SaslResponse("chris", "n", "c", 1, "imap/h", "0" * 32, "r"),
         Input.STALE_RESPONSE: SaslResponse("chris", "n", "c", 1, "imap/h", "0" * 32, "r"),
         Input.NEXT_REQUEST: NextRequest("GET", "/", b""),
-        Input.MALFORMED: "junk",
     },
     Mode.HTTP: {
         Input.NO_TOKEN: None,
@@ -75,7 +75,6 @@ PAYLOADS: dict[Mode, dict[Input, Any]] = {
         Input.STALE_RESPONSE: HttpResponse("Mufasa", "http-auth@example.org", "/", "n",
                                            "0" * 32, cnonce="c", nc=9, qop="auth"),
         Input.NEXT_REQUEST: NextRequest("GET", "/", b""),
-        Input.MALFORMED: "junk",
     },
 }
 
@@ -137,7 +136,6 @@ def test_every_state_input_pair_is_legal_or_fails_the_context(
 
 def test_table_shape_and_diagram() -> None:
     assert all(s is not State.FAILED for (s, _) in TABLE)
-    assert {(s, Input.MALFORMED) for s in State if s is not State.FAILED} <= set(TABLE)
     diagram = mermaid(TABLE)
     assert diagram.startswith("stateDiagram-v2")
     assert "SASL_EXPECT_RSPAUTH --> SASL_CLIENT_DONE: RSPAUTH" in diagram
@@ -379,7 +377,7 @@ def test_nextnonce_and_absolute_url_target(digest: Digest) -> None:
     assert HttpResponse.parse(token).uri == "/dir/index.html?x=1"
     assert client.channel_bindings == ChannelBindings(application_data=b"cb")
     client.step(StepInput(b'nextnonce="fresh"'))
-    follow = HttpResponse.parse(client.next_authorization("GET").encode())
+    follow = HttpResponse.parse(client.next_authorization("GET"))
     assert (follow.nonce, follow.nc) == ("fresh", 1)
 
 
@@ -390,7 +388,10 @@ def test_message_functions_refuse_misuse(digest: Digest) -> None:
     server = digest.sasl_server()
     digest.sasl_login(client, server)
     raises(SecStatus.SEC_E_QOP_NOT_SUPPORTED, lambda: client.make_signature(part, 1, None))
-    raises(SecStatus.SEC_E_INVALID_PARAMETER, lambda: client.make_signature(part, 0, 5))
+    # A non-zero MessageSeqNo is ignored (the package keeps its own sequence, as Microsoft
+    # documents; pywin32's sspi helper passes 1, 2, 3...): each call still verifies in order.
+    for seq in (5, 6, 99):
+        server.verify_signature(part, client.make_signature(part, 0, seq), seq + 1)
     raises(SecStatus.SEC_E_QOP_NOT_SUPPORTED, lambda: client.encrypt(part, 0, None))
     raises(SecStatus.SEC_E_QOP_NOT_SUPPORTED, lambda: client.decrypt(b"", part, None))
     assert client.make_signature(part, 0, 0)
@@ -405,21 +406,36 @@ def test_message_functions_refuse_misuse(digest: Digest) -> None:
     raises(SecStatus.SEC_E_INVALID_TOKEN, lambda: conf_client.split_stream(b"short"))
 
 
+@pytest.mark.parametrize("mode", ["sasl", "http"])
+def test_a_malformed_token_fails_every_live_state_at_the_boundary(
+    digest: Digest, mode: str
+) -> None:
+    for state in State:
+        if state is State.FAILED or not state.name.startswith(mode.upper()):
+            continue
+        ctx = context_in(digest, state)
+        error = raises(SecStatus.SEC_E_INVALID_TOKEN,
+                       lambda c=ctx: c.step(StepInput(b"\x00junk")))  # type: ignore[misc]
+        assert "Malformed Digest token" in error.message
+        assert ctx.state is State.FAILED
+
+
 def test_sign_buffers_shapes(digest: Digest) -> None:
     sasl = digest.sasl_client()
-    assert sasl.sign_buffers(SecBufferDesc(), 0, 0) is False
+    raises(SecStatus.SEC_E_INVALID_TOKEN, lambda: make_signature(sasl, 0, SecBufferDesc(), 0))
     client, server = digest.http_client(), digest.http_server()
     digest.http_login(client, server)
     raises(SecStatus.SEC_E_INSUFFICIENT_BUFFERS,
-           lambda: client.sign_buffers(SecBufferDesc([SecBuffer(SecBufferType.TOKEN, b"")]), 0, 0))
+           lambda: make_signature(client, 0, SecBufferDesc([SecBuffer(SecBufferType.TOKEN, b"")]),
+                                  0))
     small = SecBufferDesc([SecBuffer(SecBufferType.PKG_PARAMS, b"GET\x00"),
                            SecBuffer(SecBufferType.PADDING, 10)])
-    raises(SecStatus.SEC_E_BUFFER_TOO_SMALL, lambda: client.sign_buffers(small, 0, 0))
+    raises(SecStatus.SEC_E_BUFFER_TOO_SMALL, lambda: make_signature(client, 0, small, 0))
     allocating = digest.http_client(IscReq.ALLOCATE_MEMORY)
     digest.http_login(allocating, digest.http_server())
     desc = SecBufferDesc([SecBuffer(SecBufferType.PKG_PARAMS, b"GET"),
                           SecBuffer(SecBufferType.PADDING, 0)])
-    assert allocating.sign_buffers(desc, 0, 0)
+    make_signature(allocating, 0, desc, 0)
     assert desc[1].allocated and HttpResponse.parse(desc[1].buffer).nc == 2
 
 

@@ -8,8 +8,8 @@ Rules of this file:
   context ``FAILED``.
 - It does no parsing, hashing or ciphering of its own: wire formats are in ``messages.py``,
   spec functions in ``crypto.py``, the SASL layer in ``security.py``, users in
-  ``credentials.py``. A parser's ``DecodeError`` becomes the ``MALFORMED`` input, whose
-  handler raises ``InvalidToken``.
+  ``credentials.py``. A parser's ``DecodeError`` raised while classifying a token fails the
+  context at the machine's error boundary (``SEC_E_INVALID_TOKEN``), as in every package.
 - It never reads the clock or the random source except through the context's
   :class:`~opensspi.provider.Environment`, and never does I/O.
 - Every flag it reports is computed from what was negotiated and checked, never echoed.
@@ -47,19 +47,16 @@ from enum import Enum, auto
 from typing import Final
 from urllib.parse import urlsplit
 
-from ...buffers import ChannelBindings, SecBuffer, SecBufferDesc
+from ...buffers import ChannelBindings
 from ...constants import (
-    SECBUFFER_ATTRMASK,
     AscReq,
     AscRet,
     IscReq,
     IscRet,
-    SecBufferType,
     SecStatus,
 )
 from ...errors import (
     AlgorithmMismatch,
-    DecodeError,
     InsufficientBuffers,
     InvalidParameter,
     InvalidToken,
@@ -71,6 +68,19 @@ from ...errors import (
     SspiError,
     UnsupportedFunction,
     WrongPrincipal,
+)
+from ...message import (
+    Layout,
+    MessageOp,
+    MessageResult,
+    Part,
+    PartKind,
+    Write,
+    data_indices,
+    ensure_room,
+    first,
+    gss_protect,
+    message_parts,
 )
 from ...provider import (
     Environment,
@@ -107,6 +117,7 @@ from .messages import (
     username_directive,
 )
 from .security import DEFAULT_MAXBUF, TRAILER, LayerKeys, SecurityLayer
+from .text import header_bytes, header_text
 
 ISC_REQ_HTTP: Final = 0x10000000
 """Microsoft's documented ``ISC_REQ_HTTP``; its value is inferred from ``ASC_REQ_HTTP``."""
@@ -122,9 +133,6 @@ _ALLOC_REQ: Final = int(IscReq.ALLOCATE_MEMORY)
 _ASC_INT_REQ: Final = int(AscReq.INTEGRITY | AscReq.REPLAY_DETECT | AscReq.SEQUENCE_DETECT)
 _ASC_CONF_REQ: Final = int(AscReq.CONFIDENTIALITY)
 _CNONCE_BYTES: Final = 33
-_TYPE_MASK: Final = ~SECBUFFER_ATTRMASK
-_PKG_PARAMS: Final = int(SecBufferType.PKG_PARAMS)
-_PADDING: Final = int(SecBufferType.PADDING)
 _ABSOLUTE_URL: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
 
 
@@ -168,7 +176,6 @@ class Input(Enum):
     RESPONSE = auto()
     STALE_RESPONSE = auto()
     NEXT_REQUEST = auto()
-    MALFORMED = auto()
 
 
 _DONE_STEP: Final = Step(SecStatus.SEC_E_OK)
@@ -383,6 +390,69 @@ class _DigestContext(SecurityContext):
     _qop: Qop | None
     _ha1: bytes | None
 
+    #: GSS's TOKEN + DATA and STREAM + DATA; the SASL frame as DATA + trailer or as one DATA
+    #: ("Protecting Messages Using Microsoft Digest"); and HTTP's further-request shape.
+    layouts = frozenset((Layout.TOKEN_DATA, Layout.STREAM_DATA, Layout.DATA_TRAILER,
+                         Layout.DATA_ONLY, Layout.HTTP_REQUEST))
+
+    def step(self, inp: StepInput) -> Step:
+        """One InitializeSecurityContext / AcceptSecurityContext call."""
+        return self._machine.run(lambda: self._event(inp))
+
+    def _event(self, inp: StepInput) -> tuple[Input, tuple[object, ...]]:
+        event, payload = self._classify(inp.token)
+        return event, (self, payload, inp)
+
+    def _classify(self, token: bytes | None) -> tuple[Input, object]:
+        raise NotImplementedError
+
+    def protect(
+        self, op: MessageOp, layout: Layout, parts: list[Part], qop: int, seq: int | None
+    ) -> MessageResult:
+        """Digest's message shapes; the GSS ones go to :func:`~opensspi.message.gss_protect`.
+
+        - HTTP: every MakeSignature authorizes a further request (:meth:`_authorize`).
+        - SASL EncryptMessage/DecryptMessage: the RFC 2831 frame is the DATA buffer(s) followed
+          by a trailer in a PADDING buffer (or a last DATA buffer); DecryptMessage also takes one
+          DATA buffer holding the whole frame, which the package splits.
+        """
+        if self._mode is _HTTP and op is MessageOp.SIGN:
+            return self._authorize(parts, qop)
+        if layout is Layout.DATA_TRAILER and op in (MessageOp.ENCRYPT, MessageOp.DECRYPT):
+            return self._trailer_frame(op, parts, qop, seq)
+        if layout is Layout.DATA_ONLY and op is MessageOp.DECRYPT:
+            only = data_indices(parts)[0]
+            token, ciphertext = self.split_stream(parts[only].data)
+            result = self.decrypt(token, (MessagePart(ciphertext),), seq)
+            return MessageResult(qop=result.qop, writes=(Write(only, result.parts[0]),))
+        return gss_protect(self, op, layout, parts, qop, seq)
+
+    def _trailer_frame(
+        self, op: MessageOp, parts: list[Part], qop: int, seq: int | None
+    ) -> MessageResult:
+        data = data_indices(parts)
+        trailer = first(parts, PartKind.PADDING)
+        if trailer is None:
+            trailer, data = data[-1], data[:-1]
+        if op is MessageOp.ENCRYPT:
+            sizes = self.sizes()
+            ensure_room(parts[trailer], sizes.max_signature + sizes.block_size)
+            sealed = self.encrypt(message_parts(parts, data, True), qop, seq)
+            writes = [Write(trailer, sealed.token + sealed.padding)]
+            out = sealed.parts
+        else:
+            unsealed = self.decrypt(parts[trailer].data, message_parts(parts, data, True), seq)
+            writes, out = [], unsealed.parts
+        writes.extend(
+            Write(i, b) for i, b in zip(data, out, strict=True) if parts[i].kind is PartKind.DATA
+        )
+        return MessageResult(writes=tuple(writes))
+
+    def _authorize(self, parts: list[Part], qop: int) -> MessageResult:
+        raise UnsupportedFunction(
+            "This Digest context authorizes no HTTP requests; only an HTTP initiator does."
+        )
+
     @property
     def state(self) -> State:
         """The machine's current state (read-only)."""
@@ -447,10 +517,9 @@ class _DigestContext(SecurityContext):
             raise QopNotSupported(
                 f"Digest takes fQOP 0 (got {qop:#x}); the qop was fixed by the handshake."
             )
-        if seq:
-            raise InvalidParameter(
-                "Digest keeps its own sequence numbers: pass MessageSeqNo 0."
-            )
+        # MessageSeqNo is ignored: "the Digest SSP keeps its own sequence numbers" (Microsoft,
+        # "MakeSignature (Digest)"); pywin32's sspi helper passes an increasing value.
+        del seq
 
     def make_signature(self, parts: Sequence[MessagePart], qop: int, seq: int | None) -> bytes:
         """MakeSignature (Digest, SASL): the 16-byte trailer for the DATA buffers."""
@@ -608,7 +677,9 @@ class DigestClientContext(_DigestContext):
             raise InvalidParameter("The fixed cnonce may not contain control characters.")
         self._fixed_cnonce = cnonce
         self._max_challenge = max_challenge
-        self._machine = Machine(TABLE, _HTTP_START if http else _SASL_START, _FAILED)
+        self._machine = Machine(
+            TABLE, _HTTP_START if http else _SASL_START, _FAILED, "Digest token"
+        )
 
     is_client = True
     # Until a handshake leg sets them (class attributes, so a new context stores none of them):
@@ -661,47 +732,31 @@ class DigestClientContext(_DigestContext):
             return self._fixed_cnonce
         return binascii.b2a_base64(self._env.random(_CNONCE_BYTES), newline=False).decode()
 
-    def _classify(self, token: bytes | None) -> tuple[Input, object]:
+    def _classify(self, token: bytes | str | None) -> tuple[Input, object]:
         if not token:
             return Input.NO_TOKEN, None
-        try:
-            if self._mode is _HTTP:
-                message = parse_http_server_token(token, self._max_challenge)
-                if isinstance(message, AuthenticationInfo):
-                    return Input.RSPAUTH, message
-                for challenge in message:
-                    if challenge.stale:
-                        return _STALE_CHALLENGE, message
-                return _CHALLENGE, message
-            if token.lstrip()[:7].lower() == b"rspauth":
-                return Input.RSPAUTH, ResponseAuth.parse(token, self._max_challenge)
-            return Input.CHALLENGE, SaslChallenge.parse(token, self._max_challenge)
-        except DecodeError as exc:
-            return Input.MALFORMED, str(exc)
+        token = header_bytes(token, "challenge")
+        if self._mode is _HTTP:
+            message = parse_http_server_token(token, self._max_challenge)
+            if isinstance(message, AuthenticationInfo):
+                return Input.RSPAUTH, message
+            for challenge in message:
+                if challenge.stale:
+                    return _STALE_CHALLENGE, message
+            return _CHALLENGE, message
+        if token.lstrip()[:7].lower() == b"rspauth":
+            return Input.RSPAUTH, ResponseAuth.parse(token, self._max_challenge)
+        return Input.CHALLENGE, SaslChallenge.parse(token, self._max_challenge)
 
-    def step(self, inp: StepInput) -> Step:
-        """One InitializeSecurityContext call."""
-        event, payload = self._classify(inp.token)
-        return self._machine.fire(event, self, payload, inp)
-
-    def sign_buffers(self, buffers: SecBufferDesc, qop: int, seq: int) -> bool:
+    def _authorize(self, parts: list[Part], qop: int) -> MessageResult:
         """MakeSignature (Digest, HTTP): authorize a further request on this context.
 
         Buffers, as curl and Microsoft's "MakeSignature (Digest)" use them: [0] TOKEN (empty),
         [1] PKG_PARAMS method, [2] PKG_PARAMS URL (empty: the target name), [3] PKG_PARAMS
         H(entity) or body, [4] PADDING, which receives the next Authorization value (nc + 1).
-        SASL contexts return False: the sspi layer calls :meth:`make_signature`.
         """
-        if self._mode is not _HTTP:
-            return False
-        params: list[bytes] = []
-        output: SecBuffer | None = None
-        for buf in buffers.buffers:
-            kind = buf.BufferType & _TYPE_MASK
-            if kind == _PKG_PARAMS:
-                params.append(buf.buffer)
-            elif kind == _PADDING and output is None:
-                output = buf
+        params = [p.data for p in parts if p.kind is PartKind.PARAM]
+        output = first(parts, PartKind.PADDING)
         if not params or output is None:
             raise InsufficientBuffers(
                 "HTTP Digest MakeSignature takes TOKEN, PKG_PARAMS (method), PKG_PARAMS (URL), "
@@ -715,14 +770,23 @@ class DigestClientContext(_DigestContext):
         body = params[2] if len(params) > 2 else b""
         request = NextRequest(method, _request_uri(url) if url else self._target, body)
         self._machine.fire(_NEXT_REQUEST, self, request, None)
-        output.fill(self._header.encode(), self._allocate)
-        return True
+        header = self._header.encode()
+        if not self._allocate:
+            ensure_room(parts[output], len(header))
+        return MessageResult(writes=(Write(output, header, allocate=self._allocate),))
 
-    def next_authorization(self, method: str, uri: str | None = None, body: bytes = b"") -> str:
-        """The Authorization value for a further request (the Pythonic MakeSignature)."""
-        request = NextRequest(method, _request_uri(uri) if uri else self._target, body)
+    def next_authorization(
+        self, method: str | bytes, uri: str | bytes | None = None, body: str | bytes = b""
+    ) -> bytes:
+        """The credentials for a further request (the Pythonic MakeSignature), nc + 1.
+
+        Takes ``str`` or bytes (:mod:`.text`); returns bytes, like :meth:`step`'s token: the
+        Authorization header value is ``b"Digest " + result``.
+        """
+        target = _request_uri(header_text(uri, "URI")) if uri else self._target
+        request = NextRequest(header_text(method, "method"), target, header_bytes(body, "body"))
         self._machine.fire(_NEXT_REQUEST, self, request, None)
-        return self._header
+        return self._header.encode()
 
     def _finish_token(self, text: str) -> bytes:
         data = text.encode()
@@ -777,7 +841,7 @@ class DigestServerContext(_DigestContext):
         self._user: str | None = None
         self.authzid: str | None = None
         initial = State.HTTP_SERVER_START if self._mode is _HTTP else State.SASL_SERVER_START
-        self._machine = Machine(TABLE, initial, _FAILED)
+        self._machine = Machine(TABLE, initial, _FAILED, "Digest token")
 
     def __repr__(self) -> str:
         return f"DigestServerContext({self._mode.value}, {self._realm!r}, {self.state.name})"
@@ -840,25 +904,18 @@ class DigestServerContext(_DigestContext):
             return self._issued[1]
         return crypto.check_nonce(self._acceptor.nonce_key(self._env.random), nonce)
 
-    def _classify(self, token: bytes | None) -> tuple[Input, object]:
+    def _classify(self, token: bytes | str | None) -> tuple[Input, object]:
         if not token:
             return Input.NO_TOKEN, None
-        try:
-            if self._mode is Mode.SASL:
-                return Input.RESPONSE, SaslResponse.parse(token, self._max_response)
-            response = HttpResponse.parse(token, self._max_response)
-        except DecodeError as exc:
-            return Input.MALFORMED, str(exc)
+        token = header_bytes(token, "response")
+        if self._mode is Mode.SASL:
+            return Input.RESPONSE, SaslResponse.parse(token, self._max_response)
+        response = HttpResponse.parse(token, self._max_response)
         issued = self._nonce_issued(response.nonce)
         lifetime = self._acceptor.config.nonce_lifetime
         if issued is not None and self._now() - issued > lifetime:
             return Input.STALE_RESPONSE, response
         return Input.RESPONSE, response
-
-    def step(self, inp: StepInput) -> Step:
-        """One AcceptSecurityContext call."""
-        event, payload = self._classify(inp.token)
-        return self._machine.fire(event, self, payload, inp)
 
     def _challenge(self, inp: StepInput, stale: bool) -> Step:
         nonce = self._new_nonce()
@@ -1255,11 +1312,6 @@ def _server_sasl_verify(ctx: DigestServerContext, response: SaslResponse, _inp: 
     return Step(SecStatus.SEC_E_OK, ResponseAuth(rspauth).build().encode("ascii"))
 
 
-def _malformed(ctx: _DigestContext, message: str, _inp: object) -> Step:
-    """A token that did not parse: SEC_E_INVALID_TOKEN, and the context is dead."""
-    raise InvalidToken(f"Malformed Digest token: {message}")
-
-
 _S, _I = State, Input
 
 Handler = Callable[..., Step]
@@ -1293,7 +1345,5 @@ TABLE: Final[dict[tuple[State, Input], tuple[Handler, State]]] = {
     (_S.HTTP_SERVER_DONE, _I.NO_TOKEN): (_server_challenge, _S.HTTP_EXPECT_RESPONSE),
     (_S.HTTP_SERVER_DONE, _I.RESPONSE): (_server_http_verify, _S.HTTP_SERVER_DONE),
     (_S.HTTP_SERVER_DONE, _I.STALE_RESPONSE): (_server_http_stale, _S.HTTP_EXPECT_RESPONSE),
-    # A token that does not parse ends every context.
-    **{(s, _I.MALFORMED): (_malformed, _S.FAILED) for s in _S if s is not _S.FAILED},
 }
 """The one transition table: ``(State, Input) -> (handler, next State)``."""

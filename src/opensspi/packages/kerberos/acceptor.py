@@ -53,7 +53,8 @@ from .names import Principal
 
 _INVALID = int(TicketFlags.INVALID)  # a plain int: IntFlag arithmetic on every AP-REQ is slow
 
-__all__ = ["OpenedTickets", "ReplayCache", "decrypt_ticket", "decrypt_u2u_ticket", "find_keys"]
+__all__ = ["OpenedTickets", "ReplayCache", "decrypt_ticket", "decrypt_ticket_keyed",
+           "decrypt_u2u_ticket", "find_keys"]
 
 
 def find_keys(keytab: Keytab, server: Principal, enctype: int, kvno: int | None) -> list[Key]:
@@ -107,6 +108,22 @@ def decrypt_ticket(
     skew: timedelta,
     opened: OpenedTickets | None = None,
 ) -> tuple[EncTicketPart, Key]:
+    """Decrypt and check a service ticket: :func:`decrypt_ticket_keyed` without the key."""
+    part, session, _key = decrypt_ticket_keyed(
+        keytab, ticket, allowed=allowed, now=now, skew=skew, opened=opened
+    )
+    return part, session
+
+
+def decrypt_ticket_keyed(
+    keytab: Keytab,
+    ticket: Ticket,
+    *,
+    allowed: Principal | None,
+    now: datetime,
+    skew: timedelta,
+    opened: OpenedTickets | None = None,
+) -> tuple[EncTicketPart, Key, Key]:
     """Decrypt and check a service ticket (RFC 4120 §3.2.3, key usage 2).
 
     Args:
@@ -119,7 +136,8 @@ def decrypt_ticket(
         opened: the credential's cache of keytab keys and opened tickets, if any.
 
     Returns:
-        The decrypted EncTicketPart and its session key.
+        The decrypted EncTicketPart, its session key, and the keytab key that opened it (the
+        PAC's server signature is made with that key, MS-PAC 2.8.1).
 
     Raises:
         KdcWrongPrincipal: the ticket is for another service (KRB_AP_ERR_NOT_US).
@@ -137,27 +155,30 @@ def decrypt_ticket(
         )
     if opened is not None:
         return opened.open(keytab, ticket, server, now, skew)
-    part, session = _decrypt_part(
+    found = _decrypt_part(
         keytab, ticket, server, find_keys(keytab, server, ticket.enc_part.etype,
                                           ticket.enc_part.kvno))
-    _check_ticket_times(part, server, now, skew)
-    return part, session
+    _check_ticket_times(found[0], server, now, skew)
+    return found
 
 
 def _decrypt_part(
     keytab: Keytab, ticket: Ticket, server: Principal, keys: list[Key]
-) -> tuple[EncTicketPart, Key]:
-    """Decrypt (usage 2) and parse a ticket's EncTicketPart with the first key that opens it."""
+) -> tuple[EncTicketPart, Key, Key]:
+    """Decrypt (usage 2) and parse a ticket's EncTicketPart with the first key that opens it;
+    returns the part, its session key and that keytab key."""
     plaintext: bytes | None = None
+    used: Key | None = None
     for key in keys:
         try:
             plaintext = decrypt(key, 2, ticket.enc_part.cipher)
+            used = key
             break
         except MessageAltered:
             continue
         except DecodeError as exc:
             raise InvalidToken(f"The ticket for {server} is truncated: {exc}") from None
-    if plaintext is None:
+    if plaintext is None or used is None:
         kvno = ticket.enc_part.kvno
         raise KdcLogonDenied(
             f"No key in the keytab for {server} decrypts the ticket (kvno {kvno}, "
@@ -165,7 +186,8 @@ def _decrypt_part(
             "with ktadd -norandkey) or the ticket was altered.",
             krb_error=ErrorCode.KRB_AP_ERR_BAD_INTEGRITY,
         )
-    return _parse_ticket_part(plaintext, server)
+    part, session = _parse_ticket_part(plaintext, server)
+    return part, session, used
 
 
 def decrypt_u2u_ticket(
@@ -276,9 +298,9 @@ class OpenedTickets:
         self._lock = threading.Lock()
         self._keytab: Keytab | None = None
         self._keys: dict[tuple[Principal, int, int | None], list[Key]] = {}
-        self._tickets: OrderedDict[tuple[int, int | None, bytes], tuple[EncTicketPart, Key]] = (
-            OrderedDict()
-        )
+        self._tickets: OrderedDict[
+            tuple[int, int | None, bytes], tuple[EncTicketPart, Key, Key]
+        ] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._tickets)
@@ -304,8 +326,8 @@ class OpenedTickets:
 
     def open(
         self, keytab: Keytab, ticket: Ticket, server: Principal, now: datetime, skew: timedelta
-    ) -> tuple[EncTicketPart, Key]:
-        """:func:`decrypt_ticket` after its principal check, through the caches."""
+    ) -> tuple[EncTicketPart, Key, Key]:
+        """:func:`decrypt_ticket_keyed` after its principal check, through the caches."""
         enc = ticket.enc_part
         slot = (enc.etype, enc.kvno, enc.cipher)
         with self._lock:

@@ -14,6 +14,10 @@ Client: CLIENT_INITIAL -(no token)-> AWAIT_KDC -(replies)-> [AP-REQ sent] ->
 EXPECT_AP_REP (mutual or DCE) -> COMPLETE. Server: EXPECT_AP_REQ -> COMPLETE, or with DCE style
 EXPECT_AP_REQ -> EXPECT_DCE_AP_REP -> COMPLETE.
 
+The acceptor verifies the PAC of every ticket that carries one (``pac``: server signature with the
+key that opened the ticket, client name and logon time) before it reads the authenticator, and
+reports it as :attr:`KerberosContext.pac` / SECPKG_ATTR_PAC_INFO.
+
 User-to-user (ISC_REQ_USE_SESSION_KEY; the mechanism 1.2.840.113554.1.2.2.3 as Windows frames
 it): the client starts with CLIENT_INITIAL -(no token)-> EXPECT_TGT_REP, sending KRB_TGT_REQ
 (TOK_ID 04 00); the server answers from EXPECT_AP_REQ -(TGT_REQ)-> EXPECT_AP_REQ with KRB_TGT_REP
@@ -54,6 +58,7 @@ from ...errors import (
     WrongPrincipal,
 )
 from ...provider import (
+    Credential,
     Environment,
     KdcRequest,
     MessagePart,
@@ -85,6 +90,7 @@ from .asn1 import (
     EncKrbCredPart,
     EncryptedData,
     EncryptionKey,
+    EncTicketPart,
     ErrorCode,
     KerbTgtReply,
     KerbTgtRequest,
@@ -97,6 +103,7 @@ from .asn1 import (
 )
 from .crypto import IovPart, Key, decrypt, encrypt, profile, random_key
 from .gss import Direction, SequenceWindow
+from .pac import SECPKG_ATTR_PAC_INFO, PacInfo, PacRefused, verify_ticket_pac
 
 # RFC 4120 §7.5.1 key usages used here.
 USAGE_AP_REQ_AUTH = 11
@@ -219,8 +226,8 @@ class KerberosContext(SecurityContext):
     __slots__ = (
         "_acceptor_subkey", "_bindings", "_client_name", "_cred", "_ctime", "_cusec", "_dce",
         "_dce_seq", "_delegated", "_delegated_credential", "_env", "_exchange", "_expiry",
-        "_gss_flags", "_initiator_subkey", "_last_token", "_machine", "_mech_oid",
-        "_mutual_done", "_recv", "_request", "_ret", "_send_seq", "_server_name",
+        "_gss_flags", "_initiator_subkey", "_machine", "_mech_oid",
+        "_mutual_done", "_pac", "_recv", "_request", "_ret", "_send_seq", "_server_name",
         "_server_principal", "_session_key", "_stream", "_target", "_ticket", "_u2u",
         "_u2u_done", "_u2u_tgt", "info", "is_client",
     )
@@ -239,7 +246,8 @@ class KerberosContext(SecurityContext):
         self._target = target
         self._env = env
         self._machine: Machine[State, Input, Step] = Machine(
-            TRANSITIONS, State.CLIENT_INITIAL if is_client else State.EXPECT_AP_REQ, State.FAILED
+            TRANSITIONS, State.CLIENT_INITIAL if is_client else State.EXPECT_AP_REQ, State.FAILED,
+            "Kerberos message",
         )
         self._exchange: Generator[KdcRequest, bytes, object] | None = None
         self._bindings: ChannelBindings | None = None
@@ -260,7 +268,7 @@ class KerberosContext(SecurityContext):
         self._client_name: str | None = None
         self._server_name: str | None = None
         self._expiry: datetime | None = None
-        self._delegated_credential: object | None = None
+        self._delegated_credential: Credential | None = None
         self._mech_oid = KRB5_OID
         self._dce_seq = 0
         self._u2u = bool(request & (_ISC_U2U if is_client else _ASC_U2U))
@@ -268,43 +276,30 @@ class KerberosContext(SecurityContext):
         self._server_principal: object | None = None  # the parsed target (client)
         self._u2u_tgt: object | None = None  # the acceptor's TGT it sent in KRB_TGT_REP
         self._stream: gss.SealedStream | None = None  # made by the first wrap/unwrap
-        self._last_token: Token | None = None  # what step classified, for the handler
+        self._pac: PacInfo | None = None  # the verified PAC of the client's ticket (acceptor)
 
     # -- stepping --------------------------------------------------------------------------
 
     def step(self, inp: StepInput) -> Step:
         if inp.channel_bindings is not None:
             self._bindings = inp.channel_bindings
-        if inp.kdc_reply is not None:
-            event, payload = Input.KDC_REPLY, inp.kdc_reply
-        elif not inp.token:
-            event, payload = Input.NO_TOKEN, b""
-        else:
-            if len(inp.token) > MAX_TOKEN:
-                self._machine.state = State.FAILED
-                raise InvalidToken(
-                    f"The Kerberos token is {len(inp.token)} bytes, over the {MAX_TOKEN}-byte "
-                    "limit."
-                )
-            try:
-                token = classify(inp.token)
-            except DecodeError as exc:
-                self._machine.state = State.FAILED
-                raise InvalidToken(f"Not a Kerberos token: {exc}") from None
-            event, payload = token.kind, inp.token
-            self._last_token = token
-        try:
-            return self._machine.fire(event, self, payload)
-        except DecodeError as exc:
-            self._machine.state = State.FAILED
-            raise InvalidToken(f"Malformed Kerberos message: {exc}") from None
-        finally:
-            self._last_token = None
+        return self._machine.run(lambda: self._classify(inp))
 
-    def _classify(self, payload: bytes) -> Token:
-        """The token ``step`` classified (handlers are handed its bytes), or classify again."""
-        token = self._last_token
-        return token if token is not None else classify(payload)
+    def _classify(self, inp: StepInput) -> tuple[Input, tuple[object, ...]]:
+        """The event a step is, with the handler's arguments (behind the machine's boundary)."""
+        if inp.kdc_reply is not None:
+            return Input.KDC_REPLY, (self, inp.kdc_reply)
+        if not inp.token:
+            return Input.NO_TOKEN, (self, b"")
+        if len(inp.token) > MAX_TOKEN:
+            raise InvalidToken(
+                f"The Kerberos token is {len(inp.token)} bytes, over the {MAX_TOKEN}-byte limit."
+            )
+        try:
+            token = classify(inp.token)
+        except DecodeError as exc:
+            raise InvalidToken(f"Not a Kerberos token: {exc}") from None
+        return token.kind, (self, inp.token)
 
     @property
     def complete(self) -> bool:
@@ -336,7 +331,33 @@ class KerberosContext(SecurityContext):
         return key.contents if key is not None and self.complete else None
 
     @property
-    def delegated_credential(self) -> object | None:
+    def pac(self) -> PacInfo | None:
+        """The client's verified PAC (MS-PAC) on a completed acceptor context, else None.
+
+        The user SID, group SIDs, logon name, domain and UPN a Windows acceptor would put in the
+        client's access token; also QueryContextAttributes(``SECPKG_ATTR_PAC_INFO``). None when
+        the ticket carried no PAC (MIT and Heimdal KDCs may issue none) and on the client side.
+        """
+        return self._pac if self.complete else None
+
+    def query_extra(self, attribute: int) -> object:
+        """``SECPKG_ATTR_PAC_INFO`` (0x80000F50, ``opensspi.constants``): :attr:`pac`."""
+        if attribute == SECPKG_ATTR_PAC_INFO:
+            if self.is_client or not self.complete:
+                raise UnsupportedFunction(
+                    "SECPKG_ATTR_PAC_INFO is an acceptor attribute, available once "
+                    "AcceptSecurityContext has completed."
+                )
+            if self._pac is None:
+                raise UnsupportedFunction(
+                    f"The ticket of {self._client_name} carried no PAC (a KDC other than AD "
+                    "may issue none), so there is no PAC information."
+                )
+            return self._pac
+        return super().query_extra(attribute)
+
+    @property
+    def delegated_credential(self) -> Credential | None:
         """The client's forwarded TGT as a credential (server side, when delegated)."""
         return self._delegated_credential
 
@@ -457,7 +478,8 @@ class KerberosContext(SecurityContext):
             flags &= ~gss.GSS_C_DELEG_FLAG
         self._gss_flags = flags
         checksum = gss.build_authenticator_checksum(flags, self._bindings, krb_cred)
-        ctime, cusec = _now_parts(env.now())
+        # kdc_timesync: the authenticator carries our clock corrected to the KDC's (MIT does).
+        ctime, cusec = _now_parts(self._cred.now(env))
         self._ctime, self._cusec = ctime, cusec
         self._initiator_subkey = random_key(ticket.session_key.enctype, env.random)
         self._send_seq = int.from_bytes(env.random(4), "big") & 0x3FFFFFFF
@@ -526,7 +548,7 @@ class KerberosContext(SecurityContext):
         return cred.to_der()
 
     def _client_ap_rep(self, payload: bytes) -> Step:
-        token = self._classify(payload)
+        token = classify(payload)
         rep = ApRep.from_der(token.body)
         key = self._session_key
         assert key is not None
@@ -547,7 +569,7 @@ class KerberosContext(SecurityContext):
             # MS-KILE 3.4.5.1: the initiator answers with its own AP-REP (session key, usage
             # 12). As MIT builds it (and checks it): the current time, no subkey, and the
             # acceptor's sequence number echoed, which is what proves the initiator read it.
-            ctime, cusec = _now_parts(self._env.now())
+            ctime, cusec = _now_parts(self._cred.now(self._env))
             reply = EncApRepPart(ctime=ctime, cusec=cusec, seq_number=peer_seq)
             out = ApRep(enc_part=EncryptedData(
                 etype=key.enctype, cipher=encrypt(key, USAGE_AP_REP_PART, reply.to_der())))
@@ -627,10 +649,10 @@ class KerberosContext(SecurityContext):
         return tgt.session_key
 
     def _server_ap_req(self, payload: bytes) -> Choice[State, Step]:
-        from .acceptor import ReplayCache, decrypt_ticket, decrypt_u2u_ticket
+        from .acceptor import ReplayCache, decrypt_ticket_keyed, decrypt_u2u_ticket
         from .kdc import KdcLogonDenied
 
-        token = self._classify(payload)
+        token = classify(payload)
         if token.framed and token.oid is not None:
             self._mech_oid = token.oid
         elif not self._dce:
@@ -643,8 +665,9 @@ class KerberosContext(SecurityContext):
         ap_options = int(ap_req.ap_options)
         if ap_options & _AP_USE_SESSION_KEY:
             # RFC 4120 §3.2.3: user-to-user; the ticket is in our TGT's session key.
+            ticket_key = self._u2u_session_key()
             enc_ticket, session = decrypt_u2u_ticket(
-                self._u2u_session_key(), ap_req.ticket, now=now, skew=skew
+                ticket_key, ap_req.ticket, now=now, skew=skew
             )
             self._u2u_done = True
         elif self._u2u:
@@ -655,10 +678,11 @@ class KerberosContext(SecurityContext):
                 krb_error=ErrorCode.KRB_AP_ERR_USER_TO_USER_REQUIRED,
             )
         else:
-            enc_ticket, session = decrypt_ticket(
+            enc_ticket, session, ticket_key = decrypt_ticket_keyed(
                 cred.keytab, ap_req.ticket, allowed=cred.acceptor_principal, now=now, skew=skew,
                 opened=cred.opened_tickets,
             )
+        self._pac = _verified_pac(enc_ticket, ticket_key)
         auth = Authenticator.from_der(
             decrypt(session, USAGE_AP_REQ_AUTH, ap_req.authenticator.cipher)
         )
@@ -947,6 +971,23 @@ class KerberosContext(SecurityContext):
         opened = gss.unwrap(key, self._direction(False), token, data, dce_style=self._dce)
         self._accept_seq(opened.seq)
         return opened.plaintext
+
+
+def _verified_pac(part: EncTicketPart, key: Key) -> PacInfo | None:
+    """The ticket's PAC, verified with the key that opened the ticket (``pac`` module): a
+    malformed PAC is SEC_E_INVALID_TOKEN, an untrustworthy one SEC_E_LOGON_DENIED."""
+    from .kdc import KdcLogonDenied
+
+    client = part.cname.to_text(part.crealm)
+    try:
+        return verify_ticket_pac(part, key)
+    except DecodeError as exc:
+        raise InvalidToken(f"The PAC in the ticket of {client} is malformed: {exc}") from None
+    except PacRefused as exc:
+        raise KdcLogonDenied(
+            f"The PAC in the ticket of {client} is refused: {exc.message}",
+            krb_error=exc.krb_error,
+        ) from None
 
 
 def _signed(part: MessagePart) -> bool:

@@ -196,7 +196,7 @@ class NtlmContext(SecurityContext):
         self._env = env
         self._machine: Machine[State, Input, Step] = Machine(
             TRANSITIONS, State.CLIENT_INITIAL if is_client else State.EXPECT_NEGOTIATE,
-            State.FAILED,
+            State.FAILED, "NTLM message",
         )
         self._negotiate_bytes = b""
         self._challenge_bytes = b""
@@ -214,26 +214,25 @@ class NtlmContext(SecurityContext):
     # -- the handshake ----------------------------------------------------------------------
 
     def step(self, inp: StepInput) -> Step:
-        token = inp.token
+        bindings = inp.channel_bindings
+        return self._machine.run(lambda: self._classify(inp.token, bindings))
+
+    def _classify(
+        self, token: bytes | None, bindings: ChannelBindings | None
+    ) -> tuple[Input, tuple[object, ...]]:
+        """The event a token is, with the handler's arguments (behind the machine's boundary)."""
         if not token:
-            event = Input.NO_TOKEN
-        else:
-            if len(token) > self._settings.max_token:
-                self._machine.state = State.FAILED
-                raise InvalidToken(
-                    f"The NTLM token is {len(token)} bytes, more than the "
-                    f"{self._settings.max_token}-byte limit; it is not an NTLM message."
-                )
-            try:
-                event = _INPUT_OF[message_type(token)]
-            except DecodeError as exc:
-                self._machine.state = State.FAILED
-                raise InvalidToken(f"Not an NTLM message: {exc}") from None
+            return Input.NO_TOKEN, (self, b"", bindings)
+        if len(token) > self._settings.max_token:
+            raise InvalidToken(
+                f"The NTLM token is {len(token)} bytes, more than the "
+                f"{self._settings.max_token}-byte limit; it is not an NTLM message."
+            )
         try:
-            return self._machine.fire(event, self, token or b"", inp.channel_bindings)
+            event = _INPUT_OF[message_type(token)]
         except DecodeError as exc:
-            self._machine.state = State.FAILED
-            raise InvalidToken(f"Malformed NTLM message: {exc}") from None
+            raise InvalidToken(f"Not an NTLM message: {exc}") from None
+        return event, (self, token, bindings)
 
     @property
     def complete(self) -> bool:
@@ -674,6 +673,10 @@ class NtlmContext(SecurityContext):
         if qop and not self._flags & _SEAL:
             return Sealed(self.make_signature(parts, qop, seq), tuple(p.data for p in parts))
         sec = self._sec(True)
+        if len(parts) == 1 and parts[0].sealed:  # one DATA buffer: the wrap fast path
+            sealed, signature = sec.seal(self._send_seq, parts[0].data)
+            self._send_seq += 1
+            return Sealed(signature, (sealed,))
         outputs, signature = sec.seal_parts(
             self._send_seq, [(p.data, p.sealed) for p in parts]
         )
@@ -689,6 +692,8 @@ class NtlmContext(SecurityContext):
         sec = self._sec(True)
         self._check_seq(token)
         try:
+            if len(parts) == 1 and parts[0].sealed:  # one DATA buffer: the unwrap fast path
+                return Unsealed((sec.unseal(self._recv_seq, parts[0].data, token),))
             outputs = sec.unseal_parts(self._recv_seq, [(p.data, p.sealed) for p in parts], token)
         finally:
             self._recv_seq += 1
