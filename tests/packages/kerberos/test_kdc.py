@@ -617,6 +617,19 @@ def test_opened_tickets_reuse_keys_and_tickets_and_stay_bounded(
     again = decrypt_ticket(keytab, web_ticket.ticket, allowed=None, now=T0, skew=skew,
                            opened=opened)
     assert again[1] is session and len(opened) == 1  # the same Key: derived keys reused
+    # the PAC check of an opened ticket runs once; a failure is raised again every time
+    calls: list[int] = []
+    assert opened.verified_pac(part, lambda: calls.append(1) or "pac") == "pac"
+    assert opened.verified_pac(again[0], lambda: calls.append(1) or "other") == "pac"
+    assert calls == [1]
+
+    def refuse() -> str:
+        raise LogonDenied("bad PAC")
+
+    fresh = dataclasses.replace(part)
+    for _ in range(2):
+        with pytest.raises(LogonDenied):
+            opened.verified_pac(fresh, refuse)
     # the cap: a second ticket pushes the first out
     assert decrypt_ticket(keytab, host_ticket.ticket, allowed=None, now=T0, skew=skew,
                           opened=opened)[1] == host_ticket.session_key

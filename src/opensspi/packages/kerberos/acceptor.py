@@ -33,9 +33,10 @@ import hashlib
 import heapq
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from ...errors import DecodeError, InvalidParameter, InvalidToken, MessageAltered
 from .asn1 import EncTicketPart, ErrorCode, Ticket, TicketFlags
@@ -51,6 +52,7 @@ from .kdc import (
 from .keytab import Keytab, KeytabEntry
 from .names import Principal
 
+T = TypeVar("T")
 _INVALID = int(TicketFlags.INVALID)  # a plain int: IntFlag arithmetic on every AP-REQ is slow
 
 __all__ = ["OpenedTickets", "ReplayCache", "decrypt_ticket", "decrypt_ticket_keyed",
@@ -291,7 +293,7 @@ class OpenedTickets:
     first out; expired ones are dropped when met. Thread-safe.
     """
 
-    __slots__ = ("_keys", "_keytab", "_lock", "_tickets", "max_tickets")
+    __slots__ = ("_keys", "_keytab", "_lock", "_pacs", "_tickets", "max_tickets")
 
     def __init__(self, max_tickets: int = 512) -> None:
         self.max_tickets = max_tickets
@@ -301,9 +303,25 @@ class OpenedTickets:
         self._tickets: OrderedDict[
             tuple[int, int | None, bytes], tuple[EncTicketPart, Key, Key]
         ] = OrderedDict()
+        self._pacs: OrderedDict[int, tuple[EncTicketPart, object]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._tickets)
+
+    def verified_pac(self, part: EncTicketPart, verify: Callable[[], T]) -> T:
+        """``verify()`` (the PAC check of ``part``), once per opened ticket: ``part`` is the
+        object :meth:`open` keeps for it, and the check is a function of the ticket's bytes and
+        the keytab key alone. Failures are not remembered (they are raised every time)."""
+        with self._lock:
+            held = self._pacs.get(id(part))
+            if held is not None and held[0] is part:
+                return held[1]  # type: ignore[return-value]
+        value = verify()
+        with self._lock:
+            self._pacs[id(part)] = (part, value)  # the reference keeps the id unique
+            while len(self._pacs) > self.max_tickets:
+                self._pacs.popitem(last=False)
+        return value
 
     _by_keytab: ClassVar[OrderedDict[int, tuple[Keytab, OpenedTickets]]] = OrderedDict()
     _by_keytab_lock: ClassVar[threading.Lock] = threading.Lock()
@@ -335,6 +353,7 @@ class OpenedTickets:
                 self._keytab = keytab
                 self._keys.clear()
                 self._tickets.clear()
+                self._pacs.clear()
             found = self._tickets.get(slot)
             if found is not None:
                 self._tickets.move_to_end(slot)

@@ -649,7 +649,7 @@ class KerberosContext(SecurityContext):
         return tgt.session_key
 
     def _server_ap_req(self, payload: bytes) -> Choice[State, Step]:
-        from .acceptor import ReplayCache, decrypt_ticket_keyed, decrypt_u2u_ticket
+        from .acceptor import OpenedTickets, ReplayCache, decrypt_ticket_keyed, decrypt_u2u_ticket
         from .kdc import KdcLogonDenied
 
         token = classify(payload)
@@ -663,6 +663,7 @@ class KerberosContext(SecurityContext):
         now = self._env.now()
         skew = timedelta(seconds=cred.config.clockskew)
         ap_options = int(ap_req.ap_options)
+        opened: OpenedTickets | None = None
         if ap_options & _AP_USE_SESSION_KEY:
             # RFC 4120 §3.2.3: user-to-user; the ticket is in our TGT's session key.
             ticket_key = self._u2u_session_key()
@@ -678,11 +679,16 @@ class KerberosContext(SecurityContext):
                 krb_error=ErrorCode.KRB_AP_ERR_USER_TO_USER_REQUIRED,
             )
         else:
+            opened = cred.opened_tickets
             enc_ticket, session, ticket_key = decrypt_ticket_keyed(
                 cred.keytab, ap_req.ticket, allowed=cred.acceptor_principal, now=now, skew=skew,
-                opened=cred.opened_tickets,
+                opened=opened,
             )
-        self._pac = _verified_pac(enc_ticket, ticket_key)
+        if opened is None:
+            self._pac = _verified_pac(enc_ticket, ticket_key)
+        else:  # a ticket opened before had its PAC verified then (the same bytes, same key)
+            self._pac = opened.verified_pac(
+                enc_ticket, lambda: _verified_pac(enc_ticket, ticket_key))
         auth = Authenticator.from_der(
             decrypt(session, USAGE_AP_REQ_AUTH, ap_req.authenticator.cipher)
         )
