@@ -224,7 +224,8 @@ class KerberosContext(SecurityContext):
     """
 
     __slots__ = (
-        "_acceptor_subkey", "_bindings", "_client_name", "_cred", "_ctime", "_cusec", "_dce",
+        "_acceptor_subkey", "_bindings", "_classified", "_client_name", "_cred", "_ctime",
+        "_cusec", "_dce",
         "_dce_seq", "_delegated", "_delegated_credential", "_env", "_exchange", "_expiry",
         "_gss_flags", "_initiator_subkey", "_machine", "_mech_oid",
         "_mutual_done", "_pac", "_recv", "_request", "_ret", "_send_seq", "_server_name",
@@ -276,6 +277,7 @@ class KerberosContext(SecurityContext):
         self._server_principal: object | None = None  # the parsed target (client)
         self._u2u_tgt: object | None = None  # the acceptor's TGT it sent in KRB_TGT_REP
         self._stream: gss.SealedStream | None = None  # made by the first wrap/unwrap
+        self._classified: tuple[bytes, Token] | None = None  # step's token, for the handler
         self._pac: PacInfo | None = None  # the verified PAC of the client's ticket (acceptor)
 
     # -- stepping --------------------------------------------------------------------------
@@ -299,7 +301,16 @@ class KerberosContext(SecurityContext):
             token = classify(inp.token)
         except DecodeError as exc:
             raise InvalidToken(f"Not a Kerberos token: {exc}") from None
+        self._classified = (inp.token, token)
         return token.kind, (self, inp.token)
+
+    def _token(self, payload: bytes) -> Token:
+        """The classification :meth:`_classify` made of ``payload`` (taken once), else anew:
+        the AP-REQ/AP-REP handlers need the OID and body that step already parsed."""
+        held, self._classified = self._classified, None
+        if held is not None and held[0] is payload:
+            return held[1]
+        return classify(payload)
 
     @property
     def complete(self) -> bool:
@@ -548,7 +559,7 @@ class KerberosContext(SecurityContext):
         return cred.to_der()
 
     def _client_ap_rep(self, payload: bytes) -> Step:
-        token = classify(payload)
+        token = self._token(payload)
         rep = ApRep.from_der(token.body)
         key = self._session_key
         assert key is not None
@@ -652,7 +663,7 @@ class KerberosContext(SecurityContext):
         from .acceptor import OpenedTickets, ReplayCache, decrypt_ticket_keyed, decrypt_u2u_ticket
         from .kdc import KdcLogonDenied
 
-        token = classify(payload)
+        token = self._token(payload)
         if token.framed and token.oid is not None:
             self._mech_oid = token.oid
         elif not self._dce:
