@@ -16,9 +16,10 @@ What is compared with ``requests.auth.HTTPDigestAuth`` (the named peer):
   (opensspi ``next_authorization``; requests ``build_digest_header`` with its parsed
   challenge) — the same header, MD5, qop=auth. Both headers are checked against opensspi's
   acceptor before timing.
-- ``http-sign``: the same through the Windows-shaped MakeSignature with the five HTTP buffers
-  (a fresh PADDING output buffer per call); ``http-sign+buffers`` also builds the four input
-  SecBuffers in Python for every call, as curl does in C.
+- ``http-sign``: the same through the Windows function MakeSignature (``opensspi.sspi``, a
+  context made with InitializeSecurityContext) with the five HTTP buffers (a fresh PADDING
+  output buffer per call); ``http-sign+buffers`` also builds the four input SecBuffers in
+  Python for every call, as curl does in C.
 - ``http-first``: the first response to the raw challenge text, the same work on both sides:
   parse the challenge, choose the algorithm and qop, make a cnonce, compute H(A1), H(A2) and
   the response, render the Authorization value. opensspi: a new context
@@ -132,11 +133,31 @@ def http_client() -> object:
     return ctx
 
 
+def _sspi_http_client() -> object:
+    """An HTTP Digest client context made through InitializeSecurityContext (a CtxtHandle)."""
+    from opensspi import sspi
+
+    handle = sspi.AcquireCredentialsHandle(None, "WDigest", CredentialUse.OUTBOUND, None,
+                                           AuthIdentity(USER, None, PASSWORD)).credential
+    ctx = sspi.CtxtHandle()
+    out = SecBufferDesc([SecBuffer(SecBufferType.TOKEN, 4000)])
+    inp = SecBufferDesc([SecBuffer(SecBufferType.TOKEN, CHALLENGE.encode()),
+                         SecBuffer(SecBufferType.PKG_PARAMS, b"GET")])
+    sspi.InitializeSecurityContext(handle, None, URI, int(IscReq.USE_HTTP_STYLE), 0, 0, inp, 0,
+                                   ctx, out, env=ENV)
+    return ctx
+
+
 def requests_auth() -> HTTPDigestAuth:
     auth = HTTPDigestAuth(USER, PASSWORD)
     auth.init_per_thread_state()
     auth._thread_local.chal = parse_dict_header(CHALLENGE)
     return auth
+
+
+def _text(value: object) -> str:
+    """An Authorization value as text (``next_authorization`` returns bytes)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def check_same_header(ours: str, theirs: str) -> None:
@@ -170,9 +191,13 @@ def http_workloads() -> dict[str, Callable[[], object]]:
         SecBuffer(SecBufferType.PKG_PARAMS, b""),
     ]
 
+    from opensspi import sspi
+
+    handle = _sspi_http_client()
+
     def ours_sign() -> object:
         desc = SecBufferDesc([*inputs, SecBuffer(SecBufferType.PADDING, 4000)])
-        ctx.sign_buffers(desc, 0, 0)  # type: ignore[attr-defined]
+        sspi.MakeSignature(handle, 0, desc, 0)
         return desc[4].buffer
 
     def ours_sign_buffers() -> object:
@@ -183,7 +208,7 @@ def http_workloads() -> dict[str, Callable[[], object]]:
             SecBuffer(SecBufferType.PKG_PARAMS, b""),
             SecBuffer(SecBufferType.PADDING, 4000),
         ])
-        ctx.sign_buffers(desc, 0, 0)  # type: ignore[attr-defined]
+        sspi.MakeSignature(handle, 0, desc, 0)
         return desc[4].buffer
 
     cred = PKG.acquire_credentials(None, CredentialUse.OUTBOUND, AuthIdentity(USER, None, PASSWORD))
@@ -212,7 +237,7 @@ def http_workloads() -> dict[str, Callable[[], object]]:
         token = server.step(StepInput(token, params=(b"GET", URI.encode()))).token
         return client.step(StepInput(token))
 
-    check_same_header(str(ours_next()), str(theirs_next()))
+    check_same_header(_text(ours_next()), str(theirs_next()))
     first = ours_first()
     assert isinstance(first, bytes)
     check_same_header(first.decode(), str(theirs_first()))
