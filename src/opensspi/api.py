@@ -108,6 +108,13 @@ class Context:
             result = ctx.step(inp)
             while result.kdc_request is not None:
                 req = result.kdc_request
+                wait = getattr(req, "wait_async", None)
+                if wait is not None:
+                    # Another context is already asking the KDC for this ticket (Kerberos
+                    # single flight): wait without blocking the loop, then step with no reply.
+                    await wait()
+                    result = ctx.step(StepInput(kdc_reply=b""))
+                    continue
                 reply = await send_to_kdc_async(
                     req.data, req.kdcs, timeout=req.timeout, max_retries=req.max_retries,
                     udp_preference_limit=req.udp_preference_limit, realm=req.realm,

@@ -647,13 +647,13 @@ def test_random_key_uses_the_random_source() -> None:
 def test_derived_keys_are_cached_on_the_key() -> None:
     key = _key(20)
     encrypt(key, 24, b"x")
-    cipher = key._derived.ciphers[24]
-    macs = dict(key._derived.macs)
+    derived = dict(key._derived.slots)  # Ke's schedule and Ki's keyed HMAC for usage 24
+    assert derived
     encrypt(key, 24, b"y")
-    assert key._derived.ciphers[24] is cipher
-    assert key._derived.macs == macs
+    assert key._derived.slots == derived
+    assert all(key._derived.slots[slot] is value for slot, value in derived.items())
     # The cache is per key object, not shared through equality.
-    assert not Key(20, key.contents)._derived.ciphers
+    assert not Key(20, key.contents)._derived.slots
 
 
 def test_profiles() -> None:
@@ -746,5 +746,5 @@ def test_keys_pickle_without_their_cache() -> None:
     encrypt(key, 24, b"x")
     for clone in (pickle.loads(pickle.dumps(key)), copy.deepcopy(key)):
         assert clone == key
-        assert not clone._derived.ciphers
+        assert not clone._derived.slots
         assert decrypt(clone, 24, encrypt(key, 24, b"y")) == b"y"

@@ -597,6 +597,67 @@ def test_tgs_checksum_subkey_and_acceptor(kdc: ScriptedKdc, env: Environment) ->
     assert session == ticket.session_key and part.cname.name_string == ("alice",)
 
 
+def test_opened_tickets_reuse_keys_and_tickets_and_stay_bounded(
+    kdc: ScriptedKdc, env: Environment
+) -> None:
+    from opensspi.packages.kerberos.acceptor import OpenedTickets
+
+    cred = password_cred(env)
+    web_ticket = drive(service_ticket(cred, web(), env), kdc)
+    host = Principal.parse(f"host/web.example.com@{REALM}")
+    host_ticket = drive(service_ticket(cred, host, env), kdc)
+    keytab = service_keytab(kdc, "HTTP/web.example.com", "host/web.example.com")
+    skew = timedelta(minutes=5)
+    opened = OpenedTickets(max_tickets=1)
+    plain_part, plain_key = decrypt_ticket(keytab, web_ticket.ticket, allowed=None, now=T0,
+                                           skew=skew)
+    part, session = decrypt_ticket(keytab, web_ticket.ticket, allowed=None, now=T0, skew=skew,
+                                   opened=opened)
+    assert (part, session) == (plain_part, plain_key) == (part, web_ticket.session_key)
+    again = decrypt_ticket(keytab, web_ticket.ticket, allowed=None, now=T0, skew=skew,
+                           opened=opened)
+    assert again[1] is session and len(opened) == 1  # the same Key: derived keys reused
+    # the PAC check of an opened ticket runs once; a failure is raised again every time
+    calls: list[int] = []
+    assert opened.verified_pac(part, lambda: calls.append(1) or "pac") == "pac"
+    assert opened.verified_pac(again[0], lambda: calls.append(1) or "other") == "pac"
+    assert calls == [1]
+
+    def refuse() -> str:
+        raise LogonDenied("bad PAC")
+
+    fresh = dataclasses.replace(part)
+    for _ in range(2):
+        with pytest.raises(LogonDenied):
+            opened.verified_pac(fresh, refuse)
+    # the cap: a second ticket pushes the first out
+    assert decrypt_ticket(keytab, host_ticket.ticket, allowed=None, now=T0, skew=skew,
+                          opened=opened)[1] == host_ticket.session_key
+    assert len(opened) == 1
+    assert decrypt_ticket(keytab, web_ticket.ticket, allowed=None, now=T0, skew=skew,
+                          opened=opened)[1] is not session
+    # the principal restriction and the time checks still run on every use
+    with pytest.raises(WrongPrincipal):
+        decrypt_ticket(keytab, web_ticket.ticket, allowed=host, now=T0, skew=skew,
+                       opened=opened)
+    with pytest.raises(ContextExpired):
+        decrypt_ticket(keytab, web_ticket.ticket, allowed=None,
+                       now=web_ticket.endtime + timedelta(hours=1), skew=skew, opened=opened)
+    assert len(opened) == 0  # the expired ticket was dropped
+    # another keytab (acquired again, keys rotated) starts the cache afresh
+    rotated = service_keytab(kdc, "host/web.example.com")
+    with pytest.raises(WrongPrincipal):
+        decrypt_ticket(rotated, web_ticket.ticket, allowed=None, now=T0, skew=skew,
+                       opened=opened)
+    # a changed ticket is refused, not served from the cache
+    cipher = bytearray(web_ticket.ticket.enc_part.cipher)
+    cipher[-1] ^= 1
+    bad = dataclasses.replace(web_ticket.ticket, enc_part=dataclasses.replace(
+        web_ticket.ticket.enc_part, cipher=bytes(cipher)))
+    with pytest.raises(LogonDenied):
+        decrypt_ticket(keytab, bad, allowed=None, now=T0, skew=skew, opened=opened)
+
+
 def test_tgs_reply_with_session_key_usage_8(kdc: ScriptedKdc, env: Environment) -> None:
     kdc.tgs_usage = 8
     assert drive(service_ticket(password_cred(env), web(), env), kdc).server == web()

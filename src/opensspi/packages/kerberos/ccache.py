@@ -390,7 +390,9 @@ class Ccache:
             raise NoCredentials(
                 f"Cannot read the credential cache {os.fspath(path)}: {exc.strerror or exc}."
             ) from None
-        return cls.parse(data)
+        from .parsed import digest, parsed
+
+        return parsed("ccache", (os.fspath(path), digest(data)), lambda: cls.parse(data))
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the cache to ``path`` atomically, mode 0600 (temporary file, then rename)."""

@@ -506,6 +506,33 @@ def _includedir_files(dirname: str) -> list[str]:
     return names
 
 
+_INCLUDE_LINE = re.compile(rb"^[ \t]*(?:include|includedir|module)\b", re.MULTILINE)
+
+
+def _content_key(paths: Sequence[str]) -> tuple[tuple[str, bytes | None], ...] | None:
+    """What ``Profile.load(paths)`` depends on: each file's path and SHA-256 (None when it is
+    missing), or None when it reads other files too (include directives, directories) or a
+    file cannot be read (then ``Profile.load`` reports it)."""
+    from .parsed import digest
+
+    key: list[tuple[str, bytes | None]] = []
+    for path in paths:
+        if os.path.isdir(path):
+            return None
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except (FileNotFoundError, NotADirectoryError):
+            key.append((path, None))
+            continue
+        except OSError:
+            return None
+        if _INCLUDE_LINE.search(data):
+            return None
+        key.append((path, digest(data)))
+    return tuple(key)
+
+
 class Profile:
     """A parsed profile: one tree per file, searched in order (MIT's ``profile_t``)."""
 
@@ -701,7 +728,14 @@ class Krb5Config:
         Raises:
             ConfigError: a file does not parse, or a setting has an unreadable value.
         """
-        return cls.from_profile(Profile.load(config_paths(environ) if paths is None else paths))
+        chosen = config_paths(environ) if paths is None else paths
+        key = _content_key(chosen)
+        if key is None:
+            return cls.from_profile(Profile.load(chosen))
+        from .parsed import parsed
+
+        # Unchanged files (same bytes, no include directives): the same immutable config.
+        return parsed("krb5.conf", key, lambda: cls.from_profile(Profile.load(chosen)))
 
     @classmethod
     def from_string(cls, text: str, filename: str = "<string>") -> Krb5Config:

@@ -38,10 +38,12 @@ import hmac
 import os
 import struct
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ...constants import CredentialUse
@@ -74,6 +76,7 @@ from .names import Principal, parse_target
 from .tickets import ServiceTicket, TicketCache
 
 if TYPE_CHECKING:
+    from .acceptor import OpenedTickets
     from .keytab import KeytabEntry
 
 __all__ = [
@@ -174,12 +177,43 @@ def enctype_policy(
             raise InvalidParameter("The enctype list is empty.")
         return tuple(chosen), tuple(chosen), allow
 
-    def listed(names: tuple[str, ...]) -> tuple[int, ...]:
-        numbers = parse_enctypes(" ".join(names), default=(*DEFAULT_ENCTYPES, RC4_HMAC))
-        numbers = tuple(n for n in numbers if allow or n != RC4_HMAC)
-        return numbers or DEFAULT_ENCTYPES
+    return (_listed(config.default_tkt_enctypes, allow),
+            _listed(config.default_tgs_enctypes, allow), allow)
 
-    return listed(config.default_tkt_enctypes), listed(config.default_tgs_enctypes), allow
+
+@lru_cache(maxsize=64)
+def _listed(names: tuple[str, ...], allow: bool) -> tuple[int, ...]:
+    """A krb5.conf enctype list as numbers (a pure function of the words: remembered, since
+    every credential acquisition asks it again)."""
+    numbers = parse_enctypes(" ".join(names), default=(*DEFAULT_ENCTYPES, RC4_HMAC))
+    numbers = tuple(n for n in numbers if allow or n != RC4_HMAC)
+    return numbers or DEFAULT_ENCTYPES
+
+
+_CCACHE_TICKETS: OrderedDict[int, tuple[Ccache, tuple[ServiceTicket, ...]]] = OrderedDict()
+_CCACHE_TICKETS_LOCK = threading.Lock()
+
+
+def _ccache_tickets(ccache: Ccache) -> tuple[ServiceTicket, ...]:
+    """The ccache's credentials as ticket records (unreadable ones skipped), remembered per
+    parsed ccache (immutable, and the same object while the file is unchanged: ``parsed``),
+    for the 16 latest: acquiring per connection no longer decodes every ticket again."""
+    with _CCACHE_TICKETS_LOCK:
+        held = _CCACHE_TICKETS.get(id(ccache))
+        if held is not None and held[0] is ccache:
+            return held[1]
+    tickets: list[ServiceTicket] = []
+    for entry in ccache.credentials:
+        try:
+            tickets.append(ServiceTicket.from_ccache(entry))
+        except SspiError:
+            continue
+    result = tuple(tickets)
+    with _CCACHE_TICKETS_LOCK:
+        _CCACHE_TICKETS[id(ccache)] = (ccache, result)  # the reference keeps the id unique
+        while len(_CCACHE_TICKETS) > 16:
+            _CCACHE_TICKETS.popitem(last=False)
+    return result
 
 
 def _password_partition(secret: bytes, env: Environment) -> bytes:
@@ -241,6 +275,8 @@ class KerberosCredential(Credential):
         self._kdcs: dict[str, tuple[KdcAddress, ...]] = {}
         self._locator = kdc_locator
         self._lock = threading.Lock()
+        self._opened: OpenedTickets | None = None
+        self._targets: dict[str, Principal] = {}
 
     def __repr__(self) -> str:
         source = self.source.value if self.source else None
@@ -286,6 +322,30 @@ class KerberosCredential(Credential):
                 "acceptor keytab; acquire it with SECPKG_CRED_INBOUND to accept contexts."
             )
         return self.acceptor_keytab
+
+    def target_principal(self, target: str) -> Principal:
+        """``names.parse_target(target, self.config)``, remembered: a pure function of the
+        text and this credential's krb5.conf, asked again by every context to the same SPN.
+        At most 256 names are kept (the memo starts over when full)."""
+        found = self._targets.get(target)
+        if found is None:
+            found = parse_target(target, self.config)
+            if len(self._targets) >= 256:
+                self._targets = {}
+            self._targets[target] = found
+        return found
+
+    @property
+    def opened_tickets(self) -> OpenedTickets:
+        """The acceptor's cache of keytab keys and opened tickets (``acceptor.OpenedTickets``),
+        shared by every context accepted with a handle on the same keytab; found on first
+        use."""
+        opened = self._opened
+        if opened is None:
+            from .acceptor import OpenedTickets
+
+            opened = self._opened = OpenedTickets.for_keytab(self.keytab)
+        return opened
 
     # -- what the KDC exchanges need -------------------------------------------------------------
 
@@ -606,14 +666,7 @@ def _from_ccache(
             if index == 0:
                 problems.append(f"the credential cache {candidate} holds {client}, not {principal}")
             continue
-        tickets: list[ServiceTicket] = []
-        for entry in ccache.credentials:
-            try:
-                ticket = ServiceTicket.from_ccache(entry)
-            except SspiError:
-                continue
-            if ticket.client == client:
-                tickets.append(ticket)
+        tickets = [t for t in _ccache_tickets(ccache) if t.client == client]
         valid = [t for t in tickets if t.valid_at(now, timedelta(seconds=cred.config.clockskew))]
         if not valid:
             ends = [t.endtime for t in tickets if t.is_tgt]

@@ -1040,7 +1040,27 @@ def get_tgt(cred: KerberosCredential, env: Environment) -> KdcExchange[ServiceTi
             f"There is no valid TGT for {client}{where} and no password or keytab to get one; "
             "run kinit again."
         )
-    ticket = yield from as_exchange(cred, env)
+    cache = cred.cache
+    if cache is None:
+        ticket = yield from as_exchange(cred, env)
+        return ticket
+    from .singleflight import shared_exchange, wait_limit
+
+    # One AS exchange for concurrent contexts of this identity (``singleflight``).
+    realm = cred.tgt_realm or client.realm
+    skew = timedelta(seconds=cred.config.clockskew)
+
+    def fetch() -> KdcExchange[ServiceTicket]:
+        found = cache.tgt(realm, _now(env, cred), skew)
+        if found is not None:
+            return found
+        ticket = yield from as_exchange(cred, env)
+        return ticket
+
+    limit = wait_limit(cred.config.kdc_timeout, cred.config.max_retries)
+    ticket = yield from shared_exchange(cache, Principal.tgs(realm), fetch, limit)
+    if ticket.server.realm == ticket.server.tgs_realm:
+        cred.tgt_realm = ticket.server.realm  # as remember() does for the leader's handle
     return ticket
 
 
@@ -1050,14 +1070,39 @@ def service_ticket(
     """A ticket for ``server``: the cache first (no KDC round trip), else TGT then TGS.
 
     A cached TGT that the KDC calls expired (clocks differ) is dropped and, when the credential
-    can, replaced by a new AS exchange once.
+    can, replaced by a new AS exchange once. Concurrent contexts of one identity that miss the
+    cache for the same server share one exchange (``singleflight``).
     """
+    from .singleflight import shared_exchange, wait_limit
+
     _client(cred)
     now = _now(env, cred)
-    if cred.cache is not None:
-        held = cred.cache.get(server, now)
-        if held is not None:
-            return held
+    cache = cred.cache
+    if cache is None:
+        ticket = yield from _fetch_service_ticket(cred, server, env)
+        return ticket
+    held = cache.get(server, now)
+    if held is not None:
+        return held
+    limit = wait_limit(cred.config.kdc_timeout, cred.config.max_retries)
+
+    def fetch() -> KdcExchange[ServiceTicket]:
+        # The leader (or a follower that stopped waiting) looks again first: a flight may have
+        # ended between our miss and now.
+        found = cache.get(server, _now(env, cred))
+        if found is not None:
+            return found
+        ticket = yield from _fetch_service_ticket(cred, server, env)
+        return ticket
+
+    ticket = yield from shared_exchange(cache, server, fetch, limit)
+    return ticket
+
+
+def _fetch_service_ticket(
+    cred: KerberosCredential, server: Principal, env: Environment
+) -> KdcExchange[ServiceTicket]:
+    """:func:`service_ticket` after a cache miss: TGT (cached or AS), then TGS."""
     tgt = yield from get_tgt(cred, env)
     try:
         ticket = yield from tgs_exchange(cred, server, env, tgt=tgt)

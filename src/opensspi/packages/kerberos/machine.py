@@ -145,6 +145,7 @@ class Token:
     kind: Input
     body: bytes
     framed: bool
+    oid: str | None = None  # the mechanism OID of a framed token
 
 
 def classify(token: bytes) -> Token:
@@ -160,7 +161,7 @@ def classify(token: bytes) -> Token:
         kind = kinds.get(tok_id)
         if kind is None:
             raise DecodeError(f"Unknown Kerberos GSS TOK_ID {tok_id.hex()}.")
-        return Token(kind, body, True)
+        return Token(kind, body, True, oid)
     tags = {0x6E: Input.AP_REQ, 0x6F: Input.AP_REP, 0x7E: Input.KRB_ERROR}
     kind = tags.get(token[0]) if token else None
     if kind is None:
@@ -176,31 +177,60 @@ def _now_parts(moment: datetime) -> tuple[datetime, int]:
 def _gss_flags_from_isc(req: int) -> int:
     """ISC_REQ_* to the RFC 4121 §4.1.1.1 Flags (Wine's flags_isc_req_to_gss, MS-KILE 3.2.5.2)."""
     flags = 0
-    for isc, flag in (
-        (IscReq.DELEGATE, gss.GSS_C_DELEG_FLAG), (IscReq.MUTUAL_AUTH, gss.GSS_C_MUTUAL_FLAG),
-        (IscReq.REPLAY_DETECT, gss.GSS_C_REPLAY_FLAG),
-        (IscReq.SEQUENCE_DETECT, gss.GSS_C_SEQUENCE_FLAG),
-        (IscReq.CONFIDENTIALITY, gss.GSS_C_CONF_FLAG), (IscReq.INTEGRITY, gss.GSS_C_INTEG_FLAG),
-        (IscReq.USE_DCE_STYLE, gss.GSS_C_DCE_STYLE), (IscReq.IDENTIFY, gss.GSS_C_IDENTIFY_FLAG),
-        (IscReq.EXTENDED_ERROR, gss.GSS_C_EXTENDED_ERROR_FLAG),
-    ):
+    req = int(req)
+    for isc, flag in _ISC_TO_GSS:
         if req & isc:
             flags |= flag
     return flags
 
 
+# Plain ints: IntFlag arithmetic costs microseconds per operation on every handshake.
+_ISC_TO_GSS = tuple((int(isc), flag) for isc, flag in (
+    (IscReq.DELEGATE, gss.GSS_C_DELEG_FLAG), (IscReq.MUTUAL_AUTH, gss.GSS_C_MUTUAL_FLAG),
+    (IscReq.REPLAY_DETECT, gss.GSS_C_REPLAY_FLAG),
+    (IscReq.SEQUENCE_DETECT, gss.GSS_C_SEQUENCE_FLAG),
+    (IscReq.CONFIDENTIALITY, gss.GSS_C_CONF_FLAG), (IscReq.INTEGRITY, gss.GSS_C_INTEG_FLAG),
+    (IscReq.USE_DCE_STYLE, gss.GSS_C_DCE_STYLE), (IscReq.IDENTIFY, gss.GSS_C_IDENTIFY_FLAG),
+    (IscReq.EXTENDED_ERROR, gss.GSS_C_EXTENDED_ERROR_FLAG),
+))
+
 # RFC 4121 §4.1.1.1 checksum flags the initiator asked for -> what the context provides.
-_GSS_TO_RET = (
+_GSS_TO_RET = tuple((flag, int(isc), int(asc)) for flag, isc, asc in (
     (gss.GSS_C_CONF_FLAG, IscRet.CONFIDENTIALITY, AscRet.CONFIDENTIALITY),
     (gss.GSS_C_INTEG_FLAG, IscRet.INTEGRITY, AscRet.INTEGRITY),
     (gss.GSS_C_REPLAY_FLAG, IscRet.REPLAY_DETECT, AscRet.REPLAY_DETECT),
     (gss.GSS_C_SEQUENCE_FLAG, IscRet.SEQUENCE_DETECT, AscRet.SEQUENCE_DETECT),
     (gss.GSS_C_IDENTIFY_FLAG, IscRet.IDENTIFY, AscRet.IDENTIFY),
-)
+))
+_RET_MUTUAL = (int(IscRet.MUTUAL_AUTH), int(AscRet.MUTUAL_AUTH))
+_RET_DELEGATE = (int(IscRet.DELEGATE), int(AscRet.DELEGATE))
+_RET_U2U = (int(IscRet.USE_SESSION_KEY), int(AscRet.USE_SESSION_KEY))
+_RET_DCE = (int(IscRet.USED_DCE_STYLE), int(AscRet.USED_DCE_STYLE))
+_REQ_CONNECTION = (int(IscReq.CONNECTION), int(AscReq.CONNECTION))
+_ISC_DCE, _ASC_DCE = int(IscReq.USE_DCE_STYLE), int(AscReq.USE_DCE_STYLE)
+_ISC_U2U, _ASC_U2U = int(IscReq.USE_SESSION_KEY), int(AscReq.USE_SESSION_KEY)
+_ISC_DELEGATE = int(IscReq.DELEGATE)
+_ISC_MUTUAL_OR_DCE = int(IscReq.MUTUAL_AUTH | IscReq.USE_DCE_STYLE)
+_AP_MUTUAL_REQUIRED = int(ApOptions.MUTUAL_REQUIRED)
+_AP_USE_SESSION_KEY = int(ApOptions.USE_SESSION_KEY)
+_RET_CONNECTION = (int(IscRet.CONNECTION), int(AscRet.CONNECTION))
 
 
 class KerberosContext(SecurityContext):
-    """A Kerberos context, client or server; one instance per authentication."""
+    """A Kerberos context, client or server; one instance per authentication.
+
+    ``__slots__``: a server handling thousands of users holds thousands of these.
+    """
+
+    __slots__ = (
+        "_acceptor_subkey", "_bindings", "_classified", "_client_name", "_cred", "_ctime",
+        "_cusec", "_dce",
+        "_dce_seq", "_delegated", "_delegated_credential", "_env", "_exchange", "_expiry",
+        "_gss_flags", "_initiator_subkey", "_machine", "_mech_oid",
+        "_mutual_done", "_pac", "_recv", "_request", "_ret", "_send_seq", "_server_name",
+        "_server_principal", "_session_key", "_stream", "_target", "_ticket", "_u2u",
+        "_u2u_done", "_u2u_tgt", "info", "is_client",
+    )
 
     def __init__(
         self, info: PackageInfo, credential: object, is_client: bool, request: int,
@@ -223,7 +253,8 @@ class KerberosContext(SecurityContext):
         self._bindings: ChannelBindings | None = None
         self._gss_flags = 0
         self._ret = 0
-        self._dce = bool(request & (IscReq.USE_DCE_STYLE if is_client else AscReq.USE_DCE_STYLE))
+        request = int(request)
+        self._dce = bool(request & (_ISC_DCE if is_client else _ASC_DCE))
         self._mutual_done = False
         self._delegated = False
         self._ticket: object | None = None  # ServiceTicket on the client
@@ -240,11 +271,12 @@ class KerberosContext(SecurityContext):
         self._delegated_credential: Credential | None = None
         self._mech_oid = KRB5_OID
         self._dce_seq = 0
-        self._u2u = bool(request & (IscReq.USE_SESSION_KEY if is_client
-                                    else AscReq.USE_SESSION_KEY))
+        self._u2u = bool(request & (_ISC_U2U if is_client else _ASC_U2U))
         self._u2u_done = False  # an AP-REQ with ap-option use-session-key was sent / accepted
         self._server_principal: object | None = None  # the parsed target (client)
         self._u2u_tgt: object | None = None  # the acceptor's TGT it sent in KRB_TGT_REP
+        self._stream: gss.SealedStream | None = None  # made by the first wrap/unwrap
+        self._classified: tuple[bytes, Token] | None = None  # step's token, for the handler
         self._pac: PacInfo | None = None  # the verified PAC of the client's ticket (acceptor)
 
     # -- stepping --------------------------------------------------------------------------
@@ -268,7 +300,16 @@ class KerberosContext(SecurityContext):
             token = classify(inp.token)
         except DecodeError as exc:
             raise InvalidToken(f"Not a Kerberos token: {exc}") from None
+        self._classified = (inp.token, token)
         return token.kind, (self, inp.token)
+
+    def _token(self, payload: bytes) -> Token:
+        """The classification :meth:`_classify` made of ``payload`` (taken once), else anew:
+        the AP-REQ/AP-REP handlers need the OID and body that step already parsed."""
+        held, self._classified = self._classified, None
+        if held is not None and held[0] is payload:
+            return held[1]
+        return classify(payload)
 
     @property
     def complete(self) -> bool:
@@ -351,14 +392,13 @@ class KerberosContext(SecurityContext):
 
     def _client_start(self, payload: bytes) -> Choice[State, Step]:
         from .kdc import forwarded_tgt, service_ticket
-        from .names import parse_target
 
         if not self._target:
             raise WrongPrincipal(
                 "Kerberos needs a target name (an SPN such as HTTP/host.example.com); "
                 "pszTargetName was empty."
             )
-        server = parse_target(self._target, self._cred.config)
+        server = self._cred.target_principal(self._target)
         self._server_name = str(server)
         self._server_principal = server
         if self._u2u:
@@ -369,7 +409,7 @@ class KerberosContext(SecurityContext):
             return Choice(Step(SecStatus.SEC_I_CONTINUE_NEEDED, token), State.EXPECT_TGT_REP)
         cred = self._cred
         env = self._env
-        want_delegation = bool(self._request & IscReq.DELEGATE)
+        want_delegation = bool(self._request & _ISC_DELEGATE)
 
         def tickets() -> Generator[KdcRequest, bytes, object]:
             ticket = yield from service_ticket(cred, server, env)
@@ -437,8 +477,8 @@ class KerberosContext(SecurityContext):
         self._session_key = ticket.session_key
         self._client_name = str(ticket.client)
         self._expiry = ticket.endtime
-        req = IscReq(self._request)
-        flags = _gss_flags_from_isc(int(req))
+        req = int(self._request)
+        flags = _gss_flags_from_isc(req)
         krb_cred = None
         if forwarded is not None:
             assert isinstance(forwarded, ServiceTicket)
@@ -463,12 +503,12 @@ class KerberosContext(SecurityContext):
             seq_number=self._send_seq,
         )
         options = 0
-        mutual = bool(req & (IscReq.MUTUAL_AUTH | IscReq.USE_DCE_STYLE))
+        mutual = bool(req & _ISC_MUTUAL_OR_DCE)
         if mutual:
-            options |= ApOptions.MUTUAL_REQUIRED
+            options |= _AP_MUTUAL_REQUIRED
         if self._u2u:
             # RFC 4120 §3.2.3: the ticket is encrypted in the session key of the server's TGT.
-            options |= ApOptions.USE_SESSION_KEY
+            options |= _AP_USE_SESSION_KEY
             self._u2u_done = True
         ap_req = ApReq(
             ap_options=options,
@@ -520,7 +560,7 @@ class KerberosContext(SecurityContext):
     def _client_ap_rep(self, payload: bytes) -> Step:
         from .policy import peer_subkey
 
-        token = classify(payload)
+        token = self._token(payload)
         rep = ApRep.from_der(token.body)
         key = self._session_key
         assert key is not None
@@ -621,13 +661,13 @@ class KerberosContext(SecurityContext):
         return tgt.session_key
 
     def _server_ap_req(self, payload: bytes) -> Choice[State, Step]:
-        from .acceptor import ReplayCache, decrypt_ticket_keyed, decrypt_u2u_ticket
+        from .acceptor import OpenedTickets, ReplayCache, decrypt_ticket_keyed, decrypt_u2u_ticket
         from .kdc import KdcLogonDenied
         from .policy import check_ticket_enctypes, peer_subkey
 
-        token = classify(payload)
-        if token.framed:
-            self._mech_oid = gss_unwrap_token(payload)[0]
+        token = self._token(payload)
+        if token.framed and token.oid is not None:
+            self._mech_oid = token.oid
         elif not self._dce:
             # A raw AP-REQ is DCE style (MS-KILE 3.4.5.1); accept it as Windows does.
             self._dce = True
@@ -635,10 +675,14 @@ class KerberosContext(SecurityContext):
         cred = self._cred
         now = self._env.now()
         skew = timedelta(seconds=cred.config.clockskew)
-        if ap_req.ap_options & ApOptions.USE_SESSION_KEY:
+        ap_options = int(ap_req.ap_options)
+        opened: OpenedTickets | None = None
+        if ap_options & _AP_USE_SESSION_KEY:
             # RFC 4120 §3.2.3: user-to-user; the ticket is in our TGT's session key.
             ticket_key = self._u2u_session_key()
-            enc_ticket, _ = decrypt_u2u_ticket(ticket_key, ap_req.ticket, now=now, skew=skew)
+            enc_ticket, session = decrypt_u2u_ticket(
+                ticket_key, ap_req.ticket, now=now, skew=skew
+            )
             self._u2u_done = True
         elif self._u2u:
             raise KdcLogonDenied(
@@ -648,11 +692,16 @@ class KerberosContext(SecurityContext):
                 krb_error=ErrorCode.KRB_AP_ERR_USER_TO_USER_REQUIRED,
             )
         else:
-            enc_ticket, _, ticket_key = decrypt_ticket_keyed(
-                cred.keytab, ap_req.ticket, allowed=cred.acceptor_principal, now=now, skew=skew
+            opened = cred.opened_tickets
+            enc_ticket, session, ticket_key = decrypt_ticket_keyed(
+                cred.keytab, ap_req.ticket, allowed=cred.acceptor_principal, now=now, skew=skew,
+                opened=opened,
             )
-        self._pac = _verified_pac(enc_ticket, ticket_key)
-        session = Key(enc_ticket.key.keytype, enc_ticket.key.keyvalue)
+        if opened is None:
+            self._pac = _verified_pac(enc_ticket, ticket_key)
+        else:  # a ticket opened before had its PAC verified then (the same bytes, same key)
+            self._pac = opened.verified_pac(
+                enc_ticket, lambda: _verified_pac(enc_ticket, ticket_key))
         check_ticket_enctypes(cred.allow_rc4, ap_req.ticket.enc_part.etype, session.enctype)
         auth = Authenticator.from_der(
             decrypt(session, USAGE_AP_REQ_AUTH, ap_req.authenticator.cipher)
@@ -696,7 +745,7 @@ class KerberosContext(SecurityContext):
         )
         self._expiry = enc_ticket.endtime
         peer_seq = auth.seq_number or 0
-        mutual = bool(ap_req.ap_options & ApOptions.MUTUAL_REQUIRED) or self._dce
+        mutual = bool(ap_options & _AP_MUTUAL_REQUIRED) or self._dce
         if not mutual:
             self._recv = self._window(peer_seq)
             self._send_seq = peer_seq
@@ -783,21 +832,21 @@ class KerberosContext(SecurityContext):
         side = 0 if self.is_client else 1
         ret = 0
         if complete:
+            gss_flags = self._gss_flags
             for flag, *bits in _GSS_TO_RET:
-                if self._gss_flags & flag:
+                if gss_flags & flag:
                     ret |= bits[side]
-            for done, *bits in (
-                (self._mutual_done, IscRet.MUTUAL_AUTH, AscRet.MUTUAL_AUTH),
-                (self._delegated, IscRet.DELEGATE, AscRet.DELEGATE),
-                (self._u2u_done, IscRet.USE_SESSION_KEY, AscRet.USE_SESSION_KEY),
-            ):
-                if done:
-                    ret |= bits[side]
+            if self._mutual_done:
+                ret |= _RET_MUTUAL[side]
+            if self._delegated:
+                ret |= _RET_DELEGATE[side]
+            if self._u2u_done:
+                ret |= _RET_U2U[side]
         if self._dce:
-            ret |= (IscRet.USED_DCE_STYLE, AscRet.USED_DCE_STYLE)[side]
-        if self._request & (IscReq.CONNECTION, AscReq.CONNECTION)[side]:
-            ret |= (IscRet.CONNECTION, AscRet.CONNECTION)[side]
-        return int(ret)
+            ret |= _RET_DCE[side]
+        if int(self._request) & _REQ_CONNECTION[side]:
+            ret |= _RET_CONNECTION[side]
+        return ret
 
     # -- message protection ----------------------------------------------------------------
 
@@ -848,6 +897,13 @@ class KerberosContext(SecurityContext):
         if qop not in (0, SECQOP_WRAP_NO_ENCRYPT):
             raise UnsupportedFunction(f"Kerberos supports no quality of protection {qop:#x}.")
         seal = qop != SECQOP_WRAP_NO_ENCRYPT
+        if seal and len(parts) == 1 and not parts[0].attrs and parts[0].sealed:
+            # One DATA buffer, the EncryptMessage shape of pywin32's encrypt() and most callers.
+            stream = self._sealed_stream()
+            if stream is not None:
+                token, data = stream.wrap_parts(
+                    self._next_send(), parts[0].data, self._env.random(stream.confounder_size))
+                return Sealed(token, (data,))
         iov = _iov(parts)
         if key.enctype == RC4:
             return self._rc4_encrypt(key, parts, iov, seal)
@@ -869,6 +925,13 @@ class KerberosContext(SecurityContext):
         return Sealed(head, _split_back(parts, data), pad)
 
     def decrypt(self, token: bytes, parts: Sequence[MessagePart], seq: int | None) -> Unsealed:
+        if len(parts) == 1 and not parts[0].attrs and parts[0].sealed and len(token) >= 16:
+            stream = self._sealed_stream()
+            if stream is not None:
+                fast = stream.unwrap(token + parts[0].data)
+                if fast is not None:
+                    self._accept_seq(fast[1])
+                    return Unsealed((fast[0],), 0)
         key = self._key()
         iov = _iov(parts)
         data = b"".join(p.data for p in parts if _is_data(p))
@@ -895,11 +958,32 @@ class KerberosContext(SecurityContext):
             return stream, b""
         return stream[: gss.HEADER_SIZE], stream[gss.HEADER_SIZE :]
 
+    def _sealed_stream(self) -> gss.SealedStream | None:
+        """The precomputed sealed-token state for :meth:`wrap`/:meth:`unwrap` (AES, not DCE
+        style), made on first use after the handshake; None when the general path applies."""
+        stream = self._stream
+        if stream is None:
+            key = self._key()
+            if key.enctype == RC4 or self._dce:
+                return None
+            stream = self._stream = gss.SealedStream(
+                key, self._direction(True), self._direction(False))
+        return stream
+
     def wrap(self, data: bytes, encrypt: bool = True) -> bytes:
+        stream = self._sealed_stream() if encrypt else None
+        if stream is not None and self.complete:
+            return stream.wrap(self._next_send(), data, self._env.random(stream.confounder_size))
         sealed = self.encrypt((MessagePart(data),), 0 if encrypt else SECQOP_WRAP_NO_ENCRYPT, None)
         return sealed.token + sealed.parts[0] + sealed.padding
 
     def unwrap(self, message: bytes) -> bytes:
+        stream = self._sealed_stream() if len(message) >= gss.HEADER_SIZE else None
+        if stream is not None and self.complete:
+            fast = stream.unwrap(message)
+            if fast is not None:
+                self._accept_seq(fast[1])
+                return fast[0]
         token, data = self.split_stream(message)
         key = self._key()
         if key.enctype == RC4:

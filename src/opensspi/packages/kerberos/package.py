@@ -36,6 +36,8 @@ _ISC_UNSUPPORTED = (
     IscReq.DATAGRAM | IscReq.USE_HTTP_STYLE | IscReq.PROMPT_FOR_CREDS | IscReq.NULL_SESSION
 )
 _ASC_UNSUPPORTED = AscReq.DATAGRAM
+_ISC_UNSUPPORTED_BITS = int(_ISC_UNSUPPORTED)  # plain ints: checked on every new context
+_ASC_UNSUPPORTED_BITS = int(_ASC_UNSUPPORTED)
 
 
 class KerberosPackage(SecurityPackage):
@@ -66,7 +68,7 @@ class KerberosPackage(SecurityPackage):
         self, credential: Credential, target: str | None, req: IscReq,
         env: Environment = DEFAULT_ENVIRONMENT,
     ) -> SecurityContext:
-        bad = req & _ISC_UNSUPPORTED
+        bad = int(req) & _ISC_UNSUPPORTED_BITS
         if bad:
             raise UnsupportedFunction(
                 f"Kerberos cannot provide {IscReq(bad)!r} here; remove it from fContextReq."
@@ -76,7 +78,7 @@ class KerberosPackage(SecurityPackage):
     def server_context(
         self, credential: Credential, req: AscReq, env: Environment = DEFAULT_ENVIRONMENT
     ) -> SecurityContext:
-        bad = req & _ASC_UNSUPPORTED
+        bad = int(req) & _ASC_UNSUPPORTED_BITS
         if bad:
             raise UnsupportedFunction(
                 f"Kerberos cannot provide {AscReq(bad)!r} here; remove it from fContextReq."
