@@ -23,7 +23,13 @@ from datetime import datetime
 from . import registry
 from .buffers import ChannelBindings
 from .constants import AscReq, CredentialUse, IscReq, SecStatus
-from .errors import ContextExpired, InternalError, UnsupportedFunction, boundary_error
+from .errors import (
+    ContextExpired,
+    InternalError,
+    SspiError,
+    UnsupportedFunction,
+    boundary_error,
+)
 from .provider import (
     DEFAULT_ENVIRONMENT,
     AuthIdentity,
@@ -102,10 +108,14 @@ class Context:
             result = ctx.step(self._input(token, params))
             while result.kdc_request is not None:
                 req = result.kdc_request
-                reply = await send_to_kdc_async(
-                    req.data, req.kdcs, timeout=req.timeout, max_retries=req.max_retries,
-                    udp_preference_limit=req.udp_preference_limit, realm=req.realm,
-                )
+                try:
+                    reply = await send_to_kdc_async(
+                        req.data, req.kdcs, timeout=req.timeout, max_retries=req.max_retries,
+                        udp_preference_limit=req.udp_preference_limit, realm=req.realm,
+                    )
+                except SspiError as exc:
+                    result = ctx.kdc_failed(exc)
+                    continue
                 result = ctx.step(StepInput(kdc_reply=reply))
         except Exception as exc:
             raise self._error(exc, "token")  # noqa: B904 - boundary_error chains exc

@@ -149,16 +149,21 @@ class SessionSecurity:
         kind = "ESS" if self._ess else "NTLMv1"
         return f"SessionSecurity({side}, {kind}, key_exch={self._key_exch})"
 
-    def reset_rc4(self) -> None:
-        """Re-key both RC4 streams from the sealing keys, as at context establishment.
+    def reset_rc4(self, outgoing: bool | None = None) -> None:
+        """Re-key RC4 from the sealing keys, as at context establishment: the outgoing stream
+        (``outgoing=True``), the incoming one (``False``) or both (None).
 
-        MS-SPNG 3.3.5.1 requires this after NTLM computed or verified the SPNEGO mechListMIC.
+        MS-SPNG 3.3.5.1 requires this after NTLM computed (outgoing) or verified (incoming) the
+        SPNEGO mechListMIC; the sequence numbers are not reset. Without ESS one RC4 stream
+        serves both directions, so either reset re-keys it.
         """
-        self._out_rc4 = Rc4(self._out_seal_key).update
-        if self._ess:
+        if not self._ess:
+            self._out_rc4 = self._in_rc4 = Rc4(self._out_seal_key).update
+            return
+        if outgoing is None or outgoing:
+            self._out_rc4 = Rc4(self._out_seal_key).update
+        if outgoing is None or not outgoing:
             self._in_rc4 = Rc4(self._in_seal_key).update
-        else:
-            self._in_rc4 = self._out_rc4
 
     def _mac(
         self,
