@@ -258,6 +258,11 @@ class NegotiateContext(SecurityContext):
         """``"kerberos"`` or ``"ntlm"`` once chosen (the package that runs the context)."""
         return self._mech
 
+    @property
+    def mechanism_context(self) -> SecurityContext | None:
+        """The negotiated package's own context (for inspection; Negotiate drives it)."""
+        return self._inner
+
     # -- the inner context -----------------------------------------------------------------
 
     def _use(self, mech: str) -> SecurityContext:
