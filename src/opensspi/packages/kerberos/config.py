@@ -281,6 +281,24 @@ def config_paths(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
     return tuple(p for p in value.split(":") if p)
 
 
+#: Krb5Config.load's cache: the file list -> (its stamp, the profile, the parsed view).
+_LOADED: dict[tuple[str, ...], tuple[tuple[tuple[str, int, int, int] | str, ...], Profile,
+                                     Krb5Config]] = {}
+
+
+def _stamp(paths: Sequence[str]) -> tuple[tuple[str, int, int, int] | str, ...]:
+    """What identifies the current content of ``paths`` (missing files included)."""
+    out: list[tuple[str, int, int, int] | str] = []
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            out.append(path)
+            continue
+        out.append((path, st.st_mtime_ns, st.st_size, st.st_ino))
+    return tuple(out)
+
+
 # -- the profile tree -------------------------------------------------------------------------
 
 
@@ -696,7 +714,16 @@ class Krb5Config:
         Raises:
             ConfigError: a file does not parse, or a setting has an unreadable value.
         """
-        return cls.from_profile(Profile.load(config_paths(environ) if paths is None else paths))
+        chosen = tuple(config_paths(environ) if paths is None else paths)
+        cached = _LOADED.get(chosen)
+        if cached is not None and cached[0] == _stamp(chosen + cached[1].files):
+            # Unchanged files: code written for SSPI acquires a credential per connection,
+            # and re-parsing krb5.conf each time was most of that cost.
+            return cached[2]
+        profile = Profile.load(chosen)
+        config = cls.from_profile(profile)
+        _LOADED[chosen] = (_stamp(chosen + profile.files), profile, config)
+        return config
 
     @classmethod
     def from_string(cls, text: str, filename: str = "<string>") -> Krb5Config:
