@@ -19,6 +19,9 @@ This is the I/O half of the sans-I/O design (DESIGN.md): the Kerberos state mach
   ``timeout`` and the whole call by ``total_timeout``: it never blocks past that.
 - Whatever a KDC answers is returned as is; the caller's parser judges it. Only a broken TCP
   frame counts as no answer.
+- When nothing answers, the error says what happened and when: every KDC refused (a TCP RST or
+  an ICMP port unreachable, which arrive at once), or no answer before the time-outs, with the
+  time really spent — not the budget that would have been spent.
 
 DNS SRV lookups (RFC 4120 7.2.3.2, RFC 2782) are here too, since they are network I/O: they use
 ``dnspython`` when it is installed (``pip install opensspi[dns]``) and otherwise raise
@@ -223,7 +226,8 @@ class _Plan:
         if budget is None:
             budget = timeout * max_retries * max(1, len(ordered))
         self.total = budget
-        self.deadline = time.monotonic() + budget
+        self.started = time.monotonic()
+        self.deadline = self.started + budget
         self.failures: dict[str, str] = {}
         self.dead: set[tuple[str, object]] = set()
         self.resolved: dict[tuple[str, int, Transport], list[tuple[int, Any]]] = {}
@@ -255,11 +259,35 @@ class _Plan:
                 "no TCP KDC is listed; list the KDC without a udp/ prefix."
             )
         tried = "; ".join(f"{k}: {v}" for k, v in self.failures.items()) or "none reached"
+        # Say what happened, with the time really spent: a refusal comes back at once (an
+        # ICMP port unreachable for UDP, a RST for TCP), a silent KDC costs the whole budget.
+        spent = _duration(time.monotonic() - self.started)
+        reasons = set(self.failures.values())
+        if reasons and reasons <= {_REFUSED}:
+            return NoAuthenticatingAuthority(
+                f"Every KDC for {where} refused the connection (gave up after {spent}, "
+                f"{self.max_retries} passes). Tried {tried}. Nothing listens there: check that "
+                "the KDC is running and the host and port in krb5.conf (or DNS SRV records)."
+            )
+        if reasons and all(r == _CUT_SHORT or r.startswith(_NO_ANSWER) for r in reasons):
+            return NoAuthenticatingAuthority(
+                f"No KDC for {where} answered: timed out after {spent} ({self.timeout:g} s per "
+                f"attempt, {self.max_retries} passes, {self.total:g} s at most). Tried {tried}. "
+                "Check the kdc entries in krb5.conf (or DNS SRV records), that the KDC is "
+                "running, and firewalls."
+            )
         return NoAuthenticatingAuthority(
-            f"No KDC for {where} answered within {self.total:g} s ({self.timeout:g} s per "
+            f"No KDC for {where} answered (gave up after {spent}; {self.timeout:g} s per "
             f"attempt, {self.max_retries} passes). Tried {tried}. Check the kdc entries in "
             "krb5.conf (or DNS SRV records), that the KDC is running, and firewalls."
         )
+
+
+def _duration(seconds: float) -> str:
+    """``3 ms`` / ``2.5 s``: an elapsed time as a person reads it."""
+    if seconds < 1:
+        return f"{max(seconds, 0) * 1000:.0f} ms"
+    return f"{seconds:.1f} s"
 
 
 def _sockaddr_text(sockaddr: object) -> str:
@@ -357,15 +385,17 @@ def _tcp_blocking(
 
 
 _CUT_SHORT = "no answer before the overall time limit"
+_NO_ANSWER = "no answer within"
+_REFUSED = "connection refused"
 
 
 def _reason(exc: BaseException, budget: float, timeout: float) -> str:
     if isinstance(exc, (TimeoutError, socket.timeout, asyncio.TimeoutError)):
         if budget < timeout - 0.001:
             return _CUT_SHORT
-        return f"no answer within {timeout:g} s"
+        return f"{_NO_ANSWER} {timeout:g} s"
     if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
+        return _REFUSED
     if isinstance(exc, _FrameError):
         return str(exc)
     if isinstance(exc, socket.gaierror):

@@ -445,21 +445,101 @@ def test_client_referral_is_bounded(kdc: ScriptedKdc, env: Environment) -> None:
     assert len(kdc.requests) == MAX_REFERRALS + 1
 
 
-def test_clock_skew(kdc: ScriptedKdc, clock: Clock) -> None:
+NO_TIMESYNC = Krb5Config.from_string(
+    CONFIG_TEXT.replace("[libdefaults]", "[libdefaults]\n    kdc_timesync = false")
+)
+
+
+def test_clock_skew_without_timesync(kdc: ScriptedKdc, clock: Clock) -> None:
     ahead = Clock(T0 + timedelta(hours=1))
     env = make_env(ahead)
-    cred = password_cred(env)
+    cred = password_cred(env, config=NO_TIMESYNC)
     with pytest.raises(TimeSkew) as info:
         drive(as_exchange(cred, env), kdc)
     assert info.value.status == 0x80090324 and isinstance(info.value, KdcTimeSkew)
     assert cred.kdc_time_offset == timedelta(hours=-1)
+    assert len(kdc.requests) == 2
+
+
+def test_kdc_timesync_retries_with_the_kdc_time_and_keeps_it(
+    kdc: ScriptedKdc, clock: Clock
+) -> None:
+    # MIT's default (kdc_timesync = 1): KRB_AP_ERR_SKEW -> retry the AS exchange with the
+    # KDC's time from the KRB-ERROR, and keep the offset for every later request.
+    ahead = Clock(T0 + timedelta(minutes=10))
+    env = make_env(ahead)
+    cred = password_cred(env)
+    tgt = drive(as_exchange(cred, env), kdc)
+    assert cred.kdc_time_offset == timedelta(minutes=-10)
+    assert len(kdc.requests) == 3  # no preauth, skewed timestamp, corrected timestamp
+    stamp = k.PaEncTsEnc.from_der(decrypt(
+        kdc.key("alice"), 1, k.EncryptedData.from_der(as_padata(kdc.requests[2])[2]).cipher))
+    assert stamp.patimestamp == T0.replace(microsecond=0)
+    assert cred.now(env) == T0
+    # The TGS-REQ authenticator carries the corrected time too (the KDC checks it).
+    ticket = drive(tgs_exchange(cred, web(), env, tgt=tgt), kdc)
+    assert ticket.server == web()
+    assert ahead.now - cred.now(env) == timedelta(minutes=10)
+
+
+def test_kdc_timesync_from_an_as_rep_without_preauth(kdc: ScriptedKdc, clock: Clock) -> None:
+    kdc.require_preauth = False
+    env = make_env(Clock(T0 + timedelta(hours=2)))
+    cred = password_cred(env)
+    tgt = drive(as_exchange(cred, env), kdc)
+    assert tgt.is_tgt and cred.kdc_time_offset is not None
+    assert abs(cred.now(env) - T0) < timedelta(seconds=1)
 
 
 def test_reply_times_checked_against_our_clock(kdc: ScriptedKdc, clock: Clock) -> None:
     kdc.require_preauth = False
     env = make_env(Clock(T0 + timedelta(hours=2)))
     with pytest.raises(KdcTimeSkew):
-        drive(as_exchange(password_cred(env), env), kdc)
+        drive(as_exchange(password_cred(env, config=NO_TIMESYNC), env), kdc)
+
+
+def test_as_req_offers_only_the_enctypes_of_an_nt_hash(kdc: ScriptedKdc, env: Environment) -> None:
+    # An NT hash is an rc4-hmac key and nothing else: offering AES makes an AD KDC ask for AES
+    # pre-authentication, which an NT hash cannot do (SEC_E_KDC_UNKNOWN_ETYPE before).
+    kdc.add_user("bob", PASSWORD, enctypes=(18, 17, 23))
+    nt_hash = kdc.key("bob", 23).contents
+    data = KerberosAuthData(identity=AuthIdentity("bob", REALM, nt_hash=nt_hash), config=CONFIG,
+                            kdc_locator=locator, allow_rc4=True)
+    cred = acquire_credentials(None, CredentialUse.OUTBOUND, data, env)
+    tgt = drive(as_exchange(cred, env), kdc)
+    assert [k.KdcReq.from_der(r.data).req_body.etype for r in kdc.requests] == [(23,), (23,)]
+    assert tgt.session_key.enctype == 23
+    # rc4 TGT session key + TGS authenticator subkey: the TGS-REP is keyed with usage 9.
+    assert drive(tgs_exchange(cred, web(), env, tgt=tgt), kdc).server == web()
+
+
+def test_as_req_offers_only_the_enctypes_of_a_client_keytab(
+    kdc: ScriptedKdc, env: Environment, tmp_path: Path
+) -> None:
+    path = tmp_path / "client.keytab"
+    user_keytab(kdc, etype=17).save(path)
+    data = KerberosAuthData(client_keytab=f"FILE:{path}", ccache=f"FILE:{tmp_path}/none",
+                            config=CONFIG, kdc_locator=locator)
+    cred = acquire_credentials(None, CredentialUse.OUTBOUND, data, env)
+    drive(as_exchange(cred, env), kdc)
+    assert {k.KdcReq.from_der(r.data).req_body.etype for r in kdc.requests} == {(17,)}
+
+
+def test_enterprise_names_always_ask_for_canonicalization(env: Environment) -> None:
+    assert not CONFIG.canonicalize
+    data = KerberosAuthData(identity=AuthIdentity("alice@example.com", REALM, PASSWORD),
+                            config=CONFIG, kdc_locator=locator)
+    cred = acquire_credentials(None, CredentialUse.OUTBOUND, data, env)
+    assert cred.client is not None and cred.client.name.name_type == k.NameType.NT_ENTERPRISE
+    gen = as_exchange(cred, env)
+    body = k.KdcReq.from_der(next(gen).data).req_body
+    gen.close()
+    assert body.kdc_options & k.KdcOptions.CANONICALIZE
+    assert body.cname == k.PrincipalName(10, ("alice@example.com",))
+    plain = password_cred(env)
+    gen = as_exchange(plain, env)
+    assert not k.KdcReq.from_der(next(gen).data).req_body.kdc_options & k.KdcOptions.CANONICALIZE
+    gen.close()
 
 
 def test_expired_password_and_revoked_account(kdc: ScriptedKdc, env: Environment) -> None:

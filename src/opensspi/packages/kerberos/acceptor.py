@@ -44,7 +44,8 @@ from .kdc import (
 from .keytab import Keytab, KeytabEntry
 from .names import Principal
 
-__all__ = ["ReplayCache", "decrypt_ticket", "decrypt_u2u_ticket", "find_keys"]
+__all__ = ["ReplayCache", "decrypt_ticket", "decrypt_ticket_keyed", "decrypt_u2u_ticket",
+           "find_keys"]
 
 
 def find_keys(keytab: Keytab, server: Principal, enctype: int, kvno: int | None) -> list[Key]:
@@ -97,6 +98,21 @@ def decrypt_ticket(
     now: datetime,
     skew: timedelta,
 ) -> tuple[EncTicketPart, Key]:
+    """Decrypt and check a service ticket: :func:`decrypt_ticket_keyed` without the key."""
+    part, session, _key = decrypt_ticket_keyed(
+        keytab, ticket, allowed=allowed, now=now, skew=skew
+    )
+    return part, session
+
+
+def decrypt_ticket_keyed(
+    keytab: Keytab,
+    ticket: Ticket,
+    *,
+    allowed: Principal | None,
+    now: datetime,
+    skew: timedelta,
+) -> tuple[EncTicketPart, Key, Key]:
     """Decrypt and check a service ticket (RFC 4120 §3.2.3, key usage 2).
 
     Args:
@@ -108,7 +124,8 @@ def decrypt_ticket(
         skew: the allowed clock skew (krb5.conf ``clockskew``).
 
     Returns:
-        The decrypted EncTicketPart and its session key.
+        The decrypted EncTicketPart, its session key, and the keytab key that opened it (the
+        PAC's server signature is made with that key, MS-PAC 2.8.1).
 
     Raises:
         KdcWrongPrincipal: the ticket is for another service (KRB_AP_ERR_NOT_US).
@@ -125,15 +142,17 @@ def decrypt_ticket(
             krb_error=ErrorCode.KRB_AP_ERR_NOT_US,
         )
     plaintext: bytes | None = None
+    used: Key | None = None
     for key in find_keys(keytab, server, ticket.enc_part.etype, ticket.enc_part.kvno):
         try:
             plaintext = decrypt(key, 2, ticket.enc_part.cipher)
+            used = key
             break
         except MessageAltered:
             continue
         except DecodeError as exc:
             raise InvalidToken(f"The ticket for {server} is truncated: {exc}") from None
-    if plaintext is None:
+    if plaintext is None or used is None:
         kvno = ticket.enc_part.kvno
         raise KdcLogonDenied(
             f"No key in the keytab for {server} decrypts the ticket (kvno {kvno}, "
@@ -141,7 +160,8 @@ def decrypt_ticket(
             "with ktadd -norandkey) or the ticket was altered.",
             krb_error=ErrorCode.KRB_AP_ERR_BAD_INTEGRITY,
         )
-    return _open_ticket_part(plaintext, server, now, skew)
+    part, session = _open_ticket_part(plaintext, server, now, skew)
+    return part, session, used
 
 
 def decrypt_u2u_ticket(

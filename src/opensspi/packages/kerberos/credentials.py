@@ -223,7 +223,9 @@ class KerberosCredential(Credential):
         """The realm of the TGT the AS exchange got (differs from ``client.realm`` after a
         client referral, RFC 6806 §4)."""
         self.kdc_time_offset: timedelta | None = None
-        """KDC clock minus ours, as last measured from a KRB_AP_ERR_SKEW (diagnostics only)."""
+        """KDC clock minus ours: measured from a KRB_AP_ERR_SKEW or an AS-REP, or read from a
+        ccache's header. With krb5.conf ``kdc_timesync`` (on by default) :meth:`now` adds it to
+        every time this credential puts on the wire or checks tickets against."""
         self._environ = environ
         self._password: str | None = None
         self._nt_hash: bytes | None = None
@@ -278,6 +280,20 @@ class KerberosCredential(Credential):
         return self.acceptor_keytab
 
     # -- what the KDC exchanges need -------------------------------------------------------------
+
+    def now(self, env: Environment) -> datetime:
+        """Our clock as the KDC sees it: ``env.now()`` plus :attr:`kdc_time_offset`.
+
+        MIT's ``kdc_timesync`` (``KRB5_LIBOPT_SYNC_KDCTIME``, on by default): once the offset
+        to the KDC's clock is known, ``krb5_timeofday`` adds it to every timestamp — AS-REQ
+        pre-authentication, TGS-REQ and AP-REQ authenticators, ticket validity checks. With
+        ``kdc_timesync = false`` the offset is only kept for diagnostics.
+        """
+        now = env.now()
+        offset = self.kdc_time_offset
+        if offset is not None and self.config.kdc_timesync:
+            return now + offset
+        return now
 
     @property
     def can_get_initial_tickets(self) -> bool:

@@ -85,6 +85,7 @@ from .asn1 import (
     EncKrbCredPart,
     EncryptedData,
     EncryptionKey,
+    EncTicketPart,
     ErrorCode,
     KerbTgtReply,
     KerbTgtRequest,
@@ -97,6 +98,7 @@ from .asn1 import (
 )
 from .crypto import IovPart, Key, decrypt, encrypt, profile, random_key
 from .gss import Direction, SequenceWindow
+from .pac import SECPKG_ATTR_PAC_INFO, PacInfo, PacRefused, verify_ticket_pac
 
 # RFC 4120 §7.5.1 key usages used here.
 USAGE_AP_REQ_AUTH = 11
@@ -239,6 +241,7 @@ class KerberosContext(SecurityContext):
         self._u2u_done = False  # an AP-REQ with ap-option use-session-key was sent / accepted
         self._server_principal: object | None = None  # the parsed target (client)
         self._u2u_tgt: object | None = None  # the acceptor's TGT it sent in KRB_TGT_REP
+        self._pac: PacInfo | None = None  # the verified PAC of the client's ticket (acceptor)
 
     # -- stepping --------------------------------------------------------------------------
 
@@ -291,6 +294,32 @@ class KerberosContext(SecurityContext):
     def session_key(self) -> bytes | None:
         key = self._context_key
         return key.contents if key is not None and self.complete else None
+
+    @property
+    def pac(self) -> PacInfo | None:
+        """The client's verified PAC (MS-PAC) on a completed acceptor context, else None.
+
+        The user SID, group SIDs, logon name, domain and UPN a Windows acceptor would put in the
+        client's access token; also QueryContextAttributes(``SECPKG_ATTR_PAC_INFO``). None when
+        the ticket carried no PAC (MIT and Heimdal KDCs may issue none) and on the client side.
+        """
+        return self._pac if self.complete else None
+
+    def query_extra(self, attribute: int) -> object:
+        """``SECPKG_ATTR_PAC_INFO`` (0x80000F50, ``opensspi.constants``): :attr:`pac`."""
+        if attribute == SECPKG_ATTR_PAC_INFO:
+            if self.is_client or not self.complete:
+                raise UnsupportedFunction(
+                    "SECPKG_ATTR_PAC_INFO is an acceptor attribute, available once "
+                    "AcceptSecurityContext has completed."
+                )
+            if self._pac is None:
+                raise UnsupportedFunction(
+                    f"The ticket of {self._client_name} carried no PAC (a KDC other than AD "
+                    "may issue none), so there is no PAC information."
+                )
+            return self._pac
+        return super().query_extra(attribute)
 
     @property
     def delegated_credential(self) -> object | None:
@@ -415,7 +444,8 @@ class KerberosContext(SecurityContext):
             flags &= ~gss.GSS_C_DELEG_FLAG
         self._gss_flags = flags
         checksum = gss.build_authenticator_checksum(flags, self._bindings, krb_cred)
-        ctime, cusec = _now_parts(env.now())
+        # kdc_timesync: the authenticator carries our clock corrected to the KDC's (MIT does).
+        ctime, cusec = _now_parts(self._cred.now(env))
         self._ctime, self._cusec = ctime, cusec
         self._initiator_subkey = random_key(ticket.session_key.enctype, env.random)
         self._send_seq = int.from_bytes(env.random(4), "big") & 0x3FFFFFFF
@@ -505,7 +535,7 @@ class KerberosContext(SecurityContext):
             # MS-KILE 3.4.5.1: the initiator answers with its own AP-REP (session key, usage
             # 12). As MIT builds it (and checks it): the current time, no subkey, and the
             # acceptor's sequence number echoed, which is what proves the initiator read it.
-            ctime, cusec = _now_parts(self._env.now())
+            ctime, cusec = _now_parts(self._cred.now(self._env))
             reply = EncApRepPart(ctime=ctime, cusec=cusec, seq_number=peer_seq)
             out = ApRep(enc_part=EncryptedData(
                 etype=key.enctype, cipher=encrypt(key, USAGE_AP_REP_PART, reply.to_der())))
@@ -585,7 +615,7 @@ class KerberosContext(SecurityContext):
         return tgt.session_key
 
     def _server_ap_req(self, payload: bytes) -> Choice[State, Step]:
-        from .acceptor import ReplayCache, decrypt_ticket, decrypt_u2u_ticket
+        from .acceptor import ReplayCache, decrypt_ticket_keyed, decrypt_u2u_ticket
         from .kdc import KdcLogonDenied
 
         token = classify(payload)
@@ -600,9 +630,8 @@ class KerberosContext(SecurityContext):
         skew = timedelta(seconds=cred.config.clockskew)
         if ap_req.ap_options & ApOptions.USE_SESSION_KEY:
             # RFC 4120 §3.2.3: user-to-user; the ticket is in our TGT's session key.
-            enc_ticket, _ = decrypt_u2u_ticket(
-                self._u2u_session_key(), ap_req.ticket, now=now, skew=skew
-            )
+            ticket_key = self._u2u_session_key()
+            enc_ticket, _ = decrypt_u2u_ticket(ticket_key, ap_req.ticket, now=now, skew=skew)
             self._u2u_done = True
         elif self._u2u:
             raise KdcLogonDenied(
@@ -612,9 +641,10 @@ class KerberosContext(SecurityContext):
                 krb_error=ErrorCode.KRB_AP_ERR_USER_TO_USER_REQUIRED,
             )
         else:
-            enc_ticket, _service_key = decrypt_ticket(
+            enc_ticket, _, ticket_key = decrypt_ticket_keyed(
                 cred.keytab, ap_req.ticket, allowed=cred.acceptor_principal, now=now, skew=skew
             )
+        self._pac = _verified_pac(enc_ticket, ticket_key)
         session = Key(enc_ticket.key.keytype, enc_ticket.key.keyvalue)
         auth = Authenticator.from_der(
             decrypt(session, USAGE_AP_REQ_AUTH, ap_req.authenticator.cipher)
@@ -878,6 +908,23 @@ class KerberosContext(SecurityContext):
         opened = gss.unwrap(key, self._direction(False), token, data, dce_style=self._dce)
         self._accept_seq(opened.seq)
         return opened.plaintext
+
+
+def _verified_pac(part: EncTicketPart, key: Key) -> PacInfo | None:
+    """The ticket's PAC, verified with the key that opened the ticket (``pac`` module): a
+    malformed PAC is SEC_E_INVALID_TOKEN, an untrustworthy one SEC_E_LOGON_DENIED."""
+    from .kdc import KdcLogonDenied
+
+    client = part.cname.to_text(part.crealm)
+    try:
+        return verify_ticket_pac(part, key)
+    except DecodeError as exc:
+        raise InvalidToken(f"The PAC in the ticket of {client} is malformed: {exc}") from None
+    except PacRefused as exc:
+        raise KdcLogonDenied(
+            f"The PAC in the ticket of {client} is refused: {exc.message}",
+            krb_error=exc.krb_error,
+        ) from None
 
 
 def _signed(part: MessagePart) -> bool:
