@@ -14,6 +14,21 @@ Rules for this file:
   Kerberos token (no TGT/password, no KDC, unknown SPN); once an AP-REQ left, Kerberos errors are
   final (standard Windows behaviour, B.7 of the notes).
 
+Failure statuses (MS-SPNG says only that the negotiation fails; these follow what the
+mechanisms and MIT's SPNEGO report):
+
+- a mechListMIC that does not verify, which is also what a downgraded (altered) mechanism list
+  gives: ``SEC_E_MESSAGE_ALTERED``, as VerifySignature reports a bad signature (MIT:
+  GSS_S_BAD_MIC);
+- a mechListMIC that is required and absent (stripped in transit): ``SEC_E_INVALID_TOKEN``
+  (MIT: GSS_S_DEFECTIVE_TOKEN with negState reject);
+- a supportedMech the initiator did not offer, a framing OID that is not SPNEGO, a token that
+  does not parse or is not legal in the current state: ``SEC_E_INVALID_TOKEN``;
+- an acceptor's negState reject: ``SEC_E_LOGON_DENIED`` (or the mechanism's own error when the
+  reject carries one); an acceptor that shares no mechanism with the initiator:
+  ``SEC_E_INVALID_TOKEN``. Every acceptor failure carries a NegTokenResp reject in
+  ``SspiError.token`` for the peer.
+
 Spec: https://www.rfc-editor.org/rfc/rfc4178,
 https://learn.microsoft.com/openspecs/windows_protocols/ms-spng
 """
