@@ -15,6 +15,7 @@ from opensspi.compat.pywin32 import sspicon
 from opensspi.constants import (
     AscRet,
     CredentialUse,
+    IscReq,
     IscRet,
     NegotiationState,
     SecBufferType,
@@ -528,3 +529,77 @@ def test_pywin32_negotiation_info_shape(realm: Realm, tmp_path: Path,
         assert state == 0 and info["Name"] == "NTLM"
     sealed = client.encrypt(b"pywin32 through Negotiate")
     assert server.decrypt(*sealed) == b"pywin32 through Negotiate"
+
+
+def test_acceptor_choosing_a_later_kerberos_exchanges_mics_then_completes_silently(
+    realm: Realm,
+) -> None:
+    """[NTLM, MS-KRB5] to an acceptor with only a keytab: Kerberos is chosen though not first,
+    so both MICs are required; the acceptor sends its MIC with the AP-REP and completes on the
+    initiator's MIC without answering (as MIT's SPNEGO does)."""
+    from opensspi.packages.kerberos import KerberosAuthData
+
+    krb = registry.get("Kerberos")
+    cred = krb.acquire_credentials(None, CredentialUse.OUTBOUND, KerberosAuthData(
+        identity=AuthIdentity("alice", REALM, PASSWORD), config=realm.config))
+    inner = krb.client_context(cred, SPN, CLIENT_REQ | IscReq.MUTUAL_AUTH)
+    offered = n.NegTokenInit(mech_types=(n.NTLMSSP_OID, n.MS_KRB5_OID))
+    server = realm.server(users=False)
+    reply = _resp(server.step(StepInput(token=offered.to_token())).token)
+    assert reply.supported_mech == n.MS_KRB5_OID and reply.response_token is None
+    ap_req = realm.drive(inner, None).token
+    second = _resp(server.step(StepInput(
+        token=n.NegTokenResp(response_token=ap_req).to_der())).token)
+    assert second.neg_state is n.NegState.ACCEPT_INCOMPLETE and not server.complete
+    assert second.response_token is not None and second.mech_list_mic is not None
+    inner.step(StepInput(token=second.response_token))
+    inner.verify_mech_list_mic(offered.mech_types_raw, second.mech_list_mic)
+    mic = inner.mech_list_mic(offered.mech_types_raw)
+    last = server.step(StepInput(token=n.NegTokenResp(mech_list_mic=mic).to_der()))
+    assert last.status == SecStatus.SEC_E_OK and last.token == b"" and server.complete
+    assert server.unwrap(inner.wrap(b"after both MICs")) == b"after both MICs"
+
+
+def test_every_state_refuses_what_it_does_not_expect(realm: Realm) -> None:
+    """Each (state, input) pair: a legal step, or SspiError and a context that stays failed."""
+    from opensspi.provider import SecurityContext, Step
+
+    ntlm = opensspi.client("NTLM", user="alice", domain=REALM, password=PASSWORD, target=SPN)
+    inputs: dict[str, StepInput] = {
+        "none": StepInput(),
+        "init": StepInput(token=n.NegTokenInit(mech_types=NTLM_ONLY,
+                                               mech_token=ntlm.step()).to_token()),
+        "init2": StepInput(token=n.NegTokenInit2(mech_types=ALL).to_token()),
+        "resp": StepInput(token=n.NegTokenResp(
+            neg_state=n.NegState.ACCEPT_INCOMPLETE, supported_mech=n.NTLMSSP_OID).to_der()),
+        "raw": StepInput(token=b"NTLMSSP\0\x01\0\0\0" + bytes(24)),
+        "kdc": StepInput(kdc_reply=b"\x7e\x03\x02\x01\x00"),
+        "junk": StepInput(token=b"\x30\x03\x02\x01\x00"),
+    }
+
+    def states() -> list[tuple[str, SecurityContext]]:
+        made: list[tuple[str, SecurityContext]] = [("client-initial", realm.client())]
+        waiting = realm.client()
+        waiting.step(StepInput())
+        made.append(("client-await-kdc", waiting))
+        expecting = realm.client(package_list="ntlm")
+        realm.drive(expecting, None)
+        made.append(("client-expect-resp", expecting))
+        made.append(("server-expect-init", realm.server()))
+        negotiating = realm.server()
+        negotiating.step(inputs["init"])
+        made.append(("server-expect-neg-resp", negotiating))
+        raw = realm.server()
+        raw.step(inputs["raw"])
+        made.append(("server-expect-raw", raw))
+        return made
+
+    for name in inputs:
+        for label, ctx in states():
+            try:
+                result = ctx.step(inputs[name])
+            except SspiError:
+                with pytest.raises(SspiError):
+                    ctx.step(StepInput(token=b"\xa1\x03\x30\x01\x00"))
+                continue
+            assert isinstance(result, Step), (label, name)
