@@ -15,7 +15,8 @@ offer those mechanisms.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -90,6 +91,11 @@ class NegotiateCredential(Credential):
 
     ``kerberos``/``ntlm`` are None when that package is not allowed or has no credentials;
     ``problems`` keeps why, for the error a context raises when nothing is left.
+
+    Kerberos credentials are acquired on first use when NTLM already made the handle usable:
+    code written for SSPI acquires a credential per connection, and an acceptor whose client
+    offers only NTLM (or an initiator whose target is an IP address) never needs the keytab or
+    the krb5 configuration. Until then ``expiry`` is None.
     """
 
     def __init__(
@@ -99,12 +105,28 @@ class NegotiateCredential(Credential):
         kerberos: Credential | None,
         ntlm: Credential | None,
         problems: dict[str, str],
+        deferred: Callable[[], Credential] | None = None,
     ) -> None:
         self.use = use
         self.packages = packages
-        self.kerberos = kerberos
+        self._kerberos = kerberos
+        self._deferred = deferred
+        self._lock = threading.Lock()
         self.ntlm = ntlm
         self.problems = problems
+
+    @property
+    def kerberos(self) -> Credential | None:
+        """The Kerberos credential, acquired now if it was deferred (None: not available)."""
+        if self._deferred is not None:
+            with self._lock:
+                deferred, self._deferred = self._deferred, None
+                if deferred is not None:
+                    try:
+                        self._kerberos = deferred()
+                    except SspiError as exc:
+                        self.problems[KERBEROS] = exc.message
+        return self._kerberos
 
     @property
     def principal_name(self) -> str:
@@ -115,10 +137,12 @@ class NegotiateCredential(Credential):
 
     @property
     def expiry(self) -> datetime | None:
-        return self.kerberos.expiry if self.kerberos is not None else None
+        return self._kerberos.expiry if self._kerberos is not None else None
 
     def __repr__(self) -> str:
-        held = [name for name, c in ((KERBEROS, self.kerberos), (NTLM, self.ntlm)) if c]
+        held = [name for name, c in ((KERBEROS, self._kerberos), (NTLM, self.ntlm)) if c]
+        if self._deferred is not None:
+            held.append("kerberos (on first use)")
         return f"NegotiateCredential({self.principal_name!r}, {self.use!r}, {held})"
 
 
@@ -160,27 +184,38 @@ def acquire(
     krb_data, ntlm_data, package_list = _split(auth_data)
     packages = parse_package_list(package_list)
     problems: dict[str, str] = {}
-    creds: dict[str, Credential | None] = {KERBEROS: None, NTLM: None}
-    for name, package, data in ((KERBEROS, kerberos, krb_data), (NTLM, ntlm, ntlm_data)):
-        if name not in packages:
-            problems[name] = "excluded by the package list"
-            continue
+    ntlm_cred: Credential | None = None
+    if NTLM in packages:
         try:
-            cred = package.acquire_credentials(principal, use, data)
-            if name == NTLM and use == CredentialUse.OUTBOUND and not cred.principal_name:
+            cred = ntlm.acquire_credentials(principal, use, ntlm_data)
+        except SspiError as exc:
+            # A package without credentials is not offered; it is not an error for Negotiate.
+            problems[NTLM] = exc.message
+        else:
+            if use == CredentialUse.OUTBOUND and not cred.principal_name:
                 # NTLM has no single sign-on source: without an identity it could only log on
                 # anonymously, which Negotiate never offers on its own.
-                problems[name] = "no user name and password were given"
-                continue
-            creds[name] = cred
-        except (NoCredentials, InvalidParameter) as exc:
-            # A package without credentials is not offered; it is not an error for Negotiate.
-            problems[name] = exc.message
+                problems[NTLM] = "no user name and password were given"
+            else:
+                ntlm_cred = cred
+    else:
+        problems[NTLM] = "excluded by the package list"
+
+    def kerberos_credential() -> Credential:
+        return kerberos.acquire_credentials(principal, use, krb_data)
+
+    if KERBEROS not in packages:
+        problems[KERBEROS] = "excluded by the package list"
+        if ntlm_cred is not None:
+            return NegotiateCredential(use, packages, None, ntlm_cred, problems)
+    elif ntlm_cred is not None:
+        return NegotiateCredential(use, packages, None, ntlm_cred, problems, kerberos_credential)
+    else:
+        try:
+            return NegotiateCredential(use, packages, kerberos_credential(), None, problems)
         except SspiError as exc:
-            problems[name] = exc.message
-    if creds[KERBEROS] is None and creds[NTLM] is None:
-        raise NoCredentials(
-            "Negotiate has no credentials for any package: "
-            + "; ".join(f"{name}: {why}" for name, why in problems.items())
-        )
-    return NegotiateCredential(use, packages, creds[KERBEROS], creds[NTLM], problems)
+            problems[KERBEROS] = exc.message
+    raise NoCredentials(
+        "Negotiate has no credentials for any package: "
+        + "; ".join(f"{name}: {why}" for name, why in sorted(problems.items()))
+    )

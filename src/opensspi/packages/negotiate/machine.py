@@ -524,6 +524,12 @@ class NegotiateContext(SecurityContext):
 
     # -- server ----------------------------------------------------------------------------
 
+    def _accepts(self, oid: str) -> bool:
+        mech = _MECH_OF_OID.get(oid)
+        if mech == NTLM:
+            return self._cred.ntlm is not None
+        return mech == KERBEROS and self._cred.kerberos is not None
+
     def _acceptable(self) -> list[str]:
         return [m for m, c in ((KERBEROS, self._cred.kerberos), (NTLM, self._cred.ntlm)) if c]
 
@@ -538,11 +544,10 @@ class NegotiateContext(SecurityContext):
         if isinstance(init, NegTokenInit2):
             raise InvalidToken("An initiator sent a NegTokenInit2, which only servers send.")
         self._mech_types_raw = init.mech_types_raw
-        acceptable = self._acceptable()
-        selected = next(
-            (oid for oid in init.mech_types if _MECH_OF_OID.get(oid) in acceptable), None
-        )
+        # Kerberos credentials (the keytab) are looked at only if the initiator offers it.
+        selected = next((oid for oid in init.mech_types if self._accepts(oid)), None)
         if selected is None:
+            acceptable = self._acceptable()
             raise InvalidToken(
                 "The initiator offers no mechanism this acceptor has credentials for: it "
                 f"offers {', '.join(init.mech_types) or 'nothing'}; this acceptor takes "
