@@ -267,3 +267,34 @@ def test_pyspnego_negotiate_to_our_acceptor(
         assert client.unwrap(server.wrap(b"from us %d" % i)).data == b"from us %d" % i
     server.verify(b"signed", client.sign(b"signed"))
     client.verify(b"signed back", server.sign(b"signed back"))
+
+
+def test_readme_snippets(mit_realm: MitRealm, tmp_path: Path,
+                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's Negotiate usage, with settings from the environment (KRB5_CONFIG,
+    KRB5CCNAME, KRB5_KTNAME): a password identity, then no identity (the kinit ccache: Kerberos
+    only, since NTLM has no single sign-on source), then a package list."""
+    ccache = mit_realm.kinit("bob", ccache=tmp_path / "cc")
+    for name, value in mit_realm.env(ccache=ccache).items():
+        monkeypatch.setenv(name, value)
+    password = mit_realm.passwords["alice"]
+    client = opensspi.client("Negotiate", user="TEST.LOCAL\\alice", password=password,
+                             target="HTTP/server.test.local")
+    server = opensspi.server("Negotiate", users={"TEST.LOCAL\\alice": password})
+    assert client.step(server.step(client.step())) is None
+    assert server.client_name == "alice@TEST.LOCAL"
+    assert client.context.negotiated_info.name == "Kerberos"
+
+    sso = opensspi.client("Negotiate", target="HTTP/server.test.local")
+    first = sso.step()
+    assert first is not None
+    init = n.decode_token(first)
+    assert isinstance(init, n.NegTokenInit) and init.mech_types == (n.MS_KRB5_OID, n.KRB5_OID)
+    server = opensspi.server("Negotiate")
+    assert sso.step(server.step(first)) is None
+    assert server.client_name == "bob@TEST.LOCAL"
+
+    ident = AuthIdentity("alice", "TEST.LOCAL", password, package_list="!ntlm")
+    strict = opensspi.client("Negotiate", auth_data=ident, target="HTTP/server.test.local")
+    init = n.decode_token(strict.step() or b"")
+    assert isinstance(init, n.NegTokenInit) and n.NTLMSSP_OID not in init.mech_types
