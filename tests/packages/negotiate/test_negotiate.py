@@ -603,3 +603,15 @@ def test_every_state_refuses_what_it_does_not_expect(realm: Realm) -> None:
                     ctx.step(StepInput(token=b"\xa1\x03\x30\x01\x00"))
                 continue
             assert isinstance(result, Step), (label, name)
+
+
+def test_reject_token_reaches_the_output_buffer(realm: Realm) -> None:
+    """AcceptSecurityContext that fails still hands the caller the SPNEGO reject for the peer."""
+    first = realm.drive(realm.client(package_list="ntlm"), None).token
+    _, cred, _ = sspi.AcquireCredentialsHandle(None, "Negotiate", CredentialUse.INBOUND, None,
+                                               realm.server_auth(users=False))
+    out = SecBufferDesc([SecBuffer(SecBufferType.TOKEN, 1024)])
+    with pytest.raises(InvalidToken):
+        sspi.AcceptSecurityContext(cred, None, SecBufferDesc(
+            [SecBuffer(SecBufferType.TOKEN, first)]), 0, 0, sspi.CtxtHandle(), out)
+    assert _resp(out[0].buffer).neg_state is n.NegState.REJECT
