@@ -615,3 +615,25 @@ def test_reject_token_reaches_the_output_buffer(realm: Realm) -> None:
         sspi.AcceptSecurityContext(cred, None, SecBufferDesc(
             [SecBuffer(SecBufferType.TOKEN, first)]), 0, 0, sspi.CtxtHandle(), out)
     assert _resp(out[0].buffer).neg_state is n.NegState.REJECT
+
+
+def test_request_mic_is_honoured(realm: Realm) -> None:
+    """An acceptor answering negState request-mic (RFC 4178 §4.2.2) gets the initiator's MIC,
+    and the initiator completes on the acceptor's accept-completed with its own MIC."""
+    client, server = realm.client(), realm.server()
+    first = realm.drive(client, None).token
+    raw_types = _init(first).mech_types_raw
+    done = _resp(server.step(StepInput(token=first)).token)
+    asking = n.NegTokenResp(neg_state=n.NegState.REQUEST_MIC, supported_mech=done.supported_mech,
+                            response_token=done.response_token)
+    step = client.step(StepInput(token=asking.to_der()))
+    assert step.status == SecStatus.SEC_I_CONTINUE_NEEDED and not client.complete
+    mic = _resp(step.token).mech_list_mic
+    assert mic is not None
+    inner = server.mechanism_context  # type: ignore[attr-defined]
+    inner.verify_mech_list_mic(raw_types, mic)
+    final = n.NegTokenResp(neg_state=n.NegState.ACCEPT_COMPLETED,
+                           mech_list_mic=inner.mech_list_mic(raw_types))
+    step = client.step(StepInput(token=final.to_der()))
+    assert step.status == SecStatus.SEC_E_OK and client.complete
+    _both_ways(client, server)
