@@ -20,8 +20,11 @@ from ...provider import (
 from .credentials import NegotiateCredential, acquire
 from .machine import NegotiateContext
 
-# What Windows 10/Server 2019 and later report for Negotiate (EnumerateSecurityPackages):
-# fCapabilities 0x00083BB3, wVersion 1, wRPCID 9 (RPC_C_AUTHN_GSS_NEGOTIATE), cbMaxToken 48256.
+# What Windows reports for Negotiate (EnumerateSecurityPackages): fCapabilities 0x00083BB3,
+# wVersion 1, wRPCID 9 (RPC_C_AUTHN_GSS_NEGOTIATE), cbMaxToken = Kerberos' cbMaxToken + 256
+# (48256 with the default 48000; 65791 where MaxTokenSize is 65535). Deviation: Windows 8 and
+# later add SECPKG_FLAG_APPCONTAINER_CHECKS (0x800000), left out here: there are no
+# AppContainers off Windows.
 INFO = PackageInfo(
     name="Negotiate",
     comment="Microsoft Package Negotiator",
