@@ -291,8 +291,10 @@ class NegotiateContext(SecurityContext):
         package = self._packages("Kerberos" if mech == KERBEROS else "NTLM")
         if self.is_client:
             req = self._request
-            # Windows' Negotiate always asks Kerberos for mutual authentication, and NTLM for
-            # integrity so that the mechListMIC can be made (MS-SPNG 3.1.5.1).
+            # Windows' Negotiate always asks Kerberos for mutual authentication, and its NTLM
+            # NEGOTIATE sets NTLMSSP_NEGOTIATE_SIGN even when the caller asked for no integrity:
+            # the mechListMIC (MS-SPNG 3.1.5.1) is an NTLM signature. ISC_RET_INTEGRITY then
+            # reports what the inner context really provides.
             req |= int(IscReq.MUTUAL_AUTH) if mech == KERBEROS else int(IscReq.INTEGRITY)
             inner = package.client_context(cred, self._target, IscReq(req), self._env)
         else:
