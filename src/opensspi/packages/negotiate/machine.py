@@ -243,7 +243,7 @@ class NegotiateContext(SecurityContext):
             return Input.RAW_TOKEN, (self, token)
         first = token[0]
         if first == 0x60:
-            oid, _inner = decode_initial_context_token(token)
+            oid, inner = decode_initial_context_token(token)
             if oid != SPNEGO_OID:
                 if not self.is_client and raw_mechanism(token) is not None:
                     return Input.RAW_TOKEN, (self, token)
@@ -251,6 +251,9 @@ class NegotiateContext(SecurityContext):
                     f"The token is for mechanism {oid}, not SPNEGO ({SPNEGO_OID}) or a "
                     "mechanism Negotiate can hand it to."
                 )
+            if inner[:1] != b"\xa0":
+                raise InvalidToken("The SPNEGO initial token does not hold a NegTokenInit.")
+            token = inner  # unframed once; decode_token takes the bare [0] NegTokenInit
         elif first not in (0xA0, 0xA1):
             if not self.is_client and raw_mechanism(token) is not None:
                 return Input.RAW_TOKEN, (self, token)
