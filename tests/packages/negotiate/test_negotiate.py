@@ -637,3 +637,19 @@ def test_request_mic_is_honoured(realm: Realm) -> None:
     step = client.step(StepInput(token=final.to_der()))
     assert step.status == SecStatus.SEC_E_OK and client.complete
     _both_ways(client, server)
+
+
+def test_kerberos_mech_list_mic_is_a_plain_mic_that_consumes_a_sequence_number(
+    realm: Realm,
+) -> None:
+    """As MIT's SPNEGO (gss_get_mic/gss_verify_mic): the same MIC again is a replay."""
+    client, server = realm.client(), realm.server()
+    realm.handshake(client, server)
+    ours = client.mechanism_context  # type: ignore[attr-defined]
+    theirs = server.mechanism_context  # type: ignore[attr-defined]
+    mic = ours.mech_list_mic(b"\x30\x00")
+    theirs.verify_mech_list_mic(b"\x30\x00", mic)
+    with pytest.raises(SspiError) as info:
+        theirs.verify_mech_list_mic(b"\x30\x00", mic)
+    assert info.value.status == SecStatus.SEC_E_OUT_OF_SEQUENCE
+    _both_ways(client, server)
