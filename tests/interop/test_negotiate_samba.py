@@ -107,6 +107,9 @@ def test_negotiate_kerberos_ldap_bind_and_sealed_search(samba_dc: SambaDc) -> No
     assert isinstance(final, n.NegTokenResp)
     assert final.neg_state is n.NegState.ACCEPT_COMPLETED
     assert final.supported_mech in (n.MS_KRB5_OID, n.KRB5_OID)
+    # Samba, like MIT, sends no mechListMIC when the initiator's first choice won with its
+    # optimistic token (RFC 4178 §5 makes it optional then).
+    assert final.mech_list_mic is None
 
 
 def test_negotiate_ntlm_without_a_ticket(samba_dc: SambaDc) -> None:
