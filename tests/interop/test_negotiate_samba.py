@@ -5,8 +5,8 @@ An LDAP SASL ``GSS-SPNEGO`` bind (what Windows' LDAP client does), then a search
 ways that reads ``sAMAccountName`` back, with:
 
 - Kerberos: the NegTokenInit offers [MS-KRB5, KRB5, NTLM] with an optimistic AP-REQ for
-  ``ldap/dc1.samdom.test``; AD's accept-completed carries the AP-REP and a mechListMIC, which
-  the client verifies;
+  ``ldap/dc1.samdom.test``; AD's accept-completed carries the AP-REP and, its first choice
+  having won, no mechListMIC;
 - NTLM, with no ticket to be had (no ccache, no password for Kerberos): AD exchanges the
   MS-SPNG mechListMICs with NTLM's sequence and RC4 rules, then seals the search;
 - NTLM, because the target is an IP address (no usable SPN, as Windows without TryIPSPN).
