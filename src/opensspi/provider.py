@@ -107,6 +107,29 @@ class AuthIdentity:
 
 
 @dataclass(frozen=True, slots=True)
+class Impersonation:
+    """The client a thread impersonates, handed to a package as ``pAuthData``.
+
+    The sspi layer keeps impersonation state (``opensspi.impersonation``); when a thread that
+    impersonates acquires OUTBOUND credentials with no principal and no ``pAuthData``, the
+    package receives this value instead of None and decides what acting as that client means:
+    Kerberos uses ``delegated`` (the client's forwarded TGT), NTLM looks the client up in
+    ``NTLM_USER_FILE``. A package never reads the thread state itself.
+
+    Attributes:
+        client_name: the authenticated client as the accepting context reported it
+            (``DOMAIN\\user`` or ``user@REALM``).
+        package: the name of the package that authenticated the client.
+        delegated: the credential the client delegated, when it did (Kerberos ``ok-as-delegate``
+            forwarding); None otherwise.
+    """
+
+    client_name: str
+    package: str
+    delegated: Credential | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class StepInput:
     """Everything a handshake leg may read: the peer's token and the auxiliary buffers."""
 
@@ -222,6 +245,11 @@ class SecurityContext(ABC):
     @property
     def session_key(self) -> bytes | None:
         """The session key (``SECPKG_ATTR_SESSION_KEY``), once complete."""
+        return None
+
+    @property
+    def delegated_credential(self) -> Credential | None:
+        """An acceptor's credential forwarded by the client (Kerberos delegation), if any."""
         return None
 
     @property
@@ -377,6 +405,7 @@ __all__ = [
     "AuthIdentity",
     "Credential",
     "Environment",
+    "Impersonation",
     "IscRet",
     "KdcRequest",
     "Layout",

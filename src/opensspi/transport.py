@@ -23,6 +23,9 @@ This is the I/O half of the sans-I/O design (DESIGN.md): the Kerberos state mach
   an ICMP port unreachable, which arrive at once), or no answer before the time-outs, with the
   time really spent — not the budget that would have been spent.
 
+:class:`UnixStream` is the other blocking channel here: a Unix-domain stream socket with one
+deadline for the whole conversation, for local daemons such as the KCM credential cache server.
+
 DNS SRV lookups (RFC 4120 7.2.3.2, RFC 2782) are here too, since they are network I/O: they use
 ``dnspython`` when it is installed (``pip install opensspi[dns]``) and otherwise raise
 :class:`DnsUnavailable` rather than silently finding nothing.
@@ -41,6 +44,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from . import logs
 from .errors import NoAuthenticatingAuthority
 
 __all__ = [
@@ -50,6 +54,7 @@ __all__ = [
     "DnsUnavailable",
     "KdcAddress",
     "SrvRecord",
+    "UnixStream",
     "dns_srv_available",
     "krb_error_code",
     "send_to_kdc",
@@ -245,6 +250,7 @@ class _Plan:
         if reason == _CUT_SHORT and label in self.failures:
             return  # keep the more telling reason of an earlier pass
         self.failures[label] = reason
+        logs.kdc_failover(self.realm, label, reason)
 
     def error(self) -> NoAuthenticatingAuthority:
         where = f"realm {self.realm}" if self.realm else "the realm"
@@ -384,6 +390,57 @@ def _tcp_blocking(
         return _recv_exactly(sock, length, end)
 
 
+class UnixStream:
+    """A blocking Unix-domain stream connection whose every call ends by one deadline.
+
+    ``UnixStream(path, timeout)`` connects; :meth:`send` and :meth:`recv_exactly` raise
+    :class:`TimeoutError` once ``timeout`` seconds have passed since the connection began (so a
+    server that stops answering, or trickles bytes, cannot hold the caller longer), and
+    :class:`ConnectionError` when the peer closes mid-message. Use it as a context manager.
+    """
+
+    def __init__(self, path: str, timeout: float) -> None:
+        self.path = path
+        self._end = time.monotonic() + timeout
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self._sock.settimeout(max(timeout, 0.001))
+            self._sock.connect(path)
+        except BaseException:
+            self._sock.close()
+            raise
+
+    def _arm(self) -> None:
+        left = self._end - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("no complete answer in time")
+        self._sock.settimeout(left)
+
+    def send(self, data: bytes) -> None:
+        self._arm()
+        self._sock.sendall(data)
+
+    def recv_exactly(self, count: int) -> bytes:
+        chunks: list[bytes] = []
+        while count:
+            self._arm()
+            chunk = self._sock.recv(min(count, 65536))
+            if not chunk:
+                raise ConnectionError("the server closed the connection mid-reply")
+            chunks.append(chunk)
+            count -= len(chunk)
+        return b"".join(chunks)
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def __enter__(self) -> UnixStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 _CUT_SHORT = "no answer before the overall time limit"
 _NO_ANSWER = "no answer within"
 _REFUSED = "connection refused"
@@ -446,6 +503,7 @@ def send_to_kdc(
                 raise plan.error()
             reply = _try_kdc_blocking(plan, kdc)
             if reply is not None:
+                logs.kdc_exchange(plan.realm, kdc, plan.deadline - plan.total, reply)
                 return reply
     raise plan.error()
 
@@ -587,6 +645,7 @@ async def send_to_kdc_async(
                 raise plan.error()
             reply = await _try_kdc_async(plan, kdc)
             if reply is not None:
+                logs.kdc_exchange(plan.realm, kdc, plan.deadline - plan.total, reply)
                 return reply
     raise plan.error()
 

@@ -32,7 +32,7 @@ from interop.peers.heimdal_kdc import HeimdalRealm, find_heimdal, heimdal_usable
 from interop.peers.mit_kdc import INSTALL_HINT as MIT_KDC_HINT
 from interop.peers.mit_kdc import MitRealm, have_mit_kdc
 from interop.peers.samba_dc import INSTALL_HINT as SAMBA_HINT
-from interop.peers.samba_dc import SambaDc, have_samba, ports_in_use
+from interop.peers.samba_dc import SambaDc, SambaError, have_samba, ports_in_use
 from support.require import require_peer
 
 PYSPNEGO_HINT = "pip install pyspnego  (or: pip install -e '.[test]')"
@@ -149,7 +149,18 @@ def samba_dc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SambaDc]:
     dc = SambaDc(tmp_path_factory.mktemp("samba-dc"))
     try:
         dc.provision()
-        dc.start()
+        try:
+            dc.start()
+        except SambaError:
+            # Something else (another test run's DC or KDC) took the well-known ports while we
+            # provisioned: that is a busy machine, not a broken peer.
+            taken = ports_in_use()
+            require_peer(
+                not taken,
+                f"free ports on 127.0.0.1 for the Samba DC (taken while provisioning: {taken})",
+                "run the Samba tests when no other DC or KDC listens there",
+            )
+            raise
         yield dc
     finally:
         dc.close()

@@ -70,7 +70,7 @@ TOOL_TIMEOUT = 120.0
 HOSTS_FILE = Path("/etc/hosts")
 HOSTS_LINE = f"127.0.0.1 {FQDN} {HOST}  # opensspi samba-dc fixture"
 INSTALL_HINT = (
-    "apt-get install samba-ad-dc samba-dsdb-modules winbind krb5-user ldap-utils  "
+    "apt-get install samba-ad-dc samba-dsdb-modules winbind ldb-tools krb5-user ldap-utils  "
     "(or: setup.sh --peers); the fixture needs root and ports 88/389/445 free"
 )
 

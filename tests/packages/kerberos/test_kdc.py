@@ -482,6 +482,21 @@ def test_kdc_timesync_retries_with_the_kdc_time_and_keeps_it(
     assert ahead.now - cred.now(env) == timedelta(minutes=10)
 
 
+def test_kdc_timesync_offset_is_shared_with_the_tickets(kdc: ScriptedKdc, clock: Clock) -> None:
+    # Code written for SSPI acquires a handle per connection; the second handle reuses the
+    # first one's tickets (no AS exchange), so it must reuse the KDC offset too, or its
+    # authenticators would carry the uncorrected time.
+    env = make_env(Clock(T0 + timedelta(minutes=10)))
+    first = password_cred(env)
+    drive(service_ticket(first, web(), env), kdc)
+    second = password_cred(env)
+    assert second is not first and second.cache is first.cache
+    assert second.kdc_time_offset == timedelta(minutes=-10) and second.now(env) == T0
+    requests = len(kdc.requests)
+    drive(service_ticket(second, web(), env), kdc)
+    assert len(kdc.requests) == requests
+
+
 def test_kdc_timesync_from_an_as_rep_without_preauth(kdc: ScriptedKdc, clock: Clock) -> None:
     kdc.require_preauth = False
     env = make_env(Clock(T0 + timedelta(hours=2)))
@@ -1079,6 +1094,19 @@ def test_opt_in_ccache_write(kdc: ScriptedKdc, env: Environment, tmp_path: Path)
     assert sorted(str(c.server) for c in cc.credentials) == [
         "HTTP/web.example.com@EXAMPLE.COM", "krbtgt/EXAMPLE.COM@EXAMPLE.COM"
     ]
+
+
+def test_opt_in_ccache_write_keeps_the_kdc_offset(kdc: ScriptedKdc, tmp_path: Path) -> None:
+    # As MIT's kinit with kdc_timesync: the header's KDC offset lets klist/kvno (and us, on
+    # reading the cache back) correct the same clock.
+    env = make_env(Clock(T0 + timedelta(minutes=10, microseconds=500000)))
+    path = tmp_path / "written"
+    cred = password_cred(env, write_ccache=f"FILE:{path}")
+    drive(service_ticket(cred, web(), env), kdc)
+    offset = load_ccache(f"FILE:{path}").kdc_offset
+    assert offset is not None
+    assert timedelta(seconds=offset[0], microseconds=offset[1]) == cred.kdc_time_offset
+    assert cred.kdc_time_offset == timedelta(minutes=-10, microseconds=-500000)
 
 
 def service_keytab(kdc: ScriptedKdc, *names: str, realm: str = REALM, kvno: int = 1) -> Keytab:

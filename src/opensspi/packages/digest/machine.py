@@ -117,6 +117,7 @@ from .messages import (
     username_directive,
 )
 from .security import DEFAULT_MAXBUF, TRAILER, LayerKeys, SecurityLayer
+from .text import header_bytes, header_text
 
 ISC_REQ_HTTP: Final = 0x10000000
 """Microsoft's documented ``ISC_REQ_HTTP``; its value is inferred from ``ASC_REQ_HTTP``."""
@@ -516,10 +517,9 @@ class _DigestContext(SecurityContext):
             raise QopNotSupported(
                 f"Digest takes fQOP 0 (got {qop:#x}); the qop was fixed by the handshake."
             )
-        if seq:
-            raise InvalidParameter(
-                "Digest keeps its own sequence numbers: pass MessageSeqNo 0."
-            )
+        # MessageSeqNo is ignored: "the Digest SSP keeps its own sequence numbers" (Microsoft,
+        # "MakeSignature (Digest)"); pywin32's sspi helper passes an increasing value.
+        del seq
 
     def make_signature(self, parts: Sequence[MessagePart], qop: int, seq: int | None) -> bytes:
         """MakeSignature (Digest, SASL): the 16-byte trailer for the DATA buffers."""
@@ -732,9 +732,10 @@ class DigestClientContext(_DigestContext):
             return self._fixed_cnonce
         return binascii.b2a_base64(self._env.random(_CNONCE_BYTES), newline=False).decode()
 
-    def _classify(self, token: bytes | None) -> tuple[Input, object]:
+    def _classify(self, token: bytes | str | None) -> tuple[Input, object]:
         if not token:
             return Input.NO_TOKEN, None
+        token = header_bytes(token, "challenge")
         if self._mode is _HTTP:
             message = parse_http_server_token(token, self._max_challenge)
             if isinstance(message, AuthenticationInfo):
@@ -774,11 +775,18 @@ class DigestClientContext(_DigestContext):
             ensure_room(parts[output], len(header))
         return MessageResult(writes=(Write(output, header, allocate=self._allocate),))
 
-    def next_authorization(self, method: str, uri: str | None = None, body: bytes = b"") -> str:
-        """The Authorization value for a further request (the Pythonic MakeSignature)."""
-        request = NextRequest(method, _request_uri(uri) if uri else self._target, body)
+    def next_authorization(
+        self, method: str | bytes, uri: str | bytes | None = None, body: str | bytes = b""
+    ) -> bytes:
+        """The credentials for a further request (the Pythonic MakeSignature), nc + 1.
+
+        Takes ``str`` or bytes (:mod:`.text`); returns bytes, like :meth:`step`'s token: the
+        Authorization header value is ``b"Digest " + result``.
+        """
+        target = _request_uri(header_text(uri, "URI")) if uri else self._target
+        request = NextRequest(header_text(method, "method"), target, header_bytes(body, "body"))
         self._machine.fire(_NEXT_REQUEST, self, request, None)
-        return self._header
+        return self._header.encode()
 
     def _finish_token(self, text: str) -> bytes:
         data = text.encode()
@@ -896,9 +904,10 @@ class DigestServerContext(_DigestContext):
             return self._issued[1]
         return crypto.check_nonce(self._acceptor.nonce_key(self._env.random), nonce)
 
-    def _classify(self, token: bytes | None) -> tuple[Input, object]:
+    def _classify(self, token: bytes | str | None) -> tuple[Input, object]:
         if not token:
             return Input.NO_TOKEN, None
+        token = header_bytes(token, "response")
         if self._mode is Mode.SASL:
             return Input.RESPONSE, SaslResponse.parse(token, self._max_response)
         response = HttpResponse.parse(token, self._max_response)

@@ -45,6 +45,7 @@ __all__ = [
     "DEFAULT_CLIENT_KEYTAB_NAME",
     "DEFAULT_CONFIG_PATH",
     "DEFAULT_ENCTYPES",
+    "DEFAULT_KCM_SOCKET",
     "DEFAULT_KEYTAB_NAME",
     "ConfigError",
     "Krb5Config",
@@ -61,6 +62,7 @@ DEFAULT_CONFIG_PATH = "/etc/krb5.conf"
 """Where the profile is read from when ``KRB5_CONFIG`` is not set (MIT's DEFAULT_PROFILE_PATH)."""
 
 DEFAULT_CCACHE_NAME = "FILE:/tmp/krb5cc_%{uid}"
+DEFAULT_KCM_SOCKET = "/var/run/.heim_org.h5l.kcm-socket"
 DEFAULT_KEYTAB_NAME = "FILE:/etc/krb5.keytab"
 DEFAULT_CLIENT_KEYTAB_NAME = "FILE:/etc/krb5/user/%{euid}/client.keytab"
 """The client keytab default of Debian's MIT build (upstream uses ``$localstatedir/kerberos``)."""
@@ -676,6 +678,8 @@ class Krb5Config:
     - ``default_ccache_name`` ``FILE:/tmp/krb5cc_%{uid}``, ``default_keytab_name``
       ``FILE:/etc/krb5.keytab``, ``default_client_keytab_name``
       ``FILE:/etc/krb5/user/%{euid}/client.keytab``, unexpanded (see :func:`expand_path`).
+    - ``kcm_socket`` ``/var/run/.heim_org.h5l.kcm-socket`` (Heimdal's fixed path, which MIT and
+      sssd-kcm share); ``-`` means no KCM server.
     """
 
     profile: Profile = field(repr=False, compare=False)
@@ -700,6 +704,7 @@ class Krb5Config:
     default_ccache_name: str = DEFAULT_CCACHE_NAME
     default_keytab_name: str = DEFAULT_KEYTAB_NAME
     default_client_keytab_name: str = DEFAULT_CLIENT_KEYTAB_NAME
+    kcm_socket: str = DEFAULT_KCM_SOCKET
     rdns: bool = True
     dns_canonicalize_hostname: DnsCanonicalize = True
 
@@ -781,6 +786,7 @@ class Krb5Config:
             default_client_keytab_name=lib.string(
                 "default_client_keytab_name", DEFAULT_CLIENT_KEYTAB_NAME
             ),
+            kcm_socket=lib.string("kcm_socket", DEFAULT_KCM_SOCKET),
             rdns=lib.boolean("rdns", True),
             dns_canonicalize_hostname=canon,
         )

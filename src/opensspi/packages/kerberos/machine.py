@@ -14,6 +14,10 @@ Client: CLIENT_INITIAL -(no token)-> AWAIT_KDC -(replies)-> [AP-REQ sent] ->
 EXPECT_AP_REP (mutual or DCE) -> COMPLETE. Server: EXPECT_AP_REQ -> COMPLETE, or with DCE style
 EXPECT_AP_REQ -> EXPECT_DCE_AP_REP -> COMPLETE.
 
+The acceptor verifies the PAC of every ticket that carries one (``pac``: server signature with the
+key that opened the ticket, client name and logon time) before it reads the authenticator, and
+reports it as :attr:`KerberosContext.pac` / SECPKG_ATTR_PAC_INFO.
+
 User-to-user (ISC_REQ_USE_SESSION_KEY; the mechanism 1.2.840.113554.1.2.2.3 as Windows frames
 it): the client starts with CLIENT_INITIAL -(no token)-> EXPECT_TGT_REP, sending KRB_TGT_REQ
 (TOK_ID 04 00); the server answers from EXPECT_AP_REQ -(TGT_REQ)-> EXPECT_AP_REQ with KRB_TGT_REP
@@ -54,6 +58,7 @@ from ...errors import (
     WrongPrincipal,
 )
 from ...provider import (
+    Credential,
     Environment,
     KdcRequest,
     MessagePart,
@@ -233,7 +238,7 @@ class KerberosContext(SecurityContext):
         self._client_name: str | None = None
         self._server_name: str | None = None
         self._expiry: datetime | None = None
-        self._delegated_credential: object | None = None
+        self._delegated_credential: Credential | None = None
         self._mech_oid = KRB5_OID
         self._dce_seq = 0
         self._u2u = bool(request & (IscReq.USE_SESSION_KEY if is_client
@@ -322,7 +327,7 @@ class KerberosContext(SecurityContext):
         return super().query_extra(attribute)
 
     @property
-    def delegated_credential(self) -> object | None:
+    def delegated_credential(self) -> Credential | None:
         """The client's forwarded TGT as a credential (server side, when delegated)."""
         return self._delegated_credential
 

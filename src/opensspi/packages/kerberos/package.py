@@ -4,11 +4,12 @@ MS-KILE)."""
 from __future__ import annotations
 
 from ...constants import AscReq, CredentialUse, IscReq, SecPkgFlag
-from ...errors import UnsupportedFunction
+from ...errors import NoCredentials, UnsupportedFunction
 from ...provider import (
     DEFAULT_ENVIRONMENT,
     Credential,
     Environment,
+    Impersonation,
     PackageInfo,
     SecurityContext,
     SecurityPackage,
@@ -47,8 +48,19 @@ class KerberosPackage(SecurityPackage):
     def acquire_credentials(
         self, principal: str | None, use: CredentialUse, auth_data: object | None
     ) -> Credential:
-        from .credentials import acquire_credentials
+        """See :mod:`.credentials`. Under :class:`Impersonation` (a thread acting as an
+        authenticated client) the credential is the one the client delegated."""
+        from .credentials import KerberosCredential, acquire_credentials
 
+        if isinstance(auth_data, Impersonation):
+            delegated = auth_data.delegated
+            if isinstance(delegated, KerberosCredential) and use == CredentialUse.OUTBOUND:
+                return delegated
+            raise NoCredentials(
+                f"The impersonated client {auth_data.client_name!r} delegated no Kerberos "
+                "credential, so there is nothing to act as it with (the double-hop rule); ask "
+                "the client for delegation (ISC_REQ_DELEGATE) or pass explicit credentials."
+            )
         return acquire_credentials(principal, use, auth_data, DEFAULT_ENVIRONMENT)
 
     def client_context(

@@ -191,6 +191,11 @@ class TicketCache:
         self.client = client
         self._lock = threading.Lock()
         self._tickets: dict[tuple[tuple[str, ...], str], ServiceTicket] = {}
+        self.kdc_time_offset: timedelta | None = None
+        """KDC clock minus ours, as a credential of this identity last measured it
+        (``kdc_timesync``). The tickets here run on the KDC's clock, so every handle that
+        shares them must stamp its authenticators with the same correction (MIT keeps it in
+        the ccache header, Windows in the logon session)."""
 
     def __repr__(self) -> str:
         with self._lock:

@@ -676,6 +676,10 @@ class NtlmContext(SecurityContext):
         if qop and not self._flags & _SEAL:
             return Sealed(self.make_signature(parts, qop, seq), tuple(p.data for p in parts))
         sec = self._sec(True)
+        if len(parts) == 1 and parts[0].sealed:  # one DATA buffer: the wrap fast path
+            sealed, signature = sec.seal(self._send_seq, parts[0].data)
+            self._send_seq += 1
+            return Sealed(signature, (sealed,))
         outputs, signature = sec.seal_parts(
             self._send_seq, [(p.data, p.sealed) for p in parts]
         )
@@ -691,6 +695,8 @@ class NtlmContext(SecurityContext):
         sec = self._sec(True)
         self._check_seq(token)
         try:
+            if len(parts) == 1 and parts[0].sealed:  # one DATA buffer: the unwrap fast path
+                return Unsealed((sec.unseal(self._recv_seq, parts[0].data, token),))
             outputs = sec.unseal_parts(self._recv_seq, [(p.data, p.sealed) for p in parts], token)
         finally:
             self._recv_seq += 1
