@@ -196,7 +196,7 @@ def scenarios() -> list[Scenario]:
         Scenario(
             "Negotiate", "Negotiate (SPNEGO, MS-SPNG) chooses Kerberos: the KDC knows the SPN, "
             "so the NegTokenInit carries an optimistic AP-REQ", None, None,
-            "HTTP/web.example.test", both_i | IscReq.SEQUENCE_DETECT,
+            "HTTP/web.example.test", both_i | IscReq.SEQUENCE_DETECT | IscReq.MUTUAL_AUTH,
             both_a | AscReq.SEQUENCE_DETECT, protect=protect_sign_and_seal,
             prepare=negotiate_realm,
         ),

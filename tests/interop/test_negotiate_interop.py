@@ -116,11 +116,16 @@ def _messages_both_ways(ours: opensspi.Context, peer: Any) -> None:
     ours.verify(b"signed by mit", peer.get_mic(b"signed by mit"))
 
 
+@pytest.mark.parametrize("mutual", [True, False], ids=["mutual", "optimistic"])
 def test_our_initiator_gets_kerberos_from_mit_spnego(
-    mit_realm: MitRealm, config: Krb5Config, spnego_mit: GssKrb5Factory
+    mit_realm: MitRealm, config: Krb5Config, spnego_mit: GssKrb5Factory, mutual: bool
 ) -> None:
+    """With ISC_REQ_MUTUAL_AUTH the AP-REP comes back in MIT's accept-completed; without it
+    our client completes on its first token (Windows' optimistic completion) and MIT's
+    accept-completed, carrying no token, confirms it."""
     acceptor = spnego_mit("accept", mech="spnego", acceptor_mechs="default")
-    client = opensspi.client("Negotiate", target="HTTP/server.test.local", flags=FLAGS,
+    flags = FLAGS | IscReq.MUTUAL_AUTH if mutual else FLAGS
+    client = opensspi.client("Negotiate", target="HTTP/server.test.local", flags=flags,
                              auth_data=_alice(mit_realm, config))
     tokens = _pump(client, acceptor)
     first = n.decode_token(tokens[0])
@@ -129,11 +134,13 @@ def test_our_initiator_gets_kerberos_from_mit_spnego(
     reply = n.decode_token(tokens[1])
     assert isinstance(reply, n.NegTokenResp)
     assert reply.supported_mech == n.MS_KRB5_OID  # MIT answers with the OID listed first
+    assert reply.neg_state is n.NegState.ACCEPT_COMPLETED
+    assert (reply.response_token is not None) == mutual  # the AP-REP only when asked for
     info = acceptor.info()
     assert info["complete"] and info["initiator_name"] == "alice@TEST.LOCAL"
     assert info["mech"] in (KRB5_OID, n.MS_KRB5_OID)
     assert client.context.negotiated_info.name == "Kerberos"
-    assert IscRet(client.flags) & IscRet.MUTUAL_AUTH
+    assert bool(IscRet(client.flags) & IscRet.MUTUAL_AUTH) == mutual
     assert info["session_key"] == client.session_key
     _messages_both_ways(client, acceptor)
 

@@ -270,6 +270,8 @@ def test_raw_ntlm_and_raw_kerberos_tokens_are_accepted(realm: Realm) -> None:
     server = realm.server()
     step = server.step(StepInput(token=ap_req))
     assert step.status == SecStatus.SEC_E_OK and server.negotiated_info.name == "Kerberos"
+    assert step.token[:1] == b"\x60"  # the raw AP-REP, no SPNEGO around it
+    inner.step(StepInput(token=step.token))
     assert server.unwrap(inner.wrap(b"raw krb")) == b"raw krb"
 
 
@@ -653,3 +655,33 @@ def test_kerberos_mech_list_mic_is_a_plain_mic_that_consumes_a_sequence_number(
         theirs.verify_mech_list_mic(b"\x30\x00", mic)
     assert info.value.status == SecStatus.SEC_E_OUT_OF_SEQUENCE
     _both_ways(client, server)
+
+
+def test_kerberos_without_mutual_auth_completes_optimistically(realm: Realm) -> None:
+    """Windows' Negotiate completes on the first call when Kerberos needs no AP-REP
+    (SECPKG_NEGOTIATION_OPTIMISTIC), which pywin32's socket_server demo relies on; the
+    acceptor's accept-completed, if the application passes it, confirms it."""
+    client = realm.client(req=CLIENT_REQ & ~IscReq.MUTUAL_AUTH)
+    server = realm.server()
+    step = realm.drive(client, None)
+    assert step.status == SecStatus.SEC_E_OK and client.complete
+    assert client.negotiation_state == NegotiationState.OPTIMISTIC
+    assert not client.flags & IscRet.MUTUAL_AUTH
+    answer = server.step(StepInput(token=step.token))
+    assert answer.status == SecStatus.SEC_E_OK and server.complete
+    reply = _resp(answer.token)
+    assert reply.neg_state is n.NegState.ACCEPT_COMPLETED and reply.response_token is None
+    _both_ways(client, server)
+    confirmed = client.step(StepInput(token=answer.token))
+    assert confirmed.status == SecStatus.SEC_E_OK and confirmed.token == b""
+    assert client.negotiation_state == NegotiationState.COMPLETE
+    with pytest.raises(InvalidToken):  # nothing more is expected
+        client.step(StepInput(token=answer.token))
+
+
+def test_optimistic_client_learns_of_a_reject(realm: Realm) -> None:
+    client = realm.client(req=CLIENT_REQ & ~IscReq.MUTUAL_AUTH)
+    realm.drive(client, None)
+    with pytest.raises(SspiError) as info:
+        client.step(StepInput(token=n.NegTokenResp(neg_state=n.NegState.REJECT).to_der()))
+    assert info.value.status == SecStatus.SEC_E_LOGON_DENIED

@@ -42,7 +42,7 @@ from datetime import datetime
 from enum import Enum, auto
 
 from ...buffers import ChannelBindings
-from ...constants import AscReq, IscReq, SecStatus
+from ...constants import AscReq, IscReq, NegotiationState, SecStatus
 from ...der import decode_initial_context_token
 from ...errors import (
     DecodeError,
@@ -202,6 +202,7 @@ class NegotiateContext(SecurityContext):
         self._mic_required = False
         self._mic_sent = False
         self._mic_received = False
+        self._optimistic = False  # client: completed before the acceptor answered
 
     def __repr__(self) -> str:
         side = "client" if self.is_client else "server"
@@ -277,6 +278,14 @@ class NegotiateContext(SecurityContext):
         return self._mech
 
     @property
+    def negotiation_state(self) -> NegotiationState:
+        """``SECPKG_NEGOTIATION_OPTIMISTIC`` while a client that completed on its first token
+        has not heard the acceptor's verdict."""
+        if self.complete and self._optimistic:
+            return NegotiationState.OPTIMISTIC
+        return super().negotiation_state
+
+    @property
     def mechanism_context(self) -> SecurityContext | None:
         """The negotiated package's own context (for inspection; Negotiate drives it)."""
         return self._inner
@@ -294,11 +303,11 @@ class NegotiateContext(SecurityContext):
         package = self._packages("Kerberos" if mech == KERBEROS else "NTLM")
         if self.is_client:
             req = self._request
-            # Windows' Negotiate always asks Kerberos for mutual authentication, and its NTLM
-            # NEGOTIATE sets NTLMSSP_NEGOTIATE_SIGN even when the caller asked for no integrity:
-            # the mechListMIC (MS-SPNG 3.1.5.1) is an NTLM signature. ISC_RET_INTEGRITY then
-            # reports what the inner context really provides.
-            req |= int(IscReq.MUTUAL_AUTH) if mech == KERBEROS else int(IscReq.INTEGRITY)
+            if mech == NTLM:
+                # Windows' NTLM NEGOTIATE under Negotiate sets NTLMSSP_NEGOTIATE_SIGN even when
+                # the caller asked for no integrity: the mechListMIC (MS-SPNG 3.1.5.1) is an
+                # NTLM signature. ISC_RET_INTEGRITY then reports what the context provides.
+                req |= int(IscReq.INTEGRITY)
             inner = package.client_context(cred, self._target, IscReq(req), self._env)
         else:
             inner = package.server_context(cred, AscReq(self._request), self._env)
@@ -418,7 +427,42 @@ class NegotiateContext(SecurityContext):
         self._sent_oids = oids
         self._mech_types_raw = init.mech_types_raw
         self._initial = False
+        assert self._inner is not None
+        if self._inner.complete:
+            # Kerberos without mutual authentication is done with its AP-REQ. Windows'
+            # Negotiate then completes at once, optimistically (SECPKG_NEGOTIATION_OPTIMISTIC):
+            # one leg, as pywin32's socket_server demo expects. A later accept-completed from
+            # the acceptor is still taken (see _client_confirm).
+            self._optimistic = True
+            return Choice(Step(SecStatus.SEC_E_OK, init.to_token()), State.COMPLETE)
         return Choice(Step(SecStatus.SEC_I_CONTINUE_NEEDED, init.to_token()), State.EXPECT_RESP)
+
+    def _client_confirm(self, resp: NegTokenResp) -> Step:
+        """The acceptor's answer to a negotiation this initiator completed optimistically: an
+        accept-completed for the mechanism it chose (its mechListMIC verified, if any)."""
+        if not (self.is_client and self._optimistic):
+            raise InvalidToken("A NegTokenResp arrived after the negotiation completed.")
+        self._optimistic = False
+        if resp.neg_state is NegState.REJECT:
+            raise LogonDenied(
+                "The server rejected the Negotiate authentication (SPNEGO negState reject) "
+                "after this client completed optimistically."
+            )
+        selected = resp.supported_mech
+        if selected is not None and _MECH_OF_OID.get(selected) != self._mech:
+            raise InvalidToken(
+                f"The acceptor selected mechanism {selected} after this client completed "
+                f"with {self._mech}; start a new context (and ask for ISC_REQ_MUTUAL_AUTH)."
+            )
+        if resp.neg_state is not NegState.ACCEPT_COMPLETED or resp.response_token:
+            raise InvalidToken(
+                "The acceptor continues a negotiation this client already completed; ask for "
+                "ISC_REQ_MUTUAL_AUTH so that the client waits for the acceptor's answer."
+            )
+        if resp.mech_list_mic is not None:
+            self._verify_mic(resp.mech_list_mic)
+        self._answered = True
+        return Step(SecStatus.SEC_E_OK)
 
     def _client_kdc_reply(self, reply: bytes) -> Choice[State, Step]:
         if self._initial:
@@ -719,16 +763,20 @@ Handler = Callable[..., object]
 TRANSITIONS: dict[tuple[State, Input], tuple[Handler, State | tuple[State, ...]]] = {
     # initiator
     (State.CLIENT_INITIAL, Input.NO_TOKEN): (
-        NegotiateContext._client_start, (State.CLIENT_AWAIT_KDC, State.EXPECT_RESP)),
+        NegotiateContext._client_start,
+        (State.CLIENT_AWAIT_KDC, State.EXPECT_RESP, State.COMPLETE)),
     (State.CLIENT_INITIAL, Input.NEG_INIT): (
-        NegotiateContext._client_hinted, (State.CLIENT_AWAIT_KDC, State.EXPECT_RESP)),
+        NegotiateContext._client_hinted,
+        (State.CLIENT_AWAIT_KDC, State.EXPECT_RESP, State.COMPLETE)),
     (State.CLIENT_AWAIT_KDC, Input.KDC_REPLY): (
-        NegotiateContext._client_kdc_reply, (State.CLIENT_AWAIT_KDC, State.EXPECT_RESP)),
+        NegotiateContext._client_kdc_reply,
+        (State.CLIENT_AWAIT_KDC, State.EXPECT_RESP, State.COMPLETE)),
     (State.CLIENT_AWAIT_KDC, Input.KDC_FAILED): (
         NegotiateContext._client_kdc_failed, (State.CLIENT_AWAIT_KDC, State.EXPECT_RESP)),
     (State.EXPECT_RESP, Input.NEG_RESP): (
         NegotiateContext._client_resp,
         (State.CLIENT_AWAIT_KDC, State.EXPECT_RESP, State.COMPLETE)),
+    (State.COMPLETE, Input.NEG_RESP): (NegotiateContext._client_confirm, State.COMPLETE),
     # acceptor
     (State.EXPECT_INIT, Input.NO_TOKEN): (NegotiateContext._server_hints, State.EXPECT_INIT),
     (State.EXPECT_INIT, Input.NEG_INIT): (
