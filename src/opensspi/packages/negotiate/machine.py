@@ -36,7 +36,6 @@ https://learn.microsoft.com/openspecs/windows_protocols/ms-spng
 from __future__ import annotations
 
 import ipaddress
-import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from enum import Enum, auto
@@ -56,6 +55,7 @@ from ...errors import (
     TargetUnknown,
     UnsupportedFunction,
 )
+from ...logs import negotiate_fallback
 from ...message import Layout, MessageOp, MessageResult, Part, StreamSizes
 from ...provider import (
     Environment,
@@ -84,7 +84,7 @@ from .asn1 import (
 )
 from .credentials import KERBEROS, NTLM, NegotiateCredential
 
-log = logging.getLogger("opensspi.negotiate")
+_NAMES = {KERBEROS: "Kerberos", NTLM: "NTLM"}
 
 #: MS-SPNG 2.2.1: the hint name Windows puts in a NegTokenInit2; receivers ignore it.
 HINT_NAME = "not_defined_in_RFC4178@please_ignore"
@@ -363,8 +363,8 @@ class NegotiateContext(SecurityContext):
                     reasons.append("kerberos: no target name (SPN) was given")
                     continue
                 if target_is_ip(self._target):
-                    log.info("Target %s is an IP address: Negotiate offers no Kerberos.",
-                             self._target)
+                    negotiate_fallback("NTLM", "Kerberos",
+                                       f"the target {self._target} is an IP address (no SPN)")
                     reasons.append("kerberos: the target is an IP address")
                     continue
             offers.append(mech)
@@ -410,10 +410,7 @@ class NegotiateContext(SecurityContext):
         """Kerberos cannot start: restart with NTLM only, when the credential allows it."""
         if NTLM not in self._offers:
             raise exc
-        log.info(
-            "Kerberos is not available for %s (%s: %s); Negotiate offers NTLM only.",
-            self._target, exc.status.name, exc.message,
-        )
+        negotiate_fallback("NTLM", "Kerberos", f"{exc.status.name}: {exc.message}")
         self._offers = [NTLM]
         return self._client_ntlm_only()
 
@@ -566,7 +563,8 @@ class NegotiateContext(SecurityContext):
                 f"The acceptor selected {chosen} but answered as if it had its token; "
                 "this initiator never started that mechanism."
             )
-        log.info("The acceptor chose %s instead of %s; Negotiate switches.", chosen, self._mech)
+        negotiate_fallback(_NAMES[chosen], _NAMES.get(self._mech or "", "?"),
+                           "the acceptor selected it")
         self._mic_required = True
         self._use(chosen)
         return self._client_continue(self._inner_step())
