@@ -23,7 +23,13 @@ from datetime import datetime
 from . import logs, registry
 from .buffers import ChannelBindings
 from .constants import AscReq, CredentialUse, IscReq, SecStatus
-from .errors import ContextExpired, InternalError, UnsupportedFunction, boundary_error
+from .errors import (
+    ContextExpired,
+    InternalError,
+    SspiError,
+    UnsupportedFunction,
+    boundary_error,
+)
 from .provider import (
     DEFAULT_ENVIRONMENT,
     AuthIdentity,
@@ -115,10 +121,14 @@ class Context:
                     await wait()
                     result = ctx.step(StepInput(kdc_reply=b""))
                     continue
-                reply = await send_to_kdc_async(
-                    req.data, req.kdcs, timeout=req.timeout, max_retries=req.max_retries,
-                    udp_preference_limit=req.udp_preference_limit, realm=req.realm,
-                )
+                try:
+                    reply = await send_to_kdc_async(
+                        req.data, req.kdcs, timeout=req.timeout, max_retries=req.max_retries,
+                        udp_preference_limit=req.udp_preference_limit, realm=req.realm,
+                    )
+                except SspiError as exc:
+                    result = ctx.kdc_failed(exc)
+                    continue
                 result = ctx.step(StepInput(kdc_reply=reply))
         except Exception as exc:
             err = self._error(exc, "token")

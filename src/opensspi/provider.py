@@ -83,6 +83,10 @@ class AuthIdentity:
     domain: str | None = None
     password: str | None = field(default=None, repr=False)
     nt_hash: bytes | None = field(default=None, repr=False)
+    #: ``SEC_WINNT_AUTH_IDENTITY_EX.PackageList``: which packages Negotiate may use, comma
+    #: separated (``"kerberos"``, ``"ntlm"``, ``"!ntlm"`` to forbid NTLM fallback). The other
+    #: packages ignore it, as Windows does.
+    package_list: str | None = None
 
     def __post_init__(self) -> None:
         if self.nt_hash is not None and len(self.nt_hash) != 16:
@@ -97,7 +101,9 @@ class AuthIdentity:
         elif "@" in user:
             user, domain = user.rsplit("@", 1)
         nt_hash = kw.get("nt_hash")
-        return cls(user, domain, password, nt_hash if isinstance(nt_hash, bytes) else None)
+        packages = kw.get("package_list")
+        return cls(user, domain, password, nt_hash if isinstance(nt_hash, bytes) else None,
+                   packages if isinstance(packages, str) else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +286,14 @@ class SecurityContext(ABC):
     def apply_control_token(self, token: bytes) -> None:
         raise UnsupportedFunction(f"The {self.info.name} package accepts no control tokens.")
 
+    def kdc_failed(self, error: Exception) -> Step:
+        """The caller could not deliver the last :class:`KdcRequest` (no KDC answered).
+
+        By default the handshake fails with that error. Negotiate overrides it: a Kerberos
+        ticket it could not get is a reason to offer NTLM instead (MS-SPNG, B.7 of the notes).
+        """
+        raise error
+
     # -- Negotiate's hooks (MS-SPNG) -----------------------------------------------------------
 
     def mech_list_mic(self, mech_types: bytes) -> bytes:
@@ -293,6 +307,15 @@ class SecurityContext(ABC):
     def verify_mech_list_mic(self, mech_types: bytes, mic: bytes) -> None:
         """Check the peer's mechListMIC; raise ``MessageAltered`` when it does not verify."""
         raise UnsupportedFunction(f"The {self.info.name} package cannot verify a mechListMIC.")
+
+    @property
+    def requires_mech_list_mic(self) -> bool:
+        """Whether the mechanism itself makes the SPNEGO mechListMIC mandatory.
+
+        MS-SPNG 3.1.5.1: NTLM does when its AUTHENTICATE_MESSAGE carried a MIC (the handshake
+        messages are then protected, and SPNEGO's mechanism list must be too).
+        """
+        return False
 
     # -- message protection ------------------------------------------------------------------
 

@@ -281,10 +281,15 @@ def drive(context: SecurityContext, inp: StepInput) -> Step:
     step = context.step(inp)
     while step.kdc_request is not None:
         req = step.kdc_request
-        reply = send_to_kdc(
-            req.data, req.kdcs, timeout=req.timeout, max_retries=req.max_retries,
-            udp_preference_limit=req.udp_preference_limit, realm=req.realm,
-        )
+        try:
+            reply = send_to_kdc(
+                req.data, req.kdcs, timeout=req.timeout, max_retries=req.max_retries,
+                udp_preference_limit=req.udp_preference_limit, realm=req.realm,
+            )
+        except SspiError as exc:
+            # No KDC answered: the context decides (Kerberos fails, Negotiate offers NTLM).
+            step = context.kdc_failed(exc)
+            continue
         step = context.step(StepInput(kdc_reply=reply))
     return step
 

@@ -370,7 +370,11 @@ class Conversation:
                 f"The server accepted the request without its final {self.options.scheme} "
                 "token, so it did not prove its identity; pass mutual=False to accept that."
             )
-        if self.options.wants_mutual and not self.options.digest and not (
+        # Negotiate that settled on NTLM cannot authenticate the server (NTLM has no mutual
+        # authentication, and Windows reports none), just as package="NTLM" asks for none; the
+        # acceptor's mechListMIC, which the package verified, protected the negotiation.
+        ntlm = self.context.context.negotiated_info.name == "NTLM"
+        if self.options.wants_mutual and not self.options.digest and not ntlm and not (
             self.context.flags & IscReq.MUTUAL_AUTH
         ):
             raise MutualAuthFailed(

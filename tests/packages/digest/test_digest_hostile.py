@@ -125,7 +125,7 @@ def test_replay_to_another_handle_with_the_same_secret(digest: Digest) -> None:
     # A fresh nc from the genuine client still passes on a third handle.
     follow = client.next_authorization("GET")
     third = digest.http_server(nonce_secret=SECRET)
-    assert third.step(StepInput(follow.encode(), params=(b"GET", b"/dir/index.html", b""))
+    assert third.step(StepInput(follow, params=(b"GET", b"/dir/index.html", b""))
                       ).status is SecStatus.SEC_E_OK
 
 

@@ -27,6 +27,7 @@ message and recovers the stolen bytes from its output on the last two blocks.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import os
 import re
@@ -1045,6 +1046,7 @@ def enctype_from_name(name: str) -> int:
         ) from None
 
 
+@functools.lru_cache(maxsize=64)  # pure; called at every AcquireCredentialsHandle
 def parse_enctypes(value: str, default: tuple[int, ...] = SUPPORTED) -> tuple[int, ...]:
     """Parse an enctype list as krb5.conf writes it (``permitted_enctypes`` and friends).
 

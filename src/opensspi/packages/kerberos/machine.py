@@ -891,6 +891,15 @@ class KerberosContext(SecurityContext):
         self._accept_seq(number)
         return 0
 
+    def mech_list_mic(self, mech_types: bytes) -> bytes:
+        """SPNEGO's mechListMIC (RFC 4178 §5): a plain GSS MIC over the DER mechTypes. As in
+        MIT's SPNEGO (``gss_get_mic``), it uses and consumes the next sequence number."""
+        return self.make_signature((MessagePart(mech_types, sealed=False),), 0, None)
+
+    def verify_mech_list_mic(self, mech_types: bytes, mic: bytes) -> None:
+        """Verify the peer's mechListMIC (``gss_verify_mic``: it consumes the peer's number)."""
+        self.verify_signature((MessagePart(mech_types, sealed=False),), mic, None)
+
     def encrypt(self, parts: Sequence[MessagePart], qop: int, seq: int | None) -> Sealed:
         key = self._key()
         qop &= 0xFFFFFFFF

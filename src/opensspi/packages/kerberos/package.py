@@ -45,6 +45,7 @@ class KerberosPackage(SecurityPackage):
     ``ISC_REQ_USE_SESSION_KEY``), RFC 4121 message protection with sign-only buffers."""
 
     info = INFO
+    mech_oid = "1.2.840.113554.1.2.2"
 
     def acquire_credentials(
         self, principal: str | None, use: CredentialUse, auth_data: object | None

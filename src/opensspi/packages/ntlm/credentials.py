@@ -247,7 +247,7 @@ def user_database(source: UserDatabase | Mapping[str, str] | str | None) -> User
     if isinstance(source, UserDatabase):
         return source
     if isinstance(source, str):
-        return UserDatabase.from_file(source)
+        return _user_file(source)
     if source is not None:
         return UserDatabase.from_mapping(source)
     path = os.environ.get("NTLM_USER_FILE")
@@ -256,4 +256,25 @@ def user_database(source: UserDatabase | Mapping[str, str] | str | None) -> User
             "An NTLM acceptor needs accounts to check: pass users={...} or set NTLM_USER_FILE "
             "to a file of DOMAIN:USER:PASSWORD lines."
         )
-    return UserDatabase.from_file(path)
+    return _user_file(path)
+
+
+#: Parsed user files by path, with the (mtime, size, inode) they had when read.
+_USER_FILES: dict[str, tuple[tuple[int, int, int], UserDatabase]] = {}
+
+
+def _user_file(path: str) -> UserDatabase:
+    """:meth:`UserDatabase.from_file`, parsed again only when the file changed: servers written
+    for SSPI acquire a credential per connection, and hashing every account each time was
+    most of that cost."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return UserDatabase.from_file(path)  # raises NoCredentials with the reason
+    stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+    cached = _USER_FILES.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    database = UserDatabase.from_file(path)
+    _USER_FILES[path] = (stamp, database)
+    return database

@@ -211,6 +211,7 @@ class NtlmContext(SecurityContext):
         self._security_: SessionSecurity | None = None
         self._send_seq = 0
         self._recv_seq = 0
+        self._auth_had_mic = False
 
     # -- the handshake ----------------------------------------------------------------------
 
@@ -433,6 +434,7 @@ class NtlmContext(SecurityContext):
             offset = auth.mic_offset
             assert offset is not None
             packed = packed[:offset] + code + packed[offset + 16:]
+            self._auth_had_mic = True
         return packed, exported
 
     def _exchange_key(self, flags: int, key_exchange_key: bytes) -> tuple[bytes, bytes]:
@@ -561,6 +563,7 @@ class NtlmContext(SecurityContext):
                     "The AUTHENTICATE message's MIC does not match: the handshake messages "
                     "were altered in transit."
                 )
+            self._auth_had_mic = True
         self._finish(flags, exported, f"{auth.domain_name}\\{auth.user_name}")
         return Step(SecStatus.SEC_E_OK)
 
@@ -731,6 +734,41 @@ class NtlmContext(SecurityContext):
             return Unsealed((sec.unseal(self._recv_seq, data, token),))
         finally:
             self._recv_seq += 1
+
+    # -- SPNEGO's mechListMIC (MS-SPNG 3.1.5.1) -----------------------------------------
+
+    @property
+    def requires_mech_list_mic(self) -> bool:
+        """MS-SPNG 3.1.5.1: the mechListMIC is mandatory when the AUTHENTICATE_MESSAGE carried
+        a MIC (sent by this client, or received by this server)."""
+        return self._auth_had_mic
+
+    def mech_list_mic(self, mech_types: bytes) -> bytes:
+        """The mechListMIC: an NTLM signature over the DER mechTypes with the next outgoing
+        sequence number, after which the outgoing RC4 stream is re-keyed (MS-SPNG 3.1.5.1).
+
+        This is what pyspnego (``sign`` then ``_reset_ntlm_crypto_state``) and MIT's SPNEGO
+        over gss-ntlmssp (``gss_get_mic`` then the NTLMSSP reset-crypto option) do: the
+        sequence number stays consumed, only the RC4 key stream starts over, so the first
+        application message is sealed with a fresh RC4 state and sequence number 1.
+        """
+        signature = self.make_signature((MessagePart(mech_types, sealed=False),), 0, None)
+        sec = self._security_
+        assert sec is not None  # make_signature built it
+        sec.reset_rc4(outgoing=True)
+        return signature
+
+    def verify_mech_list_mic(self, mech_types: bytes, mic: bytes) -> None:
+        """Verify the peer's mechListMIC (consuming its sequence number), then re-key the
+        incoming RC4 stream, the mirror of :meth:`mech_list_mic`. Raises ``MessageAltered``."""
+        try:
+            self.verify_signature((MessagePart(mech_types, sealed=False),), mic, None)
+        except OutOfSequence as exc:
+            # The MIC's sequence number is fixed by the handshake: a wrong one is a forgery.
+            raise MessageAltered(f"The SPNEGO mechListMIC does not verify: {exc.message}") from None
+        sec = self._security_
+        assert sec is not None
+        sec.reset_rc4(outgoing=False)
 
     def split_stream(self, stream: bytes) -> tuple[bytes, bytes]:
         if len(stream) < SIGNATURE_SIZE:

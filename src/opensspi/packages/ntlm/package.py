@@ -44,6 +44,7 @@ class NtlmPackage(SecurityPackage):
     """``NTLM``: MS-NLMP client and server, NTLMv2 by default."""
 
     info = INFO
+    mech_oid = "1.3.6.1.4.1.311.2.2.10"
 
     def acquire_credentials(
         self, principal: str | None, use: CredentialUse, auth_data: object | None
