@@ -748,3 +748,10 @@ def test_keys_pickle_without_their_cache() -> None:
         assert clone == key
         assert not clone._derived.slots
         assert decrypt(clone, 24, encrypt(key, 24, b"y")) == b"y"
+
+
+def test_key_sizes_agree_with_the_profiles() -> None:
+    from opensspi.packages.kerberos.crypto import KEY_SIZES, SUPPORTED, profile
+
+    assert set(KEY_SIZES) == set(SUPPORTED)
+    assert all(profile(e).key_size == size for e, size in KEY_SIZES.items())

@@ -34,376 +34,152 @@ re-exports every name, so ``from opensspi.packages.kerberos.asn1 import ApReq`` 
 from __future__ import annotations
 
 from .ap import (
-    _AP_REP as _AP_REP,
-)
-from .ap import (
-    _AP_REQ as _AP_REQ,
-)
-from .ap import (
-    _ENC_AP_REP_PART as _ENC_AP_REP_PART,
-)
-from .ap import (
-    ApRep as ApRep,
-)
-from .ap import (
-    ApReq as ApReq,
-)
-from .ap import (
-    Authenticator as Authenticator,
-)
-from .ap import (
-    EncApRepPart as EncApRepPart,
+    _AP_REP,
+    _AP_REQ,
+    _ENC_AP_REP_PART,
+    ApRep,
+    ApReq,
+    Authenticator,
+    EncApRepPart,
 )
 from .basic import (
-    _ESCAPE_TABLE as _ESCAPE_TABLE,
-)
-from .basic import (
-    _ESCAPES as _ESCAPES,
-)
-from .basic import (
-    _UNESCAPES as _UNESCAPES,
-)
-from .basic import (
-    AuthorizationDataEntry as AuthorizationDataEntry,
-)
-from .basic import (
-    Checksum as Checksum,
-)
-from .basic import (
-    EncryptedData as EncryptedData,
-)
-from .basic import (
-    EncryptionKey as EncryptionKey,
-)
-from .basic import (
-    HostAddress as HostAddress,
-)
-from .basic import (
-    LastReqEntry as LastReqEntry,
-)
-from .basic import (
-    PAData as PAData,
-)
-from .basic import (
-    PrincipalName as PrincipalName,
-)
-from .basic import (
-    TransitedEncoding as TransitedEncoding,
-)
-from .basic import (
-    _ad_body as _ad_body,
-)
-from .basic import (
-    _address_body as _address_body,
-)
-from .basic import (
-    _addresses as _addresses,
-)
-from .basic import (
-    _authz as _authz,
-)
-from .basic import (
-    _checksum_body as _checksum_body,
-)
-from .basic import (
-    _enc as _enc,
-)
-from .basic import (
-    _enc_body as _enc_body,
-)
-from .basic import (
-    _escape as _escape,
-)
-from .basic import (
-    _key as _key,
-)
-from .basic import (
-    _key_body as _key_body,
-)
-from .basic import (
-    _last_req as _last_req,
-)
-from .basic import (
-    _opt_key as _opt_key,
-)
-from .basic import (
-    _opt_principal as _opt_principal,
-)
-from .basic import (
-    _padata_body as _padata_body,
-)
-from .basic import (
-    _padata_list as _padata_list,
-)
-from .basic import (
-    _principal as _principal,
-)
-from .basic import (
-    _principal_body as _principal_body,
-)
-from .basic import (
-    _transited as _transited,
-)
-from .basic import (
-    decode_authorization_data as decode_authorization_data,
-)
-from .basic import (
-    decode_method_data as decode_method_data,
-)
-from .basic import (
-    encode_authorization_data as encode_authorization_data,
-)
-from .basic import (
-    encode_method_data as encode_method_data,
-)
-from .basic import (
-    parse_principal as parse_principal,
+    _ESCAPE_TABLE,
+    _ESCAPES,
+    _UNESCAPES,
+    AuthorizationDataEntry,
+    Checksum,
+    EncryptedData,
+    EncryptionKey,
+    HostAddress,
+    LastReqEntry,
+    PAData,
+    PrincipalName,
+    TransitedEncoding,
+    _ad_body,
+    _address_body,
+    _addresses,
+    _authz,
+    _checksum_body,
+    _enc,
+    _enc_body,
+    _escape,
+    _key,
+    _key_body,
+    _last_req,
+    _opt_key,
+    _opt_principal,
+    _padata_body,
+    _padata_list,
+    _principal,
+    _principal_body,
+    _transited,
+    decode_authorization_data,
+    decode_method_data,
+    encode_authorization_data,
+    encode_method_data,
+    parse_principal,
 )
 from .codec import (
-    _app as _app,
-)
-from .codec import (
-    _app_body as _app_body,
-)
-from .codec import (
-    _bytes as _bytes,
-)
-from .codec import (
-    _check_int as _check_int,
-)
-from .codec import (
-    _Encodable as _Encodable,
-)
-from .codec import (
-    _flags as _flags,
-)
-from .codec import (
-    _int as _int,
-)
-from .codec import (
-    _items as _items,
-)
-from .codec import (
-    _no_field0 as _no_field0,
-)
-from .codec import (
-    _octets as _octets,
-)
-from .codec import (
-    _opt_int as _opt_int,
-)
-from .codec import (
-    _opt_octets as _opt_octets,
-)
-from .codec import (
-    _opt_str as _opt_str,
-)
-from .codec import (
-    _opt_time as _opt_time,
-)
-from .codec import (
-    _seq as _seq,
-)
-from .codec import (
-    _seq_of as _seq_of,
-)
-from .codec import (
-    _str as _str,
-)
-from .codec import (
-    _time as _time,
-)
-from .codec import (
-    _top as _top,
+    _app,
+    _app_body,
+    _bytes,
+    _check_int,
+    _Encodable,
+    _flags,
+    _int,
+    _items,
+    _no_field0,
+    _octets,
+    _opt_int,
+    _opt_octets,
+    _opt_str,
+    _opt_time,
+    _seq,
+    _seq_of,
+    _str,
+    _time,
+    _top,
 )
 from .cred import (
-    _ENC_KRB_CRED_PART as _ENC_KRB_CRED_PART,
-)
-from .cred import (
-    _KRB_CRED as _KRB_CRED,
-)
-from .cred import (
-    EncKrbCredPart as EncKrbCredPart,
-)
-from .cred import (
-    KrbCred as KrbCred,
-)
-from .cred import (
-    KrbCredInfo as KrbCredInfo,
-)
-from .cred import (
-    _cred_info as _cred_info,
+    _ENC_KRB_CRED_PART,
+    _KRB_CRED,
+    EncKrbCredPart,
+    KrbCred,
+    KrbCredInfo,
+    _cred_info,
 )
 from .error import (
-    _EXT_ERROR as _EXT_ERROR,
-)
-from .error import (
-    _KRB_ERROR as _KRB_ERROR,
-)
-from .error import (
-    KerbErrorData as KerbErrorData,
-)
-from .error import (
-    KerbExtError as KerbExtError,
-)
-from .error import (
-    KrbError as KrbError,
+    _EXT_ERROR,
+    _KRB_ERROR,
+    KerbErrorData,
+    KerbExtError,
+    KrbError,
 )
 from .gss import (
-    gss_unwrap_token as gss_unwrap_token,
-)
-from .gss import (
-    gss_wrap_token as gss_wrap_token,
+    gss_unwrap_token,
+    gss_wrap_token,
 )
 from .kdc import (
-    _ENC_AS_REP_PART as _ENC_AS_REP_PART,
-)
-from .kdc import (
-    _ENC_TGS_REP_PART as _ENC_TGS_REP_PART,
-)
-from .kdc import (
-    _REP_TYPES as _REP_TYPES,
-)
-from .kdc import (
-    _REQ_TYPES as _REQ_TYPES,
-)
-from .kdc import (
-    EncKdcRepPart as EncKdcRepPart,
-)
-from .kdc import (
-    KdcRep as KdcRep,
-)
-from .kdc import (
-    KdcReq as KdcReq,
-)
-from .kdc import (
-    KdcReqBody as KdcReqBody,
-)
-from .kdc import (
-    _message_tag as _message_tag,
-)
-from .kdc import (
-    _req_body as _req_body,
+    _ENC_AS_REP_PART,
+    _ENC_TGS_REP_PART,
+    _REP_TYPES,
+    _REQ_TYPES,
+    EncKdcRepPart,
+    KdcRep,
+    KdcReq,
+    KdcReqBody,
+    _message_tag,
+    _req_body,
 )
 from .numbers import (
-    AddressType as AddressType,
-)
-from .numbers import (
-    AdType as AdType,
-)
-from .numbers import (
-    ApOptions as ApOptions,
-)
-from .numbers import (
-    ChecksumType as ChecksumType,
-)
-from .numbers import (
-    EncryptionType as EncryptionType,
-)
-from .numbers import (
-    ErrorCode as ErrorCode,
-)
-from .numbers import (
-    KdcOptions as KdcOptions,
-)
-from .numbers import (
-    KerbErrorDataType as KerbErrorDataType,
-)
-from .numbers import (
-    MessageType as MessageType,
-)
-from .numbers import (
-    NameType as NameType,
-)
-from .numbers import (
-    PaDataType as PaDataType,
-)
-from .numbers import (
-    TicketFlags as TicketFlags,
+    AddressType,
+    AdType,
+    ApOptions,
+    ChecksumType,
+    EncryptionType,
+    ErrorCode,
+    KdcOptions,
+    KerbErrorDataType,
+    MessageType,
+    NameType,
+    PaDataType,
+    TicketFlags,
 )
 from .oids import (
-    KRB5_OID as KRB5_OID,
-)
-from .oids import (
-    MS_KRB5_OID as MS_KRB5_OID,
-)
-from .oids import (
-    PVNO as PVNO,
-)
-from .oids import (
-    TOK_ID_AP_REP as TOK_ID_AP_REP,
-)
-from .oids import (
-    TOK_ID_AP_REQ as TOK_ID_AP_REQ,
-)
-from .oids import (
-    TOK_ID_KRB_ERROR as TOK_ID_KRB_ERROR,
-)
-from .oids import (
-    TOK_ID_TGT_REP as TOK_ID_TGT_REP,
-)
-from .oids import (
-    TOK_ID_TGT_REQ as TOK_ID_TGT_REQ,
-)
-from .oids import (
-    U2U_OID as U2U_OID,
+    KRB5_OID,
+    MS_KRB5_OID,
+    PVNO,
+    TOK_ID_AP_REP,
+    TOK_ID_AP_REQ,
+    TOK_ID_KRB_ERROR,
+    TOK_ID_TGT_REP,
+    TOK_ID_TGT_REQ,
+    U2U_OID,
 )
 from .padata import (
-    EtypeInfo2Entry as EtypeInfo2Entry,
-)
-from .padata import (
-    EtypeInfoEntry as EtypeInfoEntry,
-)
-from .padata import (
-    PaEncTsEnc as PaEncTsEnc,
-)
-from .padata import (
-    PaPacRequest as PaPacRequest,
-)
-from .padata import (
-    _etype_info2_body as _etype_info2_body,
-)
-from .padata import (
-    decode_etype_info as decode_etype_info,
-)
-from .padata import (
-    decode_etype_info2 as decode_etype_info2,
-)
-from .padata import (
-    encode_etype_info as encode_etype_info,
-)
-from .padata import (
-    encode_etype_info2 as encode_etype_info2,
+    EtypeInfo2Entry,
+    EtypeInfoEntry,
+    PaEncTsEnc,
+    PaPacRequest,
+    _etype_info2_body,
+    decode_etype_info,
+    decode_etype_info2,
+    encode_etype_info,
+    encode_etype_info2,
 )
 from .tickets import (
-    _AUTHENTICATOR as _AUTHENTICATOR,
-)
-from .tickets import (
-    _ENC_TICKET_PART as _ENC_TICKET_PART,
-)
-from .tickets import (
-    _TICKET as _TICKET,
-)
-from .tickets import (
-    EncTicketPart as EncTicketPart,
-)
-from .tickets import (
-    Ticket as Ticket,
-)
-from .tickets import (
-    _ticket as _ticket,
-)
-from .tickets import (
-    _ticket_body as _ticket_body,
-)
-from .tickets import (
-    _tickets as _tickets,
+    _AUTHENTICATOR,
+    _ENC_TICKET_PART,
+    _TICKET,
+    EncTicketPart,
+    Ticket,
+    _ticket,
+    _ticket_body,
+    _tickets,
 )
 from .u2u import (
-    KerbTgtReply as KerbTgtReply,
-)
-from .u2u import (
-    KerbTgtRequest as KerbTgtRequest,
+    KerbTgtReply,
+    KerbTgtRequest,
 )
 
 __all__ = [
@@ -416,6 +192,23 @@ __all__ = [
     "TOK_ID_TGT_REP",
     "TOK_ID_TGT_REQ",
     "U2U_OID",
+    "_AP_REP",
+    "_AP_REQ",
+    "_AUTHENTICATOR",
+    "_ENC_AP_REP_PART",
+    "_ENC_AS_REP_PART",
+    "_ENC_KRB_CRED_PART",
+    "_ENC_TGS_REP_PART",
+    "_ENC_TICKET_PART",
+    "_ESCAPES",
+    "_ESCAPE_TABLE",
+    "_EXT_ERROR",
+    "_KRB_CRED",
+    "_KRB_ERROR",
+    "_REP_TYPES",
+    "_REQ_TYPES",
+    "_TICKET",
+    "_UNESCAPES",
     "AdType",
     "AddressType",
     "ApOptions",
@@ -459,6 +252,50 @@ __all__ = [
     "Ticket",
     "TicketFlags",
     "TransitedEncoding",
+    "_Encodable",
+    "_ad_body",
+    "_address_body",
+    "_addresses",
+    "_app",
+    "_app_body",
+    "_authz",
+    "_bytes",
+    "_check_int",
+    "_checksum_body",
+    "_cred_info",
+    "_enc",
+    "_enc_body",
+    "_escape",
+    "_etype_info2_body",
+    "_flags",
+    "_int",
+    "_items",
+    "_key",
+    "_key_body",
+    "_last_req",
+    "_message_tag",
+    "_no_field0",
+    "_octets",
+    "_opt_int",
+    "_opt_key",
+    "_opt_octets",
+    "_opt_principal",
+    "_opt_str",
+    "_opt_time",
+    "_padata_body",
+    "_padata_list",
+    "_principal",
+    "_principal_body",
+    "_req_body",
+    "_seq",
+    "_seq_of",
+    "_str",
+    "_ticket",
+    "_ticket_body",
+    "_tickets",
+    "_time",
+    "_top",
+    "_transited",
     "decode_authorization_data",
     "decode_etype_info",
     "decode_etype_info2",
