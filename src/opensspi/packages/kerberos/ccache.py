@@ -53,6 +53,7 @@ from typing import Literal
 
 from ...errors import DecodeError, InvalidParameter, NoCredentials, UnsupportedFunction
 from .config import DEFAULT_CCACHE_NAME, DEFAULT_KCM_SOCKET, Krb5Config, expand_path
+from .parsed import digest, parsed
 
 __all__ = [
     "CONFIG_REALM",
@@ -390,8 +391,6 @@ class Ccache:
             raise NoCredentials(
                 f"Cannot read the credential cache {os.fspath(path)}: {exc.strerror or exc}."
             ) from None
-        from .parsed import digest, parsed
-
         return parsed("ccache", (os.fspath(path), digest(data)), lambda: cls.parse(data))
 
     def save(self, path: str | os.PathLike[str]) -> None:

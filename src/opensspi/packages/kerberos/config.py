@@ -39,6 +39,7 @@ from typing import ClassVar, Literal, TypeVar
 
 from ...constants import SecStatus
 from ...errors import SspiError
+from .parsed import digest, parsed
 
 __all__ = [
     "DEFAULT_CCACHE_NAME",
@@ -513,8 +514,6 @@ def _content_key(paths: Sequence[str]) -> tuple[tuple[str, bytes | None], ...] |
     """What ``Profile.load(paths)`` depends on: each file's path and SHA-256 (None when it is
     missing), or None when it reads other files too (include directives, directories) or a
     file cannot be read (then ``Profile.load`` reports it)."""
-    from .parsed import digest
-
     key: list[tuple[str, bytes | None]] = []
     for path in paths:
         if os.path.isdir(path):
@@ -732,8 +731,6 @@ class Krb5Config:
         key = _content_key(chosen)
         if key is None:
             return cls.from_profile(Profile.load(chosen))
-        from .parsed import parsed
-
         # Unchanged files (same bytes, no include directives): the same immutable config.
         return parsed("krb5.conf", key, lambda: cls.from_profile(Profile.load(chosen)))
 

@@ -71,6 +71,7 @@ from ...provider import (
 )
 from ...statemachine import Choice, Machine
 from . import gss, legacy
+from .acceptor import OpenedTickets, ReplayCache, decrypt_ticket_keyed, decrypt_u2u_ticket
 from .asn1 import (
     KRB5_OID,
     MS_KRB5_OID,
@@ -100,9 +101,21 @@ from .asn1 import (
     gss_unwrap_token,
     gss_wrap_token,
 )
+from .credentials import KerberosCredential, delegated_credential
 from .crypto import IovPart, Key, decrypt, encrypt, profile, random_key
 from .gss import Direction, SequenceWindow
+from .kdc import (
+    KdcLogonDenied,
+    forwarded_tgt,
+    get_tgt,
+    krb_error_to_sspi,
+    service_ticket,
+    user_to_user,
+)
+from .names import Principal
 from .pac import SECPKG_ATTR_PAC_INFO, PacInfo, PacRefused, verify_ticket_pac
+from .policy import check_ticket_enctypes, peer_subkey
+from .tickets import ServiceTicket
 
 # RFC 4120 §7.5.1 key usages used here.
 USAGE_AP_REQ_AUTH = 11
@@ -236,7 +249,6 @@ class KerberosContext(SecurityContext):
         self, info: PackageInfo, credential: object, is_client: bool, request: int,
         target: str | None, env: Environment,
     ) -> None:
-        from .credentials import KerberosCredential
 
         assert isinstance(credential, KerberosCredential)
         self.info = info
@@ -391,7 +403,6 @@ class KerberosContext(SecurityContext):
     # -- client ----------------------------------------------------------------------------
 
     def _client_start(self, payload: bytes) -> Choice[State, Step]:
-        from .kdc import forwarded_tgt, service_ticket
 
         if not self._target:
             raise WrongPrincipal(
@@ -425,8 +436,6 @@ class KerberosContext(SecurityContext):
 
     def _client_tgt_rep(self, payload: bytes) -> Choice[State, Step]:
         """KRB_TGT_REP: the server's TGT; get a ticket encrypted in its session key."""
-        from .kdc import forwarded_tgt, user_to_user
-        from .names import Principal
 
         reply = KerbTgtReply.from_der(classify(payload).body)
         held = Principal(reply.ticket.sname, reply.ticket.realm)
@@ -469,7 +478,6 @@ class KerberosContext(SecurityContext):
         return Choice(Step(SecStatus.SEC_I_CONTINUE_NEEDED, kdc_request=request), State.AWAIT_KDC)
 
     def _send_ap_req(self, ticket: object, forwarded: object | None) -> Choice[State, Step]:
-        from .tickets import ServiceTicket
 
         assert isinstance(ticket, ServiceTicket)
         env = self._env
@@ -533,7 +541,6 @@ class KerberosContext(SecurityContext):
     def _krb_cred(self, tgt: object, key: Key) -> bytes:
         """KRB-CRED carrying the forwarded TGT, encrypted with the ticket session key, usage 14
         (RFC 4121 §4.1.1.1; MIT and Windows use the session key)."""
-        from .tickets import ServiceTicket
 
         assert isinstance(tgt, ServiceTicket)
         info = KrbCredInfo(
@@ -558,7 +565,6 @@ class KerberosContext(SecurityContext):
         return cred.to_der()
 
     def _client_ap_rep(self, payload: bytes) -> Step:
-        from .policy import peer_subkey
 
         token = self._token(payload)
         rep = ApRep.from_der(token.body)
@@ -591,7 +597,6 @@ class KerberosContext(SecurityContext):
         return Step(SecStatus.SEC_E_OK)
 
     def _client_krb_error(self, payload: bytes) -> Step:
-        from .kdc import krb_error_to_sspi
 
         error = KrbError.from_der(classify(payload).body)
         raise krb_error_to_sspi(error, client=None, server=self._server_name, realm=None)
@@ -600,7 +605,6 @@ class KerberosContext(SecurityContext):
 
     def _server_tgt_req(self, payload: bytes) -> Choice[State, Step]:
         """KRB_TGT_REQ: answer with this acceptor's own TGT (getting one first if needed)."""
-        from .kdc import get_tgt
 
         KerbTgtRequest.from_der(classify(payload).body)
         cred = self._cred
@@ -624,7 +628,6 @@ class KerberosContext(SecurityContext):
 
     def _server_advance(self, reply: bytes | None) -> Choice[State, Step]:
         """Run the acceptor's AS exchange to its next request, or send the KRB_TGT_REP."""
-        from .tickets import ServiceTicket
 
         assert self._exchange is not None
         try:
@@ -643,8 +646,6 @@ class KerberosContext(SecurityContext):
     def _u2u_session_key(self) -> Key:
         """The session key of the TGT this acceptor handed out (or holds, for a client that
         got it another way)."""
-        from .kdc import KdcLogonDenied
-        from .tickets import ServiceTicket
 
         tgt = self._u2u_tgt
         cred = self._cred
@@ -661,9 +662,6 @@ class KerberosContext(SecurityContext):
         return tgt.session_key
 
     def _server_ap_req(self, payload: bytes) -> Choice[State, Step]:
-        from .acceptor import OpenedTickets, ReplayCache, decrypt_ticket_keyed, decrypt_u2u_ticket
-        from .kdc import KdcLogonDenied
-        from .policy import check_ticket_enctypes, peer_subkey
 
         token = self._token(payload)
         if token.framed and token.oid is not None:
@@ -802,7 +800,6 @@ class KerberosContext(SecurityContext):
             )
 
     def _accept_delegation(self, data: bytes, session: Key, enc_ticket: object) -> None:
-        from .credentials import delegated_credential
 
         cred = KrbCred.from_der(data)
         try:
@@ -1007,7 +1004,6 @@ class KerberosContext(SecurityContext):
 def _verified_pac(part: EncTicketPart, key: Key) -> PacInfo | None:
     """The ticket's PAC, verified with the key that opened the ticket (``pac`` module): a
     malformed PAC is SEC_E_INVALID_TOKEN, an untrustworthy one SEC_E_LOGON_DENIED."""
-    from .kdc import KdcLogonDenied
 
     client = part.cname.to_text(part.crealm)
     try:
