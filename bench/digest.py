@@ -69,8 +69,9 @@ from opensspi.packages.digest.credentials import (
     DigestCredential,
 )
 from opensspi.packages.digest.crypto import Algorithm, Cipher, Qop
-from opensspi.packages.digest.machine import ASC_REQ_HTTP, DigestServerContext
+from opensspi.packages.digest.machine import ASC_REQ_HTTP
 from opensspi.packages.digest.security import MAX_MAXBUF
+from opensspi.packages.digest.server import DigestServerContext
 from opensspi.provider import AuthIdentity, Environment, StepInput
 
 try:

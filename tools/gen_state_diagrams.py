@@ -21,7 +21,7 @@ from opensspi.statemachine import mermaid  # noqa: E402
 TABLES = (
     ("NTLM", "src/opensspi/packages/ntlm/machine.py", ntlm.TRANSITIONS),
     ("Kerberos", "src/opensspi/packages/kerberos/machine.py", kerberos.TRANSITIONS),
-    ("Digest", "src/opensspi/packages/digest/machine.py", digest.TABLE),
+    ("Digest", "src/opensspi/packages/digest/machine.py", digest.TRANSITIONS),
     ("Negotiate", "src/opensspi/packages/negotiate/machine.py", negotiate.TRANSITIONS),
 )
 

@@ -85,15 +85,12 @@ from opensspi.constants import (
 )
 from opensspi.errors import SspiError
 from opensspi.handles import ctxt_record
+from opensspi.packages.digest.client import DigestClientContext
 from opensspi.packages.digest.credentials import DigestAcceptorConfig, DigestClientOptions
 from opensspi.packages.digest.crypto import Algorithm, Cipher, Qop
 from opensspi.packages.digest.legacy import LEGACY_CIPHERS, STRONG_CIPHERS
-from opensspi.packages.digest.machine import (
-    ASC_REQ_HTTP,
-    ISC_REQ_HTTP,
-    DigestClientContext,
-    DigestServerContext,
-)
+from opensspi.packages.digest.machine import ASC_REQ_HTTP, ISC_REQ_HTTP
+from opensspi.packages.digest.server import DigestServerContext
 from opensspi.provider import AuthIdentity, StepInput
 
 pytestmark = pytest.mark.interop

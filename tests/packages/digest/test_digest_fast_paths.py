@@ -19,8 +19,8 @@ from opensspi.constants import CredentialUse, IscReq, SecStatus
 from opensspi.errors import DecodeError, SspiError
 from opensspi.packages.digest import DigestPackage
 from opensspi.packages.digest import crypto as c
+from opensspi.packages.digest.client import DigestClientContext
 from opensspi.packages.digest.crypto import Algorithm, Qop
-from opensspi.packages.digest.machine import DigestClientContext
 from opensspi.packages.digest.messages import (
     HttpChallenge,
     HttpResponse,

@@ -16,18 +16,11 @@ from opensspi.buffers import ChannelBindings, SecBuffer, SecBufferDesc
 from opensspi.constants import AscReq, CredentialUse, IscReq, IscRet, SecBufferType, SecStatus
 from opensspi.errors import SspiError
 from opensspi.packages.digest import DigestPackage
+from opensspi.packages.digest.client import DigestClientContext
 from opensspi.packages.digest.credentials import DigestAcceptorConfig
 from opensspi.packages.digest.crypto import Algorithm, Cipher, Qop
 from opensspi.packages.digest.legacy import LEGACY_CIPHERS
-from opensspi.packages.digest.machine import (
-    TABLE,
-    DigestClientContext,
-    DigestServerContext,
-    Input,
-    Mode,
-    NextRequest,
-    State,
-)
+from opensspi.packages.digest.machine import TRANSITIONS, Input, Mode, State
 from opensspi.packages.digest.messages import (
     AuthenticationInfo,
     HttpChallenge,
@@ -36,6 +29,8 @@ from opensspi.packages.digest.messages import (
     SaslChallenge,
     SaslResponse,
 )
+from opensspi.packages.digest.server import DigestServerContext
+from opensspi.packages.digest.session import NextRequest
 from opensspi.protection import make_signature
 from opensspi.provider import AuthIdentity, MessagePart, StepInput
 from opensspi.statemachine import mermaid
@@ -129,17 +124,17 @@ def test_every_state_input_pair_is_legal_or_fails_the_context(
         later = raises(SecStatus.SEC_E_CONTEXT_EXPIRED, lambda: ctx.step(StepInput()))
         assert "cannot be used" in later.message
         return
-    assert (state, event) in TABLE
-    assert ctx.state is TABLE[(state, event)][1]
+    assert (state, event) in TRANSITIONS
+    assert ctx.state is TRANSITIONS[(state, event)][1]
     assert result.status in (SecStatus.SEC_E_OK, SecStatus.SEC_I_CONTINUE_NEEDED)
 
 
 def test_table_shape_and_diagram() -> None:
-    assert all(s is not State.FAILED for (s, _) in TABLE)
-    diagram = mermaid(TABLE)
+    assert all(s is not State.FAILED for (s, _) in TRANSITIONS)
+    diagram = mermaid(TRANSITIONS)
     assert diagram.startswith("stateDiagram-v2")
     assert "SASL_EXPECT_RSPAUTH --> SASL_CLIENT_DONE: RSPAUTH" in diagram
-    assert diagram.count("\n") == len(TABLE)
+    assert diagram.count("\n") == len(TRANSITIONS)
 
 
 # -- malformed tokens at the context boundary --------------------------------------------------

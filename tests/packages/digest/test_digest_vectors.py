@@ -10,18 +10,16 @@ import pytest
 from opensspi.constants import AscReq, CredentialUse, IscReq, IscRet, SecStatus
 from opensspi.packages.digest import DigestPackage
 from opensspi.packages.digest import crypto as c
+from opensspi.packages.digest.client import DigestClientContext
 from opensspi.packages.digest.credentials import DigestAcceptorConfig, DigestCredential
 from opensspi.packages.digest.crypto import Algorithm, Cipher, Qop
-from opensspi.packages.digest.machine import (
-    ASC_REQ_HTTP,
-    DigestClientContext,
-    DigestServerContext,
-)
+from opensspi.packages.digest.machine import ASC_REQ_HTTP
 from opensspi.packages.digest.messages import (
     HttpResponse,
     parse_http_challenges,
 )
 from opensspi.packages.digest.security import LayerKeys, SecurityLayer
+from opensspi.packages.digest.server import DigestServerContext
 from opensspi.provider import AuthIdentity, Environment, StepInput
 
 from .conftest import load_vectors

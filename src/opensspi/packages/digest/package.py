@@ -13,8 +13,9 @@ from ...provider import (
     SecurityContext,
     SecurityPackage,
 )
+from .client import DigestClientContext
 from .credentials import DigestCredential, acquire
-from .machine import DigestClientContext, DigestServerContext
+from .server import DigestServerContext
 
 
 def _digest_credential(credential: Credential) -> DigestCredential:
