@@ -2,8 +2,10 @@
 
 Rules of this file:
 
-- It holds the :class:`State` and :class:`Input` enums, the single table :data:`TRANSITIONS`, the
-  handlers the table names, and the initiator and acceptor contexts. A context's state is
+- It holds the :class:`State` and :class:`Input` enums, the single table :data:`TRANSITIONS`
+  and the handlers the table names. The contexts that drive it are ``client.py`` and
+  ``server.py``, on the shared ``context.py``; ``session.py`` holds the HTTP session and the
+  SASL exchange state. A context's state is
   changed only by ``Machine.fire`` on this table; a pair missing from it raises and leaves the
   context ``FAILED``.
 - It does no parsing, hashing or ciphering of its own: wire formats are in ``messages.py``,
