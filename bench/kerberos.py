@@ -172,16 +172,16 @@ def pyasn1_ap_req_spec() -> tuple[Any, str]:
 def der_section() -> Section:
     """DER decode/encode of MIT's 1427-byte delegated AP-REQ."""
     data = real_token(AP_REQ_VECTOR)
-    message = ApReq.from_der(data)
-    if message.to_der() != data:
+    message = ApReq.parse(data)
+    if message.build() != data:
         raise SystemExit("opensspi does not re-encode the AP-REQ byte for byte")
     result = Section(
         {
-            "opensspi-decode": lambda: ApReq.from_der(data),
-            "opensspi-encode": message.to_der,
+            "opensspi-decode": lambda: ApReq.parse(data),
+            "opensspi-encode": message.build,
             "opensspi-encode-full": lambda: dataclasses.replace(
                 message, ticket=dataclasses.replace(message.ticket)
-            ).to_der(),
+            ).build(),
         }
     )
     result.notes.append(f"input: {AP_REQ_VECTOR!r}, {len(data)} bytes")

@@ -312,8 +312,8 @@ def test_spnego_wrapped_ntlm_and_checks_through_the_wrapping(
     init = spnego.NegTokenInit(mech_types=(spnego.NTLMSSP_OID,), mech_token=negotiate).to_token()
     resp = spnego.NegTokenResp(neg_state=spnego.NegState.ACCEPT_INCOMPLETE,
                                supported_mech=spnego.NTLMSSP_OID,
-                               response_token=challenge).to_der()
-    final = spnego.NegTokenResp(response_token=authenticate).to_der()
+                               response_token=challenge).build()
+    final = spnego.NegTokenResp(response_token=authenticate).build()
     report = inspect_json(
         capsys, "Authorization: Negotiate " + base64.b64encode(final).decode(),
         "--password", "Pa55-word",

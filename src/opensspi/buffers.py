@@ -164,7 +164,7 @@ class ChannelBindings:
         return cls(application_data=bytes(data))
 
     @classmethod
-    def unpack(cls, data: bytes) -> ChannelBindings:
+    def parse(cls, data: bytes) -> ChannelBindings:
         """Parse the 32-byte SEC_CHANNEL_BINDINGS header and the areas it points to.
 
         Raises:
@@ -195,7 +195,7 @@ class ChannelBindings:
             area(d_len, d_off, "application data"),
         )
 
-    def pack(self) -> bytes:
+    def build(self) -> bytes:
         """Serialize as SEC_CHANNEL_BINDINGS (header then the three areas)."""
         off = _CB_HEADER.size
         i_off = off

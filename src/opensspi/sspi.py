@@ -236,7 +236,7 @@ def _step_input(pInput: SecBufferDesc | None) -> StepInput:  # noqa: N803
         if kind == SecBufferType.TOKEN and token is None:
             token = buf.buffer
         elif kind == SecBufferType.CHANNEL_BINDINGS:
-            bindings = ChannelBindings.unpack(buf.buffer)
+            bindings = ChannelBindings.parse(buf.buffer)
         elif kind == SecBufferType.PKG_PARAMS:
             params.append(buf.buffer)
     return StepInput(token=token, channel_bindings=bindings, params=tuple(params))

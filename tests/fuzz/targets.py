@@ -126,9 +126,9 @@ def _ntlm_messages() -> Fuzz:
     from opensspi.packages.ntlm import messages as m
 
     def call(data: bytes) -> None:
-        for parse in (m.message_type, m.NegotiateMessage.unpack, m.ChallengeMessage.unpack,
-                      m.AuthenticateMessage.unpack, m.TargetInfo.unpack,
-                      m.NtlmV2ClientChallenge.unpack):
+        for parse in (m.message_type, m.NegotiateMessage.parse, m.ChallengeMessage.parse,
+                      m.AuthenticateMessage.parse, m.TargetInfo.parse,
+                      m.NtlmV2ClientChallenge.parse):
             with contextlib.suppress(PARSER):
                 parse(data)
 
@@ -204,12 +204,12 @@ def _der() -> Fuzz:
 def _kerberos_asn1() -> Fuzz:
     from opensspi.packages.kerberos import asn1 as k
 
-    parsers = [getattr(k, name).from_der for name in (
+    parsers = [getattr(k, name).parse for name in (
         "ApReq", "ApRep", "KrbError", "AsRep", "TgsRep", "EncTicketPart", "Authenticator",
         "EncApRepPart", "KrbCred", "EncKrbCredPart", "EncAsRepPart", "EncTgsRepPart", "Ticket",
         "AsReq", "TgsReq", "EncryptedData", "PAData", "EtypeInfo2", "KerbTgtReply",
         "KerbTgtRequest",
-    ) if hasattr(getattr(k, name, None), "from_der")]
+    ) if hasattr(getattr(k, name, None), "parse")]
     parsers.append(k.gss_unwrap_token)
 
     def call(data: bytes) -> None:
@@ -238,7 +238,7 @@ def _kerberos_acceptor_parts() -> tuple[Any, datetime, bytes]:
                for key in realm["keys"]["host/server.test.local"]]
     path = Path(tempfile.mkdtemp(prefix="opensspi-fuzz-")) / "host.keytab"
     Keytab(tuple(entries)).save(path)
-    at = Authenticator.from_der(
+    at = Authenticator.parse(
         bytes.fromhex(ap["gss krb5 initiator #0 AP-REQ Authenticator"]["hex"])).ctime
     return str(path), at, bytes.fromhex(ap["gss krb5 initiator #0"]["hex"])
 

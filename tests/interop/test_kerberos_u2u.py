@@ -112,19 +112,19 @@ def test_alice_to_bob_through_the_mit_kdc(mit_realm: MitRealm, config: Krb5Confi
     assert client.session_key == server.session_key
     # The wire: the TGT in the TGT-REP is the additional ticket of the TGS-REQ the MIT KDC
     # answered, with ENC-TKT-IN-SKEY; the ticket it issued is in that TGT's session key.
-    tgt = k.KerbTgtReply.from_der(k.gss_unwrap_token(tokens[1])[2]).ticket
+    tgt = k.KerbTgtReply.parse(k.gss_unwrap_token(tokens[1])[2]).ticket
     assert tgt.sname.name_string == ("krbtgt", mit_realm.realm)
-    u2u = [(k.KdcReq.from_der(req), rep) for req, rep in kdc_log
+    u2u = [(k.KdcReq.parse(req), rep) for req, rep in kdc_log
            if req[:1] == b"\x6c"
-           and k.KdcReq.from_der(req).req_body.kdc_options & k.KdcOptions.ENC_TKT_IN_SKEY]
+           and k.KdcReq.parse(req).req_body.kdc_options & k.KdcOptions.ENC_TKT_IN_SKEY]
     assert len(u2u) == 1
     request, reply = u2u[0]
     assert request.req_body.additional_tickets is not None
     assert request.req_body.additional_tickets[0].raw == tgt.raw
     assert request.req_body.sname == k.PrincipalName(1, ("bob",))
     assert reply[:1] == b"\x6d"  # a TGS-REP, not a KRB-ERROR
-    issued = k.KdcRep.from_der(reply).ticket
-    ap_req = k.ApReq.from_der(k.gss_unwrap_token(tokens[2])[2])
+    issued = k.KdcRep.parse(reply).ticket
+    ap_req = k.ApReq.parse(k.gss_unwrap_token(tokens[2])[2])
     assert ap_req.ap_options & k.ApOptions.USE_SESSION_KEY and ap_req.ticket.raw == issued.raw
     assert issued.enc_part.kvno is None  # not a keytab key: a session key has no version
     # Per-message protection both ways, sign-only buffers included.

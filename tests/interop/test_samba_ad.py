@@ -235,7 +235,7 @@ def test_rc4_ticket_and_hmac_md5_pac_signature(samba_dc: SambaDc) -> None:
                              auth_data=alice(samba_dc, allow_rc4=True))
     token = client.step()
     assert token is not None
-    ticket = k.ApReq.from_der(k.gss_unwrap_token(token)[2]).ticket
+    ticket = k.ApReq.parse(k.gss_unwrap_token(token)[2]).ticket
     assert ticket.enc_part.etype == 23
     server = opensspi.server("Kerberos", auth_data=KerberosAuthData(
         acceptor_keytab=f"FILE:{samba_dc.rc4_keytab}", config=config(samba_dc), allow_rc4=True))
@@ -284,9 +284,9 @@ def _service_key(dc: SambaDc, etype: int) -> Key:
 def _retouch_pac(dc: SambaDc, token: bytes, change: object) -> bytes:
     """The AP-REQ ``token`` with its ticket's PAC replaced by ``change(pac_bytes, key)``."""
     oid, tok_id, body = k.gss_unwrap_token(token)
-    ap_req = k.ApReq.from_der(body)
+    ap_req = k.ApReq.parse(body)
     key = _service_key(dc, ap_req.ticket.enc_part.etype)
-    part = k.EncTicketPart.from_der(decrypt(key, 2, ap_req.ticket.enc_part.cipher))
+    part = k.EncTicketPart.parse(decrypt(key, 2, ap_req.ticket.enc_part.cipher))
     assert part.authorization_data is not None
     entries = []
     for entry in part.authorization_data:
@@ -299,9 +299,9 @@ def _retouch_pac(dc: SambaDc, token: bytes, change: object) -> bytes:
             entry = k.AuthorizationDataEntry(entry.ad_type, k.encode_authorization_data(inner))
         entries.append(entry)
     part = dataclasses.replace(part, authorization_data=tuple(entries))
-    sealed = dataclasses.replace(ap_req.ticket.enc_part, cipher=encrypt(key, 2, part.to_der()))
+    sealed = dataclasses.replace(ap_req.ticket.enc_part, cipher=encrypt(key, 2, part.build()))
     ticket = dataclasses.replace(ap_req.ticket, enc_part=sealed)
-    return k.gss_wrap_token(oid, tok_id, dataclasses.replace(ap_req, ticket=ticket).to_der())
+    return k.gss_wrap_token(oid, tok_id, dataclasses.replace(ap_req, ticket=ticket).build())
 
 
 def _resign(raw: bytes, key: Key) -> bytes:

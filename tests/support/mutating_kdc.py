@@ -129,24 +129,24 @@ class MutatingKdc:
         reply = self.honest(request)
         if reply[:1] not in (b"\x6b", b"\x6d"):  # not an AS-REP/TGS-REP: leave errors alone
             return reply
-        rep = KdcRep.from_der(reply)
+        rep = KdcRep.parse(reply)
         if self.mode is Mode.OTHER_SERVICE:
             if reply[:1] != b"\x6d":
                 return reply
             old = rep.ticket
             ticket = Ticket(tkt_vno=old.tkt_vno, realm=old.realm, enc_part=old.enc_part,
                             sname=PrincipalName(old.sname.name_type, ("host", "evil.test")))
-            return replace(rep, ticket=ticket).to_der()
+            return replace(rep, ticket=ticket).build()
         if self.mode is Mode.OTHER_REALM:
-            return replace(rep, crealm="EVIL.TEST").to_der()
-        return replace(rep, cname=PrincipalName(rep.cname.name_type, ("mallory",))).to_der()
+            return replace(rep, crealm="EVIL.TEST").build()
+        return replace(rep, cname=PrincipalName(rep.cname.name_type, ("mallory",))).build()
 
     def _other_nonce(self, request: bytes) -> bytes:
         if request[:1] != b"\x6a":  # only an AS-REQ can be re-sent with another nonce
             return self.honest(request)
-        req = KdcReq.from_der(request)
+        req = KdcReq.parse(request)
         body = replace(req.req_body, nonce=(req.req_body.nonce + 1) & 0x7FFFFFFF)
-        return self.honest(replace(req, req_body=body).to_der())
+        return self.honest(replace(req, req_body=body).build())
 
     def udp_datagrams(self, request: bytes) -> list[bytes]:
         mode = self.mode

@@ -248,7 +248,7 @@ def tcp_exchange(server: KdcServer, payload: bytes, *, timeout: float = 5.0) -> 
 def framed_error(data: bytes) -> k.KrbError:
     (length,) = struct.unpack(">I", data[:4])
     assert len(data) == 4 + length
-    return k.KrbError.from_der(data[4:])
+    return k.KrbError.parse(data[4:])
 
 
 def test_tcp_reserved_length_bit_and_oversized_requests(kdc: MiniKdc) -> None:
@@ -259,7 +259,7 @@ def test_tcp_reserved_length_bit_and_oversized_requests(kdc: MiniKdc) -> None:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
             udp.settimeout(5)
             udp.sendto(bytes(1001), ("127.0.0.1", server.port))
-            assert k.KrbError.from_der(udp.recv(65536)).error_code == 61
+            assert k.KrbError.parse(udp.recv(65536)).error_code == 61
         assert server.stats.too_long == 3
 
 
@@ -270,7 +270,7 @@ def test_malformed_requests_get_krb_err_generic(kdc: MiniKdc, served: KdcServer)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
         udp.settimeout(5)
         udp.sendto(b"\x6a\x03\x02\x01\x05", ("127.0.0.1", served.port))
-        assert k.KrbError.from_der(udp.recv(65536)).error_code == 60
+        assert k.KrbError.parse(udp.recv(65536)).error_code == 60
     assert served.stats.errors == 0
 
 
@@ -378,23 +378,23 @@ def as_req(*, cname: str = "alice", sname: str = f"krbtgt/{REALM}", realm: str =
         sname=k.PrincipalName.from_text(sname), till=till or T0 + timedelta(hours=20),
         nonce=nonce, etype=etypes,
     )
-    return k.KdcReq(msg_type=10, padata=padata, req_body=body).to_der()
+    return k.KdcReq(msg_type=10, padata=padata, req_body=body).build()
 
 
 def timestamp(key: Key, when: datetime) -> k.PAData:
-    plain = k.PaEncTsEnc(when.replace(microsecond=0), when.microsecond).to_der()
+    plain = k.PaEncTsEnc(when.replace(microsecond=0), when.microsecond).build()
     enc = k.EncryptedData(etype=key.enctype, cipher=encrypt(key, 1, plain))
-    return k.PAData(2, enc.to_der())
+    return k.PAData(2, enc.build())
 
 
 def error_of(reply: bytes) -> k.KrbError:
-    assert reply[:1] == b"\x7e", k.KdcRep.from_der(reply)
-    return k.KrbError.from_der(reply)
+    assert reply[:1] == b"\x7e", k.KdcRep.parse(reply)
+    return k.KrbError.parse(reply)
 
 
 def open_as_rep(reply: bytes, key: Key) -> tuple[k.KdcRep, k.EncKdcRepPart]:
-    rep = k.KdcRep.from_der(reply)
-    return rep, k.EncKdcRepPart.from_der(decrypt(key, 3, rep.enc_part.cipher))
+    rep = k.KdcRep.parse(reply)
+    return rep, k.EncKdcRepPart.parse(decrypt(key, 3, rep.enc_part.cipher))
 
 
 def tgs_req(
@@ -419,13 +419,13 @@ def tgs_req(
         subkey=None if subkey is None else k.EncryptionKey(subkey.enctype, subkey.contents),
     )
     ap_req = k.ApReq(ticket=tgt.ticket, authenticator=k.EncryptedData(
-        etype=session.enctype, cipher=encrypt(session, 7, auth.to_der())))
-    return k.KdcReq(msg_type=12, padata=(k.PAData(1, ap_req.to_der()),), req_body=body).to_der()
+        etype=session.enctype, cipher=encrypt(session, 7, auth.build())))
+    return k.KdcReq(msg_type=12, padata=(k.PAData(1, ap_req.build()),), req_body=body).build()
 
 
 def open_tgs_rep(reply: bytes, key: Key, usage: int = 8) -> tuple[k.KdcRep, k.EncKdcRepPart]:
-    rep = k.KdcRep.from_der(reply)
-    return rep, k.EncKdcRepPart.from_der(decrypt(key, usage, rep.enc_part.cipher))
+    rep = k.KdcRep.parse(reply)
+    return rep, k.EncKdcRepPart.parse(decrypt(key, usage, rep.enc_part.cipher))
 
 
 def test_as_requires_preauth_with_etype_info2(core: MiniKdc) -> None:
@@ -453,7 +453,7 @@ def test_as_with_timestamp(core: MiniKdc) -> None:
                                                    k.PrincipalName(2, ("krbtgt", REALM)))
     assert rep.enc_part.etype == 17 and rep.enc_part.kvno == 1
     assert [p.padata_type for p in rep.padata or ()] == [19]
-    tgt = k.EncTicketPart.from_der(
+    tgt = k.EncTicketPart.parse(
         decrypt(core.key(f"krbtgt/{REALM}"), 2, rep.ticket.enc_part.cipher))
     assert tgt.key == part.key and tgt.cname == rep.cname and tgt.flags == part.flags
 
@@ -540,8 +540,8 @@ def test_tgs_checks(core: MiniKdc, env: Environment, clock: Clock) -> None:
     not_a_tgt = run_exchange(service_ticket(credential(core, env), principal(WEB), env),
                              send_to(core))
     assert code(tgs_req(not_a_tgt, WEB)) == 35
-    no_pa = k.KdcReq(msg_type=12, req_body=k.KdcReq.from_der(tgs_req(tgt, WEB)).req_body)
-    assert code(no_pa.to_der()) == 16
+    no_pa = k.KdcReq(msg_type=12, req_body=k.KdcReq.parse(tgs_req(tgt, WEB)).req_body)
+    assert code(no_pa.build()) == 16
     clock.now = T0 + timedelta(hours=11)
     assert code(tgs_req(tgt, WEB, when=clock.now)) == 32
 
@@ -582,7 +582,7 @@ def test_user_to_user_tickets(core: MiniKdc, env: Environment) -> None:
     ticket = run_exchange(user_to_user(alice, principal("bob"), bob_tgt.ticket, env),
                           send_to(core))
     assert ticket.ticket.enc_part.kvno is None
-    part = k.EncTicketPart.from_der(
+    part = k.EncTicketPart.parse(
         decrypt(bob_tgt.session_key, 2, ticket.ticket.enc_part.cipher))
     assert part.cname == k.PrincipalName(1, ("alice",)) and part.key.keyvalue == (
         ticket.session_key.contents)
@@ -697,9 +697,9 @@ RECORDED = _recorded_requests()
 
 def _answers(reply: bytes) -> None:
     if reply[:1] == b"\x7e":
-        k.KrbError.from_der(reply)
+        k.KrbError.parse(reply)
     else:
-        k.KdcRep.from_der(reply)
+        k.KdcRep.parse(reply)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -101,9 +101,9 @@ def _padata(entries: tuple[k.PAData, ...] | None, secrets: KerberosSecrets | Non
                         "length": len(pa.padata_value)}
         try:
             if pa.padata_type == k.PaDataType.PA_TGS_REQ:
-                item["ap_req"] = ap_req(k.ApReq.from_der(pa.padata_value), None)
+                item["ap_req"] = ap_req(k.ApReq.parse(pa.padata_value), None)
             elif pa.padata_type == k.PaDataType.PA_ENC_TIMESTAMP:
-                item["enc_timestamp"] = enc_data(k.EncryptedData.from_der(pa.padata_value))
+                item["enc_timestamp"] = enc_data(k.EncryptedData.parse(pa.padata_value))
             elif pa.padata_type == k.PaDataType.PA_ETYPE_INFO2:
                 item["etype_info2"] = [
                     {"etype": etype(e.etype),
@@ -112,7 +112,7 @@ def _padata(entries: tuple[k.PAData, ...] | None, secrets: KerberosSecrets | Non
                     for e in k.decode_etype_info2(pa.padata_value)
                 ]
             elif pa.padata_type == k.PaDataType.PA_PAC_REQUEST:
-                item["include_pac"] = k.PaPacRequest.from_der(pa.padata_value).include_pac
+                item["include_pac"] = k.PaPacRequest.parse(pa.padata_value).include_pac
         except DecodeError as exc:
             item["decode_error"] = str(exc)
         out.append(item)
@@ -161,7 +161,7 @@ def _decrypt_ap_req(req: k.ApReq, keytab: Keytab) -> Report:
     if plain is None:
         return {"ticket": f"decryption failed: no key of {service} in the keytab opens the "
                           "ticket (integrity check failed)"}
-    part = k.EncTicketPart.from_der(plain)
+    part = k.EncTicketPart.parse(plain)
     out: Report = {"ticket": {
         "flags": flags(part.flags, k.TicketFlags),
         "key": _key(part.key),
@@ -178,7 +178,7 @@ def _decrypt_ap_req(req: k.ApReq, keytab: Keytab) -> Report:
     }}
     session = Key(part.key.keytype, part.key.keyvalue)
     try:
-        auth = k.Authenticator.from_der(decrypt(session, 11, req.authenticator.cipher))
+        auth = k.Authenticator.parse(decrypt(session, 11, req.authenticator.cipher))
     except SspiError:
         out["authenticator"] = "decryption failed: the ticket's session key does not open it"
         return out
@@ -240,14 +240,14 @@ def inspect_kerberos(data: bytes, secrets: KerberosSecrets | None = None) -> Rep
     """Decode a raw Kerberos message (its first byte picks the type). Raises DecodeError."""
     tag = data[0] if data else 0
     if tag == 0x6E:
-        return ap_req(k.ApReq.from_der(data), secrets)
+        return ap_req(k.ApReq.parse(data), secrets)
     if tag == 0x6F:
-        ap_rep = k.ApRep.from_der(data)
+        ap_rep = k.ApRep.parse(data)
         return {"type": "Kerberos AP-REP (RFC 4120 5.5.2)", "pvno": ap_rep.pvno,
                 "msg_type": named(ap_rep.msg_type, k.MessageType),
                 "enc_part": enc_data(ap_rep.enc_part)}
     if tag in (0x6A, 0x6C):
-        req = k.KdcReq.from_der(data)
+        req = k.KdcReq.parse(data)
         body = req.req_body
         return {
             "type": f"Kerberos {_TAG_NAMES[tag]} (RFC 4120 5.4.1)",
@@ -271,7 +271,7 @@ def inspect_kerberos(data: bytes, secrets: KerberosSecrets | None = None) -> Rep
             },
         }
     if tag in (0x6B, 0x6D):
-        rep = k.KdcRep.from_der(data)
+        rep = k.KdcRep.parse(data)
         return {
             "type": f"Kerberos {_TAG_NAMES[tag]} (RFC 4120 5.4.2)",
             "pvno": rep.pvno,
@@ -283,9 +283,9 @@ def inspect_kerberos(data: bytes, secrets: KerberosSecrets | None = None) -> Rep
             "enc_part": enc_data(rep.enc_part),
         }
     if tag == 0x7E:
-        return krb_error(k.KrbError.from_der(data))
+        return krb_error(k.KrbError.parse(data))
     if tag == 0x76:
-        cred = k.KrbCred.from_der(data)
+        cred = k.KrbCred.parse(data)
         return {"type": "Kerberos KRB-CRED (RFC 4120 5.8)", "pvno": cred.pvno,
                 "tickets": [ticket(t) for t in cred.tickets], "enc_part": enc_data(cred.enc_part)}
     raise DecodeError(f"Not a Kerberos message: first byte 0x{tag:02x}.")

@@ -46,7 +46,7 @@ def _time(stamp: int) -> str:
 
 def _ticket_etype(cred: CcacheCredential) -> str:
     try:
-        return enctype_name(Ticket.from_der(cred.ticket).enc_part.etype)
+        return enctype_name(Ticket.parse(cred.ticket).enc_part.etype)
     except DecodeError:
         return "(ticket not decodable)"
 

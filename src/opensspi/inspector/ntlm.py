@@ -61,7 +61,7 @@ def filetime(value: int) -> str:
 def _version(version: Version | None) -> Report | None:
     if version is None:
         return None
-    return {"product": f"{version.major}.{version.minor}.{version.build}",
+    return {"product": f"{version.major}.{version.minor}.{version.product_build}",
             "ntlm_revision": version.revision}
 
 
@@ -86,7 +86,7 @@ def inspect_ntlm(data: bytes, secrets: NtlmSecrets | None = None) -> Report:
     """Decode one NTLM message. Raises DecodeError when it is malformed."""
     kind = message_type(data)
     if kind == MessageType.NtLmNegotiate:
-        neg = NegotiateMessage.unpack(data)
+        neg = NegotiateMessage.parse(data)
         return {
             "type": "NTLM NEGOTIATE_MESSAGE (MS-NLMP 2.2.1.1)",
             "length": len(data),
@@ -96,7 +96,7 @@ def inspect_ntlm(data: bytes, secrets: NtlmSecrets | None = None) -> Report:
             "version": _version(neg.version),
         }
     if kind == MessageType.NtLmChallenge:
-        chal = ChallengeMessage.unpack(data)
+        chal = ChallengeMessage.parse(data)
         return {
             "type": "NTLM CHALLENGE_MESSAGE (MS-NLMP 2.2.1.2)",
             "length": len(data),
@@ -106,7 +106,7 @@ def inspect_ntlm(data: bytes, secrets: NtlmSecrets | None = None) -> Report:
             "target_info": None if chal.target_info is None else av_pairs(chal.target_info),
             "version": _version(chal.version),
         }
-    auth = AuthenticateMessage.unpack(data)
+    auth = AuthenticateMessage.parse(data)
     report: Report = {
         "type": "NTLM AUTHENTICATE_MESSAGE (MS-NLMP 2.2.1.3)",
         "length": len(data),
@@ -130,7 +130,7 @@ def _nt_response(value: bytes) -> Report:
         return {"kind": "empty (anonymous)"}
     if len(value) <= 24:
         return {"kind": "NTLMv1", "length": len(value), "response": Hex(value)}
-    blob = NtlmV2ClientChallenge.unpack(value[16:])
+    blob = NtlmV2ClientChallenge.parse(value[16:])
     return {
         "kind": "NTLMv2 (MS-NLMP 2.2.2.8)",
         "length": len(value),
@@ -153,7 +153,7 @@ def _checks(auth: AuthenticateMessage, secrets: NtlmSecrets) -> Report:
     if secrets.challenge is None:
         out["nt_proof_str"] = "not checked: pass the CHALLENGE message (--challenge)"
         return out
-    server_challenge = ChallengeMessage.unpack(secrets.challenge).server_challenge
+    server_challenge = ChallengeMessage.parse(secrets.challenge).server_challenge
     user = secrets.user if secrets.user is not None else auth.user_name
     domain = secrets.domain if secrets.domain is not None else auth.domain_name
     secret: str | bytes = secrets.nt_hash if secrets.nt_hash is not None else (

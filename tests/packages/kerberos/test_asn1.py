@@ -228,10 +228,10 @@ def test_round_trip(cls: type[Any], strategy: st.SearchStrategy[Any]) -> None:
     @settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
     @given(strategy)
     def check(message: Any) -> None:
-        encoded = message.to_der()
-        decoded = cls.from_der(encoded)
+        encoded = message.build()
+        decoded = cls.parse(encoded)
         assert decoded == message
-        assert decoded.to_der() == encoded
+        assert decoded.build() == encoded
 
     check()
 
@@ -259,24 +259,24 @@ def test_sequence_of_helpers(
 # ---------------------------------------------------------------------------------------------
 
 PARSERS: dict[str, Callable[[bytes], bytes]] = {
-    "AS-REQ": lambda d: k.KdcReq.from_der(d).to_der(),
-    "TGS-REQ": lambda d: k.KdcReq.from_der(d).to_der(),
-    "AS-REP": lambda d: k.KdcRep.from_der(d).to_der(),
-    "TGS-REP": lambda d: k.KdcRep.from_der(d).to_der(),
-    "KRB-ERROR": lambda d: k.KrbError.from_der(d).to_der(),
-    "AP-REQ": lambda d: k.ApReq.from_der(d).to_der(),
-    "AP-REP": lambda d: k.ApRep.from_der(d).to_der(),
-    "KRB-CRED": lambda d: k.KrbCred.from_der(d).to_der(),
-    "EncTicketPart": lambda d: k.EncTicketPart.from_der(d).to_der(),
-    "EncKDCRepPart": lambda d: k.EncKdcRepPart.from_der(d).to_der(),
-    "Authenticator": lambda d: k.Authenticator.from_der(d).to_der(),
-    "EncAPRepPart": lambda d: k.EncApRepPart.from_der(d).to_der(),
-    "EncKrbCredPart": lambda d: k.EncKrbCredPart.from_der(d).to_der(),
-    "PA-ENC-TS-ENC": lambda d: k.PaEncTsEnc.from_der(d).to_der(),
-    "EncryptedData": lambda d: k.EncryptedData.from_der(d).to_der(),
+    "AS-REQ": lambda d: k.KdcReq.parse(d).build(),
+    "TGS-REQ": lambda d: k.KdcReq.parse(d).build(),
+    "AS-REP": lambda d: k.KdcRep.parse(d).build(),
+    "TGS-REP": lambda d: k.KdcRep.parse(d).build(),
+    "KRB-ERROR": lambda d: k.KrbError.parse(d).build(),
+    "AP-REQ": lambda d: k.ApReq.parse(d).build(),
+    "AP-REP": lambda d: k.ApRep.parse(d).build(),
+    "KRB-CRED": lambda d: k.KrbCred.parse(d).build(),
+    "EncTicketPart": lambda d: k.EncTicketPart.parse(d).build(),
+    "EncKDCRepPart": lambda d: k.EncKdcRepPart.parse(d).build(),
+    "Authenticator": lambda d: k.Authenticator.parse(d).build(),
+    "EncAPRepPart": lambda d: k.EncApRepPart.parse(d).build(),
+    "EncKrbCredPart": lambda d: k.EncKrbCredPart.parse(d).build(),
+    "PA-ENC-TS-ENC": lambda d: k.PaEncTsEnc.parse(d).build(),
+    "EncryptedData": lambda d: k.EncryptedData.parse(d).build(),
     "METHOD-DATA": lambda d: k.encode_method_data(k.decode_method_data(d)),
     "ETYPE-INFO2": lambda d: k.encode_etype_info2(k.decode_etype_info2(d)),
-    "KERB-PA-PAC-REQUEST": lambda d: k.PaPacRequest.from_der(d).to_der(),
+    "KERB-PA-PAC-REQUEST": lambda d: k.PaPacRequest.parse(d).build(),
     "GSS-token": lambda d: k.gss_wrap_token(*k.gss_unwrap_token(d)),
 }
 REAL = KDC + AP
@@ -307,13 +307,13 @@ def test_real_ap_req_every_prefix_refused(entry: dict[str, Any]) -> None:
     data = bytes.fromhex(entry["hex"])
     for size in range(len(data)):
         with pytest.raises(DecodeError):
-            k.ApReq.from_der(data[:size])
+            k.ApReq.parse(data[:size])
     with pytest.raises(DecodeError, match="trailing"):
-        k.ApReq.from_der(data + b"\x00")
+        k.ApReq.parse(data + b"\x00")
 
 
 def test_real_kinit_exchange() -> None:
-    error = k.KrbError.from_der(vector("kinit #0 KRB-ERROR"))
+    error = k.KrbError.parse(vector("kinit #0 KRB-ERROR"))
     assert error.error_code == k.ErrorCode.KDC_ERR_PREAUTH_REQUIRED
     assert error.realm == "TEST.LOCAL"
     assert error.sname == k.PrincipalName(k.NameType.NT_SRV_INST, ("krbtgt", "TEST.LOCAL"))
@@ -323,29 +323,29 @@ def test_real_kinit_exchange() -> None:
     assert k.PaDataType.PA_ENC_TIMESTAMP in methods
     assert error.ntstatus() is None and error.error_data() is None
 
-    request = k.KdcReq.from_der(vector("kinit #1 AS-REQ"))
+    request = k.KdcReq.parse(vector("kinit #1 AS-REQ"))
     assert request.msg_type == k.MessageType.KRB_AS_REQ
     body = request.req_body
     assert body.kdc_options == k.KdcOptions.FORWARDABLE | k.KdcOptions.RENEWABLE_OK
     assert body.kdc_options == 0x40000010
     assert body.cname == k.PrincipalName(1, ("alice",))
-    reply = k.KdcRep.from_der(vector("kinit #1 AS-REP"))
+    reply = k.KdcRep.parse(vector("kinit #1 AS-REP"))
     assert reply.ticket.sname.to_text(reply.ticket.realm) == "krbtgt/TEST.LOCAL@TEST.LOCAL"
-    part = k.EncKdcRepPart.from_der(vector("kinit #1 AS-REP EncKDCRepPart"))
+    part = k.EncKdcRepPart.parse(vector("kinit #1 AS-REP EncKDCRepPart"))
     assert part.application_tag == 26  # MIT sends EncTGSRepPart in an AS-REP (5.4.2)
     assert part.flags & k.TicketFlags.INITIAL and part.flags & k.TicketFlags.PRE_AUTHENT
     assert part.nonce == body.nonce
-    ticket = k.EncTicketPart.from_der(vector("kinit #1 AS-REP ticket EncTicketPart"))
+    ticket = k.EncTicketPart.parse(vector("kinit #1 AS-REP ticket EncTicketPart"))
     assert ticket.key == part.key
 
 
 def test_real_errors() -> None:
-    failed = k.KrbError.from_der(vector("kinit-wrong-password #3 KRB-ERROR"))
+    failed = k.KrbError.parse(vector("kinit-wrong-password #3 KRB-ERROR"))
     assert failed.error_code == k.ErrorCode.KDC_ERR_PREAUTH_FAILED
-    unknown = k.KrbError.from_der(vector("kinit-unknown-client #4 KRB-ERROR"))
+    unknown = k.KrbError.parse(vector("kinit-unknown-client #4 KRB-ERROR"))
     assert unknown.error_code == k.ErrorCode.KDC_ERR_C_PRINCIPAL_UNKNOWN
     assert unknown.e_data is None and unknown.method_data() is None
-    service = k.KrbError.from_der(vector("unknown-service #7 KRB-ERROR"))
+    service = k.KrbError.parse(vector("unknown-service #7 KRB-ERROR"))
     assert service.error_code == k.ErrorCode.KDC_ERR_S_PRINCIPAL_UNKNOWN
 
 
@@ -362,9 +362,9 @@ def test_req_body_raw_is_what_mit_checksummed() -> None:
     # sent. HMAC-SHA1-96 with Kc = DK(key, usage | 0x99) (RFC 3961 5.3, RFC 3962).
     scaffold = _make_vectors()
     for label in ("krb5 #5", "delegate #6"):
-        request = k.KdcReq.from_der(vector(f"{label} TGS-REQ"))
+        request = k.KdcReq.parse(vector(f"{label} TGS-REQ"))
         entry = BY_NAME[f"{label} TGS-REQ PA-TGS-REQ Authenticator"]
-        authenticator = k.Authenticator.from_der(bytes.fromhex(entry["hex"]))
+        authenticator = k.Authenticator.parse(bytes.fromhex(entry["hex"]))
         assert authenticator.cksum is not None
         assert authenticator.cksum.cksumtype == k.ChecksumType.HMAC_SHA1_96_AES256
         kc = scaffold.derive(bytes.fromhex(entry["key"]["hex"]), struct.pack(">I", 6) + b"\x99")
@@ -379,25 +379,25 @@ def test_real_ap_exchange_with_delegation() -> None:
         token, expect_oid=k.KRB5_OID, expect_tok_id=k.TOK_ID_AP_REQ
     )
     assert (oid, tok_id) == (k.KRB5_OID, k.TOK_ID_AP_REQ)
-    request = k.ApReq.from_der(body)
+    request = k.ApReq.parse(body)
     assert request.ap_options == int(k.ApOptions.MUTUAL_REQUIRED) == 0x20000000
     assert request.ticket.raw in body
     assert request.ticket.sname.to_text() == "host/server.test.local"
-    authenticator = k.Authenticator.from_der(
+    authenticator = k.Authenticator.parse(
         vector("gss delegate initiator #0 AP-REQ Authenticator")
     )
     assert authenticator.cksum is not None and authenticator.cksum.cksumtype == 0x8003
     assert authenticator.subkey is not None and authenticator.seq_number is not None
-    cred = k.KrbCred.from_der(vector("gss delegate initiator #0 AP-REQ delegated"))
+    cred = k.KrbCred.parse(vector("gss delegate initiator #0 AP-REQ delegated"))
     (forwarded,) = cred.tickets
     assert forwarded.sname.name_string == ("krbtgt", "TEST.LOCAL")
-    info = k.EncKrbCredPart.from_der(
+    info = k.EncKrbCredPart.parse(
         vector("gss delegate initiator #0 AP-REQ delegated EncKrbCredPart")
     ).ticket_info[0]
     assert info.flags is not None and info.flags & k.TicketFlags.FORWARDED
     reply = k.gss_unwrap_token(vector("gss delegate acceptor #1"), expect_tok_id=k.TOK_ID_AP_REP)
-    assert k.ApRep.from_der(reply[2]).enc_part.etype == 18
-    part = k.EncApRepPart.from_der(vector("gss delegate acceptor #1 AP-REP EncAPRepPart"))
+    assert k.ApRep.parse(reply[2]).enc_part.etype == 18
+    part = k.EncApRepPart.parse(vector("gss delegate acceptor #1 AP-REP EncAPRepPart"))
     assert (part.ctime, part.cusec) == (authenticator.ctime, authenticator.cusec)
     assert part.subkey is not None  # MIT's acceptor always sends one (reference A.1)
     with pytest.raises(DecodeError, match="TOK_ID"):
@@ -409,7 +409,7 @@ def test_real_ap_exchange_with_delegation() -> None:
 def test_real_dce_style_is_unframed() -> None:
     assert vector("gss dce initiator #0 AP-REQ")[0] == 0x6E
     assert (
-        k.EncApRepPart.from_der(vector("gss dce initiator #2 AP-REP EncAPRepPart")).subkey is None
+        k.EncApRepPart.parse(vector("gss dce initiator #2 AP-REP EncAPRepPart")).subkey is None
     )
 
 
@@ -419,7 +419,7 @@ def test_real_dce_style_is_unframed() -> None:
 
 
 def sample_ap_req() -> k.ApReq:
-    return k.ApReq.from_der(vector("gss krb5 initiator #0 AP-REQ"))
+    return k.ApReq.parse(vector("gss krb5 initiator #0 AP-REQ"))
 
 
 def test_flag_conventions() -> None:
@@ -431,7 +431,7 @@ def test_flag_conventions() -> None:
     encoded = k.ApReq(
         ap_options=k.ApOptions.MUTUAL_REQUIRED, ticket=sample_ap_req().ticket,
         authenticator=k.EncryptedData(etype=18, cipher=b""),
-    ).to_der()  # fmt: skip
+    ).build()  # fmt: skip
     assert bytes.fromhex("a20703050020000000") in encoded
 
 
@@ -445,76 +445,76 @@ def test_flag_conventions() -> None:
 )
 def test_ap_req_constraints(mutate: Callable[[bytes], bytes], message: str) -> None:
     with pytest.raises(DecodeError, match=message):
-        k.ApReq.from_der(mutate(vector("gss krb5 initiator #0 AP-REQ")))
+        k.ApReq.parse(mutate(vector("gss krb5 initiator #0 AP-REQ")))
 
 
 def test_kdc_req_application_tag_must_match_msg_type() -> None:
     data = bytearray(vector("kinit #0 AS-REQ"))
     data[0] = 0x6C  # TGS-REQ tag around an AS-REQ
     with pytest.raises(DecodeError, match="msg-type"):
-        k.KdcReq.from_der(bytes(data))
+        k.KdcReq.parse(bytes(data))
     data[0] = 0x6B
     with pytest.raises(DecodeError, match="expected"):
-        k.KdcReq.from_der(bytes(data))
+        k.KdcReq.parse(bytes(data))
     with pytest.raises(InvalidParameter):
-        dataclasses.replace(k.KdcReq.from_der(vector("kinit #0 AS-REQ")), msg_type=11).to_der()
+        dataclasses.replace(k.KdcReq.parse(vector("kinit #0 AS-REQ")), msg_type=11).build()
 
 
 def test_padata_fields_start_at_one() -> None:
-    good = k.PAData(2, b"x").to_der()
+    good = k.PAData(2, b"x").build()
     assert good == bytes.fromhex("300aa103020102a2030401 78".replace(" ", ""))
     bad = der.encode_fields(((0, der.encode_integer(2)), (2, der.encode_octet_string(b"x"))))
     with pytest.raises(DecodeError, match=r"unknown field \[0\]"):
-        k.PAData.from_der(bad)
+        k.PAData.parse(bad)
 
 
 def test_raw_is_kept_and_replace_reencodes() -> None:
     request = sample_ap_req()
     ticket = request.ticket
-    assert ticket.to_der() == ticket.raw
+    assert ticket.build() == ticket.raw
     changed = dataclasses.replace(ticket, realm="OTHER.REALM")
     assert changed.raw != ticket.raw and b"OTHER.REALM" in changed.raw
-    assert k.Ticket.from_der(changed.raw) == changed
-    body = k.KdcReq.from_der(vector("krb5 #5 TGS-REQ")).req_body
+    assert k.Ticket.parse(changed.raw) == changed
+    body = k.KdcReq.parse(vector("krb5 #5 TGS-REQ")).req_body
     rebuilt = dataclasses.replace(body, nonce=body.nonce ^ 1)
     assert rebuilt.raw != body.raw
-    assert k.KdcReqBody.from_der(body.raw) == body
+    assert k.KdcReqBody.parse(body.raw) == body
 
 
 def test_secrets_not_in_repr() -> None:
     key = k.EncryptionKey(18, b"\x11" * 32)
     assert "11" not in repr(key) and "32 bytes" in repr(key)
-    part = k.EncKdcRepPart.from_der(vector("kinit #1 AS-REP EncKDCRepPart"))
+    part = k.EncKdcRepPart.parse(vector("kinit #1 AS-REP EncKDCRepPart"))
     assert part.key.keyvalue.hex() not in repr(part)
     assert part.key.keyvalue not in repr(part).encode()
 
 
 def test_enc_kdc_rep_part_tags() -> None:
-    part = k.EncKdcRepPart.from_der(vector("kinit #1 AS-REP EncKDCRepPart"))
+    part = k.EncKdcRepPart.parse(vector("kinit #1 AS-REP EncKDCRepPart"))
     as_part = dataclasses.replace(part, application_tag=25)
-    assert as_part.to_der()[0] == 0x79
-    assert k.EncKdcRepPart.from_der(as_part.to_der()) == as_part
+    assert as_part.build()[0] == 0x79
+    assert k.EncKdcRepPart.parse(as_part.build()) == as_part
     with pytest.raises(InvalidParameter):
-        dataclasses.replace(part, application_tag=27).to_der()
+        dataclasses.replace(part, application_tag=27).build()
 
 
 def test_ntstatus_from_e_data() -> None:
-    ext = k.KerbExtError(0xC0000234).pack()  # STATUS_ACCOUNT_LOCKED_OUT
+    ext = k.KerbExtError(0xC0000234).build()  # STATUS_ACCOUNT_LOCKED_OUT
     assert ext == bytes.fromhex("340200c0 00000000 01000000".replace(" ", ""))
-    base = k.KrbError.from_der(vector("kinit-unknown-client #4 KRB-ERROR"))
-    error_data = k.KerbErrorData(k.KerbErrorDataType.KERB_ERR_TYPE_EXTENDED, ext).to_der()
+    base = k.KrbError.parse(vector("kinit-unknown-client #4 KRB-ERROR"))
+    error_data = k.KerbErrorData(k.KerbErrorDataType.KERB_ERR_TYPE_EXTENDED, ext).build()
     extended = dataclasses.replace(base, e_data=error_data)
-    assert k.KrbError.from_der(extended.to_der()).ntstatus() == 0xC0000234
+    assert k.KrbError.parse(extended.build()).ntstatus() == 0xC0000234
     in_pw_salt = k.encode_method_data([k.PAData(k.PaDataType.PA_PW_SALT, ext)])
     assert dataclasses.replace(base, e_data=in_pw_salt).ntstatus() == 0xC0000234
-    not_valid = k.KerbExtError(0xC0000234, flags=0).pack()
-    invalid = k.KerbErrorData(3, not_valid).to_der()
+    not_valid = k.KerbExtError(0xC0000234, flags=0).build()
+    invalid = k.KerbErrorData(3, not_valid).build()
     assert dataclasses.replace(base, e_data=invalid).ntstatus() is None
     assert dataclasses.replace(base, e_data=b"junk").ntstatus() is None
-    skew = k.KerbErrorData(k.KerbErrorDataType.KERB_AP_ERR_TYPE_SKEW_RECOVERY).to_der()
+    skew = k.KerbErrorData(k.KerbErrorDataType.KERB_AP_ERR_TYPE_SKEW_RECOVERY).build()
     assert dataclasses.replace(base, e_data=skew).error_data() == k.KerbErrorData(2)
     with pytest.raises(DecodeError):
-        k.KerbExtError.unpack(b"\x00" * 11)
+        k.KerbExtError.parse(b"\x00" * 11)
 
 
 @pytest.mark.parametrize(
@@ -563,13 +563,13 @@ def test_gss_framing() -> None:
 # ---------------------------------------------------------------------------------------------
 
 DECODERS: list[Callable[[bytes], object]] = [
-    k.PrincipalName.from_der, k.EncryptionKey.from_der, k.EncryptedData.from_der,
-    k.Checksum.from_der, k.PAData.from_der, k.HostAddress.from_der,
-    k.AuthorizationDataEntry.from_der, k.Ticket.from_der, k.KdcReqBody.from_der,
-    k.KdcReq.from_der, k.KdcRep.from_der, k.EncKdcRepPart.from_der, k.EncTicketPart.from_der,
-    k.ApReq.from_der, k.Authenticator.from_der, k.ApRep.from_der, k.EncApRepPart.from_der,
-    k.KrbError.from_der, k.KrbCred.from_der, k.EncKrbCredPart.from_der, k.PaEncTsEnc.from_der,
-    k.EtypeInfo2Entry.from_der, k.PaPacRequest.from_der, k.KerbErrorData.from_der,
+    k.PrincipalName.parse, k.EncryptionKey.parse, k.EncryptedData.parse,
+    k.Checksum.parse, k.PAData.parse, k.HostAddress.parse,
+    k.AuthorizationDataEntry.parse, k.Ticket.parse, k.KdcReqBody.parse,
+    k.KdcReq.parse, k.KdcRep.parse, k.EncKdcRepPart.parse, k.EncTicketPart.parse,
+    k.ApReq.parse, k.Authenticator.parse, k.ApRep.parse, k.EncApRepPart.parse,
+    k.KrbError.parse, k.KrbCred.parse, k.EncKrbCredPart.parse, k.PaEncTsEnc.parse,
+    k.EtypeInfo2Entry.parse, k.PaPacRequest.parse, k.KerbErrorData.parse,
     k.decode_method_data, k.decode_etype_info2, k.decode_etype_info,
     k.decode_authorization_data, k.gss_unwrap_token,
 ]  # fmt: skip
@@ -604,4 +604,4 @@ def test_mutated_real_tokens_only_decode_error(
 
 def test_bytes_like_input() -> None:
     data = vector("gss krb5 initiator #0 AP-REQ")
-    assert k.ApReq.from_der(bytearray(data)) == k.ApReq.from_der(memoryview(data))  # type: ignore[arg-type]
+    assert k.ApReq.parse(bytearray(data)) == k.ApReq.parse(memoryview(data))  # type: ignore[arg-type]

@@ -56,7 +56,7 @@ def _clean_replay_cache() -> Iterator[None]:
 
 
 def _capture_time() -> datetime:
-    return Authenticator.from_der(bytes.fromhex(AP[f"{NAME} AP-REQ Authenticator"]["hex"])).ctime
+    return Authenticator.parse(bytes.fromhex(AP[f"{NAME} AP-REQ Authenticator"]["hex"])).ctime
 
 
 def _keytab(tmp_path: Path, *names: str) -> str:
@@ -82,12 +82,12 @@ def _server(keytab: str, at: datetime, **data: object) -> opensspi.Context:
 def _with_sname(token: bytes, service: str) -> bytes:
     """The same AP-REQ with the ticket's clear-text sname rewritten (nothing else changes)."""
     oid, tok_id, body = gss_unwrap_token(token)
-    ap_req = ApReq.from_der(body)
+    ap_req = ApReq.parse(body)
     old = ap_req.ticket
     ticket = Ticket(tkt_vno=old.tkt_vno, realm=old.realm,
                     sname=PrincipalName(old.sname.name_type, (service, "server.test.local")),
                     enc_part=old.enc_part)
-    return gss_wrap_token(oid, tok_id, replace(ap_req, ticket=ticket).to_der())
+    return gss_wrap_token(oid, tok_id, replace(ap_req, ticket=ticket).build())
 
 
 def test_replay_with_a_rewritten_sname_is_refused(tmp_path: Path) -> None:
@@ -257,20 +257,20 @@ def _aes_pair(kdc: MiniKdc, tmp_path: Path, allow_rc4: bool,
 
 def _rewrite_authenticator_subkey(token: bytes, session: Key, subkey: Key) -> bytes:
     oid, tok_id, body = gss_unwrap_token(token)
-    ap_req = ApReq.from_der(body)
-    auth = Authenticator.from_der(decrypt(session, 11, ap_req.authenticator.cipher))
+    ap_req = ApReq.parse(body)
+    auth = Authenticator.parse(decrypt(session, 11, ap_req.authenticator.cipher))
     auth = replace(auth, subkey=EncryptionKey(subkey.enctype, subkey.contents))
-    enc = EncryptedData(etype=session.enctype, cipher=encrypt(session, 11, auth.to_der()))
-    return gss_wrap_token(oid, tok_id, replace(ap_req, authenticator=enc).to_der())
+    enc = EncryptedData(etype=session.enctype, cipher=encrypt(session, 11, auth.build()))
+    return gss_wrap_token(oid, tok_id, replace(ap_req, authenticator=enc).build())
 
 
 def _rewrite_ap_rep_subkey(token: bytes, session: Key, subkey: Key) -> bytes:
     oid, tok_id, body = gss_unwrap_token(token)
-    rep = ApRep.from_der(body)
-    part = EncApRepPart.from_der(decrypt(session, 12, rep.enc_part.cipher))
+    rep = ApRep.parse(body)
+    part = EncApRepPart.parse(decrypt(session, 12, rep.enc_part.cipher))
     part = replace(part, subkey=EncryptionKey(subkey.enctype, subkey.contents))
-    enc = EncryptedData(etype=session.enctype, cipher=encrypt(session, 12, part.to_der()))
-    return gss_wrap_token(oid, tok_id, replace(rep, enc_part=enc).to_der())
+    enc = EncryptedData(etype=session.enctype, cipher=encrypt(session, 12, part.build()))
+    return gss_wrap_token(oid, tok_id, replace(rep, enc_part=enc).build())
 
 
 @pytest.mark.parametrize("allow_rc4", [False, True])
@@ -297,12 +297,12 @@ def test_unknown_authenticator_subkey_enctype_is_invalid_token(
     assert token is not None
     session = client.context._session_key  # type: ignore[attr-defined]
     oid, tok_id, body = gss_unwrap_token(token)
-    ap_req = ApReq.from_der(body)
-    auth = Authenticator.from_der(decrypt(session, 11, ap_req.authenticator.cipher))
+    ap_req = ApReq.parse(body)
+    auth = Authenticator.parse(decrypt(session, 11, ap_req.authenticator.cipher))
     auth = replace(auth, subkey=EncryptionKey(99, bytes(16)))
-    enc = EncryptedData(etype=session.enctype, cipher=encrypt(session, 11, auth.to_der()))
+    enc = EncryptedData(etype=session.enctype, cipher=encrypt(session, 11, auth.build()))
     with pytest.raises(SspiError) as exc:
-        server.step(gss_wrap_token(oid, tok_id, replace(ap_req, authenticator=enc).to_der()))
+        server.step(gss_wrap_token(oid, tok_id, replace(ap_req, authenticator=enc).build()))
     assert exc.value.status == SecStatus.SEC_E_INVALID_TOKEN
 
 
@@ -324,17 +324,17 @@ def _authenticator_variants(count: int) -> list[bytes]:
     """``count`` AP-REQs for one recorded ticket, each with its own authenticator (cusec)."""
     from opensspi.packages.kerberos.asn1 import EncTicketPart
 
-    part = EncTicketPart.from_der(bytes.fromhex(AP[f"{NAME} AP-REQ ticket EncTicketPart"]["hex"]))
+    part = EncTicketPart.parse(bytes.fromhex(AP[f"{NAME} AP-REQ ticket EncTicketPart"]["hex"]))
     session = Key(part.key.keytype, part.key.keyvalue)
     oid, tok_id, body = gss_unwrap_token(bytes.fromhex(AP[NAME]["hex"]))
-    ap_req = ApReq.from_der(body)
-    auth = Authenticator.from_der(bytes.fromhex(AP[f"{NAME} AP-REQ Authenticator"]["hex"]))
+    ap_req = ApReq.parse(body)
+    auth = Authenticator.parse(bytes.fromhex(AP[f"{NAME} AP-REQ Authenticator"]["hex"]))
     out = []
     for i in range(count):
         variant = replace(auth, cusec=i)
         enc = EncryptedData(etype=session.enctype,
-                            cipher=encrypt(session, 11, variant.to_der()))
-        out.append(gss_wrap_token(oid, tok_id, replace(ap_req, authenticator=enc).to_der()))
+                            cipher=encrypt(session, 11, variant.build()))
+        out.append(gss_wrap_token(oid, tok_id, replace(ap_req, authenticator=enc).build()))
     return out
 
 

@@ -195,12 +195,12 @@ class ScriptedKdc(MiniKdc):
     def send(self, request: KdcRequest) -> bytes:
         """The ``send`` of run_exchange: one KdcRequest, answered by MiniKdc.handle."""
         self.requests.append(request)
-        req = k.KdcReq.from_der(request.data)
+        req = k.KdcReq.parse(request.data)
         body = req.req_body
         assert body.realm == request.realm
         if req.msg_type == k.MessageType.KRB_AS_REQ:
             pa = {p.padata_type: p.padata_value for p in req.padata or ()}
-            assert k.PaPacRequest.from_der(pa[128]) == k.PaPacRequest(True)
+            assert k.PaPacRequest.parse(pa[128]) == k.PaPacRequest(True)
         if self.force_error is not None:
             return self.krb_error(self.force_error, realm=body.realm, sname=body.sname,
                                   cname=body.cname, e_text="scripted")
@@ -275,7 +275,7 @@ def drive(exchange: Any, kdc: ScriptedKdc) -> Any:
 
 
 def as_padata(request: KdcRequest) -> dict[int, bytes]:
-    req = k.KdcReq.from_der(request.data)
+    req = k.KdcReq.parse(request.data)
     return {p.padata_type: p.padata_value for p in req.padata or ()}
 
 
@@ -287,14 +287,14 @@ def as_padata(request: KdcRequest) -> dict[int, bytes]:
 def test_as_preauth_flow(kdc: ScriptedKdc, env: Environment) -> None:
     cred = password_cred(env)
     tgt = drive(as_exchange(cred, env), kdc)
-    assert [k.KdcReq.from_der(r.data).msg_type for r in kdc.requests] == [10, 10]
+    assert [k.KdcReq.parse(r.data).msg_type for r in kdc.requests] == [10, 10]
     first, second = (as_padata(r) for r in kdc.requests)
     assert set(first) == {128} and set(second) == {2, 128}
-    ts = k.EncryptedData.from_der(second[2])
+    ts = k.EncryptedData.parse(second[2])
     assert ts.etype == 18
-    plain = k.PaEncTsEnc.from_der(decrypt(kdc.key("alice"), 1, ts.cipher))
+    plain = k.PaEncTsEnc.parse(decrypt(kdc.key("alice"), 1, ts.cipher))
     assert plain.patimestamp == T0.replace(microsecond=0) and plain.pausec == 250000
-    body = k.KdcReq.from_der(kdc.requests[0].data).req_body
+    body = k.KdcReq.parse(kdc.requests[0].data).req_body
     assert body.kdc_options == k.KdcOptions.FORWARDABLE | k.KdcOptions.RENEWABLE_OK
     assert body.etype == (18, 17, 20, 19)
     assert body.cname == k.PrincipalName(1, ("alice",))
@@ -349,7 +349,7 @@ def test_salt_and_etype_come_from_etype_info2(kdc: ScriptedKdc, env: Environment
     kdc.add_user("alice", PASSWORD, enctypes=(17,), salt=b"EXAMPLE.COMAlice-Mixed-Case")
     cred = password_cred(env)
     drive(as_exchange(cred, env), kdc)
-    assert k.EncryptedData.from_der(as_padata(kdc.requests[1])[2]).etype == 17
+    assert k.EncryptedData.parse(as_padata(kdc.requests[1])[2]).etype == 17
 
 
 def test_as_rep_enc_part_tag_25_and_26(kdc: ScriptedKdc, env: Environment) -> None:
@@ -412,7 +412,7 @@ def test_client_canonicalization_needs_the_flag(kdc: ScriptedKdc, env: Environme
     )
     cred = password_cred(env, config=config)
     tgt = drive(as_exchange(cred, env), kdc)
-    assert k.KdcReq.from_der(kdc.requests[-1].data).req_body.kdc_options & k.KdcOptions.CANONICALIZE
+    assert k.KdcReq.parse(kdc.requests[-1].data).req_body.kdc_options & k.KdcOptions.CANONICALIZE
     assert str(tgt.client) == "Alice.Smith@EXAMPLE.COM"
 
 
@@ -472,8 +472,8 @@ def test_kdc_timesync_retries_with_the_kdc_time_and_keeps_it(
     tgt = drive(as_exchange(cred, env), kdc)
     assert cred.kdc_time_offset == timedelta(minutes=-10)
     assert len(kdc.requests) == 3  # no preauth, skewed timestamp, corrected timestamp
-    stamp = k.PaEncTsEnc.from_der(decrypt(
-        kdc.key("alice"), 1, k.EncryptedData.from_der(as_padata(kdc.requests[2])[2]).cipher))
+    stamp = k.PaEncTsEnc.parse(decrypt(
+        kdc.key("alice"), 1, k.EncryptedData.parse(as_padata(kdc.requests[2])[2]).cipher))
     assert stamp.patimestamp == T0.replace(microsecond=0)
     assert cred.now(env) == T0
     # The TGS-REQ authenticator carries the corrected time too (the KDC checks it).
@@ -522,7 +522,7 @@ def test_as_req_offers_only_the_enctypes_of_an_nt_hash(kdc: ScriptedKdc, env: En
                             kdc_locator=locator, allow_rc4=True)
     cred = acquire_credentials(None, CredentialUse.OUTBOUND, data, env)
     tgt = drive(as_exchange(cred, env), kdc)
-    assert [k.KdcReq.from_der(r.data).req_body.etype for r in kdc.requests] == [(23,), (23,)]
+    assert [k.KdcReq.parse(r.data).req_body.etype for r in kdc.requests] == [(23,), (23,)]
     assert tgt.session_key.enctype == 23
     # rc4 TGT session key + TGS authenticator subkey: the TGS-REP is keyed with usage 9.
     assert drive(tgs_exchange(cred, web(), env, tgt=tgt), kdc).server == web()
@@ -537,7 +537,7 @@ def test_as_req_offers_only_the_enctypes_of_a_client_keytab(
                             config=CONFIG, kdc_locator=locator)
     cred = acquire_credentials(None, CredentialUse.OUTBOUND, data, env)
     drive(as_exchange(cred, env), kdc)
-    assert {k.KdcReq.from_der(r.data).req_body.etype for r in kdc.requests} == {(17,)}
+    assert {k.KdcReq.parse(r.data).req_body.etype for r in kdc.requests} == {(17,)}
 
 
 def test_enterprise_names_always_ask_for_canonicalization(env: Environment) -> None:
@@ -547,13 +547,13 @@ def test_enterprise_names_always_ask_for_canonicalization(env: Environment) -> N
     cred = acquire_credentials(None, CredentialUse.OUTBOUND, data, env)
     assert cred.client is not None and cred.client.name.name_type == k.NameType.NT_ENTERPRISE
     gen = as_exchange(cred, env)
-    body = k.KdcReq.from_der(next(gen).data).req_body
+    body = k.KdcReq.parse(next(gen).data).req_body
     gen.close()
     assert body.kdc_options & k.KdcOptions.CANONICALIZE
     assert body.cname == k.PrincipalName(10, ("alice@example.com",))
     plain = password_cred(env)
     gen = as_exchange(plain, env)
-    assert not k.KdcReq.from_der(next(gen).data).req_body.kdc_options & k.KdcOptions.CANONICALIZE
+    assert not k.KdcReq.parse(next(gen).data).req_body.kdc_options & k.KdcOptions.CANONICALIZE
     gen.close()
 
 
@@ -586,7 +586,7 @@ def test_tgs_checksum_subkey_and_acceptor(kdc: ScriptedKdc, env: Environment) ->
     cred = password_cred(env)
     ticket = drive(service_ticket(cred, web(), env), kdc)
     assert len(kdc.requests) == 3
-    req = k.KdcReq.from_der(kdc.requests[2].data)
+    req = k.KdcReq.parse(kdc.requests[2].data)
     assert req.msg_type == 12 and req.req_body.sname == web().name
     assert req.req_body.kdc_options == k.KdcOptions.FORWARDABLE | k.KdcOptions.CANONICALIZE
     assert ticket.server == web() and ticket.client == Principal.parse("alice@EXAMPLE.COM")
@@ -767,14 +767,14 @@ def test_expired_tgt_at_kdc_triggers_new_as(
         calls["n"] += 1
         if calls["n"] == 1:
             kdc.requests.append(request)
-            body = k.KdcReq.from_der(request.data).req_body
+            body = k.KdcReq.parse(request.data).req_body
             return kdc.krb_error(32, realm=REALM, sname=body.sname, cname=body.cname)
         kdc.clock = Clock(T0)
         return original(request)
 
     ticket = run_exchange(service_ticket(cred, web(), env), once_expired)
     assert ticket.server == web()
-    types = [k.KdcReq.from_der(r.data).msg_type for r in kdc.requests]
+    types = [k.KdcReq.parse(r.data).msg_type for r in kdc.requests]
     assert types == [10, 10, 12, 10, 10, 12]
 
 
@@ -787,7 +787,7 @@ def test_cross_realm_direct(kdc: ScriptedKdc, env: Environment) -> None:
     assert target.realm == OTHER
     ticket = drive(service_ticket(cred, target, env), kdc)
     assert [r.realm for r in kdc.requests] == [REALM, REALM, REALM, OTHER]
-    assert k.KdcReq.from_der(kdc.requests[2].data).req_body.sname == tgs_name(OTHER)
+    assert k.KdcReq.parse(kdc.requests[2].data).req_body.sname == tgs_name(OTHER)
     assert ticket.server == target
     assert cred.cache is not None and cred.cache.tgt(OTHER, T0) is not None
     # The cross-realm TGT is cached: a second service there is one TGS-REQ.
@@ -827,7 +827,7 @@ def test_referral_loop(kdc: ScriptedKdc, env: Environment) -> None:
 def test_forwarded_tgt(kdc: ScriptedKdc, env: Environment) -> None:
     cred = password_cred(env)
     fwd = drive(forwarded_tgt(cred, env), kdc)
-    body = k.KdcReq.from_der(kdc.requests[-1].data).req_body
+    body = k.KdcReq.parse(kdc.requests[-1].data).req_body
     assert body.kdc_options & k.KdcOptions.FORWARDED and body.sname == tgs_name(REALM)
     assert fwd.flags & k.TicketFlags.FORWARDED and fwd.is_tgt
     assert cred.cache is not None
@@ -846,9 +846,9 @@ def test_user_to_user(kdc: ScriptedKdc, env: Environment) -> None:
     bob_tgt = drive(get_tgt(bob, env), kdc)
     alice = password_cred(env)
     ticket = drive(user_to_user(alice, bob.client, bob_tgt.ticket, env), kdc)  # type: ignore[arg-type]
-    body = k.KdcReq.from_der(kdc.requests[-1].data).req_body
+    body = k.KdcReq.parse(kdc.requests[-1].data).req_body
     assert body.kdc_options & k.KdcOptions.ENC_TKT_IN_SKEY and body.additional_tickets
-    part = k.EncTicketPart.from_der(decrypt(bob_tgt.session_key, 2, ticket.ticket.enc_part.cipher))
+    part = k.EncTicketPart.parse(decrypt(bob_tgt.session_key, 2, ticket.ticket.enc_part.cipher))
     assert part.cname.name_string == ("alice",)
 
 
@@ -879,11 +879,11 @@ def test_mit_recorded_as_exchange_replays() -> None:
     realm = json.loads((MIT / "realm.json").read_text())
     recorded = {e["etype"]: bytes.fromhex(e["hex"]) for e in realm["keys"]["alice"]}
     assert string_to_key(18, "alicepw", b"TEST.LOCALalice").contents == recorded[18]
-    req0 = k.KdcReq.from_der(bytes.fromhex(vectors["kinit #0 AS-REQ"]["hex"]))
-    req1 = k.KdcReq.from_der(bytes.fromhex(vectors["kinit #1 AS-REQ"]["hex"]))
+    req0 = k.KdcReq.parse(bytes.fromhex(vectors["kinit #0 AS-REQ"]["hex"]))
+    req1 = k.KdcReq.parse(bytes.fromhex(vectors["kinit #1 AS-REQ"]["hex"]))
     nonces = [req0.req_body.nonce, req1.req_body.nonce]
-    rep = k.KdcRep.from_der(bytes.fromhex(vectors["kinit #1 AS-REP"]["hex"]))
-    part = k.EncKdcRepPart.from_der(bytes.fromhex(vectors["kinit #1 AS-REP EncKDCRepPart"]["hex"]))
+    rep = k.KdcRep.parse(bytes.fromhex(vectors["kinit #1 AS-REP"]["hex"]))
+    part = k.EncKdcRepPart.parse(bytes.fromhex(vectors["kinit #1 AS-REP EncKDCRepPart"]["hex"]))
 
     def scripted(n: int) -> bytes:
         return nonces.pop(0).to_bytes(4, "big") if n == 4 else bytes(n)
@@ -905,7 +905,7 @@ def test_mit_recorded_as_exchange_replays() -> None:
     sent: list[k.KdcReq] = []
 
     def send(request: KdcRequest) -> bytes:
-        sent.append(k.KdcReq.from_der(request.data))
+        sent.append(k.KdcReq.parse(request.data))
         return next(replies)
 
     tgt = run_exchange(as_exchange(cred, env), send)
@@ -914,17 +914,17 @@ def test_mit_recorded_as_exchange_replays() -> None:
     assert tgt.session_key.contents == part.key.keyvalue and tgt.ticket.raw == rep.ticket.raw
     assert str(tgt.server) == "krbtgt/TEST.LOCAL@TEST.LOCAL" and tgt.endtime == part.endtime
     # Our PA-ENC-TIMESTAMP opens with MIT's key for alice, as MIT's own did.
-    ts = k.EncryptedData.from_der({p.padata_type: p.padata_value for p in sent[1].padata or ()}[2])
-    assert k.PaEncTsEnc.from_der(decrypt(Key(18, recorded[18]), 1, ts.cipher)).pausec == 300000
+    ts = k.EncryptedData.parse({p.padata_type: p.padata_value for p in sent[1].padata or ()}[2])
+    assert k.PaEncTsEnc.parse(decrypt(Key(18, recorded[18]), 1, ts.cipher)).pausec == 300000
 
 
 def test_mit_tgs_req_checksum_covers_req_body() -> None:
     vectors = mit_entries()
-    part = k.EncKdcRepPart.from_der(bytes.fromhex(vectors["kinit #1 AS-REP EncKDCRepPart"]["hex"]))
+    part = k.EncKdcRepPart.parse(bytes.fromhex(vectors["kinit #1 AS-REP EncKDCRepPart"]["hex"]))
     session = Key(part.key.keytype, part.key.keyvalue)
-    req = k.KdcReq.from_der(bytes.fromhex(vectors["krb5 #5 TGS-REQ"]["hex"]))
-    ap_req = k.ApReq.from_der(next(p.padata_value for p in req.padata or () if p.padata_type == 1))
-    auth = k.Authenticator.from_der(decrypt(session, 7, ap_req.authenticator.cipher))
+    req = k.KdcReq.parse(bytes.fromhex(vectors["krb5 #5 TGS-REQ"]["hex"]))
+    ap_req = k.ApReq.parse(next(p.padata_value for p in req.padata or () if p.padata_type == 1))
+    auth = k.Authenticator.parse(decrypt(session, 7, ap_req.authenticator.cipher))
     assert auth.cksum is not None
     verify_checksum(session, 6, req.req_body.raw, auth.cksum.checksum, auth.cksum.cksumtype)
     # MIT names host-based services NT-SRV-HST, as parse_target does for service@host.
@@ -942,7 +942,7 @@ def test_mit_tgs_req_checksum_covers_req_body() -> None:
     ],
 )
 def test_mit_recorded_errors_map(name: str, cls: type[SspiError], status: int) -> None:
-    err = k.KrbError.from_der(bytes.fromhex(mit_entries()[name]["hex"]))
+    err = k.KrbError.parse(bytes.fromhex(mit_entries()[name]["hex"]))
     mapped = krb_error_to_sspi(err)
     assert isinstance(mapped, cls) and mapped.status == status
     assert mapped.krb_error == err.error_code and mapped.e_text == err.e_text
@@ -996,7 +996,7 @@ def test_error_mapping(code: int, cls: type[SspiError], status: int) -> None:
 
 
 def test_error_mapping_reads_ntstatus() -> None:
-    ext = k.KerbErrorData(3, k.KerbExtError(0xC0000234).pack()).to_der()  # ACCOUNT_LOCKED_OUT
+    ext = k.KerbErrorData(3, k.KerbExtError(0xC0000234).build()).build()  # ACCOUNT_LOCKED_OUT
     mapped = krb_error_to_sspi(krb_error(18, ext), client="alice@EXAMPLE.COM")
     assert isinstance(mapped, LogonDenied) and mapped.ntstatus == 0xC0000234
     assert "0xc0000234" in mapped.message

@@ -50,7 +50,7 @@ CONF = Krb5Config.from_string("[libdefaults]\n default_realm = TEST.LOCAL\n")
 def tgt(client: CcachePrincipal) -> CcacheCredential:
     krbtgt = CcachePrincipal(2, ("krbtgt", client.realm), client.realm)
     ticket = Ticket(realm=client.realm, sname=PrincipalName(2, ("krbtgt", client.realm)),
-                    enc_part=EncryptedData(etype=18, kvno=1, cipher=b"\x00" * 40)).to_der()
+                    enc_part=EncryptedData(etype=18, kvno=1, cipher=b"\x00" * 40)).build()
     return CcacheCredential(
         client, krbtgt, 18, bytes(32), authtime=NOW - 10, starttime=NOW - 10,
         endtime=NOW + 36000, ticket_flags=0x40E10000, ticket=ticket,

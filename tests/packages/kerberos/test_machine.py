@@ -50,7 +50,7 @@ def _token(name: str) -> bytes:
 def _capture_time(name: str) -> datetime:
     """The authenticator's time: decrypt it with the session key the vectors recorded."""
     entry = AP[f"{name} AP-REQ Authenticator" if "AP-REQ" not in name else f"{name} Authenticator"]
-    return Authenticator.from_der(bytes.fromhex(entry["hex"])).ctime
+    return Authenticator.parse(bytes.fromhex(entry["hex"])).ctime
 
 
 def _keytab(tmp_path: Path, principal: str = "host/server.test.local",

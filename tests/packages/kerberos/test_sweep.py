@@ -101,7 +101,7 @@ def krb_error_token() -> bytes:
     """A GSS-framed KRB-ERROR (KRB_AP_ERR_MODIFIED), as an acceptor sends one."""
     error = k.KrbError(stime=T0, susec=0, error_code=41, realm=REALM,
                        sname=Principal.parse(SERVICE, REALM).name)
-    return k.gss_wrap_token(k.KRB5_OID, k.TOK_ID_KRB_ERROR, error.to_der())
+    return k.gss_wrap_token(k.KRB5_OID, k.TOK_ID_KRB_ERROR, error.build())
 
 
 @dataclass

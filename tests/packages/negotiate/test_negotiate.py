@@ -98,7 +98,7 @@ def test_kerberos_mic_exchanged_when_the_acceptor_sends_one(realm: Realm) -> Non
     mic = inner.mech_list_mic(_init(first).mech_types_raw)
     with_mic = n.NegTokenResp(neg_state=reply.neg_state, supported_mech=reply.supported_mech,
                               response_token=reply.response_token, mech_list_mic=mic)
-    step = client.step(StepInput(token=with_mic.to_der()))
+    step = client.step(StepInput(token=with_mic.build()))
     assert step.status == SecStatus.SEC_E_OK and step.token == b"" and client.complete
     _both_ways(client, server)
 
@@ -181,7 +181,7 @@ def test_kerberos_errors_after_the_ap_req_are_final(realm: Realm) -> None:
     bogus_rep = n.NegTokenResp(neg_state=n.NegState.ACCEPT_COMPLETED,
                                supported_mech=n.MS_KRB5_OID, response_token=b"\x60\x03\x06\x01\x00")
     with pytest.raises(InvalidToken):
-        client.step(StepInput(token=bogus_rep.to_der()))
+        client.step(StepInput(token=bogus_rep.build()))
 
 
 # -- the package list (SEC_WINNT_AUTH_IDENTITY_EX.PackageList) --------------------------------
@@ -309,12 +309,12 @@ def test_unknown_mechanisms_in_the_initiators_list_are_skipped(realm: Realm) -> 
     reply = _resp(server.step(StepInput(token=offered.to_token())).token)
     assert reply.supported_mech == n.NTLMSSP_OID and reply.response_token is None
     challenge = _resp(server.step(StepInput(
-        token=n.NegTokenResp(response_token=inner.step()).to_der())).token)
+        token=n.NegTokenResp(response_token=inner.step()).build())).token)
     auth = inner.step(challenge.response_token)
     assert auth is not None
     mic = inner.context.mech_list_mic(offered.mech_types_raw)
     final = _resp(server.step(StepInput(
-        token=n.NegTokenResp(response_token=auth, mech_list_mic=mic).to_der())).token)
+        token=n.NegTokenResp(response_token=auth, mech_list_mic=mic).build())).token)
     assert final.neg_state is n.NegState.ACCEPT_COMPLETED and server.complete
     assert final.mech_list_mic is not None
     inner.context.verify_mech_list_mic(offered.mech_types_raw, final.mech_list_mic)
@@ -344,7 +344,7 @@ def test_altered_acceptor_mic_is_message_altered(realm: Realm) -> None:
     bad[6] ^= 0x01
     forged = n.NegTokenResp(neg_state=final.neg_state, mech_list_mic=bytes(bad))
     with pytest.raises(MessageAltered) as info:
-        client.step(StepInput(token=forged.to_der()))
+        client.step(StepInput(token=forged.build()))
     assert info.value.status == SecStatus.SEC_E_MESSAGE_ALTERED
 
 
@@ -356,7 +356,7 @@ def test_stripped_acceptor_mic_is_invalid_token(realm: Realm) -> None:
     server.step(StepInput(token=legs[2]))
     stripped = n.NegTokenResp(neg_state=n.NegState.ACCEPT_COMPLETED)
     with pytest.raises(InvalidToken) as info:
-        client.step(StepInput(token=stripped.to_der()))
+        client.step(StepInput(token=stripped.build()))
     assert info.value.status == SecStatus.SEC_E_INVALID_TOKEN
 
 
@@ -367,7 +367,7 @@ def test_stripped_initiator_mic_is_refused_by_the_acceptor(realm: Realm) -> None
     assert isinstance(server, SecurityContext)
     auth = _resp(legs[2])
     with pytest.raises(InvalidToken) as info:
-        server.step(StepInput(token=n.NegTokenResp(response_token=auth.response_token).to_der()))
+        server.step(StepInput(token=n.NegTokenResp(response_token=auth.response_token).build()))
     assert _resp(info.value.token).neg_state is n.NegState.REJECT
 
 
@@ -392,7 +392,7 @@ def test_unexpected_mechanism_is_invalid_token(realm: Realm) -> None:
         realm.drive(client, None)
         reply = n.NegTokenResp(neg_state=n.NegState.ACCEPT_INCOMPLETE, supported_mech=selected)
         with pytest.raises(InvalidToken) as info:
-            client.step(StepInput(token=reply.to_der()))
+            client.step(StepInput(token=reply.build()))
         assert selected in info.value.message
 
 
@@ -401,13 +401,13 @@ def test_first_reply_without_supported_mech_is_invalid_token(realm: Realm) -> No
     realm.drive(client, None)
     with pytest.raises(InvalidToken):
         client.step(StepInput(token=n.NegTokenResp(
-            neg_state=n.NegState.ACCEPT_INCOMPLETE).to_der()))
+            neg_state=n.NegState.ACCEPT_INCOMPLETE).build()))
 
 
 def test_wrong_oid_is_invalid_token(realm: Realm) -> None:
     from opensspi.der import encode_initial_context_token
 
-    wrong = encode_initial_context_token("1.2.3.4", n.NegTokenInit(mech_types=ALL).to_der())
+    wrong = encode_initial_context_token("1.2.3.4", n.NegTokenInit(mech_types=ALL).build())
     with pytest.raises(InvalidToken) as info:
         realm.server().step(StepInput(token=wrong))
     assert "1.2.3.4" in info.value.message
@@ -423,7 +423,7 @@ def test_reject_is_logon_denied(realm: Realm) -> None:
     client = realm.client(package_list="ntlm")
     realm.drive(client, None)
     with pytest.raises(SspiError) as info:
-        client.step(StepInput(token=n.NegTokenResp(neg_state=n.NegState.REJECT).to_der()))
+        client.step(StepInput(token=n.NegTokenResp(neg_state=n.NegState.REJECT).build()))
     assert info.value.status == SecStatus.SEC_E_LOGON_DENIED
 
 
@@ -551,13 +551,13 @@ def test_acceptor_choosing_a_later_kerberos_exchanges_mics_then_completes_silent
     assert reply.supported_mech == n.MS_KRB5_OID and reply.response_token is None
     ap_req = realm.drive(inner, None).token
     second = _resp(server.step(StepInput(
-        token=n.NegTokenResp(response_token=ap_req).to_der())).token)
+        token=n.NegTokenResp(response_token=ap_req).build())).token)
     assert second.neg_state is n.NegState.ACCEPT_INCOMPLETE and not server.complete
     assert second.response_token is not None and second.mech_list_mic is not None
     inner.step(StepInput(token=second.response_token))
     inner.verify_mech_list_mic(offered.mech_types_raw, second.mech_list_mic)
     mic = inner.mech_list_mic(offered.mech_types_raw)
-    last = server.step(StepInput(token=n.NegTokenResp(mech_list_mic=mic).to_der()))
+    last = server.step(StepInput(token=n.NegTokenResp(mech_list_mic=mic).build()))
     assert last.status == SecStatus.SEC_E_OK and last.token == b"" and server.complete
     assert server.unwrap(inner.wrap(b"after both MICs")) == b"after both MICs"
 
@@ -573,7 +573,7 @@ def test_every_state_refuses_what_it_does_not_expect(realm: Realm) -> None:
                                                mech_token=ntlm.step()).to_token()),
         "init2": StepInput(token=n.NegTokenInit2(mech_types=ALL).to_token()),
         "resp": StepInput(token=n.NegTokenResp(
-            neg_state=n.NegState.ACCEPT_INCOMPLETE, supported_mech=n.NTLMSSP_OID).to_der()),
+            neg_state=n.NegState.ACCEPT_INCOMPLETE, supported_mech=n.NTLMSSP_OID).build()),
         "raw": StepInput(token=b"NTLMSSP\0\x01\0\0\0" + bytes(24)),
         "kdc": StepInput(kdc_reply=b"\x7e\x03\x02\x01\x00"),
         "junk": StepInput(token=b"\x30\x03\x02\x01\x00"),
@@ -628,7 +628,7 @@ def test_request_mic_is_honoured(realm: Realm) -> None:
     done = _resp(server.step(StepInput(token=first)).token)
     asking = n.NegTokenResp(neg_state=n.NegState.REQUEST_MIC, supported_mech=done.supported_mech,
                             response_token=done.response_token)
-    step = client.step(StepInput(token=asking.to_der()))
+    step = client.step(StepInput(token=asking.build()))
     assert step.status == SecStatus.SEC_I_CONTINUE_NEEDED and not client.complete
     mic = _resp(step.token).mech_list_mic
     assert mic is not None
@@ -636,7 +636,7 @@ def test_request_mic_is_honoured(realm: Realm) -> None:
     inner.verify_mech_list_mic(raw_types, mic)
     final = n.NegTokenResp(neg_state=n.NegState.ACCEPT_COMPLETED,
                            mech_list_mic=inner.mech_list_mic(raw_types))
-    step = client.step(StepInput(token=final.to_der()))
+    step = client.step(StepInput(token=final.build()))
     assert step.status == SecStatus.SEC_E_OK and client.complete
     _both_ways(client, server)
 
@@ -683,5 +683,5 @@ def test_optimistic_client_learns_of_a_reject(realm: Realm) -> None:
     client = realm.client(req=CLIENT_REQ & ~IscReq.MUTUAL_AUTH)
     realm.drive(client, None)
     with pytest.raises(SspiError) as info:
-        client.step(StepInput(token=n.NegTokenResp(neg_state=n.NegState.REJECT).to_der()))
+        client.step(StepInput(token=n.NegTokenResp(neg_state=n.NegState.REJECT).build()))
     assert info.value.status == SecStatus.SEC_E_LOGON_DENIED

@@ -110,4 +110,4 @@ def test_well_formed_but_arbitrary_replies(resp: n.NegTokenResp) -> None:
     realm = _realm()
     client = realm.client(package_list="ntlm")
     realm.drive(client, None)
-    _feed(client, resp.to_der())
+    _feed(client, resp.build())

@@ -54,18 +54,18 @@ WINDOWS_NEGOTIATE = bytes.fromhex(
 VECTOR_MESSAGES = [*_vector_messages(), WINDOWS_NEGOTIATE]
 
 UNPACKERS: list[Callable[[bytes], object]] = [
-    NegotiateMessage.unpack,
-    ChallengeMessage.unpack,
-    AuthenticateMessage.unpack,
-    TargetInfo.unpack,
-    NtlmV2ClientChallenge.unpack,
-    Version.unpack,
+    NegotiateMessage.parse,
+    ChallengeMessage.parse,
+    AuthenticateMessage.parse,
+    TargetInfo.parse,
+    NtlmV2ClientChallenge.parse,
+    Version.parse,
     message_type,
 ]
 MESSAGE_UNPACKERS = {
-    MessageType.NtLmNegotiate: NegotiateMessage.unpack,
-    MessageType.NtLmChallenge: ChallengeMessage.unpack,
-    MessageType.NtLmAuthenticate: AuthenticateMessage.unpack,
+    MessageType.NtLmNegotiate: NegotiateMessage.parse,
+    MessageType.NtLmChallenge: ChallengeMessage.parse,
+    MessageType.NtLmAuthenticate: AuthenticateMessage.parse,
 }
 
 
@@ -155,7 +155,7 @@ def authenticate_messages(draw: st.DrawFn) -> AuthenticateMessage:
     text = unicode_text if flags & F.NTLMSSP_NEGOTIATE_UNICODE else oem_text
     with_mic = draw(st.booleans())
     if with_mic or draw(st.booleans()):
-        nt = draw(st.binary(min_size=16, max_size=16)) + draw(blobs(with_mic)).pack()
+        nt = draw(st.binary(min_size=16, max_size=16)) + draw(blobs(with_mic)).build()
     else:
         nt = draw(st.binary(max_size=24))
     return AuthenticateMessage(
@@ -177,22 +177,22 @@ def authenticate_messages(draw: st.DrawFn) -> AuthenticateMessage:
 @_RELAXED
 @given(negotiate_messages())
 def test_negotiate_round_trip(message: NegotiateMessage) -> None:
-    data = message.pack()
-    assert NegotiateMessage.unpack(data) == message
+    data = message.build()
+    assert NegotiateMessage.parse(data) == message
     assert message_type(data) is MessageType.NtLmNegotiate
 
 
 @_RELAXED
 @given(challenge_messages())
 def test_challenge_round_trip(message: ChallengeMessage) -> None:
-    assert ChallengeMessage.unpack(message.pack()) == message
+    assert ChallengeMessage.parse(message.build()) == message
 
 
 @_RELAXED
 @given(authenticate_messages())
 def test_authenticate_round_trip(message: AuthenticateMessage) -> None:
-    data = message.pack()
-    parsed = AuthenticateMessage.unpack(data)
+    data = message.build()
+    parsed = AuthenticateMessage.parse(data)
     assert parsed == message
     assert parsed.raw == data
     if message.mic is not None:
@@ -206,35 +206,35 @@ def test_authenticate_round_trip(message: AuthenticateMessage) -> None:
 @_RELAXED
 @given(target_infos())
 def test_target_info_round_trip(info: TargetInfo) -> None:
-    data = info.pack()
+    data = info.build()
     assert data.endswith(b"\x00\x00\x00\x00")
-    assert TargetInfo.unpack(data) == info
+    assert TargetInfo.parse(data) == info
 
 
 @_RELAXED
 @given(blobs(mic=False))
 def test_blob_round_trip(blob: NtlmV2ClientChallenge) -> None:
-    data = blob.pack()
-    assert NtlmV2ClientChallenge.unpack(data) == blob
+    data = blob.build()
+    assert NtlmV2ClientChallenge.parse(data) == blob
     # Some clients omit the trailing Z(4); others the final MsvAvEOL as well.
-    assert NtlmV2ClientChallenge.unpack(data[:-4]) == blob
-    assert NtlmV2ClientChallenge.unpack(data[:-8]) == blob
-    assert NtlmV2ClientChallenge.unpack(data + bytes(8)) == blob
+    assert NtlmV2ClientChallenge.parse(data[:-4]) == blob
+    assert NtlmV2ClientChallenge.parse(data[:-8]) == blob
+    assert NtlmV2ClientChallenge.parse(data + bytes(8)) == blob
 
 
 @given(versions)
 def test_version_round_trip(version: Version) -> None:
-    assert Version.unpack(version.pack()) == version
+    assert Version.parse(version.build()) == version
 
 
 @pytest.mark.parametrize("data", VECTOR_MESSAGES, ids=lambda d: d[8:12].hex() + f"-{len(d)}")
 def test_vector_messages_rebuild_exactly(data: bytes) -> None:
     message = MESSAGE_UNPACKERS[message_type(data)](data)
-    assert message.pack() == data  # type: ignore[attr-defined]
+    assert message.build() == data  # type: ignore[attr-defined]
 
 
 def test_windows_negotiate() -> None:
-    message = NegotiateMessage.unpack(WINDOWS_NEGOTIATE)
+    message = NegotiateMessage.parse(WINDOWS_NEGOTIATE)
     assert message.version == Version(10, 0, 19041, 15)
     assert message.domain_name == message.workstation == ""
     assert message.negotiate_flags & F.NTLMSSP_NEGOTIATE_KEY_EXCH
@@ -254,10 +254,10 @@ def test_every_prefix_is_refused(data: bytes) -> None:
 @settings(max_examples=100, suppress_health_check=list(HealthCheck))
 @given(authenticate_messages())
 def test_every_prefix_of_generated_authenticate_is_refused(message: AuthenticateMessage) -> None:
-    data = message.pack()
+    data = message.build()
     for end in range(len(data)):
         with pytest.raises(DecodeError):
-            AuthenticateMessage.unpack(data[:end])
+            AuthenticateMessage.parse(data[:end])
 
 
 @settings(max_examples=1000)
@@ -287,11 +287,11 @@ def test_mutated_vectors(data: bytes, edits: list[tuple[int, int]]) -> None:
 @settings(max_examples=500)
 @given(st.binary(max_size=120))
 def test_garbage_av_pairs_and_blobs(data: bytes) -> None:
-    for unpack in (TargetInfo.unpack, NtlmV2ClientChallenge.unpack):
+    for unpack in (TargetInfo.parse, NtlmV2ClientChallenge.parse):
         with contextlib.suppress(DecodeError):
             unpack(data)
     with contextlib.suppress(DecodeError):
-        NtlmV2ClientChallenge.unpack(b"\x01\x01" + bytes(26) + data)
+        NtlmV2ClientChallenge.parse(b"\x01\x01" + bytes(26) + data)
 
 
 def _auth_with(**overrides: Any) -> bytes:
@@ -305,7 +305,7 @@ def _auth_with(**overrides: Any) -> bytes:
         "version": Version(10, 0, 1),
     }
     base.update(overrides)
-    return AuthenticateMessage(**base).pack()
+    return AuthenticateMessage(**base).build()
 
 
 def _error(unpack: Callable[[bytes], object], data: bytes) -> str:
@@ -316,28 +316,28 @@ def _error(unpack: Callable[[bytes], object], data: bytes) -> str:
 
 def test_errors_name_the_problem() -> None:
     challenge = _vector_messages()[-2]  # the NTLMv2 CHALLENGE_MESSAGE
-    assert "NTLMSSP" in _error(ChallengeMessage.unpack, b"NTLMSSQ\x00" + challenge[8:])
-    assert "Expected an NTLM NtLmNegotiate" in _error(NegotiateMessage.unpack, challenge)
+    assert "NTLMSSP" in _error(ChallengeMessage.parse, b"NTLMSSQ\x00" + challenge[8:])
+    assert "Expected an NTLM NtLmNegotiate" in _error(NegotiateMessage.parse, challenge)
     assert "Unknown NTLM MessageType" in _error(message_type, SIGNATURE + b"\x09\x00\x00\x00")
-    assert "Truncated" in _error(ChallengeMessage.unpack, challenge[:40])
-    assert "runs past the end" in _error(ChallengeMessage.unpack, challenge[:-1])
+    assert "Truncated" in _error(ChallengeMessage.parse, challenge[:40])
+    assert "runs past the end" in _error(ChallengeMessage.parse, challenge[:-1])
     assert "over the 64-byte limit" in _error(
-        lambda d: ChallengeMessage.unpack(d, max_size=64), challenge
+        lambda d: ChallengeMessage.parse(d, max_size=64), challenge
     )
     # MS-NLMP 2.2.1.2: padding may follow the payload (gss-ntlmssp sends some).
-    assert ChallengeMessage.unpack(challenge + b"\x00\x00") == ChallengeMessage.unpack(challenge)
+    assert ChallengeMessage.parse(challenge + b"\x00\x00") == ChallengeMessage.parse(challenge)
     # TargetNameFields pointing inside the header.
     bad = challenge[:16] + struct.pack("<I", 20) + challenge[20:]
-    assert "inside the 48-byte header" in _error(ChallengeMessage.unpack, bad)
+    assert "inside the 48-byte header" in _error(ChallengeMessage.parse, bad)
     # Odd UTF-16 length for TargetName (12 -> 11).
     odd = challenge[:12] + struct.pack("<HH", 11, 11) + challenge[16:]
-    assert "odd length" in _error(ChallengeMessage.unpack, odd)
+    assert "odd length" in _error(ChallengeMessage.parse, odd)
 
 
 def test_version_flag_without_room_is_refused() -> None:
-    data = NegotiateMessage(F.NTLMSSP_NEGOTIATE_UNICODE).pack()
+    data = NegotiateMessage(F.NTLMSSP_NEGOTIATE_UNICODE).build()
     flagged = data[:12] + struct.pack("<I", F.NTLMSSP_NEGOTIATE_VERSION) + data[16:]
-    assert "no room" in _error(NegotiateMessage.unpack, flagged)
+    assert "no room" in _error(NegotiateMessage.parse, flagged)
 
 
 def test_authenticate_with_the_version_flag_but_no_version_as_curl_sends_it() -> None:
@@ -345,20 +345,20 @@ def test_authenticate_with_the_version_flag_but_no_version_as_curl_sends_it() ->
     flags = F.NTLM_NEGOTIATE_OEM | F.NTLMSSP_NEGOTIATE_NTLM | F.NTLMSSP_NEGOTIATE_VERSION
     curl = AuthenticateMessage(flags, bytes(24), bytes(24), "CORP", "alice",
                                "WORKSTATION", b"", None, None)
-    data = curl.pack()
+    data = curl.build()
     assert struct.unpack_from("<I", data, 32)[0] == 64  # the first payload field's offset
-    parsed = AuthenticateMessage.unpack(data)
+    parsed = AuthenticateMessage.parse(data)
     assert parsed.version is None and parsed.negotiate_flags & F.NTLMSSP_NEGOTIATE_VERSION
     assert (parsed.domain_name, parsed.user_name) == ("CORP", "alice")
     # Every field empty leaves nothing to place the payload: then the Version must be there.
-    empty = AuthenticateMessage(flags, b"", b"", "", "", "", b"", None, None).pack()
-    assert "no room" in _error(AuthenticateMessage.unpack, empty)
+    empty = AuthenticateMessage(flags, b"", b"", "", "", "", b"", None, None).build()
+    assert "no room" in _error(AuthenticateMessage.parse, empty)
 
 
 def test_version_slot_without_the_flag_is_ignored() -> None:
-    data = NegotiateMessage(F.NTLMSSP_NEGOTIATE_UNICODE).pack() + bytes(8)
-    assert NegotiateMessage.unpack(data).version is None
-    assert NegotiateMessage.unpack(data + b"\x00").version is None  # payload padding
+    data = NegotiateMessage(F.NTLMSSP_NEGOTIATE_UNICODE).build() + bytes(8)
+    assert NegotiateMessage.parse(data).version is None
+    assert NegotiateMessage.parse(data + b"\x00").version is None  # payload padding
 
 
 def test_version_invariant_is_enforced_when_building() -> None:
@@ -369,58 +369,58 @@ def test_version_invariant_is_enforced_when_building() -> None:
     with pytest.raises(InvalidParameter):
         ChallengeMessage(F(0), b"short")
     with pytest.raises(InvalidParameter):
-        Version(256, 0, 0).pack()
+        Version(256, 0, 0).build()
 
 
 def test_mic_flagged_but_missing_is_refused() -> None:
     info = TargetInfo().with_flags(AvFlags.MIC_PROVIDED)
-    nt = bytes(16) + NtlmV2ClientChallenge(0, bytes(8), info).pack()
+    nt = bytes(16) + NtlmV2ClientChallenge(0, bytes(8), info).build()
     data = _auth_with(nt_challenge_response=nt)  # built without a MIC: payload starts at 72
-    assert "MIC" in _error(AuthenticateMessage.unpack, data)
+    assert "MIC" in _error(AuthenticateMessage.parse, data)
 
 
 def test_mic_without_version_flag_sits_at_72() -> None:
     info = TargetInfo().with_flags(AvFlags.MIC_PROVIDED)
-    nt = bytes(16) + NtlmV2ClientChallenge(0, bytes(8), info).pack()
+    nt = bytes(16) + NtlmV2ClientChallenge(0, bytes(8), info).build()
     mic = bytes(range(16))
     data = _auth_with(
         negotiate_flags=F.NTLMSSP_NEGOTIATE_UNICODE, version=None, nt_challenge_response=nt, mic=mic
     )
     assert data[64:72] == bytes(8)
     assert data[MIC_OFFSET : MIC_OFFSET + 16] == mic
-    parsed = AuthenticateMessage.unpack(data)
+    parsed = AuthenticateMessage.parse(data)
     assert parsed.mic == mic
     assert parsed.version is None
 
 
 def test_zeroed_mic_uses_the_bytes_as_received() -> None:
     info = TargetInfo().with_flags(AvFlags.MIC_PROVIDED)
-    blob = NtlmV2ClientChallenge(0, bytes(8), info).pack()[:-4]  # a client without Z(4)
+    blob = NtlmV2ClientChallenge(0, bytes(8), info).build()[:-4]  # a client without Z(4)
     data = _auth_with(nt_challenge_response=bytes(16) + blob, mic=b"\xee" * 16)
-    parsed = AuthenticateMessage.unpack(data)
+    parsed = AuthenticateMessage.parse(data)
     zeroed = parsed.zeroed_mic()
     assert zeroed == data[:MIC_OFFSET] + bytes(16) + data[MIC_OFFSET + 16 :]
     with pytest.raises(InvalidParameter):
-        AuthenticateMessage.unpack(_auth_with()).zeroed_mic()
+        AuthenticateMessage.parse(_auth_with()).zeroed_mic()
 
 
 def test_malformed_ntlmv2_response_is_refused() -> None:
     data = _auth_with(nt_challenge_response=bytes(48))  # RespType 0
-    assert "RespType" in _error(AuthenticateMessage.unpack, data)
+    assert "RespType" in _error(AuthenticateMessage.parse, data)
 
 
 def test_oem_strings() -> None:
     message = AuthenticateMessage(F.NTLM_NEGOTIATE_OEM, user_name="Zoë", domain_name="DOM")
-    data = message.pack()
+    data = message.build()
     assert b"Zo\x89" in data  # cp437
-    assert AuthenticateMessage.unpack(data) == message
+    assert AuthenticateMessage.parse(data) == message
     with pytest.raises(InvalidParameter):
-        AuthenticateMessage(F.NTLM_NEGOTIATE_OEM, user_name="用户").pack()
+        AuthenticateMessage(F.NTLM_NEGOTIATE_OEM, user_name="用户").build()
 
 
 def test_field_too_long_for_the_wire() -> None:
     with pytest.raises(InvalidParameter):
-        AuthenticateMessage(F(0), nt_challenge_response=bytes(0x10000)).pack()
+        AuthenticateMessage(F(0), nt_challenge_response=bytes(0x10000)).build()
 
 
 # -- AV pairs ------------------------------------------------------------------------------------
@@ -429,14 +429,14 @@ def test_field_too_long_for_the_wire() -> None:
 def test_av_pair_rules() -> None:
     eol = b"\x00\x00\x00\x00"
     name = struct.pack("<HH", 1, 2) + b"A\x00"
-    assert "twice" in _error(TargetInfo.unpack, name + name + eol)
-    assert "MsvAvEOL" in _error(TargetInfo.unpack, name)
-    assert "follow MsvAvEOL" in _error(TargetInfo.unpack, name + eol + b"\x00")
-    assert "must be 4 bytes" in _error(TargetInfo.unpack, struct.pack("<HH", 6, 2) + b"ab" + eol)
-    assert "must be 8 bytes" in _error(TargetInfo.unpack, struct.pack("<HH", 7, 4) + bytes(4) + eol)
-    assert "odd length" in _error(TargetInfo.unpack, struct.pack("<HH", 2, 1) + b"A" + eol)
-    assert "length 0" in _error(TargetInfo.unpack, struct.pack("<HH", 0, 2) + b"AB")
-    assert "claims" in _error(TargetInfo.unpack, struct.pack("<HH", 1, 10) + b"A\x00")
+    assert "twice" in _error(TargetInfo.parse, name + name + eol)
+    assert "MsvAvEOL" in _error(TargetInfo.parse, name)
+    assert "follow MsvAvEOL" in _error(TargetInfo.parse, name + eol + b"\x00")
+    assert "must be 4 bytes" in _error(TargetInfo.parse, struct.pack("<HH", 6, 2) + b"ab" + eol)
+    assert "must be 8 bytes" in _error(TargetInfo.parse, struct.pack("<HH", 7, 4) + bytes(4) + eol)
+    assert "odd length" in _error(TargetInfo.parse, struct.pack("<HH", 2, 1) + b"A" + eol)
+    assert "length 0" in _error(TargetInfo.parse, struct.pack("<HH", 0, 2) + b"AB")
+    assert "claims" in _error(TargetInfo.parse, struct.pack("<HH", 1, 10) + b"A\x00")
     with pytest.raises(InvalidParameter):
         TargetInfo(((AvId.MsvAvEOL, b""),))
     with pytest.raises(InvalidParameter):
@@ -482,15 +482,15 @@ def test_av_pair_accessors_and_edits() -> None:
     ]
     assert AvId.MsvAvTimestamp in edited
     assert AvId.MsvAvTimestamp not in edited.without(AvId.MsvAvTimestamp)
-    assert TargetInfo.unpack(edited.pack()) == edited
+    assert TargetInfo.parse(edited.build()) == edited
     assert edited.single_host is None
 
 
 def test_unknown_av_ids_round_trip() -> None:
     data = struct.pack("<HH", 0x1234, 3) + b"xyz" + bytes(4)
-    info = TargetInfo.unpack(data)
+    info = TargetInfo.parse(data)
     assert info.get(0x1234) == b"xyz"
-    assert info.pack() == data
+    assert info.build() == data
 
 
 def test_repr_hides_responses_and_keys() -> None:

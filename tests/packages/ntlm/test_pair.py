@@ -165,8 +165,8 @@ def test_unsupported_request_flags(flag: IscReq) -> None:
 
 
 def _client_blob(p: ContextPair) -> NtlmV2ClientChallenge:
-    auth = AuthenticateMessage.unpack(p.tokens[2])
-    return NtlmV2ClientChallenge.unpack(auth.nt_challenge_response[16:])
+    auth = AuthenticateMessage.parse(p.tokens[2])
+    return NtlmV2ClientChallenge.parse(auth.nt_challenge_response[16:])
 
 
 def test_target_name_mic_and_no_bindings_pair_by_default() -> None:
@@ -176,10 +176,10 @@ def test_target_name_mic_and_no_bindings_pair_by_default() -> None:
     assert blob.av_pairs.flags is not None and blob.av_pairs.flags & AvFlags.MIC_PROVIDED
     assert not blob.av_pairs.flags & AvFlags.UNTRUSTED_SPN_SOURCE
     assert AvId.MsvAvChannelBindings not in blob.av_pairs  # never an all-zero pair
-    auth = AuthenticateMessage.unpack(p.tokens[2])
+    auth = AuthenticateMessage.parse(p.tokens[2])
     assert auth.mic is not None and auth.mic != bytes(16)
     assert auth.lm_challenge_response == bytes(24)  # MS-NLMP: Z(24) when a MIC is sent
-    challenge = ChallengeMessage.unpack(p.tokens[1])
+    challenge = ChallengeMessage.parse(p.tokens[1])
     assert challenge.version is not None  # strict decoders need VERSION when flagged
     assert challenge.negotiate_flags & NegotiateFlags.NTLMSSP_NEGOTIATE_VERSION
 
@@ -286,7 +286,7 @@ def test_ntlmv1_when_both_sides_allow_it(level: int) -> None:
 
 def test_default_client_never_sends_lm_or_ntlmv1() -> None:
     p = pair().run()
-    auth = AuthenticateMessage.unpack(p.tokens[2])
+    auth = AuthenticateMessage.parse(p.tokens[2])
     assert len(auth.nt_challenge_response) > 24  # NTLMv2
     assert auth.lm_challenge_response == bytes(24)
 

@@ -186,9 +186,9 @@ def test_v1_client_helper_and_server_check() -> None:
 
 def test_v1_challenge_message() -> None:
     data = V1["CHALLENGE_MESSAGE"]
-    message = ChallengeMessage.unpack(data)
+    message = ChallengeMessage.parse(data)
     assert message == ChallengeMessage(V1_FLAGS, SERVER_CHALLENGE, "Server", None, SERVER_VERSION)
-    assert message.pack() == data
+    assert message.build() == data
 
 
 def test_v1_authenticate_message() -> None:
@@ -203,8 +203,8 @@ def test_v1_authenticate_message() -> None:
         V1["EncryptedRandomSessionKey"],
         CLIENT_VERSION,
     )
-    assert built.pack() == V1["AUTHENTICATE_MESSAGE"]
-    parsed = AuthenticateMessage.unpack(V1["AUTHENTICATE_MESSAGE"])
+    assert built.build() == V1["AUTHENTICATE_MESSAGE"]
+    parsed = AuthenticateMessage.parse(V1["AUTHENTICATE_MESSAGE"])
     assert parsed == built
     assert parsed.mic is None
     assert parsed.raw == V1["AUTHENTICATE_MESSAGE"]
@@ -258,11 +258,11 @@ def test_ess_server_check() -> None:
 
 
 def test_ess_messages() -> None:
-    challenge = ChallengeMessage.unpack(ESS["CHALLENGE_MESSAGE"])
+    challenge = ChallengeMessage.parse(ESS["CHALLENGE_MESSAGE"])
     assert challenge == ChallengeMessage(
         ESS_FLAGS, SERVER_CHALLENGE, "Server", None, SERVER_VERSION
     )
-    assert challenge.pack() == ESS["CHALLENGE_MESSAGE"]
+    assert challenge.build() == ESS["CHALLENGE_MESSAGE"]
     flags = _flags(ESS["AUTHENTICATE_MESSAGE"][60:64])
     built = AuthenticateMessage(
         flags,
@@ -274,8 +274,8 @@ def test_ess_messages() -> None:
         b"",
         CLIENT_VERSION,
     )
-    assert built.pack() == ESS["AUTHENTICATE_MESSAGE"]
-    assert AuthenticateMessage.unpack(ESS["AUTHENTICATE_MESSAGE"]) == built
+    assert built.build() == ESS["AUTHENTICATE_MESSAGE"]
+    assert AuthenticateMessage.parse(ESS["AUTHENTICATE_MESSAGE"]) == built
 
 
 def test_ess_wrap() -> None:
@@ -323,7 +323,7 @@ def test_v2_responses_and_keys() -> None:
         SERVER_CHALLENGE,
         CLIENT_CHALLENGE,
         TIME,
-        V2_TARGET_INFO.pack(),
+        V2_TARGET_INFO.build(),
     )
     assert nt[:16] == V2["NTProofStr"]
     assert nt[16:] == V2["temp"]
@@ -336,23 +336,23 @@ def test_v2_responses_and_keys() -> None:
 
 def test_v2_temp_is_the_client_challenge_blob() -> None:
     blob = NtlmV2ClientChallenge(TIME, CLIENT_CHALLENGE, V2_TARGET_INFO)
-    assert blob.pack() == V2["temp"]
-    assert NtlmV2ClientChallenge.unpack(V2["temp"]) == blob
+    assert blob.build() == V2["temp"]
+    assert NtlmV2ClientChallenge.parse(V2["temp"]) == blob
 
 
 def test_v2_challenge_message() -> None:
-    message = ChallengeMessage.unpack(V2["CHALLENGE_MESSAGE"])
+    message = ChallengeMessage.parse(V2["CHALLENGE_MESSAGE"])
     assert message == ChallengeMessage(
         V2_FLAGS, SERVER_CHALLENGE, "Server", V2_TARGET_INFO, SERVER_VERSION
     )
     assert message.target_info is not None
     assert message.target_info.nb_domain_name == DOMAIN
     assert message.target_info.nb_computer_name == "Server"
-    assert message.pack() == V2["CHALLENGE_MESSAGE"]
+    assert message.build() == V2["CHALLENGE_MESSAGE"]
 
 
 def test_v2_authenticate_message() -> None:
-    challenge = ChallengeMessage.unpack(V2["CHALLENGE_MESSAGE"])
+    challenge = ChallengeMessage.parse(V2["CHALLENGE_MESSAGE"])
     assert challenge.target_info is not None
     nt, lm, _ = compute_ntlmv2_response(
         V2["NTOWFv2"],
@@ -360,14 +360,14 @@ def test_v2_authenticate_message() -> None:
         challenge.server_challenge,
         CLIENT_CHALLENGE,
         TIME,
-        challenge.target_info.pack(),
+        challenge.target_info.build(),
     )
     flags = _flags(V2["AUTHENTICATE_MESSAGE"][60:64])
     built = AuthenticateMessage(
         flags, lm, nt, DOMAIN, USER, WORKSTATION, V2["EncryptedRandomSessionKey"], CLIENT_VERSION
     )
-    assert built.pack() == V2["AUTHENTICATE_MESSAGE"]
-    parsed = AuthenticateMessage.unpack(V2["AUTHENTICATE_MESSAGE"])
+    assert built.build() == V2["AUTHENTICATE_MESSAGE"]
+    parsed = AuthenticateMessage.parse(V2["AUTHENTICATE_MESSAGE"])
     assert parsed == built
     assert parsed.mic is None  # the example's AV pairs carry no MsvAvFlags
 

@@ -250,7 +250,7 @@ def _open_ticket_part(
 
 def _parse_ticket_part(plaintext: bytes, server: Principal) -> tuple[EncTicketPart, Key]:
     try:
-        part = EncTicketPart.from_der(plaintext)
+        part = EncTicketPart.parse(plaintext)
         session = Key(part.key.keytype, part.key.keyvalue)
     except DecodeError as exc:
         raise InvalidToken(f"The ticket for {server} decrypts but does not parse: {exc}") from None

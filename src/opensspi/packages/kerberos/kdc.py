@@ -474,8 +474,8 @@ def _parse_reply(reply: bytes, expected: int, realm: str) -> KdcRep | KrbError:
         reply = bytes(reply)
     try:
         if reply[:1] == b"\x7e":
-            return KrbError.from_der(reply)
-        rep = KdcRep.from_der(reply)
+            return KrbError.parse(reply)
+        rep = KdcRep.parse(reply)
     except DecodeError as exc:
         raise InvalidToken(
             f"The KDC of realm {realm} sent a reply that is neither an {what} nor a KRB-ERROR: "
@@ -491,7 +491,7 @@ def _parse_reply(reply: bytes, expected: int, realm: str) -> KdcRep | KrbError:
 
 def _enc_part(plaintext: bytes, realm: str) -> EncKdcRepPart:
     try:
-        return EncKdcRepPart.from_der(plaintext)
+        return EncKdcRepPart.parse(plaintext)
     except DecodeError as exc:
         raise InvalidToken(
             f"The encrypted part of the reply from the KDC of realm {realm} does not parse: {exc}"
@@ -713,11 +713,11 @@ def as_exchange(
             key = cred.client_key(preauth.etype, preauth.salt, preauth.s2kparams)
             used = (key, preauth)
             stamp, usec = _split(now)
-            sealed = _seal(env, key, 1, PaEncTsEnc(stamp, usec).to_der())
-            padata.append(PAData(int(PaDataType.PA_ENC_TIMESTAMP), sealed.to_der()))
-        padata.append(PAData(int(PaDataType.PA_PAC_REQUEST), PaPacRequest(True).to_der()))
+            sealed = _seal(env, key, 1, PaEncTsEnc(stamp, usec).build())
+            padata.append(PAData(int(PaDataType.PA_ENC_TIMESTAMP), sealed.build()))
+        padata.append(PAData(int(PaDataType.PA_PAC_REQUEST), PaPacRequest(True).build()))
         request = KdcReq(msg_type=MessageType.KRB_AS_REQ, padata=tuple(padata), req_body=body)
-        reply = yield cred.kdc_request(realm, request.to_der())
+        reply = yield cred.kdc_request(realm, request.build())
         parsed = _parse_reply(reply, MessageType.KRB_AS_REP, realm)
         if isinstance(parsed, KrbError):
             code = parsed.error_code
@@ -866,13 +866,13 @@ def _tgs_request(
         ctime=stamp,
         subkey=EncryptionKey(int(subkey.enctype), subkey.contents),
     )
-    ap_req = ApReq(ticket=tgt.ticket, authenticator=_seal(env, session, 7, authenticator.to_der()))
+    ap_req = ApReq(ticket=tgt.ticket, authenticator=_seal(env, session, 7, authenticator.build()))
     request = KdcReq(
         msg_type=MessageType.KRB_TGS_REQ,
-        padata=(PAData(int(PaDataType.PA_TGS_REQ), ap_req.to_der()),),
+        padata=(PAData(int(PaDataType.PA_TGS_REQ), ap_req.build()),),
         req_body=body,
     )
-    return request.to_der(), body, subkey
+    return request.build(), body, subkey
 
 
 def _open_tgs_rep(

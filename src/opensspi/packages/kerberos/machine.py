@@ -416,7 +416,7 @@ class KerberosContext(SecurityContext):
             # draft-ietf-cat-user2user §2 / MS-KILE: ask the server for its TGT first; the
             # service ticket is then encrypted in that TGT's session key (RFC 4120 §3.3.3).
             request = KerbTgtRequest(server_name=server.name, realm=server.realm)
-            token = gss_wrap_token(U2U_OID, TOK_ID_TGT_REQ, request.to_der())
+            token = gss_wrap_token(U2U_OID, TOK_ID_TGT_REQ, request.build())
             return Choice(Step(SecStatus.SEC_I_CONTINUE_NEEDED, token), State.EXPECT_TGT_REP)
         cred = self._cred
         env = self._env
@@ -437,7 +437,7 @@ class KerberosContext(SecurityContext):
     def _client_tgt_rep(self, payload: bytes) -> Choice[State, Step]:
         """KRB_TGT_REP: the server's TGT; get a ticket encrypted in its session key."""
 
-        reply = KerbTgtReply.from_der(classify(payload).body)
+        reply = KerbTgtReply.parse(classify(payload).body)
         held = Principal(reply.ticket.sname, reply.ticket.realm)
         if not held.is_tgs:
             raise InvalidToken(
@@ -523,10 +523,10 @@ class KerberosContext(SecurityContext):
             ticket=ticket.ticket,
             authenticator=EncryptedData(
                 etype=ticket.session_key.enctype,
-                cipher=encrypt(ticket.session_key, USAGE_AP_REQ_AUTH, authenticator.to_der()),
+                cipher=encrypt(ticket.session_key, USAGE_AP_REQ_AUTH, authenticator.build()),
             ),
         )
-        body = ap_req.to_der()
+        body = ap_req.build()
         oid = U2U_OID if self._u2u else KRB5_OID  # Windows frames u2u AP-REQs with the u2u OID
         token = body if self._dce else gss_wrap_token(oid, TOK_ID_AP_REQ, body)
         if mutual:
@@ -559,18 +559,18 @@ class KerberosContext(SecurityContext):
         cred = KrbCred(
             tickets=(tgt.ticket,),
             enc_part=EncryptedData(
-                etype=key.enctype, cipher=encrypt(key, USAGE_KRB_CRED_PART, part.to_der())
+                etype=key.enctype, cipher=encrypt(key, USAGE_KRB_CRED_PART, part.build())
             ),
         )
-        return cred.to_der()
+        return cred.build()
 
     def _client_ap_rep(self, payload: bytes) -> Step:
 
         token = self._token(payload)
-        rep = ApRep.from_der(token.body)
+        rep = ApRep.parse(token.body)
         key = self._session_key
         assert key is not None
-        part = EncApRepPart.from_der(decrypt(key, USAGE_AP_REP_PART, rep.enc_part.cipher))
+        part = EncApRepPart.parse(decrypt(key, USAGE_AP_REP_PART, rep.enc_part.cipher))
         if part.ctime != self._ctime or part.cusec != self._cusec:
             raise MutualAuthFailed(
                 f"The AP-REP from {self._server_name} does not echo our authenticator's time: "
@@ -590,15 +590,15 @@ class KerberosContext(SecurityContext):
             ctime, cusec = _now_parts(self._cred.now(self._env))
             reply = EncApRepPart(ctime=ctime, cusec=cusec, seq_number=peer_seq)
             out = ApRep(enc_part=EncryptedData(
-                etype=key.enctype, cipher=encrypt(key, USAGE_AP_REP_PART, reply.to_der())))
+                etype=key.enctype, cipher=encrypt(key, USAGE_AP_REP_PART, reply.build())))
             self._ret = self._compute_ret(complete=True)
-            return Step(SecStatus.SEC_E_OK, out.to_der())
+            return Step(SecStatus.SEC_E_OK, out.build())
         self._ret = self._compute_ret(complete=True)
         return Step(SecStatus.SEC_E_OK)
 
     def _client_krb_error(self, payload: bytes) -> Step:
 
-        error = KrbError.from_der(classify(payload).body)
+        error = KrbError.parse(classify(payload).body)
         raise krb_error_to_sspi(error, client=None, server=self._server_name, realm=None)
 
     # -- server ----------------------------------------------------------------------------
@@ -606,7 +606,7 @@ class KerberosContext(SecurityContext):
     def _server_tgt_req(self, payload: bytes) -> Choice[State, Step]:
         """KRB_TGT_REQ: answer with this acceptor's own TGT (getting one first if needed)."""
 
-        KerbTgtRequest.from_der(classify(payload).body)
+        KerbTgtRequest.parse(classify(payload).body)
         cred = self._cred
         if cred.client is None:
             raise NoCredentials(
@@ -637,7 +637,7 @@ class KerberosContext(SecurityContext):
             tgt = done.value
             assert isinstance(tgt, ServiceTicket)
             self._u2u_tgt = tgt
-            body = KerbTgtReply(ticket=tgt.ticket).to_der()
+            body = KerbTgtReply(ticket=tgt.ticket).build()
             token = gss_wrap_token(U2U_OID, TOK_ID_TGT_REP, body)
             return Choice(Step(SecStatus.SEC_I_CONTINUE_NEEDED, token), State.EXPECT_AP_REQ)
         step = Step(SecStatus.SEC_I_CONTINUE_NEEDED, kdc_request=request)
@@ -669,7 +669,7 @@ class KerberosContext(SecurityContext):
         elif not self._dce:
             # A raw AP-REQ is DCE style (MS-KILE 3.4.5.1); accept it as Windows does.
             self._dce = True
-        ap_req = ApReq.from_der(token.body)
+        ap_req = ApReq.parse(token.body)
         cred = self._cred
         now = self._env.now()
         skew = timedelta(seconds=cred.config.clockskew)
@@ -701,7 +701,7 @@ class KerberosContext(SecurityContext):
             self._pac = opened.verified_pac(
                 enc_ticket, lambda: _verified_pac(enc_ticket, ticket_key))
         check_ticket_enctypes(cred.allow_rc4, ap_req.ticket.enc_part.etype, session.enctype)
-        auth = Authenticator.from_der(
+        auth = Authenticator.parse(
             decrypt(session, USAGE_AP_REQ_AUTH, ap_req.authenticator.cipher)
         )
         if auth.crealm != enc_ticket.crealm or auth.cname != enc_ticket.cname:
@@ -759,8 +759,8 @@ class KerberosContext(SecurityContext):
             ctime=auth.ctime, cusec=auth.cusec, subkey=subkey, seq_number=self._send_seq,
         )
         rep = ApRep(enc_part=EncryptedData(
-            etype=session.enctype, cipher=encrypt(session, USAGE_AP_REP_PART, part.to_der())))
-        body = rep.to_der()
+            etype=session.enctype, cipher=encrypt(session, USAGE_AP_REP_PART, part.build())))
+        body = rep.build()
         self._recv = self._window(peer_seq)
         self._mutual_done = True
         self._dce_seq = self._send_seq
@@ -772,10 +772,10 @@ class KerberosContext(SecurityContext):
         return Choice(step, State.COMPLETE)
 
     def _server_dce_ap_rep(self, payload: bytes) -> Step:
-        rep = ApRep.from_der(classify(payload).body)
+        rep = ApRep.parse(classify(payload).body)
         key = self._session_key
         assert key is not None
-        part = EncApRepPart.from_der(decrypt(key, USAGE_AP_REP_PART, rep.enc_part.cipher))
+        part = EncApRepPart.parse(decrypt(key, USAGE_AP_REP_PART, rep.enc_part.cipher))
         if part.seq_number != self._dce_seq:
             raise MutualAuthFailed(
                 "The client's DCE-style AP-REP does not echo our sequence number: it did not "
@@ -801,7 +801,7 @@ class KerberosContext(SecurityContext):
 
     def _accept_delegation(self, data: bytes, session: Key, enc_ticket: object) -> None:
 
-        cred = KrbCred.from_der(data)
+        cred = KrbCred.parse(data)
         try:
             plain = decrypt(session, USAGE_KRB_CRED_PART, cred.enc_part.cipher)
         except SspiError:
@@ -809,7 +809,7 @@ class KerberosContext(SecurityContext):
             if cred.enc_part.etype != 0:
                 raise
             plain = cred.enc_part.cipher
-        part = EncKrbCredPart.from_der(plain)
+        part = EncKrbCredPart.parse(plain)
         self._delegated_credential = delegated_credential(
             cred, part, self._env, config=self._cred.config
         )

@@ -585,7 +585,7 @@ class MiniKdc:
         data = bytes(request)
         with self._lock:
             try:
-                req = KdcReq.from_der(data)
+                req = KdcReq.parse(data)
             except (SspiError, ValueError) as exc:
                 return self._generic(f"malformed request: {exc}")
             body = req.req_body
@@ -628,7 +628,7 @@ class MiniKdc:
             sname=sname or Principal.tgs(where).name,
             e_text=e_text,
             e_data=e_data,
-        ).to_der()
+        ).build()
 
     def _generic(self, text: str) -> bytes:
         return self.krb_error(ErrorCode.KRB_ERR_GENERIC, e_text=text[:200])
@@ -765,11 +765,11 @@ class MiniKdc:
         time. Returns the key, which also encrypts the AS-REP."""
         failed = _Refusal(ErrorCode.KDC_ERR_PREAUTH_FAILED, "PREAUTH_FAILED", e_data=method_data)
         try:
-            enc = EncryptedData.from_der(value)
+            enc = EncryptedData.parse(value)
             key = client.key(enc.etype)
             if key is None:
                 raise failed
-            stamp = PaEncTsEnc.from_der(decrypt(key, 1, enc.cipher))
+            stamp = PaEncTsEnc.parse(decrypt(key, 1, enc.cipher))
         except (SspiError, ValueError):
             raise failed from None
         when = stamp.patimestamp + timedelta(microseconds=stamp.pausec or 0)
@@ -789,7 +789,7 @@ class MiniKdc:
         )
         if raw is None:
             raise _Refusal(ErrorCode.KDC_ERR_PADATA_TYPE_NOSUPP, "no PA-TGS-REQ")
-        ap_req = ApReq.from_der(raw)
+        ap_req = ApReq.parse(raw)
         tgt, tgt_entry = self._open_tgt(ap_req.ticket, realm, now)
         try:
             return self._tgs_with(req, ap_req, tgt, tgt_entry, now)
@@ -812,7 +812,7 @@ class MiniKdc:
         client = Principal(tgt.cname, tgt.crealm)
         session = Key(tgt.key.keytype, tgt.key.keyvalue)
         try:
-            auth = Authenticator.from_der(decrypt(session, 7, ap_req.authenticator.cipher))
+            auth = Authenticator.parse(decrypt(session, 7, ap_req.authenticator.cipher))
         except MessageAltered:
             raise _Refusal(
                 ErrorCode.KRB_AP_ERR_BAD_INTEGRITY, "the authenticator does not decrypt"
@@ -886,7 +886,7 @@ class MiniKdc:
         if key is None:
             raise _Refusal(ErrorCode.KRB_AP_ERR_NOKEY, "no key of the TGT's enctype")
         try:
-            part = EncTicketPart.from_der(decrypt(key, 2, ticket.enc_part.cipher))
+            part = EncTicketPart.parse(decrypt(key, 2, ticket.enc_part.cipher))
         except MessageAltered:
             raise _Refusal(ErrorCode.KRB_AP_ERR_BAD_INTEGRITY, "the TGT does not decrypt") from None
         if part.flags & TicketFlags.INVALID or (
@@ -985,7 +985,7 @@ class MiniKdc:
         ticket = Ticket(
             realm=srealm,
             sname=sname,
-            enc_part=self._seal(ticket_key, 2, enc_ticket.to_der(), ticket_kvno),
+            enc_part=self._seal(ticket_key, 2, enc_ticket.build(), ticket_kvno),
         )
         part = EncKdcRepPart(
             key=session_key,
@@ -1005,9 +1005,9 @@ class MiniKdc:
             crealm=crealm,
             cname=cname,
             ticket=ticket,
-            enc_part=self._seal(reply_key, reply_usage, part.to_der(), reply_kvno),
+            enc_part=self._seal(reply_key, reply_usage, part.build(), reply_kvno),
         )
-        return self.finish_reply(rep).to_der()
+        return self.finish_reply(rep).build()
 
     def _seal(self, key: Key, usage: int, plaintext: bytes, kvno: int | None) -> EncryptedData:
         confounder = self.env.random(profile(key.enctype).confounder_size)

@@ -165,7 +165,7 @@ class ServiceTicket:
             InvalidToken: the stored ticket does not parse or the key does not fit its enctype.
         """
         try:
-            ticket = Ticket.from_der(credential.ticket)
+            ticket = Ticket.parse(credential.ticket)
             key = Key(credential.enctype, credential.key)
         except DecodeError as exc:
             raise InvalidToken(

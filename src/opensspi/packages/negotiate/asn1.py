@@ -7,8 +7,8 @@ https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-spng/).
 
 Rules of this module:
 
-- Each token is a frozen, slotted dataclass with ``to_der()`` (the bare NegotiationToken:
-  ``a0 ...`` or ``a1 ...``) and ``classmethod from_der(data)``; the init tokens also have
+- Each token is a frozen, slotted dataclass with ``build()`` (the bare NegotiationToken:
+  ``a0 ...`` or ``a1 ...``) and ``classmethod parse(data)``; the init tokens also have
   ``to_token()`` / ``from_token()`` for the ``0x60``-framed form the initiator's first token
   (and a server's unsolicited NegTokenInit2) uses. :func:`decode_token` accepts any of them.
 - ``mech_types_raw`` is the DER ``MechTypeList`` exactly as received (or as encoded once when
@@ -155,7 +155,7 @@ class NegHints:
     hint_name: str | None = None
     hint_address: bytes | None = None
 
-    def to_der(self) -> bytes:
+    def build(self) -> bytes:
         """DER encoding (a SEQUENCE)."""
         return encode_fields(
             (
@@ -196,7 +196,7 @@ class NegTokenInit:
             self, "mech_types_raw", _encode_mech_types(self.mech_types) if raw is None else raw
         )
 
-    def to_der(self) -> bytes:
+    def build(self) -> bytes:
         """The NegotiationToken ``[0] NegTokenInit`` (``a0 ...``), unframed."""
         return encode_tlv(
             _INIT,
@@ -212,10 +212,10 @@ class NegTokenInit:
 
     def to_token(self) -> bytes:
         """The initiator's first token: RFC 2743 §3.1 framing with the SPNEGO OID."""
-        return encode_initial_context_token(SPNEGO_OID, self.to_der())
+        return encode_initial_context_token(SPNEGO_OID, self.build())
 
     @classmethod
-    def from_der(cls, data: bytes) -> NegTokenInit:
+    def parse(cls, data: bytes) -> NegTokenInit:
         """Decode an unframed ``[0] NegTokenInit``. Raises DecodeError (also for a
         NegTokenInit2; use :func:`decode_token` to accept either)."""
         token = _decode_init(_bytes(data))
@@ -226,7 +226,7 @@ class NegTokenInit:
     @classmethod
     def from_token(cls, data: bytes) -> NegTokenInit:
         """Decode a framed (``0x60``) NegTokenInit. Raises DecodeError."""
-        return cls.from_der(_unframe(_bytes(data)))
+        return cls.parse(_unframe(_bytes(data)))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -248,7 +248,7 @@ class NegTokenInit2:
             self, "mech_types_raw", _encode_mech_types(self.mech_types) if raw is None else raw
         )
 
-    def to_der(self) -> bytes:
+    def build(self) -> bytes:
         """The NegotiationToken ``[0] NegTokenInit2`` (``a0 ...``), unframed."""
         return encode_tlv(
             _INIT,
@@ -257,7 +257,7 @@ class NegTokenInit2:
                     (0, self.mech_types_raw),
                     (1, _flags(self.req_flags)),
                     (2, _octets(self.mech_token)),
-                    (3, None if self.neg_hints is None else self.neg_hints.to_der()),
+                    (3, None if self.neg_hints is None else self.neg_hints.build()),
                     (4, _octets(self.mech_list_mic)),
                 )
             ),
@@ -265,10 +265,10 @@ class NegTokenInit2:
 
     def to_token(self) -> bytes:
         """The RFC 2743 §3.1-framed token, as Windows sends it."""
-        return encode_initial_context_token(SPNEGO_OID, self.to_der())
+        return encode_initial_context_token(SPNEGO_OID, self.build())
 
     @classmethod
-    def from_der(cls, data: bytes) -> NegTokenInit2:
+    def parse(cls, data: bytes) -> NegTokenInit2:
         """Decode an unframed ``[0] NegTokenInit2`` (a plain NegTokenInit without a
         mechListMIC is accepted too, as its fields are a subset). Raises DecodeError."""
         token = _decode_init(_bytes(data))
@@ -286,7 +286,7 @@ class NegTokenInit2:
     @classmethod
     def from_token(cls, data: bytes) -> NegTokenInit2:
         """Decode a framed (``0x60``) NegTokenInit2. Raises DecodeError."""
-        return cls.from_der(_unframe(_bytes(data)))
+        return cls.parse(_unframe(_bytes(data)))
 
 
 def _unframe(data: bytes) -> bytes:
@@ -336,7 +336,7 @@ class NegTokenResp:
     response_token: bytes | None = None
     mech_list_mic: bytes | None = None
 
-    def to_der(self) -> bytes:
+    def build(self) -> bytes:
         """The NegotiationToken ``[1] NegTokenResp`` (``a1 ...``)."""
         return encode_tlv(
             _RESP,
@@ -351,7 +351,7 @@ class NegTokenResp:
         )
 
     @classmethod
-    def from_der(cls, data: bytes) -> NegTokenResp:
+    def parse(cls, data: bytes) -> NegTokenResp:
         """Decode a ``[1] NegTokenResp``. Raises DecodeError."""
         data = _bytes(data)
         start, end = _choice(data, _RESP, "NegTokenResp")
@@ -401,5 +401,5 @@ def decode_token(data: bytes) -> NegTokenInit | NegTokenInit2 | NegTokenResp:
     if first == _INIT:
         return _decode_init(data)
     if first == _RESP:
-        return NegTokenResp.from_der(data)
+        return NegTokenResp.parse(data)
     raise DecodeError(f"Not a SPNEGO token: it starts with 0x{first:02x}.")

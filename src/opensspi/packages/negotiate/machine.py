@@ -219,7 +219,7 @@ class NegotiateContext(SecurityContext):
             if not self.is_client and self._mech_types_raw and not exc.token:
                 # RFC 4178 §4.2.2: the acceptor ends a failed negotiation with negState reject;
                 # the mechanism's own error token (a KRB-ERROR) rides in responseToken.
-                exc.token = NegTokenResp(neg_state=NegState.REJECT).to_der()
+                exc.token = NegTokenResp(neg_state=NegState.REJECT).build()
             raise
 
     def kdc_failed(self, error: Exception) -> Step:
@@ -479,7 +479,7 @@ class NegotiateContext(SecurityContext):
                 State.CLIENT_AWAIT_KDC,
             )
         out = NegTokenResp(response_token=step.token or None)
-        return Choice(Step(SecStatus.SEC_I_CONTINUE_NEEDED, out.to_der()), State.EXPECT_RESP)
+        return Choice(Step(SecStatus.SEC_I_CONTINUE_NEEDED, out.build()), State.EXPECT_RESP)
 
     def _client_resp(self, resp: NegTokenResp) -> Choice[State, Step]:
         inner = self._inner
@@ -541,19 +541,19 @@ class NegotiateContext(SecurityContext):
                     "mechanism list (MS-SPNG 3.1.5.1): it was stripped in transit, or the "
                     "acceptor does not protect the negotiation."
                 )
-            final = NegTokenResp(mech_list_mic=mic_out).to_der() if mic_out else b""
+            final = NegTokenResp(mech_list_mic=mic_out).build() if mic_out else b""
             return Choice(Step(SecStatus.SEC_E_OK, final), State.COMPLETE)
         if inner.complete and self._mic_sent and self._mic_received:
             # Both MICs exchanged: the acceptor completes on ours without answering (MIT).
             out = NegTokenResp(response_token=token_out or None, mech_list_mic=mic_out)
-            return Choice(Step(SecStatus.SEC_E_OK, out.to_der()), State.COMPLETE)
+            return Choice(Step(SecStatus.SEC_E_OK, out.build()), State.COMPLETE)
         if not token_out and mic_out is None:
             raise InvalidToken(
                 "The acceptor's NegTokenResp neither completes the negotiation nor asks for "
                 "anything this initiator can send."
             )
         out = NegTokenResp(response_token=token_out or None, mech_list_mic=mic_out)
-        return Choice(Step(SecStatus.SEC_I_CONTINUE_NEEDED, out.to_der()), State.EXPECT_RESP)
+        return Choice(Step(SecStatus.SEC_I_CONTINUE_NEEDED, out.build()), State.EXPECT_RESP)
 
     def _client_switch(self, chosen: str, resp: NegTokenResp) -> Choice[State, Step]:
         """The acceptor chose another of our mechanisms (RFC 4178 §3.2 (c)): drop the
@@ -655,12 +655,12 @@ class NegotiateContext(SecurityContext):
                 neg_state=NegState.ACCEPT_COMPLETED, supported_mech=selected,
                 response_token=token_out or None, mech_list_mic=mic_out,
             )
-            return Choice(Step(SecStatus.SEC_E_OK, out.to_der()), State.COMPLETE)
+            return Choice(Step(SecStatus.SEC_E_OK, out.build()), State.COMPLETE)
         out = NegTokenResp(
             neg_state=NegState.ACCEPT_INCOMPLETE, supported_mech=selected,
             response_token=token_out or None, mech_list_mic=mic_out,
         )
-        return Choice(Step(SecStatus.SEC_I_CONTINUE_NEEDED, out.to_der()), State.EXPECT_NEG_RESP)
+        return Choice(Step(SecStatus.SEC_I_CONTINUE_NEEDED, out.build()), State.EXPECT_NEG_RESP)
 
     def _server_raw(self, token: bytes) -> Choice[State, Step]:
         """A bare Kerberos or NTLM token: hand it to that package, as Windows' Negotiate does

@@ -162,7 +162,7 @@ def compute_ntlmv2_response(
         client_challenge: the client's 8 random bytes.
         time: the timestamp, a FILETIME (100 ns ticks since 1601-01-01 UTC).
         server_name: the client's AV_PAIR list, packed and ending with MsvAvEOL
-            (``TargetInfo.pack()``).
+            (``TargetInfo.build()``).
 
     Returns:
         ``(nt_challenge_response, lm_challenge_response, session_base_key)``. When the

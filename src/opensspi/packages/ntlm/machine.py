@@ -320,12 +320,12 @@ class NtlmContext(SecurityContext):
 
     def _client_negotiate(self, token: bytes, bindings: ChannelBindings | None) -> Step:
         self._flags = self._offered_flags()
-        message = NegotiateMessage(F(self._flags), version=VERSION).pack()
+        message = NegotiateMessage(F(self._flags), version=VERSION).build()
         self._negotiate_bytes = message
         return Step(SecStatus.SEC_I_CONTINUE_NEEDED, message)
 
     def _client_authenticate(self, token: bytes, bindings: ChannelBindings | None) -> Step:
-        challenge = ChallengeMessage.unpack(token, max_size=self._settings.max_token)
+        challenge = ChallengeMessage.parse(token, max_size=self._settings.max_token)
         self._challenge_bytes = token
         offered = self._flags
         granted = int(challenge.negotiate_flags)
@@ -377,7 +377,7 @@ class NtlmContext(SecurityContext):
             encrypted = rc4k(bytes(16), exported)
         message = AuthenticateMessage(
             F(flags), b"\0", b"", "", "", self._settings.workstation, encrypted, VERSION
-        ).pack()
+        ).build()
         return message, exported
 
     def _ntlmv2_response(
@@ -414,7 +414,7 @@ class NtlmContext(SecurityContext):
         key_nt = ntowfv2(cred.nt_hash, cred.user, cred.domain)
         client_challenge = self._env.random(8)
         nt_response, lm_response, base_key = compute_ntlmv2_response(
-            key_nt, key_nt, challenge.server_challenge, client_challenge, time, info.pack()
+            key_nt, key_nt, challenge.server_challenge, client_challenge, time, info.build()
         )
         if server_time is not None:
             # MS-NLMP 3.1.5.1.2: "If NTLM v2 authentication is used and the CHALLENGE_MESSAGE
@@ -428,7 +428,7 @@ class NtlmContext(SecurityContext):
             self._settings.workstation, encrypted, VERSION,
             bytes(16) if server_time is not None else None,
         )
-        packed = auth.pack()
+        packed = auth.build()
         if server_time is not None:
             code = mic(exported, self._negotiate_bytes, self._challenge_bytes, packed)
             offset = auth.mic_offset
@@ -459,13 +459,13 @@ class NtlmContext(SecurityContext):
         message = AuthenticateMessage(
             F(flags), result.lm_response, result.nt_response, cred.domain, cred.user,
             self._settings.workstation, encrypted, VERSION,
-        ).pack()
+        ).build()
         return message, exported
 
     # -- server handlers --------------------------------------------------------------------
 
     def _server_challenge(self, token: bytes, bindings: ChannelBindings | None) -> Step:
-        negotiate = NegotiateMessage.unpack(token, max_size=self._settings.max_token)
+        negotiate = NegotiateMessage.parse(token, max_size=self._settings.max_token)
         asked = int(negotiate.negotiate_flags)
         flags = (
             _NTLM | _TARGET_INFO
@@ -492,7 +492,7 @@ class NtlmContext(SecurityContext):
         challenge = ChallengeMessage(
             F(flags), self._env.random(8), settings.nb_domain, info, VERSION
         )
-        packed = challenge.pack()
+        packed = challenge.build()
         self._negotiate_bytes = token
         self._challenge_bytes = packed
         self._challenge = challenge
@@ -500,7 +500,7 @@ class NtlmContext(SecurityContext):
         return Step(SecStatus.SEC_I_CONTINUE_NEEDED, packed)
 
     def _server_verify(self, token: bytes, bindings: ChannelBindings | None) -> Step:
-        auth = AuthenticateMessage.unpack(token, max_size=self._settings.max_token)
+        auth = AuthenticateMessage.parse(token, max_size=self._settings.max_token)
         challenge = self._challenge
         assert challenge is not None
         flags = int(auth.negotiate_flags) & (self._flags | _ANONYMOUS)
@@ -590,7 +590,7 @@ class NtlmContext(SecurityContext):
                 f"Logon failure for {auth.domain_name}\\{auth.user_name}: unknown user name "
                 "or bad password."
             ) from None
-        blob = NtlmV2ClientChallenge.unpack(nt[16:])
+        blob = NtlmV2ClientChallenge.parse(nt[16:])
         now = filetime(self._env.now())
         skew = int(self._settings.max_clock_skew.total_seconds() * 10_000_000)
         if abs(now - blob.timestamp) > skew:

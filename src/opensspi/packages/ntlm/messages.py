@@ -302,7 +302,7 @@ def _is_unicode(flags: int) -> bool:
 def _check_version(flags: int, version: Version | None, kind: str,
                    may_omit: bool = False) -> None:
     # MS-NLMP 2.2.1.1-3: the VERSION field is present iff NTLMSSP_NEGOTIATE_VERSION is set
-    # (``may_omit``: AUTHENTICATE as curl sends it, see AuthenticateMessage.unpack).
+    # (``may_omit``: AUTHENTICATE as curl sends it, see AuthenticateMessage.parse).
     has_flag = bool(int(flags) & _VERSION_BIT)
     if has_flag and version is None and not may_omit:
         raise InvalidParameter(
@@ -320,21 +320,23 @@ class Version:
 
     major: int
     minor: int
-    build: int
+    product_build: int
     revision: int = 0x0F  # NTLMSSP_REVISION_W2K3
 
-    def pack(self) -> bytes:
+    def build(self) -> bytes:
         """Return the 8 bytes: major, minor, build (u16le), 3 reserved zero bytes, revision."""
         try:
-            return _VERSION.pack(self.major, self.minor, self.build, b"\x00\x00\x00", self.revision)
+            return _VERSION.pack(
+                self.major, self.minor, self.product_build, b"\x00\x00\x00", self.revision
+            )
         except struct.error as exc:
             raise InvalidParameter(
                 f"Version fields out of range: major and minor must fit a byte, build 16 bits "
-                f"({self.major}.{self.minor}.{self.build} rev {self.revision})."
+                f"({self.major}.{self.minor}.{self.product_build} rev {self.revision})."
             ) from exc
 
     @classmethod
-    def unpack(cls, data: bytes) -> Version:
+    def parse(cls, data: bytes) -> Version:
         """Parse exactly 8 bytes; the reserved bytes MUST be ignored on receipt.
 
         Raises:
@@ -342,8 +344,8 @@ class Version:
         """
         if len(data) != _VERSION.size:
             raise DecodeError(f"A VERSION field is 8 bytes, not {len(data)}.")
-        major, minor, build, _reserved, revision = _VERSION.unpack(data)
-        return cls(major, minor, build, revision)
+        major, minor, product_build, _reserved, revision = _VERSION.unpack(data)
+        return cls(major, minor, product_build, revision)
 
 
 def _check_pairs(pairs: tuple[tuple[int, bytes], ...], error: type[Exception]) -> None:
@@ -432,7 +434,7 @@ class TargetInfo:
     def __post_init__(self) -> None:
         _check_pairs(self.pairs, InvalidParameter)
 
-    def pack(self) -> bytes:
+    def build(self) -> bytes:
         """Return the AV_PAIR list followed by MsvAvEOL."""
         chunks = []
         for av_id, value in self.pairs:
@@ -442,7 +444,7 @@ class TargetInfo:
         return b"".join(chunks)
 
     @classmethod
-    def unpack(cls, data: bytes) -> TargetInfo:
+    def parse(cls, data: bytes) -> TargetInfo:
         """Parse an AV_PAIR list that ends with MsvAvEOL and nothing after it.
 
         Raises:
@@ -593,7 +595,7 @@ class NtlmV2ClientChallenge:
                 f"ChallengeFromClient is 8 bytes, not {len(self.challenge_from_client)}."
             )
 
-    def pack(self) -> bytes:
+    def build(self) -> bytes:
         """Return RespType, HiRespType, Z(6), TimeStamp, ChallengeFromClient, Z(4), AvPairs and
         Z(4): the ``temp`` of MS-NLMP 3.3.2."""
         try:
@@ -611,10 +613,10 @@ class NtlmV2ClientChallenge:
                 "NTLMv2_CLIENT_CHALLENGE: RespType and HiRespType must fit a byte and the "
                 "timestamp 64 bits."
             ) from exc
-        return header + self.av_pairs.pack() + _EOL
+        return header + self.av_pairs.build() + _EOL
 
     @classmethod
-    def unpack(cls, data: bytes) -> NtlmV2ClientChallenge:
+    def parse(cls, data: bytes) -> NtlmV2ClientChallenge:
         """Parse a blob; Reserved fields are ignored and trailing zero bytes tolerated.
 
         Raises:
@@ -650,7 +652,7 @@ class NegotiateMessage:
     def __post_init__(self) -> None:
         _check_version(self.negotiate_flags, self.version, "NEGOTIATE_MESSAGE")
 
-    def pack(self) -> bytes:
+    def build(self) -> bytes:
         """Return the message; empty strings get all-zero fields, as Windows sends them."""
         base = _NEGOTIATE.size + (8 if self.version is not None else 0)
         writer = _Writer("NEGOTIATE_MESSAGE", base)
@@ -663,11 +665,11 @@ class NegotiateMessage:
         header = _NEGOTIATE.pack(
             SIGNATURE, MessageType.NtLmNegotiate, self.negotiate_flags, domain, workstation
         )
-        version = self.version.pack() if self.version is not None else b""
+        version = self.version.build() if self.version is not None else b""
         return b"".join((header, version, *writer.chunks))
 
     @classmethod
-    def unpack(cls, data: bytes, *, max_size: int = MAX_MESSAGE_SIZE) -> NegotiateMessage:
+    def parse(cls, data: bytes, *, max_size: int = MAX_MESSAGE_SIZE) -> NegotiateMessage:
         """Parse a NEGOTIATE_MESSAGE.
 
         Raises:
@@ -683,7 +685,7 @@ class NegotiateMessage:
         workstation = reader.field(workstation_f, "WorkstationFields")
         version = None
         if flags & NegotiateFlags.NTLMSSP_NEGOTIATE_VERSION:
-            version = Version.unpack(reader.slot(_NEGOTIATE.size, 8, "NTLMSSP_NEGOTIATE_VERSION"))
+            version = Version.parse(reader.slot(_NEGOTIATE.size, 8, "NTLMSSP_NEGOTIATE_VERSION"))
         return cls(
             NegotiateFlags(flags),
             _decode(domain, False, "DomainName"),
@@ -712,7 +714,7 @@ class ChallengeMessage:
             raise InvalidParameter(f"ServerChallenge is 8 bytes, not {len(self.server_challenge)}.")
         _check_version(self.negotiate_flags, self.version, "CHALLENGE_MESSAGE")
 
-    def pack(self) -> bytes:
+    def build(self) -> bytes:
         """Return the message: header, VERSION if negotiated, TargetName, TargetInfo."""
         base = _CHALLENGE.size + (8 if self.version is not None else 0)
         writer = _Writer("CHALLENGE_MESSAGE", base)
@@ -721,7 +723,7 @@ class ChallengeMessage:
         if self.target_info is None:
             info = _ZERO_FIELD
         else:
-            info = writer.field(self.target_info.pack(), "TargetInfo")
+            info = writer.field(self.target_info.build(), "TargetInfo")
         header = _CHALLENGE.pack(
             SIGNATURE,
             MessageType.NtLmChallenge,
@@ -731,11 +733,11 @@ class ChallengeMessage:
             _ZERO_FIELD,
             info,
         )
-        version = self.version.pack() if self.version is not None else b""
+        version = self.version.build() if self.version is not None else b""
         return b"".join((header, version, *writer.chunks))
 
     @classmethod
-    def unpack(cls, data: bytes, *, max_size: int = MAX_MESSAGE_SIZE) -> ChallengeMessage:
+    def parse(cls, data: bytes, *, max_size: int = MAX_MESSAGE_SIZE) -> ChallengeMessage:
         """Parse a CHALLENGE_MESSAGE; Reserved is ignored and MaxLen fields too.
 
         Raises:
@@ -752,8 +754,8 @@ class ChallengeMessage:
         info = reader.field(info_f, "TargetInfoFields")
         version = None
         if flags & NegotiateFlags.NTLMSSP_NEGOTIATE_VERSION:
-            version = Version.unpack(reader.slot(_CHALLENGE.size, 8, "NTLMSSP_NEGOTIATE_VERSION"))
-        target_info = TargetInfo.unpack(info) if info else None
+            version = Version.parse(reader.slot(_CHALLENGE.size, 8, "NTLMSSP_NEGOTIATE_VERSION"))
+        target_info = TargetInfo.parse(info) if info else None
         return cls(
             NegotiateFlags(flags),
             challenge,
@@ -808,10 +810,10 @@ class AuthenticateMessage:
         """
         if self.mic is None:
             raise InvalidParameter("This AUTHENTICATE_MESSAGE has no MIC field to zero.")
-        data = self.raw or self.pack()
+        data = self.raw or self.build()
         return b"".join((data[:MIC_OFFSET], bytes(16), data[MIC_OFFSET + 16 :]))
 
-    def pack(self) -> bytes:
+    def build(self) -> bytes:
         """Return the message with payloads in Windows' order (domain, user, workstation, LM, NT,
         session key), as in the MS-NLMP 4.2 examples."""
         if self.mic is not None:
@@ -838,7 +840,7 @@ class AuthenticateMessage:
             self.negotiate_flags,
         )
         if self.version is not None:
-            version = self.version.pack()
+            version = self.version.build()
         elif self.mic is not None:
             version = _ZERO_FIELD
         else:
@@ -846,7 +848,7 @@ class AuthenticateMessage:
         return b"".join((header, version, self.mic or b"", *writer.chunks))
 
     @classmethod
-    def unpack(cls, data: bytes, *, max_size: int = MAX_MESSAGE_SIZE) -> AuthenticateMessage:
+    def parse(cls, data: bytes, *, max_size: int = MAX_MESSAGE_SIZE) -> AuthenticateMessage:
         """Parse an AUTHENTICATE_MESSAGE and keep the bytes in ``raw``.
 
         The MIC field is read when the NTLMv2 response's MsvAvFlags has bit 0x2 (MS-NLMP
@@ -877,7 +879,7 @@ class AuthenticateMessage:
         if flags & NegotiateFlags.NTLMSSP_NEGOTIATE_VERSION and not (
             reader.first < len(data) and reader.first < _AUTHENTICATE.size + 8
         ):
-            version = Version.unpack(
+            version = Version.parse(
                 reader.slot(_AUTHENTICATE.size, 8, "NTLMSSP_NEGOTIATE_VERSION")
             )
         mic = None
@@ -901,6 +903,6 @@ class AuthenticateMessage:
 def _has_mic(nt_challenge_response: bytes) -> bool:
     if len(nt_challenge_response) <= _NTLMV1_RESPONSE_SIZE:
         return False
-    blob = NtlmV2ClientChallenge.unpack(nt_challenge_response[_NTPROOFSTR_SIZE:])
+    blob = NtlmV2ClientChallenge.parse(nt_challenge_response[_NTPROOFSTR_SIZE:])
     flags = blob.av_pairs.flags
     return flags is not None and bool(flags & AvFlags.MIC_PROVIDED)

@@ -516,7 +516,7 @@ class Vectors:
             2,
             ticket.enc_part.cipher,
         )
-        return None if plain is None else EncTicketPart.from_der(plain)
+        return None if plain is None else EncTicketPart.parse(plain)
 
 
 def build(
@@ -554,12 +554,12 @@ def build(
         rep_name = f"{label} #{index} {KDC_TYPES[reply[0] & 0x1F]}"
         vectors.add("kdc", req_name, KDC_TYPES[request[0] & 0x1F], request)
         vectors.add("kdc", rep_name, KDC_TYPES[reply[0] & 0x1F], reply)
-        req = k.KdcReq.from_der(request)
+        req = k.KdcReq.parse(request)
         subkey: k.EncryptionKey | None = None
         tgt_session: k.EncryptionKey | None = None
         for padata in req.padata or ():
             if padata.padata_type == k.PaDataType.PA_TGS_REQ:
-                ap_req = k.ApReq.from_der(padata.padata_value)
+                ap_req = k.ApReq.parse(padata.padata_value)
                 vectors.add("kdc", f"{req_name} PA-TGS-REQ", "AP-REQ", padata.padata_value)
                 part = vectors.ticket("kdc", f"{req_name} PA-TGS-REQ", ap_req.ticket)
                 if part is not None:
@@ -574,9 +574,9 @@ def build(
                         ap_req.authenticator.cipher,
                     )
                     if plain is not None:
-                        subkey = k.Authenticator.from_der(plain).subkey
+                        subkey = k.Authenticator.parse(plain).subkey
             elif padata.padata_type == k.PaDataType.PA_ENC_TIMESTAMP and label == "kinit":
-                enc = k.EncryptedData.from_der(padata.padata_value)
+                enc = k.EncryptedData.parse(padata.padata_value)
                 vectors.add(
                     "kdc", f"{req_name} PA-ENC-TIMESTAMP", "EncryptedData", padata.padata_value
                 )
@@ -595,7 +595,7 @@ def build(
                     "kdc", f"{req_name} PA-PAC-REQUEST", "KERB-PA-PAC-REQUEST", padata.padata_value
                 )
         if reply[0] & 0x1F == 30:
-            error = k.KrbError.from_der(reply)
+            error = k.KrbError.parse(reply)
             if error.e_data is not None:
                 vectors.add("kdc", f"{rep_name} e-data", "METHOD-DATA", error.e_data)
             for info in error.etype_info2() or ():
@@ -611,7 +611,7 @@ def build(
                         "kdc", f"{rep_name} ETYPE-INFO2", "ETYPE-INFO2", padata.padata_value
                     )
             continue
-        rep = k.KdcRep.from_der(reply)
+        rep = k.KdcRep.parse(reply)
         vectors.ticket("kdc", rep_name, rep.ticket)
         etype = rep.enc_part.etype
         if rep.msg_type == k.MessageType.KRB_AS_REP and etype in client_key:
@@ -657,7 +657,7 @@ def build(
             name = f"{name} {'AP-REQ' if body[0] == 0x6E else 'AP-REP'}"
             vectors.add("ap", name, "AP-REQ" if body[0] == 0x6E else "AP-REP", body)
             if body[0] == 0x6E:
-                ap_req = k.ApReq.from_der(body)
+                ap_req = k.ApReq.parse(body)
                 part = vectors.ticket("ap", name, ap_req.ticket)
                 if part is None:
                     continue
@@ -673,7 +673,7 @@ def build(
                 )
                 if plain is None:
                     continue
-                authenticator = k.Authenticator.from_der(plain)
+                authenticator = k.Authenticator.parse(plain)
                 subkey = authenticator.subkey
                 cksum = authenticator.cksum
                 if cksum is not None and cksum.cksumtype == 0x8003 and len(cksum.checksum) > 28:
@@ -681,7 +681,7 @@ def build(
                     (dlgth,) = struct.unpack_from("<H", cksum.checksum, 26)
                     cred = cksum.checksum[28 : 28 + dlgth]
                     vectors.add("ap", f"{name} delegated", "KRB-CRED", cred)
-                    krb_cred = k.KrbCred.from_der(cred)
+                    krb_cred = k.KrbCred.parse(cred)
                     vectors.open(
                         "ap",
                         f"{name} delegated",
@@ -692,7 +692,7 @@ def build(
                         krb_cred.enc_part.cipher,
                     )
             elif session is not None:
-                ap_rep = k.ApRep.from_der(body)
+                ap_rep = k.ApRep.parse(body)
                 for key in (session, subkey):
                     if key is not None and vectors.open(
                         "ap",

@@ -7,8 +7,8 @@ GSS-API token framing of RFC 2743 §3.1 and RFC 4121 §4.1, and MS-KILE 2.2.1-2.
 Rules of this module:
 
 - Every message is a frozen, slotted dataclass whose fields are the snake_case RFC names
-  (``from`` becomes ``from_``), with ``to_der() -> bytes`` and ``classmethod from_der(data)``;
-  ``from_der(m.to_der()) == m``. Classes with optional fields take keyword arguments only.
+  (``from`` becomes ``from_``), with ``build() -> bytes`` and ``classmethod parse(data)``;
+  ``parse(m.build()) == m``. Classes with optional fields take keyword arguments only.
 - Encrypted parts stay encrypted: :class:`EncryptedData` carries the ciphertext, and the
   plaintext classes (:class:`EncTicketPart`, :class:`Authenticator`, ...) are decoded by the
   caller after decryption. Nothing here holds a key schedule or does crypto.

@@ -51,7 +51,7 @@ class ApReq:
     ticket: Ticket
     authenticator: EncryptedData
 
-    def to_der(self) -> bytes:
+    def build(self) -> bytes:
         """DER encoding (``[APPLICATION 14]``)."""
         return encode_tlv(
             _AP_REQ,
@@ -61,13 +61,13 @@ class ApReq:
                     (1, encode_integer(self.msg_type)),
                     (2, encode_kerberos_flags(int(self.ap_options))),
                     (3, self.ticket.raw),
-                    (4, self.authenticator.to_der()),
+                    (4, self.authenticator.build()),
                 )
             ),
         )
 
     @classmethod
-    def from_der(cls, data: bytes) -> ApReq:
+    def parse(cls, data: bytes) -> ApReq:
         """Decode an AP-REQ (unframed; see :func:`gss_unwrap_token`). Raises DecodeError."""
         data = _bytes(data)
         f = read_fields(data, *_top(data, _AP_REQ, "AP-REQ"), 5, "AP-REQ")
@@ -99,7 +99,7 @@ class Authenticator:
     seq_number: int | None = None
     authorization_data: tuple[AuthorizationDataEntry, ...] | None = None
 
-    def to_der(self) -> bytes:
+    def build(self) -> bytes:
         """DER encoding (``[APPLICATION 2]``)."""
         return encode_tlv(
             _AUTHENTICATOR,
@@ -107,11 +107,11 @@ class Authenticator:
                 (
                     (0, encode_integer(self.authenticator_vno)),
                     (1, encode_kerberos_string(self.crealm)),
-                    (2, self.cname.to_der()),
-                    (3, None if self.cksum is None else self.cksum.to_der()),
+                    (2, self.cname.build()),
+                    (3, None if self.cksum is None else self.cksum.build()),
                     (4, encode_integer(self.cusec)),
                     (5, encode_kerberos_time(self.ctime)),
-                    (6, None if self.subkey is None else self.subkey.to_der()),
+                    (6, None if self.subkey is None else self.subkey.build()),
                     (7, _int(self.seq_number)),
                     (8, _seq_of(self.authorization_data)),
                 )
@@ -119,7 +119,7 @@ class Authenticator:
         )
 
     @classmethod
-    def from_der(cls, data: bytes) -> Authenticator:
+    def parse(cls, data: bytes) -> Authenticator:
         """Decode an Authenticator. Raises DecodeError."""
         data = _bytes(data)
         w = "Authenticator"
@@ -150,7 +150,7 @@ class ApRep:
     msg_type: int = MessageType.KRB_AP_REP
     enc_part: EncryptedData
 
-    def to_der(self) -> bytes:
+    def build(self) -> bytes:
         """DER encoding (``[APPLICATION 15]``)."""
         return encode_tlv(
             _AP_REP,
@@ -158,13 +158,13 @@ class ApRep:
                 (
                     (0, encode_integer(self.pvno)),
                     (1, encode_integer(self.msg_type)),
-                    (2, self.enc_part.to_der()),
+                    (2, self.enc_part.build()),
                 )
             ),
         )
 
     @classmethod
-    def from_der(cls, data: bytes) -> ApRep:
+    def parse(cls, data: bytes) -> ApRep:
         """Decode an AP-REP (unframed). Raises DecodeError."""
         data = _bytes(data)
         f = read_fields(data, *_top(data, _AP_REP, "AP-REP"), 3, "AP-REP")
@@ -184,7 +184,7 @@ class EncApRepPart:
     subkey: EncryptionKey | None = None
     seq_number: int | None = None
 
-    def to_der(self) -> bytes:
+    def build(self) -> bytes:
         """DER encoding (``[APPLICATION 27]``)."""
         return encode_tlv(
             _ENC_AP_REP_PART,
@@ -192,14 +192,14 @@ class EncApRepPart:
                 (
                     (0, encode_kerberos_time(self.ctime)),
                     (1, encode_integer(self.cusec)),
-                    (2, None if self.subkey is None else self.subkey.to_der()),
+                    (2, None if self.subkey is None else self.subkey.build()),
                     (3, _int(self.seq_number)),
                 )
             ),
         )
 
     @classmethod
-    def from_der(cls, data: bytes) -> EncApRepPart:
+    def parse(cls, data: bytes) -> EncApRepPart:
         """Decode an EncAPRepPart. Raises DecodeError."""
         data = _bytes(data)
         w = "EncAPRepPart"

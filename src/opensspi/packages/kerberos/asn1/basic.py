@@ -115,7 +115,7 @@ class PrincipalName:
     def __str__(self) -> str:
         return self.to_text()
 
-    def to_der(self) -> bytes:
+    def build(self) -> bytes:
         """DER encoding (a SEQUENCE)."""
         return encode_fields(
             (
@@ -125,7 +125,7 @@ class PrincipalName:
         )
 
     @classmethod
-    def from_der(cls, data: bytes) -> PrincipalName:
+    def parse(cls, data: bytes) -> PrincipalName:
         """Decode a PrincipalName SEQUENCE. Raises DecodeError."""
         data = _bytes(data)
         return _principal_body(data, *_top(data, SEQUENCE, "PrincipalName"))
@@ -167,14 +167,14 @@ class EncryptionKey:
     def __repr__(self) -> str:
         return f"EncryptionKey(keytype={self.keytype}, keyvalue=<{len(self.keyvalue)} bytes>)"
 
-    def to_der(self) -> bytes:
+    def build(self) -> bytes:
         """DER encoding (a SEQUENCE)."""
         return encode_fields(
             ((0, encode_integer(self.keytype)), (1, encode_octet_string(self.keyvalue)))
         )
 
     @classmethod
-    def from_der(cls, data: bytes) -> EncryptionKey:
+    def parse(cls, data: bytes) -> EncryptionKey:
         """Decode an EncryptionKey SEQUENCE. Raises DecodeError."""
         data = _bytes(data)
         return _key_body(data, *_top(data, SEQUENCE, "EncryptionKey"))
@@ -205,7 +205,7 @@ class EncryptedData:
     kvno: int | None = None
     cipher: bytes
 
-    def to_der(self) -> bytes:
+    def build(self) -> bytes:
         """DER encoding (a SEQUENCE)."""
         return encode_fields(
             (
@@ -216,7 +216,7 @@ class EncryptedData:
         )
 
     @classmethod
-    def from_der(cls, data: bytes) -> EncryptedData:
+    def parse(cls, data: bytes) -> EncryptedData:
         """Decode an EncryptedData SEQUENCE. Raises DecodeError."""
         data = _bytes(data)
         return _enc_body(data, *_top(data, SEQUENCE, "EncryptedData"))
@@ -243,14 +243,14 @@ class Checksum:
     cksumtype: int
     checksum: bytes
 
-    def to_der(self) -> bytes:
+    def build(self) -> bytes:
         """DER encoding (a SEQUENCE)."""
         return encode_fields(
             ((0, encode_integer(self.cksumtype)), (1, encode_octet_string(self.checksum)))
         )
 
     @classmethod
-    def from_der(cls, data: bytes) -> Checksum:
+    def parse(cls, data: bytes) -> Checksum:
         """Decode a Checksum SEQUENCE. Raises DecodeError."""
         data = _bytes(data)
         return _checksum_body(data, *_top(data, SEQUENCE, "Checksum"))
@@ -271,14 +271,14 @@ class HostAddress:
     addr_type: int
     address: bytes
 
-    def to_der(self) -> bytes:
+    def build(self) -> bytes:
         """DER encoding (a SEQUENCE)."""
         return encode_fields(
             ((0, encode_integer(self.addr_type)), (1, encode_octet_string(self.address)))
         )
 
     @classmethod
-    def from_der(cls, data: bytes) -> HostAddress:
+    def parse(cls, data: bytes) -> HostAddress:
         """Decode a HostAddress SEQUENCE. Raises DecodeError."""
         data = _bytes(data)
         return _address_body(data, *_top(data, SEQUENCE, "HostAddress"))
@@ -306,14 +306,14 @@ class AuthorizationDataEntry:
     ad_type: int
     ad_data: bytes
 
-    def to_der(self) -> bytes:
+    def build(self) -> bytes:
         """DER encoding (a SEQUENCE)."""
         return encode_fields(
             ((0, encode_integer(self.ad_type)), (1, encode_octet_string(self.ad_data)))
         )
 
     @classmethod
-    def from_der(cls, data: bytes) -> AuthorizationDataEntry:
+    def parse(cls, data: bytes) -> AuthorizationDataEntry:
         """Decode one AuthorizationData element. Raises DecodeError."""
         data = _bytes(data)
         return _ad_body(data, *_top(data, SEQUENCE, "AuthorizationData"))
@@ -344,7 +344,7 @@ def decode_authorization_data(data: bytes) -> tuple[AuthorizationDataEntry, ...]
 
 def encode_authorization_data(entries: Iterable[AuthorizationDataEntry]) -> bytes:
     """Encode AuthorizationData (SEQUENCE OF)."""
-    return encode_sequence_of(entry.to_der() for entry in entries)
+    return encode_sequence_of(entry.build() for entry in entries)
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,14 +357,14 @@ class PAData:
     padata_type: int
     padata_value: bytes
 
-    def to_der(self) -> bytes:
+    def build(self) -> bytes:
         """DER encoding (a SEQUENCE)."""
         return encode_fields(
             ((1, encode_integer(self.padata_type)), (2, encode_octet_string(self.padata_value)))
         )
 
     @classmethod
-    def from_der(cls, data: bytes) -> PAData:
+    def parse(cls, data: bytes) -> PAData:
         """Decode a PA-DATA SEQUENCE. Raises DecodeError."""
         data = _bytes(data)
         return _padata_body(data, *_top(data, SEQUENCE, "PA-DATA"))
@@ -394,7 +394,7 @@ def decode_method_data(data: bytes) -> tuple[PAData, ...]:
 
 def encode_method_data(entries: Iterable[PAData]) -> bytes:
     """Encode METHOD-DATA (SEQUENCE OF PA-DATA)."""
-    return encode_sequence_of(entry.to_der() for entry in entries)
+    return encode_sequence_of(entry.build() for entry in entries)
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,7 +404,7 @@ class TransitedEncoding:
     tr_type: int
     contents: bytes
 
-    def to_der(self) -> bytes:
+    def build(self) -> bytes:
         """DER encoding (a SEQUENCE)."""
         return encode_fields(
             ((0, encode_integer(self.tr_type)), (1, encode_octet_string(self.contents)))
@@ -427,7 +427,7 @@ class LastReqEntry:
     lr_type: int
     lr_value: datetime
 
-    def to_der(self) -> bytes:
+    def build(self) -> bytes:
         """DER encoding (a SEQUENCE)."""
         return encode_fields(
             ((0, encode_integer(self.lr_type)), (1, encode_kerberos_time(self.lr_value)))

@@ -130,10 +130,10 @@ def _flags(value: int | None) -> bytes | None:
 
 
 class _Encodable(Protocol):
-    """Anything with ``to_der()``."""
+    """Anything with ``build()``."""
 
-    def to_der(self) -> bytes: ...
+    def build(self) -> bytes: ...
 
 
 def _seq_of(items: Iterable[_Encodable] | None) -> bytes | None:
-    return None if items is None else encode_sequence_of(item.to_der() for item in items)
+    return None if items is None else encode_sequence_of(item.build() for item in items)

@@ -57,7 +57,7 @@ class KrbCred:
     tickets: tuple[Ticket, ...]
     enc_part: EncryptedData
 
-    def to_der(self) -> bytes:
+    def build(self) -> bytes:
         """DER encoding (``[APPLICATION 22]``)."""
         return encode_tlv(
             _KRB_CRED,
@@ -66,13 +66,13 @@ class KrbCred:
                     (0, encode_integer(self.pvno)),
                     (1, encode_integer(self.msg_type)),
                     (2, encode_sequence_of(ticket.raw for ticket in self.tickets)),
-                    (3, self.enc_part.to_der()),
+                    (3, self.enc_part.build()),
                 )
             ),
         )
 
     @classmethod
-    def from_der(cls, data: bytes) -> KrbCred:
+    def parse(cls, data: bytes) -> KrbCred:
         """Decode a KRB-CRED. Raises DecodeError."""
         data = _bytes(data)
         f = read_fields(data, *_top(data, _KRB_CRED, "KRB-CRED"), 4, "KRB-CRED")
@@ -104,20 +104,20 @@ class KrbCredInfo:
     sname: PrincipalName | None = None
     caddr: tuple[HostAddress, ...] | None = None
 
-    def to_der(self) -> bytes:
+    def build(self) -> bytes:
         """DER encoding (a SEQUENCE)."""
         return encode_fields(
             (
-                (0, self.key.to_der()),
+                (0, self.key.build()),
                 (1, _str(self.prealm)),
-                (2, None if self.pname is None else self.pname.to_der()),
+                (2, None if self.pname is None else self.pname.build()),
                 (3, _flags(self.flags)),
                 (4, _time(self.authtime)),
                 (5, _time(self.starttime)),
                 (6, _time(self.endtime)),
                 (7, _time(self.renew_till)),
                 (8, _str(self.srealm)),
-                (9, None if self.sname is None else self.sname.to_der()),
+                (9, None if self.sname is None else self.sname.build()),
                 (10, _seq_of(self.caddr)),
             )
         )
@@ -152,24 +152,24 @@ class EncKrbCredPart:
     s_address: HostAddress | None = None
     r_address: HostAddress | None = None
 
-    def to_der(self) -> bytes:
+    def build(self) -> bytes:
         """DER encoding (``[APPLICATION 29]``)."""
         return encode_tlv(
             _ENC_KRB_CRED_PART,
             encode_fields(
                 (
-                    (0, encode_sequence_of(info.to_der() for info in self.ticket_info)),
+                    (0, encode_sequence_of(info.build() for info in self.ticket_info)),
                     (1, _int(self.nonce)),
                     (2, _time(self.timestamp)),
                     (3, _int(self.usec)),
-                    (4, None if self.s_address is None else self.s_address.to_der()),
-                    (5, None if self.r_address is None else self.r_address.to_der()),
+                    (4, None if self.s_address is None else self.s_address.build()),
+                    (5, None if self.r_address is None else self.r_address.build()),
                 )
             ),
         )
 
     @classmethod
-    def from_der(cls, data: bytes) -> EncKrbCredPart:
+    def parse(cls, data: bytes) -> EncKrbCredPart:
         """Decode an EncKrbCredPart. Raises DecodeError."""
         data = _bytes(data)
         w = "EncKrbCredPart"

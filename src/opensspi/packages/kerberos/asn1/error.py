@@ -51,7 +51,7 @@ class KerbExtError:
     reserved: int = 0
     flags: int = 1
 
-    def pack(self) -> bytes:
+    def build(self) -> bytes:
         """The 12 bytes."""
         try:
             return _EXT_ERROR.pack(self.status, self.reserved, self.flags)
@@ -59,7 +59,7 @@ class KerbExtError:
             raise InvalidParameter("KERB-EXT-ERROR fields must be 32-bit unsigned.") from exc
 
     @classmethod
-    def unpack(cls, data: bytes) -> KerbExtError:
+    def parse(cls, data: bytes) -> KerbExtError:
         """Parse the 12 bytes. Raises DecodeError on another size."""
         if len(data) != _EXT_ERROR.size:
             raise DecodeError(f"KERB-EXT-ERROR is 12 bytes, not {len(data)}.")
@@ -74,12 +74,12 @@ class KerbErrorData:
     data_type: int
     data_value: bytes | None = None
 
-    def to_der(self) -> bytes:
+    def build(self) -> bytes:
         """DER encoding (a SEQUENCE)."""
         return encode_fields(((1, encode_integer(self.data_type)), (2, _octets(self.data_value))))
 
     @classmethod
-    def from_der(cls, data: bytes) -> KerbErrorData:
+    def parse(cls, data: bytes) -> KerbErrorData:
         """Decode a KERB-ERROR-DATA. Raises DecodeError."""
         data = _bytes(data)
         w = "KERB-ERROR-DATA"
@@ -113,7 +113,7 @@ class KrbError:
     e_text: str | None = None
     e_data: bytes | None = None
 
-    def to_der(self) -> bytes:
+    def build(self) -> bytes:
         """DER encoding (``[APPLICATION 30]``)."""
         return encode_tlv(
             _KRB_ERROR,
@@ -127,9 +127,9 @@ class KrbError:
                     (5, encode_integer(self.susec)),
                     (6, encode_integer(self.error_code)),
                     (7, _str(self.crealm)),
-                    (8, None if self.cname is None else self.cname.to_der()),
+                    (8, None if self.cname is None else self.cname.build()),
                     (9, encode_kerberos_string(self.realm)),
-                    (10, self.sname.to_der()),
+                    (10, self.sname.build()),
                     (11, _str(self.e_text)),
                     (12, _octets(self.e_data)),
                 )
@@ -137,7 +137,7 @@ class KrbError:
         )
 
     @classmethod
-    def from_der(cls, data: bytes) -> KrbError:
+    def parse(cls, data: bytes) -> KrbError:
         """Decode a KRB-ERROR (unframed). Raises DecodeError."""
         data = _bytes(data)
         f = read_fields(data, *_top(data, _KRB_ERROR, "KRB-ERROR"), 13, "KRB-ERROR")
@@ -187,7 +187,7 @@ class KrbError:
         if self.e_data is None:
             return None
         try:
-            return KerbErrorData.from_der(self.e_data)
+            return KerbErrorData.parse(self.e_data)
         except DecodeError:
             return None
 
@@ -211,7 +211,7 @@ class KrbError:
                 candidates.append(padata.padata_value)
         for raw in candidates:
             if len(raw) == _EXT_ERROR.size:
-                ext = KerbExtError.unpack(raw)
+                ext = KerbExtError.parse(raw)
                 if ext.flags & 1:
                     return ext.status
         return None

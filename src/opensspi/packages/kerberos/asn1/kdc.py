@@ -76,9 +76,9 @@ class KdcReqBody:
         return encode_fields(
             (
                 (0, encode_kerberos_flags(int(self.kdc_options))),
-                (1, None if self.cname is None else self.cname.to_der()),
+                (1, None if self.cname is None else self.cname.build()),
                 (2, encode_kerberos_string(self.realm)),
-                (3, None if self.sname is None else self.sname.to_der()),
+                (3, None if self.sname is None else self.sname.build()),
                 (4, _time(self.from_)),
                 (5, encode_kerberos_time(self.till)),
                 (6, _time(self.rtime)),
@@ -89,18 +89,18 @@ class KdcReqBody:
                     10,
                     None
                     if self.enc_authorization_data is None
-                    else self.enc_authorization_data.to_der(),
+                    else self.enc_authorization_data.build(),
                 ),
                 (11, _seq_of(self.additional_tickets)),
             )
         )
 
-    def to_der(self) -> bytes:
+    def build(self) -> bytes:
         """The req-body's bytes: ``raw``, never re-encoded."""
         return self.raw
 
     @classmethod
-    def from_der(cls, data: bytes) -> KdcReqBody:
+    def parse(cls, data: bytes) -> KdcReqBody:
         """Decode a KDC-REQ-BODY SEQUENCE. Raises DecodeError."""
         data = _bytes(data)
         start, end = unwrap(data, SEQUENCE, "KDC-REQ-BODY")
@@ -166,7 +166,7 @@ class KdcReq:
     padata: tuple[PAData, ...] | None = None
     req_body: KdcReqBody
 
-    def to_der(self) -> bytes:
+    def build(self) -> bytes:
         """DER encoding (``[APPLICATION msg_type]``)."""
         if self.msg_type not in _REQ_TYPES:
             raise InvalidParameter(f"KDC-REQ msg-type must be 10 or 12, not {self.msg_type}.")
@@ -177,13 +177,13 @@ class KdcReq:
                     (1, encode_integer(self.pvno)),
                     (2, encode_integer(self.msg_type)),
                     (3, _seq_of(self.padata)),
-                    (4, self.req_body.to_der()),
+                    (4, self.req_body.build()),
                 )
             ),
         )
 
     @classmethod
-    def from_der(cls, data: bytes) -> KdcReq:
+    def parse(cls, data: bytes) -> KdcReq:
         """Decode an AS-REQ or TGS-REQ. Raises DecodeError."""
         data = _bytes(data)
         tag = _message_tag(data, _REQ_TYPES, "KDC-REQ")
@@ -218,7 +218,7 @@ class KdcRep:
     ticket: Ticket
     enc_part: EncryptedData
 
-    def to_der(self) -> bytes:
+    def build(self) -> bytes:
         """DER encoding (``[APPLICATION msg_type]``)."""
         if self.msg_type not in _REP_TYPES:
             raise InvalidParameter(f"KDC-REP msg-type must be 11 or 13, not {self.msg_type}.")
@@ -230,15 +230,15 @@ class KdcRep:
                     (1, encode_integer(self.msg_type)),
                     (2, _seq_of(self.padata)),
                     (3, encode_kerberos_string(self.crealm)),
-                    (4, self.cname.to_der()),
-                    (5, self.ticket.to_der()),
-                    (6, self.enc_part.to_der()),
+                    (4, self.cname.build()),
+                    (5, self.ticket.build()),
+                    (6, self.enc_part.build()),
                 )
             ),
         )
 
     @classmethod
-    def from_der(cls, data: bytes) -> KdcRep:
+    def parse(cls, data: bytes) -> KdcRep:
         """Decode an AS-REP or TGS-REP. Raises DecodeError."""
         data = _bytes(data)
         tag = _message_tag(data, _REP_TYPES, "KDC-REP")
@@ -286,7 +286,7 @@ class EncKdcRepPart:
     encrypted_pa_data: tuple[PAData, ...] | None = None
     application_tag: int = _ENC_AS_REP_PART
 
-    def to_der(self) -> bytes:
+    def build(self) -> bytes:
         """DER encoding (``[APPLICATION 25]`` or ``[APPLICATION 26]``)."""
         if self.application_tag not in (_ENC_AS_REP_PART, _ENC_TGS_REP_PART):
             raise InvalidParameter(
@@ -296,7 +296,7 @@ class EncKdcRepPart:
             0x60 | self.application_tag,
             encode_fields(
                 (
-                    (0, self.key.to_der()),
+                    (0, self.key.build()),
                     (1, _seq_of(self.last_req)),
                     (2, encode_integer(self.nonce)),
                     (3, _time(self.key_expiration)),
@@ -306,7 +306,7 @@ class EncKdcRepPart:
                     (7, encode_kerberos_time(self.endtime)),
                     (8, _time(self.renew_till)),
                     (9, encode_kerberos_string(self.srealm)),
-                    (10, self.sname.to_der()),
+                    (10, self.sname.build()),
                     (11, _seq_of(self.caddr)),
                     (12, _seq_of(self.encrypted_pa_data)),
                 )
@@ -314,7 +314,7 @@ class EncKdcRepPart:
         )
 
     @classmethod
-    def from_der(cls, data: bytes) -> EncKdcRepPart:
+    def parse(cls, data: bytes) -> EncKdcRepPart:
         """Decode an EncASRepPart or EncTGSRepPart. Raises DecodeError."""
         data = _bytes(data)
         w = "EncKDCRepPart"

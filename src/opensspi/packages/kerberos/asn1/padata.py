@@ -33,12 +33,12 @@ class PaEncTsEnc:
     patimestamp: datetime
     pausec: int | None = None
 
-    def to_der(self) -> bytes:
+    def build(self) -> bytes:
         """DER encoding (a SEQUENCE)."""
         return encode_fields(((0, encode_kerberos_time(self.patimestamp)), (1, _int(self.pausec))))
 
     @classmethod
-    def from_der(cls, data: bytes) -> PaEncTsEnc:
+    def parse(cls, data: bytes) -> PaEncTsEnc:
         """Decode a PA-ENC-TS-ENC. Raises DecodeError."""
         data = _bytes(data)
         f = read_fields(data, *_top(data, SEQUENCE, "PA-ENC-TS-ENC"), 2, "PA-ENC-TS-ENC")
@@ -61,7 +61,7 @@ class EtypeInfo2Entry:
     salt: bytes | None = None
     s2kparams: bytes | None = None
 
-    def to_der(self) -> bytes:
+    def build(self) -> bytes:
         """DER encoding (a SEQUENCE)."""
         return encode_fields(
             (
@@ -72,7 +72,7 @@ class EtypeInfo2Entry:
         )
 
     @classmethod
-    def from_der(cls, data: bytes) -> EtypeInfo2Entry:
+    def parse(cls, data: bytes) -> EtypeInfo2Entry:
         """Decode one ETYPE-INFO2-ENTRY. Raises DecodeError."""
         data = _bytes(data)
         return _etype_info2_body(data, *_top(data, SEQUENCE, "ETYPE-INFO2-ENTRY"))
@@ -109,7 +109,7 @@ def decode_etype_info2(data: bytes) -> tuple[EtypeInfo2Entry, ...]:
 
 def encode_etype_info2(entries: Iterable[EtypeInfo2Entry]) -> bytes:
     """Encode ETYPE-INFO2 (SEQUENCE OF ETYPE-INFO2-ENTRY)."""
-    return encode_sequence_of(entry.to_der() for entry in entries)
+    return encode_sequence_of(entry.build() for entry in entries)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +120,7 @@ class EtypeInfoEntry:
     etype: int
     salt: bytes | None = None
 
-    def to_der(self) -> bytes:
+    def build(self) -> bytes:
         """DER encoding (a SEQUENCE)."""
         return encode_fields(((0, encode_integer(self.etype)), (1, _octets(self.salt))))
 
@@ -143,7 +143,7 @@ def decode_etype_info(data: bytes) -> tuple[EtypeInfoEntry, ...]:
 
 def encode_etype_info(entries: Iterable[EtypeInfoEntry]) -> bytes:
     """Encode ETYPE-INFO (SEQUENCE OF ETYPE-INFO-ENTRY)."""
-    return encode_sequence_of(entry.to_der() for entry in entries)
+    return encode_sequence_of(entry.build() for entry in entries)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,12 +152,12 @@ class PaPacRequest:
 
     include_pac: bool
 
-    def to_der(self) -> bytes:
+    def build(self) -> bytes:
         """DER encoding (a SEQUENCE)."""
         return encode_fields(((0, encode_boolean(self.include_pac)),))
 
     @classmethod
-    def from_der(cls, data: bytes) -> PaPacRequest:
+    def parse(cls, data: bytes) -> PaPacRequest:
         """Decode a KERB-PA-PAC-REQUEST. Raises DecodeError."""
         data = _bytes(data)
         w = "KERB-PA-PAC-REQUEST"

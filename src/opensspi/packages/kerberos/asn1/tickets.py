@@ -70,18 +70,18 @@ class Ticket:
                 (
                     (0, encode_integer(self.tkt_vno)),
                     (1, encode_kerberos_string(self.realm)),
-                    (2, self.sname.to_der()),
-                    (3, self.enc_part.to_der()),
+                    (2, self.sname.build()),
+                    (3, self.enc_part.build()),
                 )
             ),
         )
 
-    def to_der(self) -> bytes:
+    def build(self) -> bytes:
         """The ticket's bytes: ``raw``, never re-encoded."""
         return self.raw
 
     @classmethod
-    def from_der(cls, data: bytes) -> Ticket:
+    def parse(cls, data: bytes) -> Ticket:
         """Decode a Ticket ``[APPLICATION 1]``. Raises DecodeError."""
         data = _bytes(data)
         start, end = unwrap(data, _TICKET, "Ticket")
@@ -135,17 +135,17 @@ class EncTicketPart:
     caddr: tuple[HostAddress, ...] | None = None
     authorization_data: tuple[AuthorizationDataEntry, ...] | None = None
 
-    def to_der(self) -> bytes:
+    def build(self) -> bytes:
         """DER encoding (``[APPLICATION 3]``)."""
         return encode_tlv(
             _ENC_TICKET_PART,
             encode_fields(
                 (
                     (0, encode_kerberos_flags(int(self.flags))),
-                    (1, self.key.to_der()),
+                    (1, self.key.build()),
                     (2, encode_kerberos_string(self.crealm)),
-                    (3, self.cname.to_der()),
-                    (4, self.transited.to_der()),
+                    (3, self.cname.build()),
+                    (4, self.transited.build()),
                     (5, encode_kerberos_time(self.authtime)),
                     (6, _time(self.starttime)),
                     (7, encode_kerberos_time(self.endtime)),
@@ -157,7 +157,7 @@ class EncTicketPart:
         )
 
     @classmethod
-    def from_der(cls, data: bytes) -> EncTicketPart:
+    def parse(cls, data: bytes) -> EncTicketPart:
         """Decode an EncTicketPart. Raises DecodeError."""
         data = _bytes(data)
         w = "EncTicketPart"

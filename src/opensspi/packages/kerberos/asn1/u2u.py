@@ -37,19 +37,19 @@ class KerbTgtRequest:
     server_name: PrincipalName | None = None
     realm: str | None = None
 
-    def to_der(self) -> bytes:
+    def build(self) -> bytes:
         """DER encoding (a SEQUENCE)."""
         return encode_fields(
             (
                 (0, encode_integer(self.pvno)),
                 (1, encode_integer(self.msg_type)),
-                (2, None if self.server_name is None else self.server_name.to_der()),
+                (2, None if self.server_name is None else self.server_name.build()),
                 (3, _str(self.realm)),
             )
         )
 
     @classmethod
-    def from_der(cls, data: bytes) -> KerbTgtRequest:
+    def parse(cls, data: bytes) -> KerbTgtRequest:
         """Decode a KERB-TGT-REQUEST (unframed). Raises DecodeError."""
         data = _bytes(data)
         w = "KERB-TGT-REQUEST"
@@ -83,7 +83,7 @@ class KerbTgtReply:
     msg_type: int = MessageType.KRB_TGT_REP
     ticket: Ticket
 
-    def to_der(self) -> bytes:
+    def build(self) -> bytes:
         """DER encoding (a SEQUENCE)."""
         return encode_fields(
             (
@@ -94,7 +94,7 @@ class KerbTgtReply:
         )
 
     @classmethod
-    def from_der(cls, data: bytes) -> KerbTgtReply:
+    def parse(cls, data: bytes) -> KerbTgtReply:
         """Decode a KERB-TGT-REPLY (unframed). Raises DecodeError."""
         data = _bytes(data)
         w = "KERB-TGT-REPLY"
