@@ -164,11 +164,9 @@ def _split(auth_data: object | None) -> tuple[object | None, object | None, str 
         # An acceptor's NTLM users ({"DOMAIN\\user": password} or an NTLM_USER_FILE path);
         # Kerberos keeps its default (KRB5_KTNAME).
         return None, auth_data, None
-    raise InvalidParameter(
-        f"Negotiate cannot use pAuthData of type {type(auth_data).__name__}; pass an "
-        "AuthIdentity, a (user, domain, password) tuple, NegotiateAuthData, or (acceptor) a "
-        "user mapping or NTLM_USER_FILE path."
-    )
+    # A package's own pAuthData (KerberosAuthData, NtlmAuthData): offered to both inner
+    # packages, and the one that does not take it is left out (its refusal is recorded).
+    return auth_data, auth_data, None
 
 
 def acquire(
