@@ -321,3 +321,21 @@ def test_token_summary_names_kinds_not_content() -> None:
     assert logs.token_summary(b"\xa1\x03\x30\x01\x00") == "SPNEGO NegTokenResp, 5 bytes"
     assert logs.token_summary(b"\x16\x03\x01\x00\x05hello") == "TLS Handshake record, 10 bytes"
     assert logs.token_summary(b"\x99secret") == "token, 7 bytes"
+
+
+def test_negotiate_legs_and_its_ntlm_fallback_without_secrets(
+    records: list[logging.LogRecord],
+) -> None:
+    """Negotiate to an IP address (no SPN, so NTLM inside SPNEGO, with both mechListMICs):
+    one record per leg on opensspi.negotiate, the fallback at INFO, and no secret anywhere."""
+    client = opensspi.client("Negotiate", user="CORP\\alice", password=PASSWORD,
+                             target="HTTP/192.0.2.7")
+    server = opensspi.server("Negotiate", users={"CORP\\alice": PASSWORD})
+    pump(client, server)
+    protect(client, server)
+    assert client.session_key is not None
+    legs = [r for r in records if r.name == "opensspi.negotiate" and r.levelno == logging.DEBUG]
+    assert legs and all("Negotiate" in r.getMessage() for r in legs)
+    fallbacks = [r for r in records if r.name == "opensspi.negotiate" and r.levelno == logging.INFO]
+    assert fallbacks and "NTLM" in fallbacks[0].getMessage()
+    assert_no_secret(records, ntlm_secrets(client.session_key))

@@ -27,7 +27,7 @@ import pytest
 
 import opensspi
 from interop.peers.apache import free_port
-from opensspi import impersonation, registry
+from opensspi import impersonation
 from opensspi.compat import pywin32 as compat
 from opensspi.packages.kerberos.acceptor import ReplayCache
 from opensspi.packages.kerberos.tickets import TicketCache
@@ -372,12 +372,6 @@ def test_socket_server_demo_kerberos(realm: dict[str, str]) -> None:
     check_conversation(client, server, "EXAMPLE\\alice")
 
 
-def _negotiate_registered() -> bool:
-    return "negotiate" in {n.lower() for n in registry.names()}
-
-
-@pytest.mark.xfail(not _negotiate_registered(), strict=False,
-                   reason="Negotiate package not merged yet")
 def test_socket_server_demo_negotiate(realm: dict[str, str]) -> None:
     client, server = run_socket_demo("Negotiate", realm, target_spn=SERVICE)
     check_conversation(client, server, "EXAMPLE\\alice")

@@ -27,7 +27,7 @@ from interop.peers.apache_gssapi import INSTALL_HINT, ApacheGssapiPeer, availabl
 from interop.peers.gss import NTLMSSP_OID, find_gssntlmssp_so
 from interop.peers.mit_kdc import MitRealm
 from interop.peers.wsgi_server import hello_app, make_certificate, serve_wsgi
-from opensspi import AuthIdentity, registry
+from opensspi import AuthIdentity
 from opensspi.integrations import httpx as ox
 from opensspi.integrations import requests as orq
 from opensspi.integrations.wsgi import SspiMiddleware
@@ -38,9 +38,6 @@ from support.require import require_module, require_peer
 
 SERVICE = "HTTP/server.test.local"
 NTLM_USERS = {"CORP\\alice": "Passw0rd!"}
-NEGOTIATE = "negotiate" in {n.lower() for n in registry.names()}
-negotiate_pending = pytest.mark.xfail(not NEGOTIATE, strict=False,
-                                      reason="Negotiate package not merged yet")
 
 
 @pytest.fixture
@@ -98,7 +95,6 @@ def test_httpx_kerberos_from_a_kinit_ccache_to_mod_auth_gssapi(
     assert r.headers["x-remote-user"] == "alice@TEST.LOCAL"
 
 
-@negotiate_pending
 def test_requests_negotiate_to_mod_auth_gssapi(
     apache_gssapi: ApacheGssapiPeer, mit_realm: MitRealm, config: Krb5Config
 ) -> None:
@@ -216,7 +212,6 @@ def test_requests_gssapi_client_with_mit_kerberos(
     assert (r.status_code, r.text) == (200, "hello alice@TEST.LOCAL via Negotiate")
 
 
-@negotiate_pending
 def test_curl_negotiate(mit_realm: MitRealm, config: Krb5Config, tmp_path: Path) -> None:
     ccache = mit_realm.kinit("alice", ccache=tmp_path / "cc")
     with serve_wsgi(kerberos_middleware(mit_realm, config, "Negotiate")) as url:
