@@ -17,6 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 from .buffers import ChannelBindings
 from .constants import (
@@ -129,8 +130,7 @@ class Impersonation:
     delegated: Credential | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class StepInput:
+class StepInput(NamedTuple):
     """Everything a handshake leg may read: the peer's token and the auxiliary buffers."""
 
     token: bytes | None = None
@@ -156,8 +156,7 @@ class KdcRequest:
     udp_preference_limit: int = 1465
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
+class Step(NamedTuple):
     """The result of one handshake leg.
 
     Attributes:

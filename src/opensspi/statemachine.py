@@ -55,8 +55,8 @@ class Machine(Generic[S, I, R]):
         self.state = initial
         self.what = what
 
-    def run(self, classify: Callable[[], tuple[I, tuple[object, ...]]]) -> R:
-        """Classify the input, then :meth:`fire` the event it names with the arguments it gives.
+    def run(self, classify: Callable[..., tuple[I, tuple[object, ...]]], *args: object) -> R:
+        """``classify(*args)``, then :meth:`fire` the event it names with the arguments it gives.
 
         Both halves sit behind the same boundary: a token that cannot even be classified (too
         big, not this package's) fails the context exactly like one a handler rejects.
@@ -64,10 +64,10 @@ class Machine(Generic[S, I, R]):
         if self.state is self._failed:
             raise self._dead()
         try:
-            event, args = classify()
+            event, handler_args = classify(*args)
         except Exception as exc:
             raise self._fail(exc)  # noqa: B904 - boundary_error chains exc
-        return self.fire(event, *args)
+        return self.fire(event, *handler_args)
 
     def _fail(self, exc: Exception) -> Exception:
         """Enter ``FAILED`` and give what to raise for ``exc`` (itself when an SspiError)."""

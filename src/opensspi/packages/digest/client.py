@@ -174,7 +174,8 @@ class DigestClientContext(_DigestContext):
     def _classify(self, token: bytes | str | None) -> tuple[Input, object]:
         if not token:
             return Input.NO_TOKEN, None
-        token = header_bytes(token, "challenge")
+        if type(token) is not bytes:
+            token = header_bytes(token, "challenge")
         if self._mode is _HTTP:
             message = parse_http_server_token(token, self._max_challenge)
             if isinstance(message, AuthenticationInfo):
@@ -223,7 +224,11 @@ class DigestClientContext(_DigestContext):
         Authorization header value is ``b"Digest " + result``.
         """
         target = _request_uri(header_text(uri, "URI")) if uri else self._target
-        request = NextRequest(header_text(method, "method"), target, header_bytes(body, "body"))
+        if type(method) is not str:
+            method = header_text(method, "method")
+        if type(body) is not bytes:
+            body = header_bytes(body, "body")
+        request = NextRequest(method, target, body)
         self._machine.fire(_NEXT_REQUEST, self, request, None)
         return self._header.encode()
 

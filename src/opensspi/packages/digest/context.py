@@ -58,7 +58,7 @@ class _DigestContext(SecurityContext):
 
     def step(self, inp: StepInput) -> Step:
         """One InitializeSecurityContext / AcceptSecurityContext call."""
-        return self._machine.run(lambda: self._event(inp))
+        return self._machine.run(self._event, inp)
 
     def _event(self, inp: StepInput) -> tuple[Input, tuple[object, ...]]:
         event, payload = self._classify(inp.token)

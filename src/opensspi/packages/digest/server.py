@@ -144,12 +144,13 @@ class DigestServerContext(_DigestContext):
         return int(self._env.now().timestamp())
 
     def _new_nonce(self) -> str:
+        now = self._now()
         if self._fixed_nonce is not None and self._issued is None:
             nonce = self._fixed_nonce
         else:
             key = self._acceptor.nonce_key(self._env.random)
-            nonce = crypto.make_nonce(key, self._now(), self._env.random(9))
-        self._issued = (nonce, self._now())
+            nonce = crypto.make_nonce(key, now, self._env.random(9))
+        self._issued = (nonce, now)
         return nonce
 
     def _nonce_issued(self, nonce: str) -> int | None:
@@ -161,7 +162,8 @@ class DigestServerContext(_DigestContext):
     def _classify(self, token: bytes | str | None) -> tuple[Input, object]:
         if not token:
             return Input.NO_TOKEN, None
-        token = header_bytes(token, "response")
+        if type(token) is not bytes:
+            token = header_bytes(token, "response")
         if self._mode is Mode.SASL:
             return Input.RESPONSE, SaslResponse.parse(token, self._max_response)
         response = HttpResponse.parse(token, self._max_response)

@@ -38,6 +38,8 @@ def _same_text(a: str, b: str) -> bool:
     may send in any quoted directive (issue 12): compare the UTF-8 bytes instead
     (``surrogatepass``: a parser may have kept a lone surrogate).
     """
+    if a.isascii() and b.isascii():  # the usual case, compared as it is
+        return hmac.compare_digest(a, b)
     encoding = "utf-8"
     return hmac.compare_digest(
         a.encode(encoding, "surrogatepass"), b.encode(encoding, "surrogatepass")

@@ -296,7 +296,7 @@ class KerberosContext(SecurityContext):
     def step(self, inp: StepInput) -> Step:
         if inp.channel_bindings is not None:
             self._bindings = inp.channel_bindings
-        return self._machine.run(lambda: self._classify(inp))
+        return self._machine.run(self._classify, inp)
 
     def _classify(self, inp: StepInput) -> tuple[Input, tuple[object, ...]]:
         """The event a step is, with the handler's arguments (behind the machine's boundary)."""

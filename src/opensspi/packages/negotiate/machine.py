@@ -214,7 +214,7 @@ class NegotiateContext(SecurityContext):
         if inp.channel_bindings is not None:
             self._bindings = inp.channel_bindings
         try:
-            return self._machine.run(lambda: self._classify(inp))
+            return self._machine.run(self._classify, inp)
         except SspiError as exc:
             if not self.is_client and self._mech_types_raw and not exc.token:
                 # RFC 4178 §4.2.2: the acceptor ends a failed negotiation with negState reject;

@@ -226,7 +226,7 @@ class NtlmContext(SecurityContext):
                 "handshake message) was refused and the context remains usable."
             )
         bindings = inp.channel_bindings
-        return self._machine.run(lambda: self._classify(inp.token, bindings))
+        return self._machine.run(self._classify, inp.token, bindings)
 
     def _classify(
         self, token: bytes | None, bindings: ChannelBindings | None
