@@ -90,6 +90,7 @@ __all__ = [
     "QuerySecurityPackageInfo",
     "SecBuffer",
     "SecBufferDesc",
+    "SetContextAttributes",
     "VerifySignature",
 ]
 
@@ -225,6 +226,7 @@ def _step_input(pInput: SecBufferDesc | None) -> StepInput:  # noqa: N803
     token: bytes | None = None
     bindings: ChannelBindings | None = None
     params: list[bytes] = []
+    others: list[tuple[int, bytes]] = []
     for buf in pInput:
         kind = buf.kind
         if kind == SecBufferType.TOKEN and token is None:
@@ -233,7 +235,10 @@ def _step_input(pInput: SecBufferDesc | None) -> StepInput:  # noqa: N803
             bindings = ChannelBindings.unpack(buf.buffer)
         elif kind == SecBufferType.PKG_PARAMS:
             params.append(buf.buffer)
-    return StepInput(token=token, channel_bindings=bindings, params=tuple(params))
+        elif kind not in (SecBufferType.EMPTY, SecBufferType.TOKEN):
+            others.append((kind, buf.buffer))
+    return StepInput(token=token, channel_bindings=bindings, params=tuple(params),
+                     buffers=tuple(others))
 
 
 def _deliver(
@@ -360,8 +365,13 @@ def InitializeSecurityContext(  # noqa: N802
         _live(record)
         if phNewContext is not None and phNewContext is not phContext:
             phNewContext._record = record
-        if record.context.complete and not _has_token(pInput):
-            # "a call after completion starts a re-authentication" (ISC docs, phContext).
+        if phCredential is not None and phCredential._record is not None \
+                and phCredential._record is not record.cred:
+            record.context.credential_changed(cred_record(phCredential).credential)
+        if (record.context.complete and not record.context.continues_after_complete
+                and not _has_token(pInput)):
+            # "a call after completion starts a re-authentication" (ISC docs, phContext); a
+            # stream package's context goes on instead (renegotiation, shutdown).
             record.context = record.cred.package.client_context(
                 record.cred.credential, pszTargetName or record.target, req, env
             )
@@ -483,6 +493,20 @@ def QueryContextAttributes(phContext: CtxtHandle, ulAttribute: int) -> object:  
             if err is exc:
                 raise
             raise err from exc
+
+
+def SetContextAttributes(phContext: CtxtHandle, ulAttribute: int, pBuffer: object) -> SecStatus:  # noqa: N802, N803
+    """Give the package an attribute value (Schannel: SECPKG_ATTR_KEYING_MATERIAL_INFO)."""
+    record = ctxt_record(phContext)
+    with record.lock:
+        try:
+            _live(record).context.set_attribute(int(ulAttribute), pBuffer)
+        except Exception as exc:
+            err = boundary_error(exc, f"{record.context.info.name} context attribute")
+            if err is exc:
+                raise
+            raise err from exc
+    return SecStatus.SEC_E_OK
 
 
 def _query(ctx: SecurityContext, ulAttribute: int) -> object:  # noqa: N803

@@ -14,11 +14,14 @@ def register_all(register: Register) -> None:
     from .digest import DigestPackage
     from .kerberos import KerberosPackage
     from .ntlm import NtlmPackage
+    from .schannel import SchannelPackage
 
     _factories: list[tuple[str, Callable[[], SecurityPackage], tuple[str, ...]]] = [
         ("Kerberos", KerberosPackage, ()),
         ("NTLM", NtlmPackage, ()),
         ("WDigest", DigestPackage, ("Digest",)),
+        ("Microsoft Unified Security Protocol Provider", SchannelPackage,
+         ("Schannel", "Default TLS SSP")),
     ]
     for name, factory, aliases in _factories:
         register(name, factory, *aliases)
