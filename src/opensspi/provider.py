@@ -111,6 +111,9 @@ class StepInput:
     #: Any other typed input buffers, as ``(SECBUFFER type, bytes)`` pairs in order (TLS reads
     #: SECBUFFER_APPLICATION_PROTOCOLS here); packages ignore the types they do not know.
     buffers: tuple[tuple[int, bytes], ...] = ()
+    #: This call's ``fContextReq`` when the sspi layer steps the context (None otherwise);
+    #: Schannel honours a later call's ISC_REQ_USE_SUPPLIED_CREDS, as Windows does.
+    request: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -220,9 +220,9 @@ def QueryCredentialsAttributes(  # noqa: N802
 # -- contexts -------------------------------------------------------------------------------
 
 
-def _step_input(pInput: SecBufferDesc | None) -> StepInput:  # noqa: N803
+def _step_input(pInput: SecBufferDesc | None, request: int | None = None) -> StepInput:  # noqa: N803
     if pInput is None:
-        return StepInput()
+        return StepInput(request=request)
     token: bytes | None = None
     bindings: ChannelBindings | None = None
     params: list[bytes] = []
@@ -238,7 +238,7 @@ def _step_input(pInput: SecBufferDesc | None) -> StepInput:  # noqa: N803
         elif kind not in (SecBufferType.EMPTY, SecBufferType.TOKEN):
             others.append((kind, buf.buffer))
     return StepInput(token=token, channel_bindings=bindings, params=tuple(params),
-                     buffers=tuple(others))
+                     buffers=tuple(others), request=request)
 
 
 def _deliver(
@@ -289,10 +289,10 @@ def drive(context: SecurityContext, inp: StepInput) -> Step:
 
 def _run_step(
     record: CtxtRecord, pInput: SecBufferDesc | None, pOutput: SecBufferDesc | None,  # noqa: N803
-    allocate: bool,
+    allocate: bool, request: int | None = None,
 ) -> Step:
     try:
-        step = drive(record.context, _step_input(pInput))
+        step = drive(record.context, _step_input(pInput, request))
     except Exception as exc:
         err = boundary_error(exc, f"{record.context.info.name} token")
         if isinstance(err, InternalError):
@@ -357,7 +357,7 @@ def InitializeSecurityContext(  # noqa: N802
         handle = phNewContext if phNewContext is not None else CtxtHandle()
         record = CtxtRecord(cred, context, pszTargetName, int(req))
         with record.lock:
-            step = _run_step(record, pInput, pOutput, allocate)
+            step = _run_step(record, pInput, pOutput, allocate, int(req))
             handle._record = record
             return IscResult(step.status, _isc_attrs(record, allocate), context.expiry)
     record = ctxt_record(phContext)
@@ -375,7 +375,7 @@ def InitializeSecurityContext(  # noqa: N802
             record.context = record.cred.package.client_context(
                 record.cred.credential, pszTargetName or record.target, req, env
             )
-        step = _run_step(record, pInput, pOutput, allocate)
+        step = _run_step(record, pInput, pOutput, allocate, int(req))
         return IscResult(step.status, _isc_attrs(record, allocate), record.context.expiry)
 
 
@@ -417,7 +417,7 @@ def AcceptSecurityContext(  # noqa: N802
         handle = phNewContext if phNewContext is not None else CtxtHandle()
         record = CtxtRecord(cred, context, None, int(req))
         with record.lock:
-            step = _run_step(record, pInput, pOutput, allocate)
+            step = _run_step(record, pInput, pOutput, allocate, int(req))
             handle._record = record
             return AscResult(step.status, _asc_attrs(record, allocate), context.expiry)
     record = ctxt_record(phContext)
@@ -425,7 +425,7 @@ def AcceptSecurityContext(  # noqa: N802
         _live(record)
         if phNewContext is not None and phNewContext is not phContext:
             phNewContext._record = record
-        step = _run_step(record, pInput, pOutput, allocate)
+        step = _run_step(record, pInput, pOutput, allocate, int(req))
         return AscResult(step.status, _asc_attrs(record, allocate), record.context.expiry)
 
 

@@ -7,6 +7,7 @@ Reference schannel.md §C.6 (attribute ids and layouts), §D.3 items 3 and 10.
 from __future__ import annotations
 
 import hashlib
+import struct
 from dataclasses import dataclass, field
 
 from cryptography import x509
@@ -228,8 +229,10 @@ def endpoint_hash(der: bytes) -> bytes:
 
 
 def bindings(prefix: bytes, data: bytes) -> ContextBindings:
-    """The SEC_CHANNEL_BINDINGS Windows returns: only the application data, ``prefix`` + data."""
-    return ContextBindings(ChannelBindings.from_application_data(prefix + data).pack())
+    """The SEC_CHANNEL_BINDINGS Schannel returns: every field 0 but cbApplicationDataLength and
+    dwApplicationDataOffset (32), then ``prefix`` + data (reference §C.6, as Wine builds it)."""
+    app = prefix + data
+    return ContextBindings(struct.pack("<8I", 0, 0, 0, 0, 0, 0, len(app), 32) + app)
 
 
 __all__ = [

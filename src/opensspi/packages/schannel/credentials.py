@@ -468,6 +468,12 @@ def policy_from(auth_data: object, use: CredentialUse) -> TlsPolicy:
         raise AlgorithmMismatch("The cipher restrictions leave no cipher suite.")
     if auth_data.engine not in ("stdlib", "pyopenssl"):
         raise InvalidParameter("engine is 'stdlib' (the default) or 'pyopenssl'.")
+    if (auth_data.engine == "stdlib" and suites and len(suites) < 3
+            and hi >= ssl.TLSVersion.TLSv1_3):
+        raise UnsupportedFunction(
+            "The standard library cannot restrict TLS 1.3 cipher suites; acquire the "
+            "credential with engine='pyopenssl', or disable TLS 1.3."
+        )
     lifespan_ms = auth_data.dwSessionLifespan or 10 * 3600 * 1000
     return TlsPolicy(
         min_version=lo, max_version=hi, ciphers=ciphers, tls13_suites=suites,

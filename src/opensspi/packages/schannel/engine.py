@@ -274,7 +274,7 @@ def _new_context(policy: TlsPolicy, server_side: bool, manual: bool, check_name:
     ctx.minimum_version = policy.min_version
     ctx.maximum_version = policy.max_version
     suites = policy.tls13_suites
-    if suites is not None and len(suites) < 3:
+    if suites is not None and len(suites) < 3 and policy.max_version >= ssl.TLSVersion.TLSv1_3:
         if suites:
             raise UnsupportedFunction(
                 "The standard library cannot restrict TLS 1.3 cipher suites; acquire the "

@@ -84,6 +84,8 @@ def _new_context(policy: TlsPolicy, server_side: bool, manual: bool, mutual: boo
             for root in roots:
                 if store is not None:
                     store.add_cert(_x509(root))
+                if server_side:  # the CA names a CertificateRequest lists (ISSUER_LIST_EX)
+                    ctx.add_client_ca(root)
         else:
             ctx.set_default_verify_paths()
     else:
@@ -92,7 +94,7 @@ def _new_context(policy: TlsPolicy, server_side: bool, manual: bool, mutual: boo
     if cert is not None:
         _use(ctx, cert)
         for der in cert.chain:
-            ctx.add_extra_chain_cert(_x509(x509.load_der_x509_certificate(der)))
+            ctx.add_extra_chain_cert(x509.load_der_x509_certificate(der))
     if server_side and (alpn or policy.alpn):
         offered = list(alpn or policy.alpn)
 
@@ -107,6 +109,8 @@ def _new_context(policy: TlsPolicy, server_side: bool, manual: bool, mutual: boo
 
 
 def _x509(cert: Any) -> Any:
+    """pyOpenSSL ≥ 24.3 takes ``cryptography`` certificates directly (its own X509 objects are
+    deprecated); the store's ``add_cert`` still wants its X509."""
     from OpenSSL import crypto
 
     return crypto.X509.from_cryptography(cert)
@@ -114,11 +118,9 @@ def _x509(cert: Any) -> Any:
 
 def _use(target: Any, cert: CertContext) -> None:
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
-    from OpenSSL import crypto
 
-    target.use_certificate(_x509(cert.certificate))
-    target.use_privatekey(crypto.PKey.from_cryptography_key(
-        load_pem_private_key(cert.key_pem(), None)))  # type: ignore[arg-type]
+    target.use_certificate(cert.certificate)
+    target.use_privatekey(load_pem_private_key(cert.key_pem(), None))
 
 
 class PyOpenSslEngine(Engine):

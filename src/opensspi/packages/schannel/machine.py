@@ -195,6 +195,7 @@ class SchannelContext(SecurityContext):
         self._cache_key: tuple[str, int] | None = None
         self._reconnects = not self._policy.flags & SchCred.DISABLE_RECONNECTS
         self._ekm: KeyingMaterialInfo | None = None
+        self._open_once = False
         self._machine: Machine[State, Input, object] = Machine(
             TRANSITIONS_OF(self), State.CLIENT_START if is_client else State.SERVER_START,
             State.FAILED, "TLS record",
@@ -208,7 +209,9 @@ class SchannelContext(SecurityContext):
 
     @property
     def complete(self) -> bool:
-        return self._machine.state in _DATA_PHASE
+        # Once established, a context stays "complete" even after a fatal error, so message
+        # calls reach the machine and get its SEC_E_CONTEXT_EXPIRED ("failed earlier").
+        return self._open_once or self._machine.state in _DATA_PHASE
 
     @property
     def flags(self) -> int:
@@ -246,6 +249,8 @@ class SchannelContext(SecurityContext):
         return result
 
     def _classify(self, inp: StepInput) -> tuple[Input, tuple[object, ...]]:
+        if inp.request is not None:
+            self._request = inp.request  # each ISC/ASC call's fContextReq counts
         state = self._machine.state
         if state is State.CLIENT_START:
             return Input.START, (inp,)
@@ -419,6 +424,7 @@ class SchannelContext(SecurityContext):
         version = engine.version() or ""
         self._suite = Suite(cipher[0], version, cipher[2]) if cipher else None
         self._sizes = self._suite.stream_sizes() if self._suite else None
+        self._open_once = True
         self._remember_session()
 
     def _post_handshake(self, data: bytes, inp: StepInput) -> Step:
