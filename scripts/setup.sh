@@ -31,6 +31,8 @@ done
 PEER_PACKAGES=(
     gss-ntlmssp libkrb5-dev krb5-user krb5-kdc krb5-admin-server
     apache2 apache2-utils sasl2-bin libsasl2-modules lighttpd curl build-essential
+    # openssl s_server / s_client: the Schannel package's real TLS peers
+    openssl
     # the non-Heimdal libraries the unpacked Heimdal KDC links against (see fetch_heimdal)
     libcap-ng0 libcom-err2 libcrypt1 libdb5.3 libedit2 libldap-2.5-0 libsqlite3-0
 )

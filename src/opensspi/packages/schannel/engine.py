@@ -385,7 +385,8 @@ class StdlibEngine(Engine):
 
     def _error(self, exc: ssl.SSLError) -> EngineError:
         code = getattr(exc, "verify_code", None)
-        reason = getattr(exc, "reason", None)
+        # Python's reason table lacks some OpenSSL 3 reasons (alert 120): fall back to the text.
+        reason = getattr(exc, "reason", None) or str(exc).upper().replace(" ", "_")
         status = status_for(reason, code)
         detail = getattr(exc, "verify_message", None) or reason or type(exc).__name__
         if (status is SecStatus.SEC_E_ALGORITHM_MISMATCH and self.certificate_requested

@@ -196,6 +196,7 @@ class SchannelContext(SecurityContext):
         self._reconnects = not self._policy.flags & SchCred.DISABLE_RECONNECTS
         self._ekm: KeyingMaterialInfo | None = None
         self._open_once = False
+        self._held_plain = b""
         self._machine: Machine[State, Input, object] = Machine(
             TRANSITIONS_OF(self), State.CLIENT_START if is_client else State.SERVER_START,
             State.FAILED, "TLS record",
@@ -452,8 +453,15 @@ class SchannelContext(SecurityContext):
             at = 0
             progress = Progress.WANT_READ
             for end in framing.ends:
+                kind = data[at]
                 engine.feed(data[at:end])
                 at = end
+                if kind == records.ContentType.APPLICATION_DATA:
+                    # RFC 5246 §7.4.1.1: application data may still arrive before the peer's
+                    # ServerHello. It is read now and handed out by the next DecryptMessage.
+                    plain = engine.read()
+                    self._held_plain += plain or b""
+                    continue
                 progress = engine.handshake()
                 if progress is Progress.DONE:
                     break
@@ -483,6 +491,11 @@ class SchannelContext(SecurityContext):
     def _decrypt(self, data: bytes) -> Choice[State, Opened]:
         """One record (DecryptMessage (Schannel): "one record per call")."""
         state = self._machine.state
+        if self._held_plain:
+            # Deviation: data read during a TLS 1.2 renegotiation's ISC calls (Windows' own
+            # behaviour there is undocumented) comes out here, consuming no input.
+            held, self._held_plain = self._held_plain, b""
+            return Choice(Opened(SecStatus.SEC_E_OK, 0, held, 0), state)
         size, missing = records.first_record(data)
         if not size:
             return Choice(Opened(SecStatus.SEC_E_INCOMPLETE_MESSAGE, missing=missing), state)
