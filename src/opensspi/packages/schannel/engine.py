@@ -239,14 +239,28 @@ def _names(data: bytes) -> tuple[bytes, ...]:
 
 def _observe(conn: Any, direction: str, version: Any, content_type: Any, msg_type: Any,
              data: bytes) -> None:
-    """``SSLContext._msg_callback``: notice a CertificateRequest the peer sent (only installed
-    on client contexts without a certificate, where ISSUER_LIST_EX matters)."""
-    if direction != "read" or int(content_type) != 22 or not data or data[0] != 13:
+    """The message callback: notice a CertificateRequest the peer sent (only installed on
+    client contexts without a certificate, where ISSUER_LIST_EX matters). It runs for every
+    record, so it takes OpenSSL's plain ints and leaves at once for anything else."""
+    if content_type != 22 or direction != "read" or not data or data[0] != 13:
         return
     engine = getattr(conn, "_opensspi_engine", None)
     if isinstance(engine, StdlibEngine):
         engine.certificate_requested = True
-        engine.issuers = _parse_ca_list(data[4:], str(version).endswith("TLSv1_3"))
+        engine.issuers = _parse_ca_list(data[4:], int(version) == 0x0304)
+
+
+def _install_observer(ctx: ssl.SSLContext) -> None:
+    """``SSLContext._msg_callback`` (private but stable since Python 3.8) is the only way the
+    standard library shows a CertificateRequest. ``ssl.SSLContext``'s property wraps the
+    callback in an enum-converting shim that costs microseconds per record; the ``_ssl`` base
+    setter takes the raw callback."""
+    base = getattr(getattr(ssl, "_ssl", None), "_SSLContext", None)
+    raw = getattr(base, "_msg_callback", None)
+    if raw is not None and hasattr(raw, "__set__"):
+        raw.__set__(ctx, _observe)
+    elif hasattr(ctx, "_msg_callback"):
+        ctx._msg_callback = _observe
 
 
 _CTX_LOCK = threading.Lock()
@@ -317,9 +331,8 @@ def _new_context(policy: TlsPolicy, server_side: bool, manual: bool, check_name:
         tmp, cert_path, key_path = write_private_files(policy.certificate)
         with tmp:
             ctx.load_cert_chain(cert_path, key_path)
-    elif not server_side and hasattr(ctx, "_msg_callback"):
-        # Private but stable since Python 3.8: the only way to see a CertificateRequest.
-        ctx._msg_callback = _observe
+    elif not server_side:
+        _install_observer(ctx)
     protocols = alpn or policy.alpn
     if protocols:
         ctx.set_alpn_protocols([p.decode("latin-1") for p in protocols])

@@ -102,6 +102,7 @@ class Input(Enum):
     RECORDS = auto()  # an ISC/ASC call with an input token
     POLL = auto()  # an ISC/ASC call without input on an established context
     DECRYPT = auto()
+    UNWRAP = auto()  # the Pythonic fast path: many whole records at once
     ENCRYPT = auto()
     SHUTDOWN = auto()  # the control token
 
@@ -112,6 +113,13 @@ _ISC_RET = int(IscRet.REPLAY_DETECT | IscRet.SEQUENCE_DETECT | IscRet.CONFIDENTI
                | IscRet.STREAM)
 _ASC_RET = int(AscRet.REPLAY_DETECT | AscRet.SEQUENCE_DETECT | AscRet.CONFIDENTIALITY
                | AscRet.STREAM)
+# Plain ints: IntFlag arithmetic builds an enum per operation, on every ISC/ASC call.
+_REQ_EXTENDED_ERROR = int(IscReq.EXTENDED_ERROR)
+_ASC_REQ_EXTENDED_ERROR = int(AscReq.EXTENDED_ERROR)
+_REQ_MANUAL = int(IscReq.MANUAL_CRED_VALIDATION)
+_REQ_SUPPLIED = int(IscReq.USE_SUPPLIED_CREDS)
+_REQ_UNVERIFIED = int(IscReq.UNVERIFIED_TARGET_NAME)
+_ASC_MUTUAL = int(AscReq.MUTUAL_AUTH)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +206,7 @@ class SchannelContext(SecurityContext):
         self._open_once = False
         self._held_plain = b""
         self._machine: Machine[State, Input, object] = Machine(
-            TRANSITIONS_OF(self), State.CLIENT_START if is_client else State.SERVER_START,
+            TRANSITIONS, State.CLIENT_START if is_client else State.SERVER_START,
             State.FAILED, "TLS record",
         )
 
@@ -218,16 +226,16 @@ class SchannelContext(SecurityContext):
     def flags(self) -> int:
         if self.is_client:
             value = _ISC_RET
-            if self._request & IscReq.EXTENDED_ERROR:
-                value |= IscRet.EXTENDED_ERROR
-            if self._request & IscReq.MANUAL_CRED_VALIDATION:
-                value |= IscRet.MANUAL_CRED_VALIDATION
+            if self._request & _REQ_EXTENDED_ERROR:
+                value |= _REQ_EXTENDED_ERROR  # ISC_RET_EXTENDED_ERROR: the same bit
+            if self._request & _REQ_MANUAL:
+                value |= _REQ_MANUAL  # ISC_RET_MANUAL_CRED_VALIDATION: the same bit
             if self._supplied_used:
-                value |= IscRet.USED_SUPPLIED_CREDS
+                value |= int(IscRet.USED_SUPPLIED_CREDS)
             return value
         value = _ASC_RET
-        if self._request & AscReq.EXTENDED_ERROR:
-            value |= AscRet.EXTENDED_ERROR
+        if self._request & _ASC_REQ_EXTENDED_ERROR:
+            value |= int(AscRet.EXTENDED_ERROR)
         if self._engine is not None and self.complete and self._engine.peer_certificate():
             value |= AscRet.MUTUAL_AUTH
         return value
@@ -254,12 +262,12 @@ class SchannelContext(SecurityContext):
             self._request = inp.request  # each ISC/ASC call's fContextReq counts
         state = self._machine.state
         if state is State.CLIENT_START:
-            return Input.START, (inp,)
+            return Input.START, (self, inp)
         if state is State.SERVER_START:
-            return Input.RECORDS, (inp.token or b"", inp)
+            return Input.RECORDS, (self, inp.token or b"", inp)
         if state in _DATA_PHASE and not inp.token:
-            return Input.POLL, (b"", inp)
-        return Input.RECORDS, (inp.token or b"", inp)
+            return Input.POLL, (self, b"", inp)
+        return Input.RECORDS, (self, inp.token or b"", inp)
 
     # -- engine set-up -----------------------------------------------------------------------
 
@@ -279,14 +287,14 @@ class SchannelContext(SecurityContext):
                                           self._target, alpn, self.cached_session)
         if self.is_client:
             manual = self._policy.manual_validation or bool(
-                self._request & IscReq.MANUAL_CRED_VALIDATION)
+                self._request & _REQ_MANUAL)
             check = (self._policy.check_name and self._target is not None
-                     and not self._request & IscReq.UNVERIFIED_TARGET_NAME)
+                     and not self._request & _REQ_UNVERIFIED)
             ctx = stdlib_context(self._cred, False, manual=manual, check_name=check,
                                  mutual=False, alpn=alpn)
             return StdlibEngine(ctx, False, self._target or None,
                                 self.cached_session(id(ctx)))
-        mutual = bool(self._request & AscReq.MUTUAL_AUTH)
+        mutual = bool(self._request & _ASC_MUTUAL)
         ctx = stdlib_context(self._cred, True, manual=False, check_name=False, mutual=mutual,
                              alpn=alpn)
         return StdlibEngine(ctx, True, None, None)
@@ -365,7 +373,7 @@ class SchannelContext(SecurityContext):
             self._established()
             return Choice(Step(SecStatus.SEC_E_OK, token, extra=extra), State.OPEN)
         if progress is Progress.WANT_CERTIFICATE:
-            if self._request & IscReq.USE_SUPPLIED_CREDS:
+            if self._request & _REQ_SUPPLIED:
                 self._supplied_used = True
                 return self._resume_with(None, token, data[at:])
             self._paused_input = data
@@ -381,7 +389,7 @@ class SchannelContext(SecurityContext):
         if data.startswith(self._paused_input) and self._paused_input:
             data = data[self._paused_used:]
         cert = self._policy.certificate
-        if cert is None and not self._request & IscReq.USE_SUPPLIED_CREDS:
+        if cert is None and not self._request & _REQ_SUPPLIED:
             raise NoCredentials(
                 "The server asked for a client certificate: call InitializeSecurityContext "
                 "with a credential whose paCred holds one, or with ISC_REQ_USE_SUPPLIED_CREDS "
@@ -580,7 +588,7 @@ class SchannelContext(SecurityContext):
                 raise BufferTooSmall(
                     f"The {name} buffer holds {room} bytes; SECPKG_ATTR_STREAM_SIZES says "
                     f"{need}.")
-        record = self._machine.fire(Input.ENCRYPT, data)
+        record = self._machine.fire(Input.ENCRYPT, self, data)
         assert isinstance(record, bytes)
         head = sizes.header
         body_end = head + len(data)
@@ -598,7 +606,7 @@ class SchannelContext(SecurityContext):
                 "bytes in DATA and three EMPTY buffers for header, trailer and EXTRA."
             )
         data = parts[d].data
-        opened = self._machine.fire(Input.DECRYPT, data)
+        opened = self._machine.fire(Input.DECRYPT, self, data)
         assert isinstance(opened, Opened)
         if opened.status is SecStatus.SEC_E_INCOMPLETE_MESSAGE:
             return MessageResult(opened.status, missing=opened.missing)
@@ -618,39 +626,65 @@ class SchannelContext(SecurityContext):
     # -- the Pythonic fast path --------------------------------------------------------------
 
     def wrap(self, data: bytes, encrypt: bool = True) -> bytes:
-        """``data`` as TLS records (as many as 2^14-byte chunks need)."""
+        """``data`` as TLS records: the engine cuts it into 2^14-byte records in one call."""
         if not encrypt:
             raise UnsupportedFunction("TLS has no sign-only records.")
-        out = []
-        view = memoryview(data)
-        for at in range(0, max(len(data), 1), records.MAX_PLAINTEXT):
-            record = self._machine.fire(Input.ENCRYPT, bytes(view[at:at + records.MAX_PLAINTEXT]))
-            assert isinstance(record, bytes)
-            out.append(record)
-        return b"".join(out)
+        out = self._machine.fire(Input.ENCRYPT, self, bytes(data))
+        assert isinstance(out, bytes)
+        return out
 
     def unwrap(self, message: bytes) -> bytes:
-        """The plaintext of whole records; post-handshake records are absorbed (their answer
-        waits in :meth:`pending_output`), a close_notify ends the walk.
+        """The plaintext of whole records, all handed to the engine at once (the fast path;
+        DecryptMessage keeps Windows' one record per call). Post-handshake records are absorbed
+        (their answer waits in :meth:`pending_output`); a close_notify ends the walk.
 
         Raises:
-            IncompleteMessage: ``message`` ends inside a record (``.missing`` bytes short).
+            IncompleteMessage: ``message`` ends inside a record (``.missing`` bytes short);
+                nothing was consumed.
         """
-        plain = []
-        at = 0
-        while at < len(message):
-            opened = self._machine.fire(Input.DECRYPT, message[at:])
-            assert isinstance(opened, Opened)
-            if opened.status is SecStatus.SEC_E_INCOMPLETE_MESSAGE:
-                err = IncompleteMessage(
-                    f"The message ends inside a TLS record; {opened.missing} more bytes needed.")
-                err.missing = opened.missing  # type: ignore[attr-defined]
-                raise err
-            at += opened.size
-            plain.append(opened.plain)
-            if opened.status is SecStatus.SEC_I_CONTEXT_EXPIRED:
-                break
-        return b"".join(plain)
+        opened = self._machine.fire(Input.UNWRAP, self, bytes(message))
+        assert isinstance(opened, Opened)
+        if opened.status is SecStatus.SEC_E_INCOMPLETE_MESSAGE:
+            err = IncompleteMessage(
+                f"The message ends inside a TLS record; {opened.missing} more bytes needed.")
+            err.missing = opened.missing  # type: ignore[attr-defined]
+            raise err
+        return opened.plain
+
+    def _unwrap(self, data: bytes) -> Choice[State, Opened]:
+        state = self._machine.state
+        framing = records.frame(data)
+        if framing.missing and framing.whole < len(data):
+            return Choice(Opened(SecStatus.SEC_E_INCOMPLETE_MESSAGE,
+                                 missing=framing.missing), state)
+        engine = self._engine
+        assert engine is not None
+        held, self._held_plain = self._held_plain, b""
+        out = [held]
+        closed = False
+        engine.feed(data)
+        try:
+            while True:
+                chunk = engine.read()
+                if chunk is None:
+                    break
+                if chunk == b"":
+                    closed = True
+                    break
+                out.append(chunk)
+            if self._suite is not None and not self._suite.tls13 and any(
+                    data[at] == records.ContentType.HANDSHAKE
+                    for at in (0, *framing.ends[:-1])):
+                self._renegotiating = True
+            engine.flush()
+        except EngineError as exc:
+            raise self._failure(exc) from None
+        self._pending_out += engine.take()
+        if closed:
+            state = State.CLOSED if state in (State.CLOSED, State.SHUTDOWN_PENDING) \
+                else State.PEER_CLOSED
+        status = SecStatus.SEC_I_CONTEXT_EXPIRED if closed else SecStatus.SEC_E_OK
+        return Choice(Opened(status, len(data), b"".join(out)), state)
 
     def pending_output(self) -> bytes:
         """Bytes owed to the peer outside EncryptMessage (a KeyUpdate answer); the Pythonic
@@ -669,7 +703,7 @@ class SchannelContext(SecurityContext):
             raise InvalidToken("A Schannel control token starts with a DWORD token type.")
         kind = _U32.unpack_from(token)[0]
         if kind == SCHANNEL_SHUTDOWN:
-            self._machine.fire(Input.SHUTDOWN)
+            self._machine.fire(Input.SHUTDOWN, self)
             return
         if kind == SCHANNEL_ALERT:
             if len(token) < 12:
@@ -680,7 +714,7 @@ class SchannelContext(SecurityContext):
                     f"Sending TLS alert {number} is not possible with OpenSSL's public API; "
                     "only close_notify (0) can be sent (as SCHANNEL_SHUTDOWN)."
                 )
-            self._machine.fire(Input.SHUTDOWN)
+            self._machine.fire(Input.SHUTDOWN, self)
             return
         if kind == SCHANNEL_SESSION:
             if len(token) < 8:
@@ -778,32 +812,38 @@ class SchannelContext(SecurityContext):
         return type(key).__name__
 
 
-def TRANSITIONS_OF(ctx: SchannelContext) -> dict[  # noqa: N802 - a table builder
-        tuple[State, Input], tuple[Callable[..., object], State | tuple[State, ...]]]:
-    """The one transition table, bound to ``ctx``'s handlers."""
-    s, i = State, Input
-    hs = (s.SERVER_START, s.HANDSHAKE, s.AWAIT_CREDENTIALS, s.OPEN)
-    return {
-        (s.CLIENT_START, i.START): (ctx._start, s.HANDSHAKE),
-        (s.SERVER_START, i.RECORDS): (ctx._handshake, hs),
-        (s.HANDSHAKE, i.RECORDS): (ctx._handshake, hs),
-        (s.AWAIT_CREDENTIALS, i.RECORDS): (ctx._resume, hs),
-        (s.OPEN, i.RECORDS): (ctx._post_handshake, s.OPEN),
-        (s.OPEN, i.POLL): (ctx._post_handshake, s.OPEN),
-        (s.OPEN, i.ENCRYPT): (ctx._encrypt, s.OPEN),
-        (s.PEER_CLOSED, i.ENCRYPT): (ctx._encrypt, s.PEER_CLOSED),
-        (s.OPEN, i.DECRYPT): (ctx._decrypt, _DATA_PHASE),
-        (s.PEER_CLOSED, i.DECRYPT): (ctx._decrypt, _DATA_PHASE),
-        (s.SHUTDOWN_PENDING, i.DECRYPT): (ctx._decrypt, _DATA_PHASE),
-        (s.CLOSED, i.DECRYPT): (ctx._decrypt, _DATA_PHASE),
-        (s.OPEN, i.SHUTDOWN): (ctx._shutdown, s.SHUTDOWN_PENDING),
-        (s.PEER_CLOSED, i.SHUTDOWN): (ctx._shutdown, s.SHUTDOWN_PENDING),
-        (s.SHUTDOWN_PENDING, i.POLL): (ctx._close_notify, s.CLOSED),
-        (s.SHUTDOWN_PENDING, i.RECORDS): (ctx._close_notify, s.CLOSED),
-    }
+_Handler = Callable[..., object]
+S, E = State, Input
+_HANDSHAKE = (S.SERVER_START, S.HANDSHAKE, S.AWAIT_CREDENTIALS, S.OPEN)
+C = SchannelContext
+
+#: The one transition table. Handlers are the context's methods, called with the context first.
+TRANSITIONS: dict[tuple[State, Input], tuple[_Handler, State | tuple[State, ...]]] = {
+    (S.CLIENT_START, E.START): (C._start, S.HANDSHAKE),
+    (S.SERVER_START, E.RECORDS): (C._handshake, _HANDSHAKE),
+    (S.HANDSHAKE, E.RECORDS): (C._handshake, _HANDSHAKE),
+    (S.AWAIT_CREDENTIALS, E.RECORDS): (C._resume, _HANDSHAKE),
+    (S.OPEN, E.RECORDS): (C._post_handshake, S.OPEN),
+    (S.OPEN, E.POLL): (C._post_handshake, S.OPEN),
+    (S.OPEN, E.ENCRYPT): (C._encrypt, S.OPEN),
+    (S.PEER_CLOSED, E.ENCRYPT): (C._encrypt, S.PEER_CLOSED),
+    (S.OPEN, E.DECRYPT): (C._decrypt, (S.OPEN, S.PEER_CLOSED)),
+    (S.PEER_CLOSED, E.DECRYPT): (C._decrypt, (S.PEER_CLOSED,)),
+    (S.SHUTDOWN_PENDING, E.DECRYPT): (C._decrypt, (S.SHUTDOWN_PENDING, S.CLOSED)),
+    (S.CLOSED, E.DECRYPT): (C._decrypt, (S.CLOSED,)),
+    (S.OPEN, E.UNWRAP): (C._unwrap, (S.OPEN, S.PEER_CLOSED)),
+    (S.SHUTDOWN_PENDING, E.UNWRAP): (C._unwrap, (S.SHUTDOWN_PENDING, S.CLOSED)),
+    (S.CLOSED, E.UNWRAP): (C._unwrap, (S.CLOSED,)),
+    (S.OPEN, E.SHUTDOWN): (C._shutdown, S.SHUTDOWN_PENDING),
+    (S.PEER_CLOSED, E.SHUTDOWN): (C._shutdown, S.SHUTDOWN_PENDING),
+    (S.SHUTDOWN_PENDING, E.POLL): (C._close_notify, S.CLOSED),
+    (S.SHUTDOWN_PENDING, E.RECORDS): (C._close_notify, S.CLOSED),
+}
+del C, S, E
 
 
 __all__ = [
+    "TRANSITIONS",
     "Input",
     "Opened",
     "SchannelContext",

@@ -15,6 +15,7 @@ from ...constants import SecStatus
 from ...errors import ContextExpired, NoCredentials
 from ...provider import SecurityContext, StepInput
 from .machine import SchannelContext
+from .records import frame
 
 RECV_SIZE = 65536
 
@@ -91,17 +92,17 @@ class TlsStream:
         """The next plaintext bytes; b"" once the peer sent close_notify or hung up."""
         ctx = self.context
         while True:
-            size, missing = _whole(self._buf)
-            if size:
-                record, self._buf = self._buf[:size], self._buf[size:]
-                plain = ctx.unwrap(record)
+            framing = frame(self._buf)
+            if framing.whole:
+                whole, self._buf = self._buf[:framing.whole], self._buf[framing.whole:]
+                plain = ctx.unwrap(whole)
                 owed = ctx.pending_output()
                 if owed:
                     self.sock.sendall(owed)
                 if plain or ctx.peer_closed:
                     return plain
                 continue
-            chunk = self.sock.recv(max(missing, RECV_SIZE))
+            chunk = self.sock.recv(max(framing.missing, RECV_SIZE))
             if not chunk:
                 return b""
             self._buf += chunk
@@ -114,12 +115,6 @@ class TlsStream:
                 self.sock.sendall(self.context.step(StepInput()).token)
         finally:
             self.sock.close()
-
-
-def _whole(buf: bytes) -> tuple[int, int]:
-    from .records import first_record
-
-    return first_record(buf)
 
 
 def tls_connect(host: str, port: int, *, target: str | None = None,
