@@ -37,6 +37,9 @@ BULK = bytes(range(256)) * 4096 * 4  # 4 MiB
 CHUNK = 16384
 #: what each receiver asks the socket for (curl's schannel.c reads up to 16 KiB + overhead)
 RECV = 65536
+#: what the Pythonic client hands ``wrap`` at a time
+SLICE = 1 << 18
+RECV_WRAP = 1 << 18
 
 PKI = TestPki()
 SERVER = PKI.server("localhost")
@@ -162,7 +165,7 @@ def ours_wrap_bulk() -> None:
         context = ctx._record.context  # type: ignore[union-attr]
         got = 0
         while got < len(BULK):
-            buf += sock.recv(RECV)
+            buf += sock.recv(RECV_WRAP)
             whole = frame(buf).whole
             if whole:
                 got += len(context.unwrap(buf[:whole]))
@@ -172,7 +175,9 @@ def ours_wrap_bulk() -> None:
     def client(sock: socket.socket) -> None:
         ctx, _ = _ours_connect(sock)
         context = ctx._record.context  # type: ignore[union-attr]
-        sock.sendall(context.wrap(BULK))
+        view = memoryview(BULK)
+        for at in range(0, len(BULK), SLICE):  # like sendall: send while the peer decrypts
+            sock.sendall(context.wrap(view[at:at + SLICE]))
         sock.recv(1)
 
     _pair(server, client)

@@ -127,12 +127,21 @@ class Engine(ABC):
     certificate_requested: bool = False
 
     @abstractmethod
-    def feed(self, records: bytes) -> None:
+    def feed(self, records: bytes | memoryview) -> None:
         """Give the engine whole records received from the peer."""
 
     @abstractmethod
     def take(self) -> bytes:
         """The bytes the engine queued for the peer (and forget them)."""
+
+    #: Whether :meth:`unread` can give back fed bytes the engine did not consume; then a
+    #: handshake leg feeds all whole records at once instead of one at a time.
+    reclaims_input: bool = False
+
+    def unread(self) -> bytes:
+        """Fed bytes the engine has not read (OpenSSL reads record by record, no read-ahead),
+        removed from its input; they are the leg's SECBUFFER_EXTRA."""
+        raise UnsupportedFunction(f"The {self.name} engine cannot give back unread input.")
 
     @abstractmethod
     def handshake(self) -> Progress:
@@ -380,11 +389,16 @@ class StdlibEngine(Engine):
         self._obj._opensspi_engine = self  # type: ignore[attr-defined]
         self._done = False
 
-    def feed(self, records: bytes) -> None:
+    def feed(self, records: bytes | memoryview) -> None:
         self._in.write(records)
 
     def take(self) -> bytes:
         return self._out.read() if self._out.pending else b""
+
+    reclaims_input = True
+
+    def unread(self) -> bytes:
+        return self._in.read() if self._in.pending else b""
 
     def handshake(self) -> Progress:
         try:

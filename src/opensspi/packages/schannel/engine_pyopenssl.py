@@ -199,7 +199,7 @@ class PyOpenSslEngine(Engine):
 
     # -- I/O ---------------------------------------------------------------------------------
 
-    def feed(self, records: bytes) -> None:
+    def feed(self, records: bytes | memoryview) -> None:
         self._conn.bio_write(records)
 
     def take(self) -> bytes:

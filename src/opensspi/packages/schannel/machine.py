@@ -107,6 +107,9 @@ class Input(Enum):
     SHUTDOWN = auto()  # the control token
 
 
+_STREAM_HEADER = int(SecBufferType.STREAM_HEADER)
+_STREAM_TRAILER = int(SecBufferType.STREAM_TRAILER)
+_DATA = int(SecBufferType.DATA)
 _DATA_PHASE = (State.OPEN, State.PEER_CLOSED, State.SHUTDOWN_PENDING, State.CLOSED)
 _U32 = struct.Struct("<I")
 _ISC_RET = int(IscRet.REPLAY_DETECT | IscRet.SEQUENCE_DETECT | IscRet.CONFIDENTIALITY
@@ -359,12 +362,20 @@ class SchannelContext(SecurityContext):
         at = 0
         progress = Progress.WANT_READ
         try:
-            for end in framing.ends:
-                engine.feed(data[at:end])
-                at = end
+            if engine.reclaims_input:
+                # All whole records at once; what OpenSSL left unread (it reads record by
+                # record, without read-ahead) comes back out and is the EXTRA.
+                whole = framing.whole
+                engine.feed(data if whole == len(data) else memoryview(data)[:whole])
                 progress = engine.handshake()
-                if progress is not Progress.WANT_READ:
-                    break
+                at = whole - len(engine.unread())
+            else:
+                for end in framing.ends:
+                    engine.feed(data[at:end])
+                    at = end
+                    progress = engine.handshake()
+                    if progress is not Progress.WANT_READ:
+                        break
         except EngineError as exc:
             raise self._failure(exc) from None
         token = engine.take()
@@ -511,7 +522,7 @@ class SchannelContext(SecurityContext):
         assert engine is not None
         if state is State.PEER_CLOSED:
             return Choice(Opened(SecStatus.SEC_I_CONTEXT_EXPIRED), state)
-        engine.feed(data[:size])
+        engine.feed(memoryview(data)[:size] if size < len(data) else data)
         try:
             plain = engine.read()
         except EngineError as exc:
@@ -570,9 +581,15 @@ class SchannelContext(SecurityContext):
 
     def _encrypt_message(self, parts: list[Part]) -> MessageResult:
         sizes = self.stream_sizes()
-        h = first(parts, PartKind.HEADER)
-        d = first(parts, PartKind.DATA)
-        t = first(parts, PartKind.TRAILER)
+        h = d = t = None
+        for index, part in enumerate(parts):
+            kind = part.kind
+            if kind is PartKind.HEADER and h is None:
+                h = index
+            elif kind is PartKind.DATA and d is None:
+                d = index
+            elif kind is PartKind.TRAILER and t is None:
+                t = index
         if h is None or d is None or t is None:
             raise InvalidToken("EncryptMessage needs STREAM_HEADER, DATA and STREAM_TRAILER.")
         data = parts[d].data
@@ -610,17 +627,16 @@ class SchannelContext(SecurityContext):
         assert isinstance(opened, Opened)
         if opened.status is SecStatus.SEC_E_INCOMPLETE_MESSAGE:
             return MessageResult(opened.status, missing=opened.missing)
-        record = data[:opened.size]
-        extra = data[opened.size:]
+        size = opened.size
+        extra = data[size:] if size < len(data) else b""
         if opened.status is not SecStatus.SEC_E_OK:
             return MessageResult(opened.status, writes=(
-                Write(d, record, buffer_type=SecBufferType.STREAM_HEADER),), extra=extra)
+                Write(d, data[:size], buffer_type=SecBufferType.STREAM_HEADER),), extra=extra)
         end = opened.header + len(opened.plain)
         return MessageResult(writes=(
-            Write(d, record[:opened.header], buffer_type=SecBufferType.STREAM_HEADER),
-            Write(empties[0], opened.plain, buffer_type=SecBufferType.DATA, allocate=True),
-            Write(empties[1], record[end:], buffer_type=SecBufferType.STREAM_TRAILER,
-                  allocate=True),
+            Write(d, data[:opened.header], buffer_type=_STREAM_HEADER),
+            Write(empties[0], opened.plain, buffer_type=_DATA, allocate=True),
+            Write(empties[1], data[end:size], buffer_type=_STREAM_TRAILER, allocate=True),
         ), extra=extra)
 
     # -- the Pythonic fast path --------------------------------------------------------------
