@@ -80,3 +80,62 @@ def test_application_protocols_round_trip() -> None:
     for bad in (b"", b"\xff\x00\x00\x00", blob[:-1]):
         with pytest.raises(DecodeError):
             parse_application_protocols(bad)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(min_size=1, max_size=600), st.integers(0, 3))
+def test_fuzz_acceptor_and_records_only_sspi_errors(blob: bytes, shape: int) -> None:
+    """Random bytes (some dressed as handshake or application records) into
+    AcceptSecurityContext and DecryptMessage: a status or an SspiError, never anything else."""
+    from opensspi import sspi
+    from opensspi.constants import CredentialUse, SecStatus
+    from opensspi.errors import SspiError
+    from opensspi.packages.schannel import SCHANNEL_CRED
+    from support.tls import acquire, asc, decrypt
+
+    if shape == 1:
+        blob = record(22, blob)
+    elif shape == 2:
+        blob = record(22, b"\x01" + len(blob).to_bytes(3, "big") + blob)
+    elif shape == 3:
+        blob = record(23, blob)
+    scred = acquire(CredentialUse.INBOUND, SCHANNEL_CRED(paCred=[_server()]))
+    try:
+        leg = asc(scred, sspi.CtxtHandle(), blob)
+        assert leg.status in (SecStatus.SEC_E_INCOMPLETE_MESSAGE,
+                              SecStatus.SEC_I_CONTINUE_NEEDED)
+    except SspiError as err:
+        assert err.status.is_error
+    client, server = _pair()
+    try:
+        opened = decrypt(server, blob)
+        assert opened.status == SecStatus.SEC_E_INCOMPLETE_MESSAGE
+    except SspiError as err:
+        assert err.status.is_error
+
+
+_CACHE: dict[str, object] = {}
+
+
+def _server() -> object:
+    if "server" not in _CACHE:
+        from opensspi.packages.schannel import CertContext
+        from opensspi.testing.tls import TestPki
+
+        pki = TestPki()
+        issued = pki.server("localhost")
+        _CACHE["pki"] = pki
+        _CACHE["server"] = CertContext.load(issued.cert_pem, issued.key_pem)
+    return _CACHE["server"]
+
+
+def _pair() -> tuple[object, object]:
+    from opensspi.constants import CredentialUse
+    from opensspi.packages.schannel import SCHANNEL_CRED, CertContext
+    from support.tls import acquire, handshake
+
+    server = _server()
+    root = CertContext.load(_CACHE["pki"].ca.cert_pem)  # type: ignore[attr-defined]
+    c, s, _ = handshake(acquire(CredentialUse.OUTBOUND, SCHANNEL_CRED(hRootStore=[root])),
+                        acquire(CredentialUse.INBOUND, SCHANNEL_CRED(paCred=[server])))
+    return c, s
