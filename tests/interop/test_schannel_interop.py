@@ -604,3 +604,26 @@ def test_manual_validation_isc_flag(tls: Pki, https: HttpsServer) -> None:
     remote = sspi.QueryContextAttributes(conn.ctx, SecPkgAttr.REMOTE_CERT_CONTEXT)
     assert remote.der == tls.server.der
     conn.close()
+
+
+@pytest.mark.parametrize("protocols", [TLS12, TLS13], ids=["tls1.2", "tls1.3"])
+def test_keying_material_equals_s_server(openssl: None, tls: Pki, protocols: int) -> None:
+    """SECPKG_ATTR_KEYING_MATERIAL (pyOpenSSL engine) equals ``s_server -keymatexport``."""
+    pytest.importorskip("OpenSSL")
+    from opensspi.packages.schannel import KeyingMaterialInfo
+
+    srv, port = s_server(tls.cert, tls.key, VERSION_FLAG[protocols], "-keymatexport",
+                         "EXPERIMENTAL-sspi", "-keymatexportlen", "32")
+    with srv:
+        cred = acquire(OUT, SCHANNEL_CRED(hRootStore=[tls.root], engine="pyopenssl",
+                                          grbitEnabledProtocols=protocols))
+        conn = Conn(port, cred)
+        conn.handshake()
+        conn.send(b"ping\n")
+        srv.wait_for("ping")
+        line = next(x for x in srv.seen if "Keying material:" in x)
+        sspi.SetContextAttributes(conn.ctx, SecPkgAttr.KEYING_MATERIAL_INFO,
+                                  KeyingMaterialInfo(b"EXPERIMENTAL-sspi", None, 32))
+        ours = sspi.QueryContextAttributes(conn.ctx, SecPkgAttr.KEYING_MATERIAL)
+        assert ours.keying_material.hex().upper() == line.split(":", 1)[1].strip().upper()
+        conn.close()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -53,7 +53,18 @@ class Issued:
 def _key(kind: str) -> CertificateIssuerPrivateKeyTypes:
     if kind == "rsa":
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    if kind == "ed25519":
+        return ed25519.Ed25519PrivateKey.generate()
     return ec.generate_private_key(ec.SECP256R1())
+
+
+def _sign_hash(key: CertificateIssuerPrivateKeyTypes,
+               wanted: hashes.SHA256 | hashes.SHA384 | hashes.SHA512 | None
+               ) -> hashes.SHA256 | hashes.SHA384 | hashes.SHA512 | None:
+    """Ed25519 signs without a separate hash (``None``)."""
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return None
+    return wanted or hashes.SHA256()
 
 
 class TestPki:
@@ -75,7 +86,7 @@ class TestPki:
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False,
                                          False), critical=True)
-            .sign(ca_key, hashes.SHA256())
+            .sign(ca_key, _sign_hash(ca_key, None))
         )
         self.ca = Issued(cert, ca_key)
         self.revoked: list[int] = []
@@ -104,7 +115,7 @@ class TestPki:
         names += [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
         if names:
             builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
-        cert = builder.sign(self.ca.key, hash_algorithm or hashes.SHA256())
+        cert = builder.sign(self.ca.key, _sign_hash(self.ca.key, hash_algorithm))
         return Issued(cert, leaf_key)
 
     def server(self, name: str = "localhost", **kw: object) -> Issued:

@@ -479,3 +479,43 @@ def test_stdlib_channel_binding_equals_ours(server_ctx: CertContext, root: CertC
     server.do_handshake()
     ours = sspi.QueryContextAttributes(c, SecPkgAttr.UNIQUE_BINDINGS).channel_bindings
     assert ours.application_data == b"tls-unique:" + server.get_channel_binding("tls-unique")
+
+
+def test_endpoint_hash_follows_rfc5929(pki: TestPki) -> None:
+    """RFC 5929 §4.1: the certificate's signature hash; SHA-1/MD5 become SHA-256; Ed25519 (no
+    separate hash) takes SHA-256."""
+    import hashlib
+
+    from cryptography.hazmat.primitives import hashes
+
+    from opensspi.packages.schannel.attributes import endpoint_hash
+
+    for algorithm, name in ((hashes.SHA256(), "sha256"), (hashes.SHA384(), "sha384"),
+                            (hashes.SHA512(), "sha512")):
+        issued = pki.issue("h", hash_algorithm=algorithm)
+        assert endpoint_hash(issued.der) == hashlib.new(name, issued.der).digest()
+    ed = TestPki("Ed CA", key="ed25519")
+    leaf = ed.issue("ed-leaf")
+    assert endpoint_hash(leaf.der) == hashlib.sha256(leaf.der).digest()
+
+
+def test_revocation_with_crls(pki: TestPki, root: CertContext) -> None:
+    """SCH_CRED_REVOCATION_CHECK_END_CERT is honoured when CRLs are given; without CRLs it acts
+    as IGNORE_NO_REVOCATION_CHECK (OpenSSL fetches none), as documented."""
+    revoked = pki.server("localhost")
+    revoked_ctx = CertContext.load(revoked.cert_pem, revoked.key_pem)
+    _, scred = creds(revoked_ctx, root)
+    crl = pki.crl([revoked.cert])
+    checking = acquire(OUT, SCHANNEL_CRED(hRootStore=[root], crls=[crl],
+                                          dwFlags=SchCred.REVOCATION_CHECK_END_CERT))
+    c, s = sspi.CtxtHandle(), sspi.CtxtHandle()
+    flight = asc(scred, s, isc(checking, c, "localhost", None).token).token
+    with pytest.raises(SspiError) as err:
+        isc(checking, c, "localhost", flight)
+    assert err.value.status == SecStatus.CRYPT_E_REVOKED
+    good = pki.server("localhost")
+    _, good_cred = creds(CertContext.load(good.cert_pem, good.key_pem), root)
+    handshake(checking, good_cred)  # a CRL that does not list it: accepted
+    no_crl = acquire(OUT, SCHANNEL_CRED(hRootStore=[root],
+                                        dwFlags=SchCred.REVOCATION_CHECK_END_CERT))
+    handshake(no_crl, scred)
