@@ -4,7 +4,7 @@ Both sides of each measurement run over a ``socket.socketpair()``, the server in
 
 - handshakes per second: a full TLS 1.3 handshake (ECDSA P-256, no resumption) — opensspi's
   InitializeSecurityContext / AcceptSecurityContext loop against ``SSLSocket.do_handshake``;
-- bulk throughput: 4 MiB sent client -> server — opensspi's EncryptMessage (one 16 KiB record
+- bulk throughput: 16 MiB sent client -> server — opensspi's EncryptMessage (one 16 KiB record
   per call, four SecBuffers) and DecryptMessage (DATA + three EMPTY, SECBUFFER_EXTRA walked)
   against ``SSLSocket.sendall`` / ``recv``; plus the Pythonic ``wrap``/``unwrap`` fast path.
 
@@ -33,7 +33,7 @@ from opensspi.testing.tls import TestPki
 T = SecBufferType
 ISC = int(IscReq.CONFIDENTIALITY | IscReq.STREAM | IscReq.ALLOCATE_MEMORY)
 ASC = int(AscReq.CONFIDENTIALITY | AscReq.STREAM | AscReq.ALLOCATE_MEMORY)
-BULK = bytes(range(256)) * 4096 * 4  # 4 MiB
+BULK = bytes(range(256)) * 4096 * 16  # 16 MiB: the handshake in each run is ~5% of it
 CHUNK = 16384
 #: what each receiver asks the socket for (curl's schannel.c reads up to 16 KiB + overhead)
 RECV = 65536
@@ -168,7 +168,7 @@ def ours_wrap_bulk() -> None:
             buf += sock.recv(RECV_WRAP)
             whole = frame(buf).whole
             if whole:
-                got += len(context.unwrap(buf[:whole]))
+                got += len(context.unwrap(memoryview(buf)[:whole]))
                 buf = buf[whole:]
         sock.sendall(b"k")
 
@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bulk MiB/s     opensspi Encrypt/DecryptMessage {bulk_ours:7.0f}   "
           f"wrap/unwrap {bulk_wrap:7.0f}   ssl.SSLSocket {bulk_ssl:7.0f}")
     print(f"               ratio EncryptMessage/DecryptMessage {bulk_ours / bulk_ssl:.2f}x, "
-          f"wrap/unwrap {bulk_wrap / bulk_ssl:.2f}x (goal >= 0.9x; each includes a handshake)")
+          f"wrap/unwrap {bulk_wrap / bulk_ssl:.2f}x (goal >= 0.9x)")
     return 0
 
 

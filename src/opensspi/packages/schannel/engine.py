@@ -22,7 +22,6 @@ import ssl
 import threading
 from abc import ABC, abstractmethod
 from enum import Enum, auto
-from typing import Any
 
 from ...constants import SchCred, SecStatus
 from ...errors import AlgorithmMismatch, InvalidParameter, UnsupportedFunction
@@ -153,7 +152,7 @@ class Engine(ABC):
         carried nothing for the application (a post-handshake message)."""
 
     @abstractmethod
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         """Encrypt ``data`` (≤ 2^14 bytes: one record) into the outgoing queue."""
 
     @abstractmethod
@@ -246,30 +245,47 @@ def _names(data: bytes) -> tuple[bytes, ...]:
     return tuple(names)
 
 
-def _observe(conn: Any, direction: str, version: Any, content_type: Any, msg_type: Any,
-             data: bytes) -> None:
-    """The message callback: notice a CertificateRequest the peer sent (only installed on
-    client contexts without a certificate, where ISSUER_LIST_EX matters). It runs for every
-    record, so it takes OpenSSL's plain ints and leaves at once for anything else."""
-    if content_type != 22 or direction != "read" or not data or data[0] != 13:
-        return
-    engine = getattr(conn, "_opensspi_engine", None)
-    if isinstance(engine, StdlibEngine):
-        engine.certificate_requested = True
-        engine.issuers = _parse_ca_list(data[4:], int(version) == 0x0304)
+class HandshakeWatch:
+    """Read the peer's plaintext handshake messages (before its ChangeCipherSpec) to notice a
+    TLS 1.2 CertificateRequest and keep its CA list for ISSUER_LIST_EX.
 
+    Our framer sees every record anyway, so this costs nothing per data record — unlike
+    OpenSSL's message callback, which takes Python's GIL for every record in both directions.
+    Deviation: a TLS 1.3 CertificateRequest is encrypted and stays invisible to the standard
+    library engine (use ``engine="pyopenssl"`` for its issuer list).
+    """
 
-def _install_observer(ctx: ssl.SSLContext) -> None:
-    """``SSLContext._msg_callback`` (private but stable since Python 3.8) is the only way the
-    standard library shows a CertificateRequest. ``ssl.SSLContext``'s property wraps the
-    callback in an enum-converting shim that costs microseconds per record; the ``_ssl`` base
-    setter takes the raw callback."""
-    base = getattr(getattr(ssl, "_ssl", None), "_SSLContext", None)
-    raw = getattr(base, "_msg_callback", None)
-    if raw is not None and hasattr(raw, "__set__"):
-        raw.__set__(ctx, _observe)
-    elif hasattr(ctx, "_msg_callback"):
-        ctx._msg_callback = _observe
+    __slots__ = ("_pending", "done", "issuers", "requested")
+
+    def __init__(self) -> None:
+        self._pending = b""
+        self.done = False
+        self.requested = False
+        self.issuers: tuple[bytes, ...] = ()
+
+    def records(self, data: bytes | memoryview) -> None:
+        at = 0
+        while not self.done and at + 5 <= len(data):
+            kind = data[at]
+            size = (data[at + 3] << 8) | data[at + 4]
+            body = bytes(data[at + 5:at + 5 + size])
+            at += 5 + size
+            if kind == 20 or kind == 23:  # ChangeCipherSpec / encrypted: nothing more to see
+                self.done = True
+            elif kind == 22:
+                self._messages(body)
+
+    def _messages(self, body: bytes) -> None:
+        buf = self._pending + body
+        while len(buf) >= 4:
+            size = int.from_bytes(buf[1:4], "big")
+            if len(buf) < 4 + size:
+                break
+            if buf[0] == 13:
+                self.requested = True
+                self.issuers = _parse_ca_list(buf[4:4 + size], False)
+            buf = buf[4 + size:]
+        self._pending = buf
 
 
 _CTX_LOCK = threading.Lock()
@@ -340,8 +356,6 @@ def _new_context(policy: TlsPolicy, server_side: bool, manual: bool, check_name:
         tmp, cert_path, key_path = write_private_files(policy.certificate)
         with tmp:
             ctx.load_cert_chain(cert_path, key_path)
-    elif not server_side:
-        _install_observer(ctx)
     protocols = alpn or policy.alpn
     if protocols:
         ctx.set_alpn_protocols([p.decode("latin-1") for p in protocols])
@@ -386,10 +400,17 @@ class StdlibEngine(Engine):
         sess = session if isinstance(session, ssl.SSLSession) else None
         self._obj = ctx.wrap_bio(self._in, self._out, server_side=server_side,
                                  server_hostname=hostname, session=sess)
-        self._obj._opensspi_engine = self  # type: ignore[attr-defined]
-        self._done = False
+        self._watch: HandshakeWatch | None = None if server_side else HandshakeWatch()
 
     def feed(self, records: bytes | memoryview) -> None:
+        watch = self._watch
+        if watch is not None:
+            watch.records(records)
+            if watch.done:
+                self._watch = None
+            if watch.requested:
+                self.certificate_requested = True
+                self.issuers = watch.issuers
         self._in.write(records)
 
     def take(self) -> bytes:
@@ -407,7 +428,6 @@ class StdlibEngine(Engine):
             return Progress.WANT_READ
         except ssl.SSLError as exc:
             raise self._error(exc) from None
-        self._done = True
         return Progress.DONE
 
     def _error(self, exc: ssl.SSLError) -> EngineError:
@@ -432,7 +452,7 @@ class StdlibEngine(Engine):
         except ssl.SSLError as exc:
             raise self._error(exc) from None
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         try:
             self._obj.write(data)
         except ssl.SSLError as exc:

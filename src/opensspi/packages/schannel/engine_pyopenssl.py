@@ -246,11 +246,11 @@ class PyOpenSslEngine(Engine):
             raise self._error(exc) from None
         return data
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         if not data:
             return
         try:
-            self._conn.sendall(data)
+            self._conn.sendall(bytes(data))
         except SSL.Error as exc:
             raise self._error(exc) from None
 

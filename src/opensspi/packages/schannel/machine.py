@@ -546,7 +546,7 @@ class SchannelContext(SecurityContext):
         header = self._sizes.header if self._sizes is not None else records.HEADER_SIZE
         return Choice(Opened(SecStatus.SEC_E_OK, size, plain, header), state)
 
-    def _encrypt(self, data: bytes) -> bytes:
+    def _encrypt(self, data: bytes | memoryview) -> bytes:
         engine = self._engine
         assert engine is not None
         waiting = engine.take()
@@ -645,7 +645,9 @@ class SchannelContext(SecurityContext):
         """``data`` as TLS records: the engine cuts it into 2^14-byte records in one call."""
         if not encrypt:
             raise UnsupportedFunction("TLS has no sign-only records.")
-        out = self._machine.fire(Input.ENCRYPT, self, bytes(data))
+        # bytes or a memoryview: the engine reads it in place (no copy of a large buffer)
+        out = self._machine.fire(Input.ENCRYPT, self,
+                                 data if isinstance(data, (bytes, memoryview)) else bytes(data))
         assert isinstance(out, bytes)
         return out
 
@@ -658,7 +660,9 @@ class SchannelContext(SecurityContext):
             IncompleteMessage: ``message`` ends inside a record (``.missing`` bytes short);
                 nothing was consumed.
         """
-        opened = self._machine.fire(Input.UNWRAP, self, bytes(message))
+        opened = self._machine.fire(
+            Input.UNWRAP, self,
+            message if isinstance(message, (bytes, memoryview)) else bytes(message))
         assert isinstance(opened, Opened)
         if opened.status is SecStatus.SEC_E_INCOMPLETE_MESSAGE:
             err = IncompleteMessage(
@@ -667,7 +671,7 @@ class SchannelContext(SecurityContext):
             raise err
         return opened.plain
 
-    def _unwrap(self, data: bytes) -> Choice[State, Opened]:
+    def _unwrap(self, data: bytes | memoryview) -> Choice[State, Opened]:
         state = self._machine.state
         framing = records.frame(data)
         if framing.missing and framing.whole < len(data):
