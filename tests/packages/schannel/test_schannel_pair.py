@@ -25,6 +25,7 @@ from opensspi.constants import (
 )
 from opensspi.errors import SspiError
 from opensspi.packages.schannel import (
+    CRYPTO_SETTINGS,
     SCH_CREDENTIALS,
     SCHANNEL_CRED,
     TLS_PARAMETERS,
@@ -519,3 +520,14 @@ def test_revocation_with_crls(pki: TestPki, root: CertContext) -> None:
     no_crl = acquire(OUT, SCHANNEL_CRED(hRootStore=[root],
                                         dwFlags=SchCred.REVOCATION_CHECK_END_CERT))
     handshake(no_crl, scred)
+
+
+def test_pyopenssl_restricts_tls13_suites(server_ctx: CertContext, root: CertContext) -> None:
+    pytest.importorskip("OpenSSL")
+    only_chacha = acquire(OUT, SCH_CREDENTIALS(hRootStore=[root], engine="pyopenssl",
+                                               pTlsParameters=[TLS_PARAMETERS(pDisabledCrypto=[
+                                                   CRYPTO_SETTINGS(strCngAlgId="AES")])]))
+    _, scred = creds(server_ctx, root)
+    c, _, _ = handshake(only_chacha, scred)
+    info = sspi.QueryContextAttributes(c, SecPkgAttr.CIPHER_INFO)
+    assert info.cipher_suite == 0x1303 and info.cipher == "CHACHA20_POLY1305"
