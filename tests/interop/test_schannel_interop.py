@@ -627,3 +627,45 @@ def test_keying_material_equals_s_server(openssl: None, tls: Pki, protocols: int
         ours = sspi.QueryContextAttributes(conn.ctx, SecPkgAttr.KEYING_MATERIAL)
         assert ours.keying_material.hex().upper() == line.split(":", 1)[1].strip().upper()
         conn.close()
+
+
+def test_kerberos_with_our_endpoint_bindings(tls: Pki, https: HttpsServer,
+                                             tmp_path: Path) -> None:
+    """Kerberos (against opensspi's own KDC) with our ENDPOINT_BINDINGS: accepted by an
+    acceptor whose bindings were computed independently; other bindings are refused."""
+    from opensspi.packages.kerberos import KerberosAuthData
+    from opensspi.packages.kerberos.tickets import TicketCache
+    from opensspi.provider import AuthIdentity
+    from opensspi.testing.kdc import MiniKdc
+
+    cred = acquire(OUT, SCHANNEL_CRED(hRootStore=[tls.root]))
+    conn = Conn(https.port, cred)
+    conn.handshake()
+    ours = sspi.QueryContextAttributes(conn.ctx, SecPkgAttr.ENDPOINT_BINDINGS).channel_bindings
+    conn.close()
+    independent = ChannelBindings.from_application_data(
+        b"tls-server-end-point:" + hashlib.sha256(tls.server.der).digest())
+    kdc = MiniKdc("EXAMPLE.TEST")
+    kdc.add_user("alice", "Passw0rd!")
+    service = kdc.add_service("HTTP/localhost")
+    TicketCache.forget_all()
+    with kdc.serve():
+        keytab = kdc.write_keytab(tmp_path / "http.keytab", service)
+        config = kdc.krb5_config()
+
+        def krb_pair(server_bindings: ChannelBindings) -> ContextPair:
+            client = opensspi.client(
+                "Kerberos", target="HTTP/localhost", channel_bindings=ours,
+                auth_data=KerberosAuthData(identity=AuthIdentity("alice", "EXAMPLE.TEST",
+                                                                 "Passw0rd!"), config=config))
+            server = opensspi.server("Kerberos", channel_bindings=server_bindings,
+                                     auth_data=KerberosAuthData(acceptor_keytab=str(keytab),
+                                                                config=config))
+            return ContextPair(client, server)
+
+        good = krb_pair(independent).run()
+        assert good.server.complete
+        wrong = ChannelBindings.from_application_data(b"tls-server-end-point:" + b"\1" * 32)
+        with pytest.raises(SspiError) as err:
+            krb_pair(wrong).run()
+        assert err.value.status == SecStatus.SEC_E_BAD_BINDINGS
