@@ -263,12 +263,23 @@ def test_alpn(server_ctx: CertContext, root: CertContext, engine: str) -> None:
         b"http/1.1"
     plain_c, _, _ = handshake(ccred, scred)
     assert sspi.QueryContextAttributes(plain_c, SecPkgAttr.APPLICATION_PROTOCOL).status == 0
-    # Deviation: neither engine's server sends alert 120 on a mismatch (OpenSSL's select
-    # callback can only decline); the client-side SEC_E_APPLICATION_PROTOCOL_MISMATCH is proven
-    # against openssl s_server -alpn in tests/interop.
     only_h2 = acquire(IN, SCHANNEL_CRED(paCred=[server_ctx], alpn=["h2"], engine=engine))
-    c, s, _ = handshake(ccred, only_h2, client_buffers=(offer,))
-    assert sspi.QueryContextAttributes(c, SecPkgAttr.APPLICATION_PROTOCOL).status == 0
+    if engine == "stdlib":
+        # Deviation: Python's ssl server declines without alert 120 (its ALPN callback cannot
+        # fail the handshake); the handshake goes on without ALPN.
+        c, s, _ = handshake(ccred, only_h2, client_buffers=(offer,))
+        assert sspi.QueryContextAttributes(c, SecPkgAttr.APPLICATION_PROTOCOL).status == 0
+        return
+    c, s = sspi.CtxtHandle(), sspi.CtxtHandle()
+    hello = isc(ccred, c, "localhost", None, extra_buffers=(offer,)).token
+    with pytest.raises(SspiError) as server_err:
+        asc(only_h2, s, hello)
+    assert server_err.value.status == SecStatus.SEC_E_APPLICATION_PROTOCOL_MISMATCH
+    alert = server_err.value.token
+    assert alert[:1] == b"\x15" and alert[-1] == 120  # no_application_protocol
+    with pytest.raises(SspiError) as client_err:
+        isc(ccred, c, "localhost", alert)
+    assert client_err.value.status == SecStatus.SEC_E_APPLICATION_PROTOCOL_MISMATCH
 
 
 def test_session_cache_resumes_per_credential(server_ctx: CertContext, root: CertContext,

@@ -38,6 +38,10 @@ except ImportError:  # pragma: no cover - exercised only without the extra
 _LOCK = threading.Lock()
 
 
+class _AlpnMismatch(Exception):
+    """Raised in the server's ALPN callback when nothing the client offers is acceptable."""
+
+
 def _require() -> None:
     if SSL is None:
         raise UnsupportedFunction(
@@ -102,7 +106,11 @@ def _new_context(policy: TlsPolicy, server_side: bool, manual: bool, mutual: boo
             for mine in offered:
                 if mine in protocols:
                     return mine
-            return SSL.NO_OVERLAPPING_PROTOCOLS
+            # RFC 7301 §3.2: "the server MUST respond with a fatal no_application_protocol
+            # alert". An exception here makes OpenSSL send alert 120.
+            raise _AlpnMismatch
+
+        ctx.set_alpn_select_callback(select)
 
         ctx.set_alpn_select_callback(select)
     return ctx
@@ -231,6 +239,11 @@ class PyOpenSslEngine(Engine):
             return Progress.WANT_READ
         except SSL.WantX509LookupError:
             return Progress.WANT_CERTIFICATE
+        except _AlpnMismatch:
+            raise EngineError(
+                SecStatus.SEC_E_APPLICATION_PROTOCOL_MISMATCH,
+                "TLS failed: the client offers no application protocol this server accepts "
+                "(no_application_protocol alert sent)") from None
         except SSL.Error as exc:
             raise self._error(exc) from None
         return Progress.DONE
