@@ -111,8 +111,6 @@ def _new_context(policy: TlsPolicy, server_side: bool, manual: bool, mutual: boo
             raise _AlpnMismatch
 
         ctx.set_alpn_select_callback(select)
-
-        ctx.set_alpn_select_callback(select)
     return ctx
 
 
