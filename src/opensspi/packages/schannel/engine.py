@@ -489,9 +489,9 @@ class StdlibEngine(Engine):
     def peer_chain(self) -> tuple[bytes, ...]:
         getter = getattr(self._obj, "get_unverified_chain", None)  # Python 3.13+
         if getter is not None:
-            chain = getter()
+            chain = [c for c in getter() if isinstance(c, bytes)]  # DER, leaf first
             if chain:
-                return tuple(c if isinstance(c, bytes) else c.public_bytes() for c in chain)
+                return tuple(chain)
         return super().peer_chain()
 
     def selected_alpn(self) -> bytes | None:
