@@ -669,3 +669,44 @@ def test_kerberos_with_our_endpoint_bindings(tls: Pki, https: HttpsServer,
         with pytest.raises(SspiError) as err:
             krb_pair(wrong).run()
         assert err.value.status == SecStatus.SEC_E_BAD_BINDINGS
+
+
+def test_peer_close_notify_and_truncation(openssl: None, tls: Pki) -> None:
+    """A peer's close_notify (Python's ssl server, ``unwrap()``) is SEC_I_CONTEXT_EXPIRED; after
+    ApplyControlToken(SCHANNEL_SHUTDOWN) our close_notify goes back. s_server's ``Q`` instead
+    drops the connection without close_notify (OpenSSL 3.0): the stream ends and
+    DecryptMessage never claims an orderly close, so the caller can tell a truncation."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(tls.cert), str(tls.key))
+    listener = socket.create_server(("127.0.0.1", 0))
+    got: dict[str, bytes] = {}
+
+    def serve() -> None:
+        sock, _ = listener.accept()
+        tls_sock = ctx.wrap_socket(sock, server_side=True)
+        tls_sock.sendall(b"bye\n")
+        raw = tls_sock.unwrap()  # sends close_notify, waits for ours
+        got["after"] = raw.recv(100)
+        raw.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    cred = acquire(OUT, SCHANNEL_CRED(hRootStore=[tls.root]))
+    conn = Conn(listener.getsockname()[1], cred)
+    conn.handshake()
+    plain = conn.recv_until(b"\0never")
+    assert plain == b"bye\n" and conn.statuses[-1] == SecStatus.SEC_I_CONTEXT_EXPIRED
+    conn.shutdown()
+    conn.close()
+    thread.join(10)
+    listener.close()
+    assert got["after"] == b""  # unwrap() accepted our close_notify; nothing else followed
+    srv, port = s_server(tls.cert, tls.key, "-tls1_2")
+    with srv:
+        conn = Conn(port, cred)
+        conn.handshake()
+        srv.command("Q")
+        with pytest.raises(ConnectionError):
+            conn.recv_until(b"\0never")
+        assert SecStatus.SEC_I_CONTEXT_EXPIRED not in conn.statuses
+        conn.close()
