@@ -16,9 +16,10 @@ What is compared with ``requests.auth.HTTPDigestAuth`` (the named peer):
   (opensspi ``next_authorization``; requests ``build_digest_header`` with its parsed
   challenge) — the same header, MD5, qop=auth. Both headers are checked against opensspi's
   acceptor before timing.
-- ``http-sign``: the same through the Windows-shaped MakeSignature with the five HTTP buffers
-  (a fresh PADDING output buffer per call); ``http-sign+buffers`` also builds the four input
-  SecBuffers in Python for every call, as curl does in C.
+- ``http-sign``: the same through the Windows function MakeSignature (``opensspi.sspi``, a
+  context made with InitializeSecurityContext) with the five HTTP buffers (a fresh PADDING
+  output buffer per call); ``http-sign+buffers`` also builds the four input SecBuffers in
+  Python for every call, as curl does in C.
 - ``http-first``: the first response to the raw challenge text, the same work on both sides:
   parse the challenge, choose the algorithm and qop, make a cnonce, compute H(A1), H(A2) and
   the response, render the Authorization value. opensspi: a new context
@@ -29,6 +30,15 @@ What is compared with ``requests.auth.HTTPDigestAuth`` (the named peer):
   from ``os.urandom`` and SHA-1). The challenge text is the header value without the
   ``Digest`` word on both sides, as curl hands it to the SSP and requests' ``handle_401`` to
   ``parse_dict_header``. Both first headers are checked against opensspi's acceptor too.
+
+Every door for the first response (the same work, the same requests peer): the package call
+above (``http-first``); the Pythonic API (``http-first-pythonic``: ``opensspi.client("WDigest",
+credential=..., target=URI, flags=USE_HTTP_STYLE).step(challenge, params=(b"GET",))``); the
+Windows functions (``http-first-sspi``: InitializeSecurityContext with a SecBufferDesc of the
+challenge TOKEN and the method in a SECBUFFER_PKG_PARAMS, a TOKEN output buffer); and the
+pywin32 look-alike (``http-first-pywin32``: ``ClientAuth("WDigest", targetspn=URI,
+scflags=ISC_REQ_USE_HTTP_STYLE).authorize(desc)`` with a PySecBufferDescType of the challenge
+and the method, which acquires credentials per connection as pywin32 does).
 """
 
 from __future__ import annotations
@@ -123,11 +133,31 @@ def http_client() -> object:
     return ctx
 
 
+def _sspi_http_client() -> object:
+    """An HTTP Digest client context made through InitializeSecurityContext (a CtxtHandle)."""
+    from opensspi import sspi
+
+    handle = sspi.AcquireCredentialsHandle(None, "WDigest", CredentialUse.OUTBOUND, None,
+                                           AuthIdentity(USER, None, PASSWORD)).credential
+    ctx = sspi.CtxtHandle()
+    out = SecBufferDesc([SecBuffer(SecBufferType.TOKEN, 4000)])
+    inp = SecBufferDesc([SecBuffer(SecBufferType.TOKEN, CHALLENGE.encode()),
+                         SecBuffer(SecBufferType.PKG_PARAMS, b"GET")])
+    sspi.InitializeSecurityContext(handle, None, URI, int(IscReq.USE_HTTP_STYLE), 0, 0, inp, 0,
+                                   ctx, out, env=ENV)
+    return ctx
+
+
 def requests_auth() -> HTTPDigestAuth:
     auth = HTTPDigestAuth(USER, PASSWORD)
     auth.init_per_thread_state()
     auth._thread_local.chal = parse_dict_header(CHALLENGE)
     return auth
+
+
+def _text(value: object) -> str:
+    """An Authorization value as text (``next_authorization`` returns bytes)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def check_same_header(ours: str, theirs: str) -> None:
@@ -161,9 +191,13 @@ def http_workloads() -> dict[str, Callable[[], object]]:
         SecBuffer(SecBufferType.PKG_PARAMS, b""),
     ]
 
+    from opensspi import sspi
+
+    handle = _sspi_http_client()
+
     def ours_sign() -> object:
         desc = SecBufferDesc([*inputs, SecBuffer(SecBufferType.PADDING, 4000)])
-        ctx.sign_buffers(desc, 0, 0)  # type: ignore[attr-defined]
+        sspi.MakeSignature(handle, 0, desc, 0)
         return desc[4].buffer
 
     def ours_sign_buffers() -> object:
@@ -174,7 +208,7 @@ def http_workloads() -> dict[str, Callable[[], object]]:
             SecBuffer(SecBufferType.PKG_PARAMS, b""),
             SecBuffer(SecBufferType.PADDING, 4000),
         ])
-        ctx.sign_buffers(desc, 0, 0)  # type: ignore[attr-defined]
+        sspi.MakeSignature(handle, 0, desc, 0)
         return desc[4].buffer
 
     cred = PKG.acquire_credentials(None, CredentialUse.OUTBOUND, AuthIdentity(USER, None, PASSWORD))
@@ -203,7 +237,7 @@ def http_workloads() -> dict[str, Callable[[], object]]:
         token = server.step(StepInput(token, params=(b"GET", URI.encode()))).token
         return client.step(StepInput(token))
 
-    check_same_header(str(ours_next()), str(theirs_next()))
+    check_same_header(_text(ours_next()), str(theirs_next()))
     first = ours_first()
     assert isinstance(first, bytes)
     check_same_header(first.decode(), str(theirs_first()))
@@ -263,9 +297,62 @@ def sasl_workloads() -> dict[str, Callable[[], object]]:
     return loads
 
 
+def door_workloads() -> dict[str, Callable[[], object]]:
+    """The first HTTP response through the Pythonic API, the Windows functions and pywin32."""
+    import opensspi
+    from opensspi import sspi
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from doors import pywin32_sspi
+
+    cred = opensspi.credentials("WDigest", auth_data=AuthIdentity(USER, None, PASSWORD))
+    challenge = CHALLENGE.encode()
+    flags = IscReq.USE_HTTP_STYLE
+
+    def pythonic() -> object:
+        client = opensspi.client("WDigest", credential=cred, target=URI, flags=flags, env=ENV)
+        return client.step(challenge, params=(b"GET",))
+
+    handle = sspi.AcquireCredentialsHandle(None, "WDigest", CredentialUse.OUTBOUND, None,
+                                           AuthIdentity(USER, None, PASSWORD)).credential
+
+    def windows() -> object:
+        out = SecBufferDesc([SecBuffer(SecBufferType.TOKEN, 4000)])
+        inp = SecBufferDesc([SecBuffer(SecBufferType.TOKEN, challenge),
+                             SecBuffer(SecBufferType.PKG_PARAMS, b"GET")])
+        sspi.InitializeSecurityContext(handle, None, URI, int(flags), 0, 0, inp, 0,
+                                       sspi.CtxtHandle(), out, env=ENV)
+        return out[0].buffer
+
+    module = pywin32_sspi()
+    sspicon, win32security = sys.modules["sspicon"], sys.modules["win32security"]
+
+    def pywin32() -> object:
+        client = module.ClientAuth("WDigest", auth_info=(USER, None, PASSWORD), targetspn=URI,
+                                   scflags=sspicon.ISC_REQ_USE_HTTP_STYLE)
+        # authorize() passes a PySecBufferDescType through: the challenge and the method.
+        desc = win32security.PySecBufferDescType()
+        desc.append(win32security.PySecBufferType(len(challenge), sspicon.SECBUFFER_TOKEN))
+        desc.append(win32security.PySecBufferType(3, sspicon.SECBUFFER_PKG_PARAMS))
+        desc[0].Buffer = challenge
+        desc[1].Buffer = b"GET"
+        return client.authorize(desc)[1][0].Buffer
+
+    for fn in (pythonic, windows, pywin32):
+        value = fn()
+        token = value.token if hasattr(value, "token") else value
+        if isinstance(token, bytes) and token:
+            check_same_header(token.decode(), token.decode())
+    return {"http-first-pythonic": pythonic, "http-first-sspi": windows,
+            "http-first-pywin32": pywin32}
+
+
 def report() -> None:
     http = http_workloads()
     rates = best_rates(http, 20000)
+    doors = door_workloads()
+    rates.update(best_rates({**doors, "http-first": http["http-first"],
+                             "http-first-requests": http["http-first-requests"]}, 5000))
     rates.update(best_rates({"http-handshake": http["http-handshake"]}, 2000))
     print("HTTP Digest (MD5, qop=auth), responses per second, best of 5 interleaved rounds")
     for ours, theirs in (("http-next", "http-next-requests"), ("http-sign", "http-next-requests"),
@@ -276,6 +363,14 @@ def report() -> None:
               f"   ratio {ratio:4.2f}x")
     print(f"  http-handshake    opensspi {rates['http-handshake']:>9,.0f}/s   (challenge, response,"
           " verify, Authentication-Info check; both sides)")
+    print("First HTTP response through every door (requests: "
+          f"{rates['http-first-requests']:,.0f}/s in the same rounds)")
+    base = rates["http-first-pythonic"]
+    for door in ("http-first", "http-first-pythonic", "http-first-sspi", "http-first-pywin32"):
+        ratio = rates[door] / rates["http-first-requests"]
+        added = (base / rates[door] - 1) * 100
+        extra = "" if door == "http-first-pythonic" else f"   adds {added:+5.1f}% over Pythonic"
+        print(f"  {door:<20} {rates[door]:>9,.0f}/s   ratio {ratio:4.2f}x{extra}")
     sasl = sasl_workloads()
     hs = best_rates({"sasl-handshake": sasl.pop("sasl-handshake")}, 500)["sasl-handshake"]
     print(f"SASL DIGEST-MD5 handshake (auth-conf rc4, both sides): {hs:,.0f}/s")
@@ -294,7 +389,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.run:
         name, n = args.run[0], int(args.run[1])
-        loads = {**http_workloads(), **sasl_workloads()}
+        loads = {**http_workloads(), **door_workloads(), **sasl_workloads()}
         if name not in loads:
             sys.exit(f"unknown workload {name!r}; choose from: {', '.join(loads)}")
         run(loads[name], n)

@@ -7,8 +7,15 @@ Measures (each best of several rounds):
 - 1 KiB wrap+unwrap round trips (seal by one side, unseal by the other);
 - 1 MiB seal+unseal throughput, and the floor: raw RC4 + HMAC-MD5 from OpenSSL on the same data.
 
-Run: ``python bench/ntlm.py`` (``--quick`` for a short run). ``run(name, n)`` is the plain
-"run N times" helper for profilers: ``python -m cProfile bench/ntlm.py --only handshake``.
+Every door (bench/doors.py), against pyspnego in the same run: the 1 KiB encrypt+decrypt round
+trip and the full handshake through the Pythonic API, the Windows functions (``opensspi.sspi``
+with SecBufferDesc) and the pywin32 look-alike (``sspi.ClientAuth``/``ServerAuth``, which
+acquire credentials per connection), with each door's cost over the Pythonic call.
+
+Run: ``python bench/ntlm.py`` (``--quick`` for a short run; ``--doors`` for the door table
+only). ``run(name, n)`` is the plain "run N times" helper for profilers:
+``python -m cProfile bench/ntlm.py --only handshake`` (also ``wrap``, ``sspi-wrap``,
+``pywin32-wrap``, ``pywin32-handshake``).
 """
 
 from __future__ import annotations
@@ -20,9 +27,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import opensspi
-from opensspi import CredentialUse
+from opensspi import CredentialUse, IscReq
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from doors import SspiPair, door_rows, interleaved_us, pywin32_pair
 
 USER, DOMAIN, PASSWORD = "alice", "BENCH", "Passw0rd!"
 KIB = bytes(range(256)) * 4
@@ -101,22 +112,75 @@ def raw_rc4_hmac_md5_rate(data: bytes) -> float:
     return best_rate(once, len(data)) / 1e6
 
 
+ISC = IscReq.CONFIDENTIALITY | IscReq.INTEGRITY | IscReq.REPLAY_DETECT | IscReq.SEQUENCE_DETECT
+
+
+def sspi_pair() -> SspiPair:
+    return SspiPair("NTLM", client_auth=(USER, DOMAIN, PASSWORD),
+                    server_auth={f"{DOMAIN}\\{USER}": PASSWORD}, target="HTTP/bench",
+                    isc=int(ISC), asc=int(ISC))
+
+
+def pywin32_handshake() -> tuple[object, object]:
+    return pywin32_pair("NTLM", auth_info=(USER, DOMAIN, PASSWORD), targetspn="HTTP/bench")
+
+
+def door_workloads() -> dict[str, Callable[[], object]]:
+    """Every door's 1 KiB round trip and handshake, and pyspnego's."""
+    cc, sc = ours_creds()
+    oc, os_ = ours_handshake(cc, sc)
+    pair = sspi_pair()
+    wc, ws = pywin32_handshake()
+    pc, ps = spnego_handshake()
+    assert os_.unwrap(oc.wrap(KIB)) == KIB and pair.round_trip(KIB) == KIB
+    assert ws.decrypt(*wc.encrypt(KIB)) == KIB  # type: ignore[attr-defined]
+    return {
+        "wrap": lambda: os_.unwrap(oc.wrap(KIB)),
+        "sspi-wrap": lambda: pair.round_trip(KIB),
+        "pywin32-wrap": lambda: ws.decrypt(*wc.encrypt(KIB)),  # type: ignore[attr-defined]
+        "pyspnego-wrap": lambda: ps.unwrap(pc.wrap(KIB).data),  # type: ignore[attr-defined]
+        "handshake": lambda: ours_handshake(cc, sc),
+        "handshake-fresh": ours_handshake_fresh,
+        "sspi-handshake": pair.handshake,
+        "pywin32-handshake": pywin32_handshake,
+        "pyspnego-handshake": spnego_handshake,
+    }
+
+
+def report_doors(budget: float) -> None:
+    loads = door_workloads()
+    times = interleaved_us({k: v for k, v in loads.items() if "wrap" in k}, budget=budget)
+    times.update(interleaved_us({k: v for k, v in loads.items() if "handshake" in k},
+                                budget=budget))
+    from importlib.metadata import version
+
+    print(f"NTLM through every door, µs per operation; peer pyspnego {version('pyspnego')}")
+    door_rows("1 KiB encrypt+decrypt round trip", times, "pyspnego-wrap",
+              {"Pythonic wrap/unwrap": "wrap", "sspi Encrypt/Decrypt": "sspi-wrap",
+               "pywin32 encrypt/decrypt": "pywin32-wrap"})
+    door_rows("full handshake (client + server)", times, "pyspnego-handshake",
+              {"Pythonic, handles kept": "handshake",
+               "Pythonic, acquire each": "handshake-fresh",
+               "sspi ISC/ASC, handles": "sspi-handshake",
+               "pywin32 Client/ServerAuth": "pywin32-handshake"})
+
+
 def run(name: str, n: int) -> None:
     """Run one measured operation ``n`` times, for profiling."""
-    cc, sc = ours_creds()
-    if name == "handshake":
-        for _ in range(n):
-            ours_handshake(cc, sc)
-    elif name == "wrap":
-        client, server = ours_handshake(cc, sc)
-        for _ in range(n):
-            server.unwrap(client.wrap(KIB))
+    os.environ.setdefault("NTLM_USER_FILE", _users_file())
+    loads = door_workloads()
+    if name not in loads:
+        raise SystemExit(f"unknown workload {name!r}; choose from {', '.join(loads)}")
+    fn = loads[name]
+    for _ in range(n):
+        fn()
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter rounds")
     parser.add_argument("--only", help="run(NAME, 20000) for a profiler and exit")
+    parser.add_argument("--doors", action="store_true", help="only the every-door table")
     args = parser.parse_args()
     if args.only:
         run(args.only, 20000)
@@ -124,6 +188,10 @@ def main() -> int:
     seconds = 0.15 if args.quick else 0.4
     os.environ["NTLM_USER_FILE"] = _users_file()
     import spnego  # noqa: F401  (import cost kept out of the timings)
+
+    report_doors(0.05 if args.quick else 0.12)
+    if args.doors:
+        return 0
 
     cc, sc = ours_creds()
     rows: list[tuple[str, float, float, str]] = []

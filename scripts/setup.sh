@@ -3,7 +3,7 @@
 #
 #   scripts/setup.sh            .venv with the project (editable) and its test extra
 #   scripts/setup.sh --peers    first install the Debian packages the real-peer tests need
-#                               (and unpack the Heimdal KDC into .peers/heimdal/)
+#                               (and unpack the Heimdal KDC and kcm into .peers/heimdal/)
 #
 # Output is quiet; a failing step prints its full log and the command that failed.
 set -euo pipefail
@@ -27,25 +27,34 @@ for arg in "$@"; do
 done
 
 # Debian packages behind the real peers (tests/interop): gss-ntlmssp, MIT krb5 (KDC and the
-# headers python-gssapi builds against), Apache, Cyrus SASL, lighttpd, and a C toolchain.
+# headers python-gssapi builds against), Apache (with mod_auth_gssapi), Cyrus SASL, lighttpd,
+# curl and a C toolchain.
 PEER_PACKAGES=(
     gss-ntlmssp libkrb5-dev krb5-user krb5-kdc krb5-admin-server
-    apache2 apache2-utils sasl2-bin libsasl2-modules lighttpd curl build-essential
+    apache2 apache2-utils libapache2-mod-auth-gssapi sasl2-bin libsasl2-modules lighttpd curl
+    build-essential
+    # the Samba AD DC the tests provision (tests/interop/peers/samba_dc.py); ldb-tools for
+    # ldbmodify, ldap-utils for ldapsearch when debugging it by hand
+    samba-ad-dc samba-dsdb-modules winbind ldb-tools ldap-utils
     # openssl s_server / s_client: the Schannel package's real TLS peers
     openssl
     # the non-Heimdal libraries the unpacked Heimdal KDC links against (see fetch_heimdal)
     libcap-ng0 libcom-err2 libcrypt1 libdb5.3 libedit2 libldap-2.5-0 libsqlite3-0
 )
-# Heimdal, the second KDC (tests/interop/peers/heimdal_kdc.py). heimdal-kdc conflicts with
-# krb5-kdc and heimdal-clients with krb5-user, so these .debs are unpacked (dpkg-deb -x) into
-# .peers/heimdal/ instead of installed; the tests run them with LD_LIBRARY_PATH.
+# Heimdal, the second KDC (tests/interop/peers/heimdal_kdc.py), and its kcm credential cache
+# daemon (tests/interop/peers/heimdal_kcm.py). heimdal-kdc conflicts with krb5-kdc and
+# heimdal-clients with krb5-user, so these .debs are unpacked (dpkg-deb -x) into .peers/heimdal/
+# instead of installed; the tests run them with LD_LIBRARY_PATH.
 HEIMDAL_DEBS=(
-    heimdal-kdc heimdal-clients
+    heimdal-kdc heimdal-clients heimdal-kcm
     libkdc2-heimdal libhdb9-heimdal libkadm5srv8-heimdal libkadm5clnt7-heimdal libsl0-heimdal
     libkafs0-heimdal libotp0-heimdal libroken19-heimdal libasn1-8-heimdal libheimbase1-heimdal
     libhcrypto5-heimdal libwind0-heimdal libhx509-5-heimdal libkrb5-26-heimdal
     libheimntlm0-heimdal libgssapi3-heimdal
 )
+# Installed without their Recommends: SSSD's KCM server alone (tests/interop/peers/kcm_servers.py
+# runs it without systemd; the packaged service is kept from starting), not all of sssd.
+PEER_PACKAGES_LEAN=(sssd-kcm)
 HEIMDAL_DIR="$ROOT/.peers/heimdal"
 VENV="$ROOT/.venv"
 STAMP="$VENV/.opensspi-setup"
@@ -74,7 +83,7 @@ quiet() {
 
 missing_packages() {
     local pkg
-    for pkg in "${PEER_PACKAGES[@]}"; do
+    for pkg in "${PEER_PACKAGES[@]}" "${PEER_PACKAGES_LEAN[@]}"; do
         if ! dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null | grep -q '^install ok installed$'; then
             echo "$pkg"
         fi
@@ -83,7 +92,8 @@ missing_packages() {
 
 install_peers() {
     if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then
-        say "no apt-get here: install the equivalents of ${PEER_PACKAGES[*]} yourself"
+        say "no apt-get here: install the equivalents of" \
+            "${PEER_PACKAGES[*]} ${PEER_PACKAGES_LEAN[*]} yourself"
         return 0
     fi
     local missing
@@ -106,13 +116,25 @@ install_peers() {
     export DEBIAN_FRONTEND=noninteractive
     local apt=(apt-get -q -y -o DPkg::Lock::Timeout=600)
     quiet "${apt[@]}" update
-    quiet "${apt[@]}" install "${missing[@]}"
+    local pkg lean=() full=()
+    for pkg in "${missing[@]}"; do
+        if [[ " ${PEER_PACKAGES_LEAN[*]} " == *" $pkg "* ]]; then
+            lean+=("$pkg")
+        else
+            full+=("$pkg")
+        fi
+    done
+    if [ "${#full[@]}" -gt 0 ]; then quiet "${apt[@]}" install "${full[@]}"; fi
+    if [ "${#lean[@]}" -gt 0 ]; then
+        quiet "${apt[@]}" install --no-install-recommends "${lean[@]}"
+    fi
 }
 
 # Unpack the Heimdal .debs into $HEIMDAL_DIR once; a warm run only looks at the stamp file.
 fetch_heimdal() {
     local stamp="$HEIMDAL_DIR/.opensspi-heimdal"
-    if [ -f "$stamp" ] && [ -x "$HEIMDAL_DIR/usr/lib/heimdal-servers/kdc" ]; then
+    if [ -f "$stamp" ] && [ -x "$HEIMDAL_DIR/usr/lib/heimdal-servers/kdc" ] &&
+        [ -x "$HEIMDAL_DIR/usr/sbin/kcm" ]; then
         return 0
     fi
     if ! command -v apt-get >/dev/null || ! command -v dpkg-deb >/dev/null; then
@@ -148,6 +170,7 @@ fetch_heimdal() {
     local libdir
     libdir=$(dirname "$(find "$work/root/usr/lib" -name 'libkdc.so.*' -print -quit)")
     quiet env LD_LIBRARY_PATH="$libdir" "$work/root/usr/lib/heimdal-servers/kdc" --version
+    quiet env LD_LIBRARY_PATH="$libdir" "$work/root/usr/sbin/kcm" --version
     (cd "$work" && ls -1 -- *.deb) >"$work/root/.opensspi-heimdal"
     rm -rf "$HEIMDAL_DIR"
     mv "$work/root" "$HEIMDAL_DIR"

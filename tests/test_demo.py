@@ -21,6 +21,13 @@ def test_demo_transcript() -> None:
     assert "b'a1 LOGIN over the SASL layer'" in text
     assert "same frame again -> SEC_E_OUT_OF_SEQUENCE" in text
     assert "unexpected" not in text
+    # Negotiate: Kerberos first, then the NTLM fallback with mechListMICs both ways.
+    assert "SPNEGO NegTokenInit (mechTypes [MS-KRB5, KRB5, NTLM])" in text
+    assert "negState accept-completed; supportedMech MS-KRB5" in text
+    assert "SPNEGO NegTokenInit (mechTypes [NTLM])" in text
+    assert "negState accept-completed; mechListMIC 16 bytes" in text
+    assert "client QueryContextAttributes(NEGOTIATION_INFO) -> Kerberos, COMPLETE" in text
+    assert "client QueryContextAttributes(NEGOTIATION_INFO) -> NTLM, COMPLETE" in text
 
 
 def test_demo_main_filters_by_package(capsys: object) -> None:

@@ -14,6 +14,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from opensspi.packages.digest import machine as digest  # noqa: E402
 from opensspi.packages.kerberos import machine as kerberos  # noqa: E402
+from opensspi.packages.negotiate import machine as negotiate  # noqa: E402
 from opensspi.packages.ntlm import machine as ntlm  # noqa: E402
 from opensspi.packages.schannel import machine as schannel  # noqa: E402
 from opensspi.statemachine import mermaid  # noqa: E402
@@ -22,6 +23,7 @@ TABLES = (
     ("NTLM", "src/opensspi/packages/ntlm/machine.py", ntlm.TRANSITIONS),
     ("Kerberos", "src/opensspi/packages/kerberos/machine.py", kerberos.TRANSITIONS),
     ("Digest", "src/opensspi/packages/digest/machine.py", digest.TABLE),
+    ("Negotiate", "src/opensspi/packages/negotiate/machine.py", negotiate.TRANSITIONS),
     ("Schannel", "src/opensspi/packages/schannel/machine.py", schannel.TRANSITIONS),
 )
 

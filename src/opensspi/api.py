@@ -20,10 +20,16 @@ import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from . import registry
+from . import logs, registry
 from .buffers import ChannelBindings
 from .constants import AscReq, CredentialUse, IscReq, SecStatus
-from .errors import ContextExpired, InternalError, UnsupportedFunction, boundary_error
+from .errors import (
+    ContextExpired,
+    InternalError,
+    SspiError,
+    UnsupportedFunction,
+    boundary_error,
+)
 from .provider import (
     DEFAULT_ENVIRONMENT,
     AuthIdentity,
@@ -75,11 +81,16 @@ class Context:
             )
         return self._ctx
 
-    def step(self, token: bytes | None = None, params: Sequence[bytes] = ()) -> bytes | None:
-        """Feed the peer's token; return the token to send, or None when there is none.
+    def step(
+        self, token: bytes | str | None = None, params: Sequence[bytes | str] = ()
+    ) -> bytes | None:
+        """Feed the peer's token; return the token to send (bytes), or None when there is none.
 
         ``params`` are the SECBUFFER_PKG_PARAMS values the package documents (HTTP Digest: the
-        method, then H(entity) or the body). KDC exchanges happen here, blocking.
+        method, then H(entity) or the body). ``token`` and ``params`` may be ``str`` — an HTTP
+        header value as requests and httpx give it — and are then encoded as ISO-8859-1 when
+        they fit, else UTF-8 (``opensspi.packages.digest.text``). KDC exchanges happen here,
+        blocking.
         """
         from .sspi import drive
 
@@ -92,31 +103,46 @@ class Context:
             return result.token or None
 
     async def step_async(
-        self, token: bytes | None = None, params: Sequence[bytes] = ()
+        self, token: bytes | str | None = None, params: Sequence[bytes | str] = ()
     ) -> bytes | None:
         """:meth:`step` for asyncio: KDC exchanges use the asyncio transport."""
         from .transport import send_to_kdc_async
 
         ctx = self._usable()
+        inp = self._input(token, params)
         try:
-            result = ctx.step(self._input(token, params))
+            result = ctx.step(inp)
             while result.kdc_request is not None:
                 req = result.kdc_request
-                reply = await send_to_kdc_async(
-                    req.data, req.kdcs, timeout=req.timeout, max_retries=req.max_retries,
-                    udp_preference_limit=req.udp_preference_limit, realm=req.realm,
-                )
+                wait = getattr(req, "wait_async", None)
+                if wait is not None:
+                    # Another context is already asking the KDC for this ticket (Kerberos
+                    # single flight): wait without blocking the loop, then step with no reply.
+                    await wait()
+                    result = ctx.step(StepInput(kdc_reply=b""))
+                    continue
+                try:
+                    reply = await send_to_kdc_async(
+                        req.data, req.kdcs, timeout=req.timeout, max_retries=req.max_retries,
+                        udp_preference_limit=req.udp_preference_limit, realm=req.realm,
+                    )
+                except SspiError as exc:
+                    result = ctx.kdc_failed(exc)
+                    continue
                 result = ctx.step(StepInput(kdc_reply=reply))
         except Exception as exc:
-            raise self._error(exc, "token")  # noqa: B904 - boundary_error chains exc
+            err = self._error(exc, "token")
+            logs.handshake_exception(ctx, inp, err)
+            raise err  # noqa: B904 - boundary_error chains exc
+        logs.handshake_leg(ctx, inp, result)
         self.status = result.status
         return result.token or None
 
-    def _input(self, token: bytes | None, params: Sequence[bytes]) -> StepInput:
+    def _input(self, token: bytes | str | None, params: Sequence[bytes | str]) -> StepInput:
         return StepInput(
-            token=bytes(token) if token is not None else None,
+            token=_octets(token) if token is not None else None,
             channel_bindings=self._bindings,
-            params=tuple(bytes(p) for p in params),
+            params=tuple(_octets(p) for p in params),
         )
 
     @property
@@ -183,6 +209,16 @@ class Context:
                 raise self._error(exc, "message")  # noqa: B904 - boundary_error chains exc
 
 
+def _octets(value: bytes | str) -> bytes:
+    """A token or parameter as bytes; ``str`` is an HTTP header value (ISO-8859-1, else UTF-8)."""
+    if isinstance(value, str):
+        try:
+            return value.encode("latin-1")
+        except UnicodeEncodeError:
+            return value.encode("utf-8")
+    return bytes(value)
+
+
 def _bindings(value: ChannelBindings | bytes | None) -> ChannelBindings | None:
     if value is None or isinstance(value, ChannelBindings):
         return value
@@ -207,7 +243,9 @@ def credentials(
         else:
             ident = AuthIdentity(user, domain, password, nt_hash)
         auth_data = ident
-    return pkg.acquire_credentials(user, use, auth_data)
+    from .impersonation import default_auth_data
+
+    return pkg.acquire_credentials(user, use, default_auth_data(user, use, auth_data))
 
 
 def client(

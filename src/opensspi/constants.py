@@ -391,6 +391,13 @@ class SecPkgAttr(IntEnum):
 
 SECPKG_ATTR_DATAGRAM_SIZES = SecPkgAttr.STREAM_SIZES
 
+#: opensspi's package-specific attribute (Windows keeps ids with the top bit set for packages):
+#: QueryContextAttributes on a completed Kerberos acceptor context returns the client's
+#: verified PAC as ``opensspi.packages.kerberos.pac.PacInfo`` — user SID, group SIDs, logon
+#: name, domain, UPN. Windows has no public equivalent: its acceptor builds an access token from
+#: the PAC (SECPKG_ATTR_ACCESS_TOKEN, a token handle), which does not exist off Windows.
+SECPKG_ATTR_PAC_INFO = 0x80000F50
+
 
 class SecPkgCredAttr(IntEnum):
     """``SECPKG_CRED_ATTR_*`` ids for QueryCredentialsAttributes."""

@@ -17,6 +17,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 from . import registry, sspi
+from .attributes import NegotiationInfo
 from .buffers import SecBuffer, SecBufferDesc
 from .constants import (
     AscReq,
@@ -28,7 +29,7 @@ from .constants import (
     SecPkgAttr,
     SecStatus,
 )
-from .errors import SspiError
+from .errors import DecodeError, SspiError
 from .provider import AuthIdentity, Sizes
 
 Out = Callable[[str], None]
@@ -55,7 +56,41 @@ class Scenario:
     prepare: Callable[[Out], AbstractContextManager[tuple[object, object]]] | None = None
 
 
+_MECH_NAMES = {"1.2.840.48018.1.2.2": "MS-KRB5", "1.2.840.113554.1.2.2": "KRB5",
+               "1.3.6.1.4.1.311.2.2.10": "NTLM"}
+
+
+def _spnego_summary(token: bytes) -> str | None:
+    """A SPNEGO token in one line (the inner token summarised too), or None if it is not one."""
+    from .packages.negotiate import asn1
+
+    try:
+        message = asn1.decode_token(token)
+    except DecodeError:
+        return None
+    parts: list[str] = []
+    inner: bytes | None
+    if isinstance(message, asn1.NegTokenResp):
+        if message.neg_state is not None:
+            parts.append(f"negState {message.neg_state.name.lower().replace('_', '-')}")
+        if message.supported_mech is not None:
+            parts.append(f"supportedMech {_MECH_NAMES.get(message.supported_mech, '?')}")
+        inner, kind = message.response_token, "NegTokenResp"
+    else:
+        names = ", ".join(_MECH_NAMES.get(m, m) for m in message.mech_types)
+        parts.append(f"mechTypes [{names}]")
+        inner, kind = message.mech_token, type(message).__name__
+    if message.mech_list_mic is not None:
+        parts.append(f"mechListMIC {len(message.mech_list_mic)} bytes")
+    text = f"SPNEGO {kind} ({'; '.join(parts)}), {len(token)} bytes"
+    if inner:
+        text += f"\n           carrying {_summary(inner)}"
+    return text
+
+
 def _summary(token: bytes) -> str:
+    if token[:1] in (b"\x60", b"\xa1") and (spnego := _spnego_summary(token)) is not None:
+        return spnego
     if token.startswith(b"NTLMSSP\0") and len(token) > 8:
         kind = {1: "NEGOTIATE", 2: "CHALLENGE", 3: "AUTHENTICATE"}.get(token[8], "?")
         return f"NTLMSSP {kind}, {len(token)} bytes: {token[:24].hex()}..."
@@ -158,6 +193,22 @@ def scenarios() -> list[Scenario]:
         both_i | IscReq.SEQUENCE_DETECT | IscReq.MUTUAL_AUTH, both_a | AscReq.SEQUENCE_DETECT,
         protect=protect_sign_and_seal, prepare=kerberos_realm,
     ))
+    result += [
+        Scenario(
+            "Negotiate", "Negotiate (SPNEGO, MS-SPNG) chooses Kerberos: the KDC knows the SPN, "
+            "so the NegTokenInit carries an optimistic AP-REQ", None, None,
+            "HTTP/web.example.test", both_i | IscReq.SEQUENCE_DETECT | IscReq.MUTUAL_AUTH,
+            both_a | AscReq.SEQUENCE_DETECT, protect=protect_sign_and_seal,
+            prepare=negotiate_realm,
+        ),
+        Scenario(
+            "Negotiate", "Negotiate falls back to NTLM: the KDC does not know "
+            "HTTP/intranet.example.test, so only NTLM is offered (mechListMIC both ways)",
+            None, None, "HTTP/intranet.example.test", both_i | IscReq.SEQUENCE_DETECT,
+            both_a | AscReq.SEQUENCE_DETECT, protect=protect_sign_and_seal,
+            prepare=negotiate_realm,
+        ),
+    ]
     if "wdigest" in {n.lower() for n in registry.names()}:
         from .packages.digest.credentials import DigestAcceptorConfig
 
@@ -208,6 +259,22 @@ def kerberos_realm(out: Out) -> Iterator[tuple[object, object]]:
         )
         out(f"MiniKdc answered {server.stats.udp} UDP and {server.stats.tcp} TCP requests "
             "(AS-REQ twice for preauth, then TGS-REQ)")
+
+
+@contextmanager
+def negotiate_realm(out: Out) -> Iterator[tuple[object, object]]:
+    """The same MiniKdc realm for Negotiate: Kerberos and NTLM credentials from one identity,
+    an acceptor with a keytab and an NTLM user database."""
+    from .packages.kerberos import KerberosAuthData
+    from .packages.negotiate import NegotiateAuthData
+
+    with kerberos_realm(out) as (client_krb, server_krb):
+        assert isinstance(client_krb, KerberosAuthData)
+        yield (
+            NegotiateAuthData(identity=client_krb.identity, kerberos=client_krb),
+            NegotiateAuthData(kerberos=server_krb,
+                              ntlm={"EXAMPLE.TEST\\alice": "Passw0rd!"}),
+        )
 
 
 def _input(token: bytes | None, params: list[bytes]) -> SecBufferDesc | None:
@@ -264,6 +331,12 @@ def _run(scenario: Scenario, client_auth: object, server_auth: object, out: Out)
         clients_turn = not clients_turn
         if client_done and server_done and token is None:
             break
+    if scenario.package == "Negotiate":
+        for side, handle in (("client", client), ("server", server)):
+            nego = sspi.QueryContextAttributes(handle, SecPkgAttr.NEGOTIATION_INFO)
+            assert isinstance(nego, NegotiationInfo)
+            out(f"{side} QueryContextAttributes(NEGOTIATION_INFO) -> "
+                f"{nego.package_info.name}, {nego.negotiation_state.name}")
     out(f"server QueryContextAttributes(NAMES) -> "
         f"{sspi.QueryContextAttributes(server, SecPkgAttr.NAMES)}")
     out(f"client QueryContextAttributes(SIZES) -> {_sizes(client)}")

@@ -811,10 +811,16 @@ def encode_fields(fields: Iterable[tuple[int, bytes | None]]) -> bytes:
 
     The pairs must come in increasing tag order (RFC 4120 types list them that way).
     """
-    parts = []
+    parts: list[bytes] = []
     for number, encoded in fields:
         if encoded is not None:
-            parts.append(encode_tlv(0xA0 | number, encoded))
+            # encode_tlv inlined, each field's bytes joined once instead of copied per field
+            length = len(encoded)
+            if length < 0x80:
+                parts.append(bytes((0xA0 | number, length)))
+            else:
+                parts.append(bytes((0xA0 | number,)) + encode_length(length))
+            parts.append(encoded)
     return encode_tlv(SEQUENCE, b"".join(parts))
 
 

@@ -33,7 +33,6 @@ class CtxtRecord:
     cred: CredRecord
     context: SecurityContext
     target: str | None
-    request: int
     lock: threading.RLock = field(default_factory=threading.RLock)
     # Set when a call failed after the package had already moved on (its output could not be
     # delivered): the two sides are out of step, so every later call but Delete must fail.

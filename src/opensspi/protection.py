@@ -20,6 +20,7 @@ from .errors import InvalidToken
 from .message import (
     Layout,
     MessageOp,
+    MessagePart,
     MessageResult,
     Part,
     PartKind,
@@ -38,7 +39,7 @@ _KIND_OF: dict[int, PartKind] = {
     SecBufferType.PKG_PARAMS: PartKind.PARAM,
     SecBufferType.EMPTY: PartKind.EMPTY,
 }
-_DATA = int(SecBufferType.DATA)
+_IN_PLACE = frozenset((int(SecBufferType.DATA), int(SecBufferType.EMPTY)))
 _WITH_CHECKSUM = int(SecBufferAttr.READONLY_WITH_CHECKSUM)
 _READONLY = int(SecBufferAttr.READONLY)
 _ATTRS = _WITH_CHECKSUM | _READONLY
@@ -60,17 +61,18 @@ def apply(desc: SecBufferDesc, result: MessageResult) -> None:
     """Write ``result`` back into ``desc``: the parts' new bytes, then EXTRA and MISSING."""
     buffers = desc.buffers
     for write in result.writes:
-        buf = buffers[write.index]
-        if buf.kind == _DATA:
+        buf = buffers[write.part]
+        if buf.kind in _IN_PLACE:
             # Data is transformed in place (the caller's DATA buffer may even be an empty
-            # receiver for a STREAM's plaintext), so it takes whatever size the result has.
+            # receiver for a STREAM's plaintext), and an EMPTY slot is pointed at part of the
+            # message, as Windows' stream packages do: neither has a size to respect.
             buf.buffer = write.data
         else:
             buf.fill(write.data, write.allocate)
         if write.buffer_type is not None:
             buf.BufferType = write.buffer_type
     if result.extra or result.missing:
-        written = {w.index for w in result.writes}
+        written = {w.part for w in result.writes}
         fill_extra_missing(desc, result.extra, result.missing, skip=written)
 
 
@@ -97,10 +99,75 @@ def fill_extra_missing(
     )
 
 
+_TOKEN = int(SecBufferType.TOKEN)
+_STREAM = int(SecBufferType.STREAM)
+_DATA_T = int(SecBufferType.DATA)
+_OK = MessageResult()
+_GSS_DEFAULT: dict[type, bool] = {}
+
+
+def _uses_gss_default(ctx: SecurityContext) -> bool:
+    cls = type(ctx)
+    known = _GSS_DEFAULT.get(cls)
+    if known is None:
+        known = _GSS_DEFAULT[cls] = cls.protect is SecurityContext.protect
+    return known
+
+
+def _fast(ctx: SecurityContext, op: MessageOp, bufs: list[SecBuffer], qop: int,
+          seq: int) -> MessageResult | None:
+    """The two-buffer GSS shapes (TOKEN + DATA either way round, STREAM + DATA) straight onto
+    the package's primitives, for packages whose ``protect`` is the GSS default: the same
+    result as the general path, without building parts — the door stays thin."""
+    first, second = bufs
+    a, b = first.BufferType, second.BufferType
+    if a == _DATA_T and b == _TOKEN:
+        token, data = second, first
+    elif a == _TOKEN and b == _DATA_T:
+        token, data = first, second
+    elif a == _STREAM and b == _DATA_T and op in (MessageOp.DECRYPT, MessageOp.VERIFY):
+        sig, plain = ctx.split_stream(first._data)
+        if op is MessageOp.VERIFY:
+            qop = ctx.verify_signature((MessagePart(plain, sealed=False),), sig, seq)
+            second.buffer = plain
+            return MessageResult(qop=qop) if qop else _OK
+        opened = ctx.unseal_one(sig, plain)
+        second.buffer = opened.parts[0]
+        return MessageResult(qop=opened.qop) if opened.qop else _OK
+    else:
+        return None
+    if op is MessageOp.ENCRYPT:
+        token.ensure_room(ctx.sizes().security_trailer)
+        sealed = ctx.seal_one(data._data, qop)
+        if sealed.padding:
+            raise InvalidToken(
+                "EncryptMessage produced padding but the SecBufferDesc has no SECBUFFER_PADDING "
+                "buffer; add SecBuffer(SECBUFFER_PADDING, sizes.cbBlockSize)."
+            )
+        token.fill(sealed.token, False)
+        data.buffer = sealed.parts[0]
+        return _OK
+    if op is MessageOp.DECRYPT:
+        opened = ctx.unseal_one(token._data, data._data)
+        data.buffer = opened.parts[0]
+        return MessageResult(qop=opened.qop) if opened.qop else _OK
+    if op is MessageOp.SIGN:
+        token.ensure_room(ctx.sizes().max_signature)
+        token.fill(ctx.make_signature((MessagePart(data._data, sealed=False),), qop, seq), False)
+        return _OK
+    qop = ctx.verify_signature((MessagePart(data._data, sealed=False),), token._data, seq)
+    return MessageResult(qop=qop) if qop else _OK
+
+
 def protect(
     ctx: SecurityContext, op: MessageOp, desc: SecBufferDesc, qop: int, seq: int
 ) -> MessageResult:
     """Run one message function on ``desc`` in place and return the package's result."""
+    bufs = desc.buffers
+    if len(bufs) == 2 and (_GSS_DEFAULT.get(type(ctx)) or _uses_gss_default(ctx)):
+        done = _fast(ctx, op, bufs, qop, seq)
+        if done is not None:
+            return done
     parts = to_parts(desc)
     layout = classify_layout(op, parts)
     if layout is None or layout not in ctx.layouts:

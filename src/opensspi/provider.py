@@ -83,6 +83,10 @@ class AuthIdentity:
     domain: str | None = None
     password: str | None = field(default=None, repr=False)
     nt_hash: bytes | None = field(default=None, repr=False)
+    #: ``SEC_WINNT_AUTH_IDENTITY_EX.PackageList``: which packages Negotiate may use, comma
+    #: separated (``"kerberos"``, ``"ntlm"``, ``"!ntlm"`` to forbid NTLM fallback). The other
+    #: packages ignore it, as Windows does.
+    package_list: str | None = None
 
     def __post_init__(self) -> None:
         if self.nt_hash is not None and len(self.nt_hash) != 16:
@@ -97,7 +101,32 @@ class AuthIdentity:
         elif "@" in user:
             user, domain = user.rsplit("@", 1)
         nt_hash = kw.get("nt_hash")
-        return cls(user, domain, password, nt_hash if isinstance(nt_hash, bytes) else None)
+        packages = kw.get("package_list")
+        return cls(user, domain, password, nt_hash if isinstance(nt_hash, bytes) else None,
+                   packages if isinstance(packages, str) else None)
+
+
+@dataclass(frozen=True, slots=True)
+class Impersonation:
+    """The client a thread impersonates, handed to a package as ``pAuthData``.
+
+    The sspi layer keeps impersonation state (``opensspi.impersonation``); when a thread that
+    impersonates acquires OUTBOUND credentials with no principal and no ``pAuthData``, the
+    package receives this value instead of None and decides what acting as that client means:
+    Kerberos uses ``delegated`` (the client's forwarded TGT), NTLM looks the client up in
+    ``NTLM_USER_FILE``. A package never reads the thread state itself.
+
+    Attributes:
+        client_name: the authenticated client as the accepting context reported it
+            (``DOMAIN\\user`` or ``user@REALM``).
+        package: the name of the package that authenticated the client.
+        delegated: the credential the client delegated, when it did (Kerberos ``ok-as-delegate``
+            forwarding); None otherwise.
+    """
+
+    client_name: str
+    package: str
+    delegated: Credential | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +259,11 @@ class SecurityContext(ABC):
         return None
 
     @property
+    def delegated_credential(self) -> Credential | None:
+        """An acceptor's credential forwarded by the client (Kerberos delegation), if any."""
+        return None
+
+    @property
     def negotiation_state(self) -> NegotiationState:
         return NegotiationState.COMPLETE if self.complete else NegotiationState.IN_PROGRESS
 
@@ -277,6 +311,14 @@ class SecurityContext(ABC):
     def apply_control_token(self, token: bytes) -> None:
         raise UnsupportedFunction(f"The {self.info.name} package accepts no control tokens.")
 
+    def kdc_failed(self, error: Exception) -> Step:
+        """The caller could not deliver the last :class:`KdcRequest` (no KDC answered).
+
+        By default the handshake fails with that error. Negotiate overrides it: a Kerberos
+        ticket it could not get is a reason to offer NTLM instead (MS-SPNG, B.7 of the notes).
+        """
+        raise error
+
     # -- Negotiate's hooks (MS-SPNG) -----------------------------------------------------------
 
     def mech_list_mic(self, mech_types: bytes) -> bytes:
@@ -290,6 +332,15 @@ class SecurityContext(ABC):
     def verify_mech_list_mic(self, mech_types: bytes, mic: bytes) -> None:
         """Check the peer's mechListMIC; raise ``MessageAltered`` when it does not verify."""
         raise UnsupportedFunction(f"The {self.info.name} package cannot verify a mechListMIC.")
+
+    @property
+    def requires_mech_list_mic(self) -> bool:
+        """Whether the mechanism itself makes the SPNEGO mechListMIC mandatory.
+
+        MS-SPNG 3.1.5.1: NTLM does when its AUTHENTICATE_MESSAGE carried a MIC (the handshake
+        messages are then protected, and SPNEGO's mechanism list must be too).
+        """
+        return False
 
     # -- message protection ------------------------------------------------------------------
 
@@ -321,6 +372,17 @@ class SecurityContext(ABC):
         raise UnsupportedFunction(
             f"The {self.info.name} package does not support SECBUFFER_STREAM messages."
         )
+
+    # -- one DATA buffer: the fast path of EncryptMessage/DecryptMessage ---------------------
+
+    def seal_one(self, data: bytes, qop: int) -> Sealed:
+        """EncryptMessage of exactly one DATA buffer (TOKEN + DATA); packages may make it faster
+        than :meth:`encrypt`, which it must equal."""
+        return self.encrypt((MessagePart(data),), qop, None)
+
+    def unseal_one(self, token: bytes, data: bytes) -> Unsealed:
+        """DecryptMessage of exactly one DATA buffer; equal to :meth:`decrypt`."""
+        return self.decrypt(token, (MessagePart(data),), None)
 
     # -- the Pythonic fast path --------------------------------------------------------------
 
@@ -379,6 +441,7 @@ __all__ = [
     "AuthIdentity",
     "Credential",
     "Environment",
+    "Impersonation",
     "IscRet",
     "KdcRequest",
     "Layout",

@@ -19,6 +19,17 @@ def register(name: str, factory: Callable[[], SecurityPackage], *aliases: str) -
         _FACTORIES[key.lower()] = factory
 
 
+def unregister(name: str) -> None:
+    """Remove a package and its aliases (for packages registered by a test or a plug-in)."""
+    factory = _FACTORIES.get(name.lower())
+    if factory is None:
+        raise PackageNotFound(f"No security package is called {name!r}.")
+    for key in [k for k, f in _FACTORIES.items() if f is factory]:
+        del _FACTORIES[key]
+        _INSTANCES.pop(key, None)
+    _ORDER[:] = [n for n in _ORDER if n.lower() in _FACTORIES]
+
+
 def get(name: str) -> SecurityPackage:
     """The package called ``name``.
 

@@ -21,11 +21,11 @@ Reference: "SSPI Functions" in the Windows documentation (learn.microsoft.com,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from . import registry
+from . import impersonation, logs, registry
 from .attributes import (
     CredentialNames,
     Flags,
@@ -53,6 +53,7 @@ from .errors import (
     InvalidParameter,
     InvalidToken,
     NoCredentials,
+    NoImpersonation,
     SspiError,
     UnsupportedFunction,
     boundary_error,
@@ -63,6 +64,7 @@ from .protection import fill_extra_missing, protect
 from .provider import (
     DEFAULT_ENVIRONMENT,
     Environment,
+    Impersonation,
     PackageInfo,
     SecurityContext,
     Step,
@@ -83,11 +85,13 @@ __all__ = [
     "EnumerateSecurityPackages",
     "FreeContextBuffer",
     "FreeCredentialsHandle",
+    "ImpersonateSecurityContext",
     "InitializeSecurityContext",
     "MakeSignature",
     "QueryContextAttributes",
     "QueryCredentialsAttributes",
     "QuerySecurityPackageInfo",
+    "RevertSecurityContext",
     "SecBuffer",
     "SecBufferDesc",
     "SetContextAttributes",
@@ -160,7 +164,8 @@ def AcquireCredentialsHandle(  # noqa: N802
 
     ``pAuthData`` is an :class:`~opensspi.provider.AuthIdentity`, a ``(user, domain, password)``
     tuple as pywin32 accepts, or a package-specific object; None means the current user's
-    default credentials.
+    default credentials — or, while the calling thread impersonates a client
+    (:func:`ImpersonateSecurityContext`), that client's (see :mod:`opensspi.impersonation`).
     """
     if pvLogonId is not None:
         raise UnsupportedFunction(
@@ -179,7 +184,8 @@ def AcquireCredentialsHandle(  # noqa: N802
             "fCredentialUse must include SECPKG_CRED_INBOUND and/or SECPKG_CRED_OUTBOUND."
         )
     package = registry.get(pszPackage)
-    credential = package.acquire_credentials(pszPrincipal, use, _auth_data(pAuthData))
+    data = impersonation.default_auth_data(pszPrincipal, use, _auth_data(pAuthData))
+    credential = package.acquire_credentials(pszPrincipal, use, data)
     handle = phCredential if phCredential is not None else CredHandle()
     handle._record = CredRecord(package, credential, use)
     return AcquireResult(SecStatus.SEC_E_OK, handle, credential.expiry)
@@ -274,15 +280,21 @@ def _deliver_failure(err: SspiError, pOutput: SecBufferDesc | None, allocate: bo
         out.fill(err.token, allocate)
 
 
+@logs.handshake_logged
 def drive(context: SecurityContext, inp: StepInput) -> Step:
     """Step ``context``, delivering every KDC request it makes with the blocking transport."""
     step = context.step(inp)
     while step.kdc_request is not None:
         req = step.kdc_request
-        reply = send_to_kdc(
-            req.data, req.kdcs, timeout=req.timeout, max_retries=req.max_retries,
-            udp_preference_limit=req.udp_preference_limit, realm=req.realm,
-        )
+        try:
+            reply = send_to_kdc(
+                req.data, req.kdcs, timeout=req.timeout, max_retries=req.max_retries,
+                udp_preference_limit=req.udp_preference_limit, realm=req.realm,
+            )
+        except SspiError as exc:
+            # No KDC answered: the context decides (Kerberos fails, Negotiate offers NTLM).
+            step = context.kdc_failed(exc)
+            continue
         step = context.step(StepInput(kdc_reply=reply))
     return step
 
@@ -294,13 +306,9 @@ def _run_step(
     try:
         step = drive(record.context, _step_input(pInput, request))
     except Exception as exc:
-        err = boundary_error(exc, f"{record.context.info.name} token")
-        if isinstance(err, InternalError):
-            record.dead = True
+        err = _fail(record, exc, f"{record.context.info.name} token")
         _deliver_failure(err, pOutput, allocate)
-        if err is exc:
-            raise
-        raise err from exc
+        raise err  # noqa: B904 - boundary_error chains exc
     if step.status not in _HANDSHAKE_STATUSES:
         raise SspiError(f"The package returned an unexpected status {step.status.name}.")
     try:
@@ -321,6 +329,63 @@ def _live(record: CtxtRecord) -> CtxtRecord:
             "output buffer could not take the token); delete the context and start a new one."
         )
     return record
+
+
+def _fail(record: CtxtRecord | None, exc: Exception, what: str) -> SspiError:
+    """What a door raises for ``exc`` (see :func:`opensspi.errors.boundary_error`); an internal
+    error leaves the context dead, since its state can no longer be trusted."""
+    err = boundary_error(exc, what)
+    if record is not None and isinstance(err, InternalError):
+        record.dead = True
+    return err
+
+
+def _handshake(
+    call: str, use: CredentialUse, phCredential: CredHandle | None,  # noqa: N803
+    phContext: CtxtHandle | None, phNewContext: CtxtHandle | None,  # noqa: N803
+    pInput: SecBufferDesc | None, pOutput: SecBufferDesc | None, allocate: bool,  # noqa: N803
+    start: Callable[[CredRecord], SecurityContext], restart: bool, request: int,
+) -> tuple[Step, CtxtRecord]:
+    """One Initialize/AcceptSecurityContext call: a new context from ``phCredential`` when
+    ``phContext`` is None (the handle is filled only when the call succeeds), else the next leg
+    of ``phContext`` — or, with ``restart``, a re-authentication on a completed one."""
+    if phContext is None:
+        if phCredential is None:
+            raise NoCredentials(f"The first {call} call needs phCredential.")
+        cred = cred_record(phCredential)
+        if not cred.use & use:
+            need = "OUTBOUND" if use is CredentialUse.OUTBOUND else "INBOUND"
+            raise NoCredentials(
+                f"The credential handle was not acquired for SECPKG_CRED_{need}; acquire it "
+                f"with SECPKG_CRED_{need} (or BOTH) to call {call}."
+            )
+        try:
+            context = start(cred)
+        except Exception as exc:
+            raise _fail(None, exc, f"{cred.package.info.name} {call}")  # noqa: B904
+        handle = phNewContext if phNewContext is not None else CtxtHandle()
+        record = CtxtRecord(cred, context, None)
+        with record.lock:
+            step = _run_step(record, pInput, pOutput, allocate, request)
+            handle._record = record
+            return step, record
+    record = ctxt_record(phContext)
+    with record.lock:
+        _live(record)
+        if phNewContext is not None and phNewContext is not phContext:
+            phNewContext._record = record
+        if phCredential is not None and phCredential._record is not None \
+                and phCredential._record is not record.cred:
+            record.context.credential_changed(cred_record(phCredential).credential)
+        if (restart and record.context.complete and not record.context.continues_after_complete
+                and not _has_token(pInput)):
+            # "a call after completion starts a re-authentication" (ISC docs, phContext); a
+            # stream package's context goes on instead (renegotiation, shutdown).
+            try:
+                record.context = start(record.cred)
+            except Exception as exc:
+                raise _fail(record, exc, f"{record.cred.package.info.name} {call}")  # noqa: B904
+        return _run_step(record, pInput, pOutput, allocate, request), record
 
 
 def InitializeSecurityContext(  # noqa: N802
@@ -344,39 +409,21 @@ def InitializeSecurityContext(  # noqa: N802
     """
     req = IscReq(int(fContextReq))
     allocate = bool(req & IscReq.ALLOCATE_MEMORY)
-    if phContext is None:
-        if phCredential is None:
-            raise NoCredentials("The first InitializeSecurityContext call needs phCredential.")
-        cred = cred_record(phCredential)
-        if not cred.use & CredentialUse.OUTBOUND:
-            raise NoCredentials(
-                "The credential handle was acquired for SECPKG_CRED_INBOUND only; acquire it "
-                "with SECPKG_CRED_OUTBOUND (or BOTH) to initiate."
-            )
-        context = cred.package.client_context(cred.credential, pszTargetName, req, env)
-        handle = phNewContext if phNewContext is not None else CtxtHandle()
-        record = CtxtRecord(cred, context, pszTargetName, int(req))
-        with record.lock:
-            step = _run_step(record, pInput, pOutput, allocate, int(req))
-            handle._record = record
-            return IscResult(step.status, _isc_attrs(record, allocate), context.expiry)
-    record = ctxt_record(phContext)
-    with record.lock:
-        _live(record)
-        if phNewContext is not None and phNewContext is not phContext:
-            phNewContext._record = record
-        if phCredential is not None and phCredential._record is not None \
-                and phCredential._record is not record.cred:
-            record.context.credential_changed(cred_record(phCredential).credential)
-        if (record.context.complete and not record.context.continues_after_complete
-                and not _has_token(pInput)):
-            # "a call after completion starts a re-authentication" (ISC docs, phContext); a
-            # stream package's context goes on instead (renegotiation, shutdown).
-            record.context = record.cred.package.client_context(
-                record.cred.credential, pszTargetName or record.target, req, env
-            )
-        step = _run_step(record, pInput, pOutput, allocate, int(req))
-        return IscResult(step.status, _isc_attrs(record, allocate), record.context.expiry)
+    target = pszTargetName
+
+    def start(cred: CredRecord) -> SecurityContext:
+        return cred.package.client_context(cred.credential, target, req, env)
+
+    if phContext is not None and target is None:
+        target = ctxt_record(phContext).target
+    step, record = _handshake(
+        "InitializeSecurityContext", CredentialUse.OUTBOUND, phCredential, phContext,
+        phNewContext, pInput, pOutput, allocate, start, restart=True, request=int(req))
+    record.target = target
+    attrs = IscRet(record.context.flags)
+    if allocate:
+        attrs |= IscRet.ALLOCATED_MEMORY
+    return IscResult(step.status, attrs, record.context.expiry)
 
 
 def _has_token(desc: SecBufferDesc | None) -> bool:
@@ -384,11 +431,6 @@ def _has_token(desc: SecBufferDesc | None) -> bool:
         return False
     buf = desc.first(SecBufferType.TOKEN)
     return buf is not None and bool(buf.buffer)
-
-
-def _isc_attrs(record: CtxtRecord, allocate: bool) -> IscRet:
-    attrs = IscRet(record.context.flags)
-    return attrs | IscRet.ALLOCATED_MEMORY if allocate else attrs
 
 
 def AcceptSecurityContext(  # noqa: N802
@@ -404,34 +446,17 @@ def AcceptSecurityContext(  # noqa: N802
     """The server's side of a handshake: feed each client token until ``SEC_E_OK``."""
     req = AscReq(int(fContextReq))
     allocate = bool(req & AscReq.ALLOCATE_MEMORY)
-    if phContext is None:
-        if phCredential is None:
-            raise NoCredentials("The first AcceptSecurityContext call needs phCredential.")
-        cred = cred_record(phCredential)
-        if not cred.use & CredentialUse.INBOUND:
-            raise NoCredentials(
-                "The credential handle was acquired for SECPKG_CRED_OUTBOUND only; acquire it "
-                "with SECPKG_CRED_INBOUND (or BOTH) to accept."
-            )
-        context = cred.package.server_context(cred.credential, req, env)
-        handle = phNewContext if phNewContext is not None else CtxtHandle()
-        record = CtxtRecord(cred, context, None, int(req))
-        with record.lock:
-            step = _run_step(record, pInput, pOutput, allocate, int(req))
-            handle._record = record
-            return AscResult(step.status, _asc_attrs(record, allocate), context.expiry)
-    record = ctxt_record(phContext)
-    with record.lock:
-        _live(record)
-        if phNewContext is not None and phNewContext is not phContext:
-            phNewContext._record = record
-        step = _run_step(record, pInput, pOutput, allocate, int(req))
-        return AscResult(step.status, _asc_attrs(record, allocate), record.context.expiry)
 
+    def start(cred: CredRecord) -> SecurityContext:
+        return cred.package.server_context(cred.credential, req, env)
 
-def _asc_attrs(record: CtxtRecord, allocate: bool) -> AscRet:
+    step, record = _handshake(
+        "AcceptSecurityContext", CredentialUse.INBOUND, phCredential, phContext, phNewContext,
+        pInput, pOutput, allocate, start, restart=False, request=int(req))
     attrs = AscRet(record.context.flags)
-    return attrs | AscRet.ALLOCATED_MEMORY if allocate else attrs
+    if allocate:
+        attrs |= AscRet.ALLOCATED_MEMORY
+    return AscResult(step.status, attrs, record.context.expiry)
 
 
 def CompleteAuthToken(phContext: CtxtHandle, pToken: SecBufferDesc) -> SecStatus:  # noqa: N802, N803
@@ -440,7 +465,10 @@ def CompleteAuthToken(phContext: CtxtHandle, pToken: SecBufferDesc) -> SecStatus
     with record.lock:
         _live(record)
         params = tuple(b.buffer for b in pToken if b.kind == SecBufferType.PKG_PARAMS)
-        record.context.complete_auth_token(params)
+        try:
+            record.context.complete_auth_token(params)
+        except Exception as exc:
+            raise _fail(record, exc, f"{record.context.info.name} CompleteAuthToken")  # noqa: B904
     return SecStatus.SEC_E_OK
 
 
@@ -472,7 +500,10 @@ def ApplyControlToken(phContext: CtxtHandle, pInput: SecBufferDesc) -> SecStatus
     if buf is None:
         raise InvalidToken("ApplyControlToken needs a SECBUFFER_TOKEN input buffer.")
     with record.lock:
-        _live(record).context.apply_control_token(buf.buffer)
+        try:
+            _live(record).context.apply_control_token(buf.buffer)
+        except Exception as exc:
+            raise _fail(record, exc, f"{record.context.info.name} ApplyControlToken")  # noqa: B904
     return SecStatus.SEC_E_OK
 
 
@@ -489,10 +520,7 @@ def QueryContextAttributes(phContext: CtxtHandle, ulAttribute: int) -> object:  
         try:
             return _query(_live(record).context, ulAttribute)
         except Exception as exc:
-            err = boundary_error(exc, f"{record.context.info.name} context attribute")
-            if err is exc:
-                raise
-            raise err from exc
+            raise _fail(record, exc, f"{record.context.info.name} context attribute")  # noqa: B904
 
 
 def SetContextAttributes(phContext: CtxtHandle, ulAttribute: int, pBuffer: object) -> SecStatus:  # noqa: N802, N803
@@ -502,10 +530,7 @@ def SetContextAttributes(phContext: CtxtHandle, ulAttribute: int, pBuffer: objec
         try:
             _live(record).context.set_attribute(int(ulAttribute), pBuffer)
         except Exception as exc:
-            err = boundary_error(exc, f"{record.context.info.name} context attribute")
-            if err is exc:
-                raise
-            raise err from exc
+            raise _fail(record, exc, f"{record.context.info.name} context attribute")  # noqa: B904
     return SecStatus.SEC_E_OK
 
 
@@ -539,6 +564,38 @@ def _query(ctx: SecurityContext, ulAttribute: int) -> object:  # noqa: N803
     return ctx.query_extra(ulAttribute)
 
 
+def ImpersonateSecurityContext(phContext: CtxtHandle) -> SecStatus:  # noqa: N802, N803
+    """Act as the context's client on the calling thread, until RevertSecurityContext.
+
+    POSIX meaning (see :mod:`opensspi.impersonation` for the limits): OUTBOUND credentials
+    acquired on this thread with no principal and no ``pAuthData`` are the client's — its
+    delegated Kerberos credential when it delegated one. The process's own identity does not
+    change.
+
+    Raises:
+        NoImpersonation: ``phContext`` is a client context, or its handshake is not complete.
+    """
+    record = ctxt_record(phContext)
+    with record.lock:
+        ctx = _live(record).context
+        if ctx.is_client or not ctx.complete or not ctx.client_name:
+            raise NoImpersonation(
+                "Only a complete server (AcceptSecurityContext) context with an authenticated "
+                "client can be impersonated."
+            )
+        impersonation.impersonate(
+            Impersonation(ctx.client_name, ctx.info.name, ctx.delegated_credential)
+        )
+    return SecStatus.SEC_E_OK
+
+
+def RevertSecurityContext(phContext: CtxtHandle) -> SecStatus:  # noqa: N802, N803
+    """End the calling thread's impersonation (a no-op when it impersonates nobody)."""
+    ctxt_record(phContext)
+    impersonation.revert()
+    return SecStatus.SEC_E_OK
+
+
 # -- message protection ---------------------------------------------------------------------
 
 
@@ -558,17 +615,14 @@ def _message(
     """One message function behind the error boundary: a malformed token is
     ``SEC_E_INVALID_TOKEN`` (the context stays usable); a bug is ``SEC_E_INTERNAL_ERROR`` and
     the context is dead, since its sequence and cipher state can no longer be trusted."""
-    record = _complete_record(phContext)
+    record = phContext._record if type(phContext) is CtxtHandle else None
+    if record is None or record.dead or not record.context.complete:
+        record = _complete_record(phContext)  # the checks, with their messages
     with record.lock:
         try:
             result = protect(record.context, op, pMessage, qop, seq)
         except Exception as exc:
-            err = boundary_error(exc, f"{record.context.info.name} message")
-            if isinstance(err, InternalError):
-                record.dead = True
-            if err is exc:
-                raise
-            raise err from exc
+            raise _fail(record, exc, f"{record.context.info.name} message")  # noqa: B904
     return QopResult(result.status, result.qop)
 
 

@@ -18,7 +18,14 @@ This is the I/O half of the sans-I/O design (DESIGN.md): the Kerberos state mach
   order given (fail-over), the whole list at most ``max_retries`` times, each attempt bounded by
   ``timeout`` and the whole call by ``total_timeout``: it never blocks past that.
 - Whatever a KDC answers is returned as is; the caller's parser judges it. Only a broken TCP
-  frame counts as no answer.
+  frame, or KRB_ERR_RESPONSE_TOO_BIG over TCP (an error §7.2.1 defines for UDP alone), counts
+  as no answer.
+- When nothing answers, the error says what happened and when: every KDC refused (a TCP RST or
+  an ICMP port unreachable, which arrive at once), or no answer before the time-outs, with the
+  time really spent — not the budget that would have been spent.
+
+:class:`UnixStream` is the other blocking channel here: a Unix-domain stream socket with one
+deadline for the whole conversation, for local daemons such as the KCM credential cache server.
 
 DNS SRV lookups (RFC 4120 7.2.3.2, RFC 2782) are here too, since they are network I/O: they use
 ``dnspython`` when it is installed (``pip install opensspi[dns]``) and otherwise raise
@@ -38,6 +45,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from . import logs
 from .errors import NoAuthenticatingAuthority
 
 __all__ = [
@@ -47,6 +55,7 @@ __all__ = [
     "DnsUnavailable",
     "KdcAddress",
     "SrvRecord",
+    "UnixStream",
     "dns_srv_available",
     "krb_error_code",
     "send_to_kdc",
@@ -223,7 +232,8 @@ class _Plan:
         if budget is None:
             budget = timeout * max_retries * max(1, len(ordered))
         self.total = budget
-        self.deadline = time.monotonic() + budget
+        self.started = time.monotonic()
+        self.deadline = self.started + budget
         self.failures: dict[str, str] = {}
         self.dead: set[tuple[str, object]] = set()
         self.resolved: dict[tuple[str, int, Transport], list[tuple[int, Any]]] = {}
@@ -241,6 +251,7 @@ class _Plan:
         if reason == _CUT_SHORT and label in self.failures:
             return  # keep the more telling reason of an earlier pass
         self.failures[label] = reason
+        logs.kdc_failover(self.realm, label, reason)
 
     def error(self) -> NoAuthenticatingAuthority:
         where = f"realm {self.realm}" if self.realm else "the realm"
@@ -255,11 +266,35 @@ class _Plan:
                 "no TCP KDC is listed; list the KDC without a udp/ prefix."
             )
         tried = "; ".join(f"{k}: {v}" for k, v in self.failures.items()) or "none reached"
+        # Say what happened, with the time really spent: a refusal comes back at once (an
+        # ICMP port unreachable for UDP, a RST for TCP), a silent KDC costs the whole budget.
+        spent = _duration(time.monotonic() - self.started)
+        reasons = set(self.failures.values())
+        if reasons and reasons <= {_REFUSED}:
+            return NoAuthenticatingAuthority(
+                f"Every KDC for {where} refused the connection (gave up after {spent}, "
+                f"{self.max_retries} passes). Tried {tried}. Nothing listens there: check that "
+                "the KDC is running and the host and port in krb5.conf (or DNS SRV records)."
+            )
+        if reasons and all(r == _CUT_SHORT or r.startswith(_NO_ANSWER) for r in reasons):
+            return NoAuthenticatingAuthority(
+                f"No KDC for {where} answered: timed out after {spent} ({self.timeout:g} s per "
+                f"attempt, {self.max_retries} passes, {self.total:g} s at most). Tried {tried}. "
+                "Check the kdc entries in krb5.conf (or DNS SRV records), that the KDC is "
+                "running, and firewalls."
+            )
         return NoAuthenticatingAuthority(
-            f"No KDC for {where} answered within {self.total:g} s ({self.timeout:g} s per "
+            f"No KDC for {where} answered (gave up after {spent}; {self.timeout:g} s per "
             f"attempt, {self.max_retries} passes). Tried {tried}. Check the kdc entries in "
             "krb5.conf (or DNS SRV records), that the KDC is running, and firewalls."
         )
+
+
+def _duration(seconds: float) -> str:
+    """``3 ms`` / ``2.5 s``: an elapsed time as a person reads it."""
+    if seconds < 1:
+        return f"{max(seconds, 0) * 1000:.0f} ms"
+    return f"{seconds:.1f} s"
 
 
 def _sockaddr_text(sockaddr: object) -> str:
@@ -353,19 +388,81 @@ def _tcp_blocking(
         sock.settimeout(left)
         sock.sendall(struct.pack(">I", len(request)) + request)
         length = _reply_length(_recv_exactly(sock, 4, end), max_reply)
-        return _recv_exactly(sock, length, end)
+        return _tcp_reply(_recv_exactly(sock, length, end))
+
+
+def _tcp_reply(reply: bytes) -> bytes:
+    """A TCP reply, unless it is KRB_ERR_RESPONSE_TOO_BIG: RFC 4120 §7.2.1 defines that error
+    for UDP only, so over TCP it is a broken KDC, failed over like a broken frame (else a KDC
+    that says it endlessly would end the exchange with an unexplained KDC error)."""
+    if _too_big(reply):
+        raise _FrameError("answered KRB_ERR_RESPONSE_TOO_BIG over TCP")
+    return reply
+
+
+class UnixStream:
+    """A blocking Unix-domain stream connection whose every call ends by one deadline.
+
+    ``UnixStream(path, timeout)`` connects; :meth:`send` and :meth:`recv_exactly` raise
+    :class:`TimeoutError` once ``timeout`` seconds have passed since the connection began (so a
+    server that stops answering, or trickles bytes, cannot hold the caller longer), and
+    :class:`ConnectionError` when the peer closes mid-message. Use it as a context manager.
+    """
+
+    def __init__(self, path: str, timeout: float) -> None:
+        self.path = path
+        self._end = time.monotonic() + timeout
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self._sock.settimeout(max(timeout, 0.001))
+            self._sock.connect(path)
+        except BaseException:
+            self._sock.close()
+            raise
+
+    def _arm(self) -> None:
+        left = self._end - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("no complete answer in time")
+        self._sock.settimeout(left)
+
+    def send(self, data: bytes) -> None:
+        self._arm()
+        self._sock.sendall(data)
+
+    def recv_exactly(self, count: int) -> bytes:
+        chunks: list[bytes] = []
+        while count:
+            self._arm()
+            chunk = self._sock.recv(min(count, 65536))
+            if not chunk:
+                raise ConnectionError("the server closed the connection mid-reply")
+            chunks.append(chunk)
+            count -= len(chunk)
+        return b"".join(chunks)
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def __enter__(self) -> UnixStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 _CUT_SHORT = "no answer before the overall time limit"
+_NO_ANSWER = "no answer within"
+_REFUSED = "connection refused"
 
 
 def _reason(exc: BaseException, budget: float, timeout: float) -> str:
     if isinstance(exc, (TimeoutError, socket.timeout, asyncio.TimeoutError)):
         if budget < timeout - 0.001:
             return _CUT_SHORT
-        return f"no answer within {timeout:g} s"
+        return f"{_NO_ANSWER} {timeout:g} s"
     if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
+        return _REFUSED
     if isinstance(exc, _FrameError):
         return str(exc)
     if isinstance(exc, socket.gaierror):
@@ -416,6 +513,7 @@ def send_to_kdc(
                 raise plan.error()
             reply = _try_kdc_blocking(plan, kdc)
             if reply is not None:
+                logs.kdc_exchange(plan.realm, kdc, plan.deadline - plan.total, reply)
                 return reply
     raise plan.error()
 
@@ -517,7 +615,8 @@ async def _tcp_async(
             await loop.sock_connect(sock, sockaddr)
             await loop.sock_sendall(sock, struct.pack(">I", len(request)) + request)
             header = await _sock_recv_exactly(loop, sock, 4)
-            return await _sock_recv_exactly(loop, sock, _reply_length(header, max_reply))
+            reply = await _sock_recv_exactly(loop, sock, _reply_length(header, max_reply))
+            return _tcp_reply(reply)
 
     return await asyncio.wait_for(exchange(), budget)
 
@@ -557,6 +656,7 @@ async def send_to_kdc_async(
                 raise plan.error()
             reply = await _try_kdc_async(plan, kdc)
             if reply is not None:
+                logs.kdc_exchange(plan.realm, kdc, plan.deadline - plan.total, reply)
                 return reply
     raise plan.error()
 

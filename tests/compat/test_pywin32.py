@@ -262,18 +262,20 @@ def test_credential_names(pw: SimpleNamespace, auth: tuple[Any, Any]) -> None:
         client.credentials, pw.sspicon.SECPKG_CRED_ATTR_NAMES) == "CORP\\alice"
 
 
-def test_impersonation_is_refused_and_revert_is_a_no_op(
+def test_impersonation_needs_a_complete_server_context_and_revert_is_a_no_op(
     pw: SimpleNamespace, auth: tuple[Any, Any]
 ) -> None:
-    _client, server = auth
+    client, server = auth
     with pytest.raises(pw.win32security.error) as info:
-        server.ctxt.ImpersonateSecurityContext()
+        client.ctxt.ImpersonateSecurityContext()
     assert info.value.winerror == pw.sspicon.SEC_E_NO_IMPERSONATION == -2146893045
     with pytest.raises(pw.win32security.error):
-        pw.win32security.ImpersonateSecurityContext(server.ctxt)
+        pw.win32security.ImpersonateSecurityContext(client.ctxt)
     assert server.ctxt.RevertSecurityContext() is None
     assert pw.win32security.RevertSecurityContext(server.ctxt) is None
-    server.verify(b"still", _client.sign(b"still"))
+    assert pw.win32security.ImpersonateSecurityContext(server.ctxt) is None
+    assert pw.win32security.RevertSecurityContext(server.ctxt) is None
+    server.verify(b"still", client.sign(b"still"))
 
 
 # -- win32security called directly ----------------------------------------------------------

@@ -10,6 +10,7 @@ Import helpers as ``interop.peers.gss`` (``tests`` is on ``pythonpath``, see pyp
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -30,6 +31,8 @@ from interop.peers.heimdal_kdc import INSTALL_HINT as HEIMDAL_HINT
 from interop.peers.heimdal_kdc import HeimdalRealm, find_heimdal, heimdal_usable
 from interop.peers.mit_kdc import INSTALL_HINT as MIT_KDC_HINT
 from interop.peers.mit_kdc import MitRealm, have_mit_kdc
+from interop.peers.samba_dc import INSTALL_HINT as SAMBA_HINT
+from interop.peers.samba_dc import SambaDc, SambaError, have_samba, ports_in_use
 from support.require import require_peer
 
 PYSPNEGO_HINT = "pip install pyspnego  (or: pip install -e '.[test]')"
@@ -128,3 +131,36 @@ def gss_krb5_heimdal(heimdal_realm: HeimdalRealm, tmp_path: Path) -> Iterator[Gs
         yield factory
     finally:
         factory.close_all()
+
+
+@pytest.fixture(scope="session")
+def samba_dc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SambaDc]:
+    """One Samba AD DC ``SAMDOM.TEST`` (``dc1.samdom.test`` on 127.0.0.1) for the whole
+    session, provisioned once (see :mod:`interop.peers.samba_dc`); stopped by its process group
+    at the end, and its /etc/hosts line removed. Tests must not change its accounts."""
+    require_peer(have_samba(), "Samba AD DC (samba, samba-tool, ldbmodify)", SAMBA_HINT)
+    require_peer(os.geteuid() == 0, "root (for ports 88/389/445 and /etc/hosts)", SAMBA_HINT)
+    busy = ports_in_use()
+    require_peer(
+        not busy,
+        f"free ports on 127.0.0.1 for the Samba DC (in use: {busy})",
+        "stop the KDC, LDAP or SMB server listening there",
+    )
+    dc = SambaDc(tmp_path_factory.mktemp("samba-dc"))
+    try:
+        dc.provision()
+        try:
+            dc.start()
+        except SambaError:
+            # Something else (another test run's DC or KDC) took the well-known ports while we
+            # provisioned: that is a busy machine, not a broken peer.
+            taken = ports_in_use()
+            require_peer(
+                not taken,
+                f"free ports on 127.0.0.1 for the Samba DC (taken while provisioning: {taken})",
+                "run the Samba tests when no other DC or KDC listens there",
+            )
+            raise
+        yield dc
+    finally:
+        dc.close()

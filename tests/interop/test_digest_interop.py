@@ -214,7 +214,7 @@ class HttpInitiator:
 
     def next_authorization(self) -> bytes:
         """A further request's Authorization value: the Pythonic MakeSignature."""
-        return self.context.next_authorization("GET").encode("utf-8")
+        return self.context.next_authorization("GET")
 
 
 def _login(peer: ServerPeer, path: str, user: str) -> tuple[HttpInitiator, bytes, Message]:

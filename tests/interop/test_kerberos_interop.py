@@ -7,6 +7,7 @@ Each test moves messages both ways (Wrap sealed and integrity-only, MIC).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -299,10 +300,27 @@ def test_no_kdc_listening(config: Krb5Config, mit_realm: MitRealm, tmp_path: Pat
 
 def test_skewed_clock(mit_realm: MitRealm, config: Krb5Config) -> None:
     skewed = Environment(now=lambda: DEFAULT_ENVIRONMENT.now() + timedelta(hours=1))
+    strict = dataclasses.replace(config, kdc_timesync=False)
     with pytest.raises(TimeSkew) as info:
         opensspi.client("Kerberos", target="HTTP/server.test.local",
-                        auth_data=_alice(mit_realm, config), env=skewed).step()
+                        auth_data=_alice(mit_realm, strict), env=skewed).step()
     assert info.value.status == 0x80090324
+
+
+def test_skewed_clock_with_kdc_timesync(mit_realm: MitRealm, config: Krb5Config) -> None:
+    # MIT's default kdc_timesync: the AS exchange is retried with the KDC's time and every
+    # later timestamp (the AP-REQ authenticator too) uses the offset, so an acceptor with a
+    # correct clock accepts the client whose own clock is an hour ahead.
+    assert config.kdc_timesync
+    skewed = Environment(now=lambda: DEFAULT_ENVIRONMENT.now() + timedelta(hours=1))
+    client = opensspi.client("Kerberos", target="HTTP/server.test.local",
+                             auth_data=_alice(mit_realm, config), env=skewed)
+    server = opensspi.server("Kerberos", auth_data=KerberosAuthData(
+        acceptor_keytab=str(mit_realm.keytab), config=config))
+    token = client.step()
+    assert token is not None
+    server.step(token)
+    assert server.complete and server.client_name == f"alice@{mit_realm.realm}"
 
 
 def test_dce_style_mit_initiator_to_our_acceptor(

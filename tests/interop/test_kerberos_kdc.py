@@ -10,6 +10,7 @@ Windows status.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import subprocess
@@ -285,12 +286,18 @@ def test_skewed_clock(mit_realm: MitRealm, mit_config: Krb5Config) -> None:
         return datetime.now(timezone.utc) + timedelta(hours=1)
 
     env = Environment(now=ahead)
-    cred = password_cred(mit_realm, mit_config, env=env)
+    strict = dataclasses.replace(mit_config, kdc_timesync=False)
+    cred = password_cred(mit_realm, strict, env=env)
     with pytest.raises(TimeSkew) as info:
         ticket_for(cred, "HTTP/server.test.local", env=env)
     assert info.value.status == 0x80090324
     assert cred.kdc_time_offset is not None
     assert abs(cred.kdc_time_offset + timedelta(hours=1)) < timedelta(minutes=1)
+    # kdc_timesync (MIT's default): the same clock gets tickets, and keeps the offset.
+    synced = password_cred(mit_realm, mit_config, env=env)
+    assert ticket_for(synced, "HTTP/server.test.local", env=env) is not None
+    assert synced.kdc_time_offset is not None
+    assert abs(synced.kdc_time_offset + timedelta(hours=1)) < timedelta(minutes=1)
 
 
 def test_no_kdc_listening(mit_realm: MitRealm, tmp_path: Path) -> None:

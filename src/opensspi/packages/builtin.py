@@ -13,10 +13,12 @@ def register_all(register: Register) -> None:
     """Register every built-in package with the registry's ``register`` function."""
     from .digest import DigestPackage
     from .kerberos import KerberosPackage
+    from .negotiate import NegotiatePackage
     from .ntlm import NtlmPackage
     from .schannel import SchannelPackage
 
     _factories: list[tuple[str, Callable[[], SecurityPackage], tuple[str, ...]]] = [
+        ("Negotiate", NegotiatePackage, ()),
         ("Kerberos", KerberosPackage, ()),
         ("NTLM", NtlmPackage, ()),
         ("WDigest", DigestPackage, ("Digest",)),

@@ -134,11 +134,13 @@ def test_acceptor_algorithms_follow_the_store(tmp_path: Path) -> None:
 
 def test_replay_record_is_bounded() -> None:
     acceptor = Acceptor(DigestAcceptorConfig("r", passwords={"a": "p"}, max_nonces=2))
-    assert acceptor.accept_count("n1", 1) and not acceptor.accept_count("n1", 1)
-    assert acceptor.accept_count("n1", 5) and not acceptor.accept_count("n1", 4)
-    acceptor.accept_count("n2", 1)
-    acceptor.accept_count("n3", 1)
-    assert acceptor.accept_count("n1", 1)
+    assert acceptor.accept_count("n1", 1, 10, 10) and not acceptor.accept_count("n1", 1, 10, 10)
+    assert acceptor.accept_count("n1", 5, 10, 10) and not acceptor.accept_count("n1", 4, 10, 10)
+    acceptor.accept_count("n2", 1, 11, 11)
+    acceptor.accept_count("n3", 1, 11, 11)
+    # n1 was evicted while still fresh: it is refused (fails closed), never accepted again.
+    assert not acceptor.accept_count("n1", 1, 10, 12) and acceptor.forgotten(10, 12)
+    assert acceptor.accept_count("n4", 1, 12, 12)
 
 
 @pytest.mark.parametrize("alg", [Algorithm.SHA_512_256, Algorithm.SHA_256_SESS])

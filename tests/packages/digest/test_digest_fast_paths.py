@@ -164,8 +164,8 @@ def test_first_answer_and_session_render_alike(digest: Digest) -> None:
     assert client._http is None and client.server_name == "r"
     client.step(StepInput(b'nextnonce="n1"'))
     assert client._http is not None
-    assert client.next_authorization("GET").encode() == first
-    assert HttpResponse.parse(client.next_authorization("GET").encode()).nc == 2
+    assert client.next_authorization("GET") == first
+    assert HttpResponse.parse(client.next_authorization("GET")).nc == 2
 
 
 def test_fixed_cnonce_must_be_quotable(digest: Digest) -> None:

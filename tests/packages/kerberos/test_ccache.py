@@ -245,9 +245,18 @@ def test_resolve_names() -> None:
     assert resolve_ccache_name("DIR::/d/tktAB").file_path() == "/d/tktAB"
     assert resolve_ccache_name("MEMORY:x") == CcacheName("MEMORY", "x")
     assert str(resolve_ccache_name("FILE:/tmp/x")) == "FILE:/tmp/x"
-    for name in ("KEYRING:persistent:1000", "KCM:1000", "API:x"):
-        with pytest.raises(UnsupportedFunction, match="not supported"):
-            resolve_ccache_name(name)
+    assert resolve_ccache_name("KCM:") == CcacheName("KCM", "")
+    assert resolve_ccache_name("KCM:1000:x") == CcacheName("KCM", "1000:x")
+    assert resolve_ccache_name("KEYRING:persistent:1000") == CcacheName(
+        "KEYRING", "persistent:1000"
+    )
+    with pytest.raises(UnsupportedFunction, match="kinit -c FILE:") as api:
+        resolve_ccache_name("API:ABCD-1234")
+    assert "macOS" in api.value.message and "API:ABCD-1234" in api.value.message
+    with pytest.raises(UnsupportedFunction, match="not supported"):
+        resolve_ccache_name("XCACHE:x")
+    with pytest.raises(InvalidParameter):
+        resolve_ccache_name("KEYRING:")
     with pytest.raises(InvalidParameter):
         resolve_ccache_name("FILE:")
     with pytest.raises(UnsupportedFunction):

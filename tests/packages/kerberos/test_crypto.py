@@ -371,11 +371,35 @@ def test_rc4_string_to_key_is_the_nt_hash() -> None:
 
 def test_rc4_usage_translation() -> None:
     key = _key(23)
-    for usage, translated in ((3, 8), (9, 8), (23, 13), (11, 11)):
+    for usage, translated in ((3, 8), (9, 9), (23, 13), (11, 11)):
         assert legacy.translate_usage(usage) == translated
         sealed = encrypt(key, usage, b"secret")
         assert decrypt(key, translated, sealed) == b"secret"
         assert make_checksum(key, usage, b"x") == make_checksum(key, translated, b"x")
+
+
+def test_rc4_tgs_rep_under_a_subkey_uses_usage_9() -> None:
+    # RFC 4757 section 4 encryption written out independently, keyed with T = 9 as Windows,
+    # Samba and MIT (krb5int_arcfour_translate_usage) key a TGS-REP under the authenticator
+    # subkey. The RFC's own table says 8, which no KDC does.
+    import hashlib
+    import hmac
+
+    from cryptography.hazmat.decrepit.ciphers.algorithms import ARC4
+    from cryptography.hazmat.primitives.ciphers import Cipher
+
+    key = _key(23)
+    confounder = bytes(range(8))
+    plaintext = b"EncTGSRepPart"
+    k1 = hmac.new(key.contents, (9).to_bytes(4, "little"), hashlib.md5).digest()
+    checksum = hmac.new(k1, confounder + plaintext, hashlib.md5).digest()
+    k3 = hmac.new(k1, checksum, hashlib.md5).digest()
+    body = Cipher(ARC4(k3), mode=None).encryptor().update(confounder + plaintext)
+    expected = checksum + body
+    assert encrypt(key, 9, plaintext, confounder) == expected
+    assert decrypt(key, 9, expected) == plaintext
+    with pytest.raises(MessageAltered):
+        decrypt(key, 8, expected)
 
 
 def test_rc4_layout() -> None:
@@ -623,13 +647,13 @@ def test_random_key_uses_the_random_source() -> None:
 def test_derived_keys_are_cached_on_the_key() -> None:
     key = _key(20)
     encrypt(key, 24, b"x")
-    cipher = key._derived.ciphers[24]
-    macs = dict(key._derived.macs)
+    derived = dict(key._derived.slots)  # Ke's schedule and Ki's keyed HMAC for usage 24
+    assert derived
     encrypt(key, 24, b"y")
-    assert key._derived.ciphers[24] is cipher
-    assert key._derived.macs == macs
+    assert key._derived.slots == derived
+    assert all(key._derived.slots[slot] is value for slot, value in derived.items())
     # The cache is per key object, not shared through equality.
-    assert not Key(20, key.contents)._derived.ciphers
+    assert not Key(20, key.contents)._derived.slots
 
 
 def test_profiles() -> None:
@@ -722,5 +746,5 @@ def test_keys_pickle_without_their_cache() -> None:
     encrypt(key, 24, b"x")
     for clone in (pickle.loads(pickle.dumps(key)), copy.deepcopy(key)):
         assert clone == key
-        assert not clone._derived.ciphers
+        assert not clone._derived.slots
         assert decrypt(clone, 24, encrypt(key, 24, b"y")) == b"y"

@@ -154,3 +154,106 @@ def test_garbage_tokens_only_raise_decode_or_altered(data: bytes) -> None:
                    lambda: gss.parse_authenticator_checksum(data)):
         with contextlib.suppress(DecodeError, MessageAltered):
             opener()
+
+
+# -- SealedStream: the precomputed whole-message path must make the general path's bytes ----
+
+
+def _confounder(key: Key, usage: int, body: bytes) -> bytes:
+    """The confounder inside an un-rotated AES ciphertext ``C | H`` (first CTS block)."""
+    from opensspi.packages.kerberos.crypto import KE, cts_decrypt, derive_key
+
+    mac = profile(key.enctype).checksum_size
+    return cts_decrypt(derive_key(key, usage, KE), body[:-mac])[:16]
+
+
+@pytest.mark.parametrize("enctype", ENCTYPES)
+def test_sealed_stream_rebuilds_mit_wrap_iov_tokens_byte_for_byte(enctype: int) -> None:
+    key, _ = _load(enctype)
+    entries = [e for e in _entries(enctype, "wrap_iov") if e["conf"]]
+    assert entries
+    for entry in entries:
+        message = bytes.fromhex(str(entry["header"])) + bytes.fromhex(str(entry["data"]))
+        recv = _direction(entry, message)
+        send = gss.Direction(acceptor=recv.acceptor, acceptor_subkey=recv.acceptor_subkey)
+        stream = gss.SealedStream(key, send, recv)
+        opened = stream.unwrap(message)
+        assert opened is not None
+        plaintext, seq = opened
+        assert plaintext == bytes.fromhex(str(entry["plaintext"]))
+        rrc = int.from_bytes(message[6:8], "big")
+        body = message[16 + rrc :] + message[16 : 16 + rrc]
+        confounder = _confounder(key, recv.seal_usage, body)
+        assert stream.wrap(seq, plaintext, confounder) == message  # MIT's bytes exactly
+
+
+@pytest.mark.parametrize("enctype", ENCTYPES)
+def test_sealed_stream_opens_mit_gss_wrap_tokens(enctype: int) -> None:
+    # gss_wrap (not _iov) seals with RRC 0; any RRC must open.
+    key, _ = _load(enctype)
+    for entry in _entries(enctype, "wrap"):
+        token = bytes.fromhex(str(entry["token"]))
+        recv = _direction(entry, token)
+        opened = gss.SealedStream(key, recv, recv).unwrap(token)
+        if entry["conf"]:
+            assert opened is not None and opened[0] == bytes.fromhex(str(entry["plaintext"]))
+        else:
+            assert opened is None  # integrity-only: left to the general path
+
+
+@pytest.mark.parametrize("enctype", ENCTYPES)
+@pytest.mark.parametrize("acceptor", [False, True])
+@pytest.mark.parametrize("subkey", [False, True])
+def test_sealed_stream_equals_general_wrap(enctype: int, acceptor: bool, subkey: bool) -> None:
+    key = Key(enctype, bytes(range(profile(enctype).key_size)))
+    send = gss.Direction(acceptor=acceptor, acceptor_subkey=subkey)
+    stream = gss.SealedStream(key, send, send)
+    size = profile(enctype).checksum_size
+    for length in (0, 1, 15, 16, 17, 31, 32, 100, 1024):
+        message = bytes(range(256)) * 4
+        message = message[:length]
+        confounder = bytes(range(16, 32))
+        general = gss.wrap(key, send, 2**40 + length, message, seal=True, checksum_size=size,
+                           confounder=confounder)
+        fast = stream.wrap(2**40 + length, message, confounder)
+        assert fast == general.token + general.data
+        assert stream.unwrap(fast) == (message, 2**40 + length)
+        opened = gss.unwrap(key, send, fast[:16], fast[16:])
+        assert (opened.plaintext, opened.sealed) == (message, True)
+
+
+def test_sealed_stream_refuses_tampering_reflection_and_short_tokens() -> None:
+    key = Key(18, bytes(32))
+    mine = gss.Direction(acceptor=False, acceptor_subkey=True)
+    theirs = gss.Direction(acceptor=True, acceptor_subkey=True)
+    client = gss.SealedStream(key, mine, theirs)
+    server = gss.SealedStream(key, theirs, mine)
+    token = client.wrap(3, b"hello", bytes(16))
+    assert server.unwrap(token) == (b"hello", 3)
+    with pytest.raises(MessageAltered, match="reflection"):
+        client.unwrap(token)
+    for index in (16, 30, len(token) - 1):
+        bad = bytearray(token)
+        bad[index] ^= 1
+        with pytest.raises(MessageAltered):
+            server.unwrap(bytes(bad))
+    with pytest.raises(DecodeError):
+        server.unwrap(token[:15])
+    with pytest.raises(DecodeError, match="shorter"):
+        server.unwrap(token[:16 + 40])  # header + less than confounder, copy and MAC
+    with pytest.raises(DecodeError):
+        server.unwrap(b"\x04\x04" + token[2:])  # a MIC TOK_ID
+
+
+@pytest.mark.parametrize("enctype", ENCTYPES)
+def test_sealed_stream_parts_are_the_encrypt_message_buffers(enctype: int) -> None:
+    key = Key(enctype, bytes(range(profile(enctype).key_size)))
+    send = gss.Direction(acceptor=True, acceptor_subkey=True)
+    stream = gss.SealedStream(key, send, send)
+    size = profile(enctype).checksum_size
+    for length in (0, 5, 16, 1024):
+        message = bytes(range(256)) * 4
+        message = message[:length]
+        general = gss.wrap(key, send, 9, message, seal=True, checksum_size=size,
+                           confounder=bytes(16))
+        assert stream.wrap_parts(9, message, bytes(16)) == (general.token, general.data)

@@ -445,21 +445,116 @@ def test_client_referral_is_bounded(kdc: ScriptedKdc, env: Environment) -> None:
     assert len(kdc.requests) == MAX_REFERRALS + 1
 
 
-def test_clock_skew(kdc: ScriptedKdc, clock: Clock) -> None:
+NO_TIMESYNC = Krb5Config.from_string(
+    CONFIG_TEXT.replace("[libdefaults]", "[libdefaults]\n    kdc_timesync = false")
+)
+
+
+def test_clock_skew_without_timesync(kdc: ScriptedKdc, clock: Clock) -> None:
     ahead = Clock(T0 + timedelta(hours=1))
     env = make_env(ahead)
-    cred = password_cred(env)
+    cred = password_cred(env, config=NO_TIMESYNC)
     with pytest.raises(TimeSkew) as info:
         drive(as_exchange(cred, env), kdc)
     assert info.value.status == 0x80090324 and isinstance(info.value, KdcTimeSkew)
     assert cred.kdc_time_offset == timedelta(hours=-1)
+    assert len(kdc.requests) == 2
+
+
+def test_kdc_timesync_retries_with_the_kdc_time_and_keeps_it(
+    kdc: ScriptedKdc, clock: Clock
+) -> None:
+    # MIT's default (kdc_timesync = 1): KRB_AP_ERR_SKEW -> retry the AS exchange with the
+    # KDC's time from the KRB-ERROR, and keep the offset for every later request.
+    ahead = Clock(T0 + timedelta(minutes=10))
+    env = make_env(ahead)
+    cred = password_cred(env)
+    tgt = drive(as_exchange(cred, env), kdc)
+    assert cred.kdc_time_offset == timedelta(minutes=-10)
+    assert len(kdc.requests) == 3  # no preauth, skewed timestamp, corrected timestamp
+    stamp = k.PaEncTsEnc.from_der(decrypt(
+        kdc.key("alice"), 1, k.EncryptedData.from_der(as_padata(kdc.requests[2])[2]).cipher))
+    assert stamp.patimestamp == T0.replace(microsecond=0)
+    assert cred.now(env) == T0
+    # The TGS-REQ authenticator carries the corrected time too (the KDC checks it).
+    ticket = drive(tgs_exchange(cred, web(), env, tgt=tgt), kdc)
+    assert ticket.server == web()
+    assert ahead.now - cred.now(env) == timedelta(minutes=10)
+
+
+def test_kdc_timesync_offset_is_shared_with_the_tickets(kdc: ScriptedKdc, clock: Clock) -> None:
+    # Code written for SSPI acquires a handle per connection; the second handle reuses the
+    # first one's tickets (no AS exchange), so it must reuse the KDC offset too, or its
+    # authenticators would carry the uncorrected time.
+    env = make_env(Clock(T0 + timedelta(minutes=10)))
+    first = password_cred(env)
+    drive(service_ticket(first, web(), env), kdc)
+    second = password_cred(env)
+    assert second is not first and second.cache is first.cache
+    assert second.kdc_time_offset == timedelta(minutes=-10) and second.now(env) == T0
+    requests = len(kdc.requests)
+    drive(service_ticket(second, web(), env), kdc)
+    assert len(kdc.requests) == requests
+
+
+def test_kdc_timesync_from_an_as_rep_without_preauth(kdc: ScriptedKdc, clock: Clock) -> None:
+    kdc.require_preauth = False
+    env = make_env(Clock(T0 + timedelta(hours=2)))
+    cred = password_cred(env)
+    tgt = drive(as_exchange(cred, env), kdc)
+    assert tgt.is_tgt and cred.kdc_time_offset is not None
+    assert abs(cred.now(env) - T0) < timedelta(seconds=1)
 
 
 def test_reply_times_checked_against_our_clock(kdc: ScriptedKdc, clock: Clock) -> None:
     kdc.require_preauth = False
     env = make_env(Clock(T0 + timedelta(hours=2)))
     with pytest.raises(KdcTimeSkew):
-        drive(as_exchange(password_cred(env), env), kdc)
+        drive(as_exchange(password_cred(env, config=NO_TIMESYNC), env), kdc)
+
+
+def test_as_req_offers_only_the_enctypes_of_an_nt_hash(kdc: ScriptedKdc, env: Environment) -> None:
+    # An NT hash is an rc4-hmac key and nothing else: offering AES makes an AD KDC ask for AES
+    # pre-authentication, which an NT hash cannot do (SEC_E_KDC_UNKNOWN_ETYPE before).
+    kdc.add_user("bob", PASSWORD, enctypes=(18, 17, 23))
+    nt_hash = kdc.key("bob", 23).contents
+    data = KerberosAuthData(identity=AuthIdentity("bob", REALM, nt_hash=nt_hash), config=CONFIG,
+                            kdc_locator=locator, allow_rc4=True)
+    cred = acquire_credentials(None, CredentialUse.OUTBOUND, data, env)
+    tgt = drive(as_exchange(cred, env), kdc)
+    assert [k.KdcReq.from_der(r.data).req_body.etype for r in kdc.requests] == [(23,), (23,)]
+    assert tgt.session_key.enctype == 23
+    # rc4 TGT session key + TGS authenticator subkey: the TGS-REP is keyed with usage 9.
+    assert drive(tgs_exchange(cred, web(), env, tgt=tgt), kdc).server == web()
+
+
+def test_as_req_offers_only_the_enctypes_of_a_client_keytab(
+    kdc: ScriptedKdc, env: Environment, tmp_path: Path
+) -> None:
+    path = tmp_path / "client.keytab"
+    user_keytab(kdc, etype=17).save(path)
+    data = KerberosAuthData(client_keytab=f"FILE:{path}", ccache=f"FILE:{tmp_path}/none",
+                            config=CONFIG, kdc_locator=locator)
+    cred = acquire_credentials(None, CredentialUse.OUTBOUND, data, env)
+    drive(as_exchange(cred, env), kdc)
+    assert {k.KdcReq.from_der(r.data).req_body.etype for r in kdc.requests} == {(17,)}
+
+
+def test_enterprise_names_always_ask_for_canonicalization(env: Environment) -> None:
+    assert not CONFIG.canonicalize
+    data = KerberosAuthData(identity=AuthIdentity("alice@example.com", REALM, PASSWORD),
+                            config=CONFIG, kdc_locator=locator)
+    cred = acquire_credentials(None, CredentialUse.OUTBOUND, data, env)
+    assert cred.client is not None and cred.client.name.name_type == k.NameType.NT_ENTERPRISE
+    gen = as_exchange(cred, env)
+    body = k.KdcReq.from_der(next(gen).data).req_body
+    gen.close()
+    assert body.kdc_options & k.KdcOptions.CANONICALIZE
+    assert body.cname == k.PrincipalName(10, ("alice@example.com",))
+    plain = password_cred(env)
+    gen = as_exchange(plain, env)
+    assert not k.KdcReq.from_der(next(gen).data).req_body.kdc_options & k.KdcOptions.CANONICALIZE
+    gen.close()
 
 
 def test_expired_password_and_revoked_account(kdc: ScriptedKdc, env: Environment) -> None:
@@ -500,6 +595,67 @@ def test_tgs_checksum_subkey_and_acceptor(kdc: ScriptedKdc, env: Environment) ->
     part, session = decrypt_ticket(keytab, ticket.ticket, allowed=web(), now=T0,
                                    skew=timedelta(minutes=5))
     assert session == ticket.session_key and part.cname.name_string == ("alice",)
+
+
+def test_opened_tickets_reuse_keys_and_tickets_and_stay_bounded(
+    kdc: ScriptedKdc, env: Environment
+) -> None:
+    from opensspi.packages.kerberos.acceptor import OpenedTickets
+
+    cred = password_cred(env)
+    web_ticket = drive(service_ticket(cred, web(), env), kdc)
+    host = Principal.parse(f"host/web.example.com@{REALM}")
+    host_ticket = drive(service_ticket(cred, host, env), kdc)
+    keytab = service_keytab(kdc, "HTTP/web.example.com", "host/web.example.com")
+    skew = timedelta(minutes=5)
+    opened = OpenedTickets(max_tickets=1)
+    plain_part, plain_key = decrypt_ticket(keytab, web_ticket.ticket, allowed=None, now=T0,
+                                           skew=skew)
+    part, session = decrypt_ticket(keytab, web_ticket.ticket, allowed=None, now=T0, skew=skew,
+                                   opened=opened)
+    assert (part, session) == (plain_part, plain_key) == (part, web_ticket.session_key)
+    again = decrypt_ticket(keytab, web_ticket.ticket, allowed=None, now=T0, skew=skew,
+                           opened=opened)
+    assert again[1] is session and len(opened) == 1  # the same Key: derived keys reused
+    # the PAC check of an opened ticket runs once; a failure is raised again every time
+    calls: list[int] = []
+    assert opened.verified_pac(part, lambda: calls.append(1) or "pac") == "pac"
+    assert opened.verified_pac(again[0], lambda: calls.append(1) or "other") == "pac"
+    assert calls == [1]
+
+    def refuse() -> str:
+        raise LogonDenied("bad PAC")
+
+    fresh = dataclasses.replace(part)
+    for _ in range(2):
+        with pytest.raises(LogonDenied):
+            opened.verified_pac(fresh, refuse)
+    # the cap: a second ticket pushes the first out
+    assert decrypt_ticket(keytab, host_ticket.ticket, allowed=None, now=T0, skew=skew,
+                          opened=opened)[1] == host_ticket.session_key
+    assert len(opened) == 1
+    assert decrypt_ticket(keytab, web_ticket.ticket, allowed=None, now=T0, skew=skew,
+                          opened=opened)[1] is not session
+    # the principal restriction and the time checks still run on every use
+    with pytest.raises(WrongPrincipal):
+        decrypt_ticket(keytab, web_ticket.ticket, allowed=host, now=T0, skew=skew,
+                       opened=opened)
+    with pytest.raises(ContextExpired):
+        decrypt_ticket(keytab, web_ticket.ticket, allowed=None,
+                       now=web_ticket.endtime + timedelta(hours=1), skew=skew, opened=opened)
+    assert len(opened) == 0  # the expired ticket was dropped
+    # another keytab (acquired again, keys rotated) starts the cache afresh
+    rotated = service_keytab(kdc, "host/web.example.com")
+    with pytest.raises(WrongPrincipal):
+        decrypt_ticket(rotated, web_ticket.ticket, allowed=None, now=T0, skew=skew,
+                       opened=opened)
+    # a changed ticket is refused, not served from the cache
+    cipher = bytearray(web_ticket.ticket.enc_part.cipher)
+    cipher[-1] ^= 1
+    bad = dataclasses.replace(web_ticket.ticket, enc_part=dataclasses.replace(
+        web_ticket.ticket.enc_part, cipher=bytes(cipher)))
+    with pytest.raises(LogonDenied):
+        decrypt_ticket(keytab, bad, allowed=None, now=T0, skew=skew, opened=opened)
 
 
 def test_tgs_reply_with_session_key_usage_8(kdc: ScriptedKdc, env: Environment) -> None:
@@ -1001,6 +1157,19 @@ def test_opt_in_ccache_write(kdc: ScriptedKdc, env: Environment, tmp_path: Path)
     ]
 
 
+def test_opt_in_ccache_write_keeps_the_kdc_offset(kdc: ScriptedKdc, tmp_path: Path) -> None:
+    # As MIT's kinit with kdc_timesync: the header's KDC offset lets klist/kvno (and us, on
+    # reading the cache back) correct the same clock.
+    env = make_env(Clock(T0 + timedelta(minutes=10, microseconds=500000)))
+    path = tmp_path / "written"
+    cred = password_cred(env, write_ccache=f"FILE:{path}")
+    drive(service_ticket(cred, web(), env), kdc)
+    offset = load_ccache(f"FILE:{path}").kdc_offset
+    assert offset is not None
+    assert timedelta(seconds=offset[0], microseconds=offset[1]) == cred.kdc_time_offset
+    assert cred.kdc_time_offset == timedelta(minutes=-10, microseconds=-500000)
+
+
 def service_keytab(kdc: ScriptedKdc, *names: str, realm: str = REALM, kvno: int = 1) -> Keytab:
     entries = []
     for name in names:
@@ -1163,8 +1332,8 @@ def test_decrypt_ticket_checks(kdc: ScriptedKdc, env: Environment) -> None:
 def test_replay_cache() -> None:
     cache = ReplayCache()
     skew = timedelta(minutes=5)
-    args = dict(client=Principal.parse("alice@R"), server=Principal.parse("HTTP/h@R"),
-                ctime=T0, cusec=5, checksum=b"abc", skew=skew)
+    args = dict(client=Principal.parse("alice@R"), ctime=T0, cusec=5, ciphertext=b"abc",
+                skew=skew)
     cache.check(now=T0, **args)  # type: ignore[arg-type]
     with pytest.raises(OutOfSequence) as info:
         cache.check(now=T0, **args)  # type: ignore[arg-type]

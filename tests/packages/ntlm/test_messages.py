@@ -340,6 +340,21 @@ def test_version_flag_without_room_is_refused() -> None:
     assert "no room" in _error(NegotiateMessage.unpack, flagged)
 
 
+def test_authenticate_with_the_version_flag_but_no_version_as_curl_sends_it() -> None:
+    # curl echoes NTLMSSP_NEGOTIATE_VERSION in AUTHENTICATE and starts the payload at 64.
+    flags = F.NTLM_NEGOTIATE_OEM | F.NTLMSSP_NEGOTIATE_NTLM | F.NTLMSSP_NEGOTIATE_VERSION
+    curl = AuthenticateMessage(flags, bytes(24), bytes(24), "CORP", "alice",
+                               "WORKSTATION", b"", None, None)
+    data = curl.pack()
+    assert struct.unpack_from("<I", data, 32)[0] == 64  # the first payload field's offset
+    parsed = AuthenticateMessage.unpack(data)
+    assert parsed.version is None and parsed.negotiate_flags & F.NTLMSSP_NEGOTIATE_VERSION
+    assert (parsed.domain_name, parsed.user_name) == ("CORP", "alice")
+    # Every field empty leaves nothing to place the payload: then the Version must be there.
+    empty = AuthenticateMessage(flags, b"", b"", "", "", "", b"", None, None).pack()
+    assert "no room" in _error(AuthenticateMessage.unpack, empty)
+
+
 def test_version_slot_without_the_flag_is_ignored() -> None:
     data = NegotiateMessage(F.NTLMSSP_NEGOTIATE_UNICODE).pack() + bytes(8)
     assert NegotiateMessage.unpack(data).version is None

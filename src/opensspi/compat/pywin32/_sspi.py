@@ -8,6 +8,7 @@ and ``unwrap(token) -> (data, was_encrypted)`` keep pywin32's signatures and def
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +34,7 @@ class _BaseAuth:
         self.initiator_name: str | None = None
         self.service_name: str | None = None
         self.next_seq_num = 0
+        self._sizes_of: tuple[object, dict[str, int]] | None = None
 
     def _get_next_seq_num(self) -> int:
         seq = self.next_seq_num
@@ -45,9 +47,16 @@ class _BaseAuth:
         return self.ctxt
 
     def _sizes(self) -> dict[str, int]:
-        sizes: dict[str, int] = self._context().QueryContextAttributes(
-            sspicon.SECPKG_ATTR_SIZES
-        )
+        """SECPKG_ATTR_SIZES of the established context. pywin32 asks on every message; the
+        answer cannot change once the handshake is complete, so it is asked once per context."""
+        ctxt = self._context()
+        record = ctxt._handle._record
+        current = record.context if record is not None else None
+        cached = self._sizes_of
+        if cached is not None and current is not None and cached[0] is current:
+            return cached[1]
+        sizes: dict[str, int] = ctxt.QueryContextAttributes(sspicon.SECPKG_ATTR_SIZES)
+        self._sizes_of = (current, sizes)
         return sizes
 
     def _wrap_input(self, sec_buffer_in: Any) -> win32security.PySecBufferDescType | None:
@@ -147,6 +156,36 @@ class _BaseAuth:
         qop = ctxt.DecryptMessage(desc, self._get_next_seq_num())
         return desc[1].Buffer, qop != sspicon.SECQOP_WRAP_NO_ENCRYPT
 
+    def _acquire(self, pkg_name: str, principal: str | None, use: int, auth_info: Any) -> None:
+        self.pkg_info = win32security.QuerySecurityPackageInfo(pkg_name)
+        self.credentials, self.credentials_expiry = win32security.AcquireCredentialsHandle(
+            principal, self.pkg_info["Name"], use, None, auth_info
+        )
+        self.ctxt_attr = 0
+        self.ctxt_expiry: datetime | None = None
+
+    def _leg(
+        self, sec_buffer_in: Any,
+        call: Callable[
+            [Any, Any, win32security.PyCtxtHandleType, win32security.PySecBufferDescType],
+            tuple[int, int, Any],
+        ],
+    ) -> tuple[int, win32security.PySecBufferDescType]:
+        """One Initialize/AcceptSecurityContext leg, as both of pywin32's helpers run it."""
+        desc_in = self._wrap_input(sec_buffer_in)
+        desc_out = self._output()
+        ctxt_in = self.ctxt
+        ctxt = self.ctxt = ctxt_in if ctxt_in is not None else win32security.PyCtxtHandleType()
+        err, attr, exp = call(ctxt_in, desc_in, ctxt, desc_out)
+        self.ctxt_attr = attr
+        self.ctxt_expiry = exp
+        if err in (sspicon.SEC_I_COMPLETE_NEEDED, sspicon.SEC_I_COMPLETE_AND_CONTINUE):
+            ctxt.CompleteAuthToken(desc_out)
+        self.authenticated = err == 0
+        if self.authenticated:
+            self._names()
+        return err, desc_out
+
 
 class ClientAuth(_BaseAuth):
     """The client side: ``authorize(server_token)`` until it returns ``err == 0``."""
@@ -168,33 +207,16 @@ class ClientAuth(_BaseAuth):
         self.scflags = scflags
         self.datarep = datarep
         self.targetspn = targetspn
-        self.pkg_info = win32security.QuerySecurityPackageInfo(pkg_name)
-        self.credentials, self.credentials_expiry = win32security.AcquireCredentialsHandle(
-            client_name, self.pkg_info["Name"], sspicon.SECPKG_CRED_OUTBOUND, None, auth_info
-        )
-        self.ctxt_attr = 0
-        self.ctxt_expiry: datetime | None = None
+        self._acquire(pkg_name, client_name, sspicon.SECPKG_CRED_OUTBOUND, auth_info)
         super().__init__()
 
     def authorize(self, sec_buffer_in: Any) -> tuple[int, win32security.PySecBufferDescType]:
         """One InitializeSecurityContext leg: ``(err, sec_buffer_out)``."""
-        desc_in = self._wrap_input(sec_buffer_in)
-        desc_out = self._output()
-        ctxt_in = self.ctxt
-        if self.ctxt is None:
-            self.ctxt = win32security.PyCtxtHandleType()
-        err, attr, exp = win32security.InitializeSecurityContext(
-            self.credentials, ctxt_in, self.targetspn, self.scflags, self.datarep, desc_in,
-            self.ctxt, desc_out,
-        )
-        self.ctxt_attr = attr
-        self.ctxt_expiry = exp
-        if err in (sspicon.SEC_I_COMPLETE_NEEDED, sspicon.SEC_I_COMPLETE_AND_CONTINUE):
-            self.ctxt.CompleteAuthToken(desc_out)
-        self.authenticated = err == 0
-        if self.authenticated:
-            self._names()
-        return err, desc_out
+        return self._leg(sec_buffer_in, lambda ctxt_in, desc_in, ctxt, desc_out: (
+            win32security.InitializeSecurityContext(
+                self.credentials, ctxt_in, self.targetspn, self.scflags, self.datarep, desc_in,
+                ctxt, desc_out,
+            )))
 
 
 class ServerAuth(_BaseAuth):
@@ -215,29 +237,12 @@ class ServerAuth(_BaseAuth):
                 | sspicon.ASC_REQ_REPLAY_DETECT | sspicon.ASC_REQ_CONFIDENTIALITY
             )
         self.scflags = scflags
-        self.pkg_info = win32security.QuerySecurityPackageInfo(pkg_name)
-        self.credentials, self.credentials_expiry = win32security.AcquireCredentialsHandle(
-            spn, self.pkg_info["Name"], sspicon.SECPKG_CRED_INBOUND, None, None
-        )
-        self.ctxt_attr = 0
-        self.ctxt_expiry: datetime | None = None
+        self._acquire(pkg_name, spn, sspicon.SECPKG_CRED_INBOUND, None)
         super().__init__()
 
     def authorize(self, sec_buffer_in: Any) -> tuple[int, win32security.PySecBufferDescType]:
         """One AcceptSecurityContext leg: ``(err, sec_buffer_out)``."""
-        desc_in = self._wrap_input(sec_buffer_in)
-        desc_out = self._output()
-        ctxt_in = self.ctxt
-        if self.ctxt is None:
-            self.ctxt = win32security.PyCtxtHandleType()
-        err, attr, exp = win32security.AcceptSecurityContext(
-            self.credentials, ctxt_in, desc_in, self.scflags, self.datarep, self.ctxt, desc_out
-        )
-        self.ctxt_attr = attr
-        self.ctxt_expiry = exp
-        if err in (sspicon.SEC_I_COMPLETE_NEEDED, sspicon.SEC_I_COMPLETE_AND_CONTINUE):
-            self.ctxt.CompleteAuthToken(desc_out)
-        self.authenticated = err == 0
-        if self.authenticated:
-            self._names()
-        return err, desc_out
+        return self._leg(sec_buffer_in, lambda ctxt_in, desc_in, ctxt, desc_out: (
+            win32security.AcceptSecurityContext(
+                self.credentials, ctxt_in, desc_in, self.scflags, self.datarep, ctxt, desc_out,
+            )))

@@ -6,11 +6,18 @@ returns ``(rc, attrs, expiry)``, buffers are ``PySecBufferType``/``PySecBufferDe
 context handles carry the message methods, and failures raise :class:`error` whose
 ``winerror`` is pywin32's signed status value.
 
-``ImpersonateSecurityContext``/``RevertSecurityContext``: POSIX has no Windows access tokens,
-so there is nothing to impersonate. Rather than pretend, ``ImpersonateSecurityContext`` raises
-``error`` with ``SEC_E_NO_IMPERSONATION`` (0x8009030B), which is what Windows returns for a
-context that cannot impersonate; ``RevertSecurityContext`` on a context that is not
-impersonating is a no-op, as on Windows.
+``ImpersonateSecurityContext``/``RevertSecurityContext``: POSIX has no Windows access tokens.
+What opensspi can honour, it does (:mod:`opensspi.impersonation`): while the calling thread
+impersonates, the authenticated client is the default identity of credentials acquired with no
+explicit identity (its delegated Kerberos credential when it delegated one), and the
+``win32api`` look-alike's ``GetUserName``/``GetUserNameEx`` report the client, as on Windows.
+The process's operating-system identity (file access, ``os.getuid()``) does not change.
+
+Buffers follow pywin32's C types (``win32security_sspi.cpp``): ``Buffer`` takes bytes-like
+values only (a ``str`` raises TypeError, as pywin32 on Python 3 does), and the reprs are
+``PySecBuffer(cbBuffer: 4 | BufferType: 1 | pvBuffer: 0x…)`` and
+``PySecBufferDesc(ulVersion: 0 | cBuffers: 1 | pBuffers: 0x…)``; the pointer is the object's
+identity, shown as 16 hex digits as pywin32's ``%p`` prints it on 64-bit Windows.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from opensspi.attributes import (
 )
 from opensspi.buffers import SecBuffer, SecBufferDesc
 from opensspi.constants import SecPkgAttr, SecPkgCredAttr, SecStatus
-from opensspi.errors import NoImpersonation, SspiError
+from opensspi.errors import SspiError
 from opensspi.message import StreamSizes
 from opensspi.packages.schannel.attributes import ConnectionInfo, IssuerListEx
 from opensspi.provider import PackageInfo, Sizes
@@ -105,8 +112,13 @@ class PySecBufferType:
         return self._buf.buffer
 
     @Buffer.setter
-    def Buffer(self, value: bytes | str) -> None:  # noqa: N802
-        self._buf.buffer = value.encode() if isinstance(value, str) else bytes(value)
+    def Buffer(self, value: bytes | bytearray | memoryview) -> None:  # noqa: N802
+        if not isinstance(value, (bytes, bytearray, memoryview)):
+            # pywin32 reads the value through the buffer protocol, which str does not offer.
+            raise TypeError(
+                f"a bytes-like object is required, not '{type(value).__name__}'"
+            )
+        self._buf.buffer = bytes(value)
 
     @property
     def BufferType(self) -> int:  # noqa: N802
@@ -125,22 +137,27 @@ class PySecBufferType:
         self._buf.buffer = b""
 
     def __repr__(self) -> str:
-        return f"PySecBufferType({self._buf!r})"
+        return (
+            f"PySecBuffer(cbBuffer: {self._buf.cbBuffer} | BufferType: {self._buf.BufferType} "
+            f"| pvBuffer: {_pointer(self)})"
+        )
 
 
 class PySecBufferDescType:
     """A SecBufferDesc holding PySecBufferType objects."""
 
-    __slots__ = ("_items", "ulVersion")
+    __slots__ = ("_items", "_sec", "ulVersion")
 
     def __init__(self, ulVersion: int = 0) -> None:  # noqa: N803
         self.ulVersion = ulVersion
         self._items: list[PySecBufferType] = []
+        self._sec = SecBufferDesc()  # the same SecBuffers, as the sspi layer takes them
 
     def append(self, buffer: PySecBufferType) -> None:
         if not isinstance(buffer, PySecBufferType):
             raise TypeError("PySecBufferDescType holds PySecBufferType objects only")
         self._items.append(buffer)
+        self._sec.buffers.append(buffer._buf)
 
     def __getitem__(self, index: int) -> PySecBufferType:
         return self._items[index]
@@ -153,9 +170,21 @@ class PySecBufferDescType:
 
     def Clear(self) -> None:  # noqa: N802
         self._items.clear()
+        self._sec.buffers.clear()
 
     def _desc(self) -> SecBufferDesc:
-        return SecBufferDesc(item._buf for item in self._items)
+        return self._sec
+
+    def __repr__(self) -> str:
+        return (
+            f"PySecBufferDesc(ulVersion: {self.ulVersion} | cBuffers: {len(self._items)} "
+            f"| pBuffers: {_pointer(self._items)})"
+        )
+
+
+def _pointer(obj: object) -> str:
+    """An address-like value for a repr, formatted as pywin32's ``0x%p`` on 64-bit Windows."""
+    return f"0x{id(obj) & 0xFFFFFFFFFFFFFFFF:016X}"
 
 
 def _desc(value: PySecBufferDescType | None) -> SecBufferDesc | None:
@@ -407,23 +436,11 @@ def DecryptMessage(context: PyCtxtHandleType, desc: PySecBufferDescType, seq: in
 
 
 def ImpersonateSecurityContext(context: PyCtxtHandleType) -> None:  # noqa: N802
-    """Raises ``error(SEC_E_NO_IMPERSONATION)``: POSIX has no Windows access tokens."""
-    _call("ImpersonateSecurityContext", _no_impersonation, context)
-
-
-def _no_impersonation(context: PyCtxtHandleType) -> None:
-    from opensspi.handles import ctxt_record
-
-    ctxt_record(context._handle)
-    raise NoImpersonation(
-        "Impersonation needs a Windows access token, which this platform does not have; use "
-        "QueryContextAttributes(SECPKG_ATTR_NAMES) to learn who the client is and authorize "
-        "with your own checks."
-    )
+    """Act as the context's client on this thread (see the module docstring for what that
+    means here); ``error(SEC_E_NO_IMPERSONATION)`` for a client or incomplete context."""
+    _call("ImpersonateSecurityContext", _sspi.ImpersonateSecurityContext, context._handle)
 
 
 def RevertSecurityContext(context: PyCtxtHandleType) -> None:  # noqa: N802
-    """No-op: nothing was impersonated (see :func:`ImpersonateSecurityContext`)."""
-    from opensspi.handles import ctxt_record
-
-    _call("RevertSecurityContext", ctxt_record, context._handle)
+    """End this thread's impersonation; a no-op when it impersonates nobody, as on Windows."""
+    _call("RevertSecurityContext", _sspi.RevertSecurityContext, context._handle)

@@ -5,62 +5,17 @@ RFC 2617 and RFC 2831. SASL is the default mode; ``ISC_REQ_USE_HTTP_STYLE`` (or
 ``ISC_REQ_HTTP``) and ``ASC_REQ_HTTP`` select HTTP. Credentials: an ``AuthIdentity`` or
 ``credentials.DigestClientOptions`` for initiators, ``credentials.DigestAcceptorConfig`` for
 acceptors.
+
+Types at the edges: every entry point that takes a header value — the challenge or response in
+``step()`` (and ``opensspi.Context.step``), ``next_authorization()``'s method, URI and body, the
+PKG_PARAMS values — accepts ``str`` or bytes (``text.header_bytes``: ISO-8859-1 when it fits,
+as HTTP clients decoded it, else UTF-8). Everything the package returns is bytes: step tokens,
+``next_authorization()`` and the PADDING buffer of MakeSignature. The HTTP header value is
+``b"Digest " + token`` for an Authorization, the token itself for Authentication-Info.
 """
 
 from __future__ import annotations
 
-from ...constants import AscReq, CredentialUse, IscReq, SecPkgFlag
-from ...errors import InvalidHandle
-from ...provider import (
-    DEFAULT_ENVIRONMENT,
-    Credential,
-    Environment,
-    PackageInfo,
-    SecurityContext,
-    SecurityPackage,
-)
-from .credentials import DigestCredential, acquire
-from .machine import DigestClientContext, DigestServerContext
+from .package import DigestPackage
 
 __all__ = ["DigestPackage"]
-
-
-def _digest_credential(credential: Credential) -> DigestCredential:
-    if not isinstance(credential, DigestCredential):
-        raise InvalidHandle("The credential handle belongs to another security package.")
-    return credential
-
-
-class DigestPackage(SecurityPackage):
-    """The Digest provider: credentials and contexts for both modes and both sides."""
-
-    info = PackageInfo(
-        name="WDigest",
-        comment="Digest Authentication for Windows",
-        capabilities=(
-            SecPkgFlag.INTEGRITY | SecPkgFlag.PRIVACY | SecPkgFlag.TOKEN_ONLY
-            | SecPkgFlag.CONNECTION | SecPkgFlag.MUTUAL_AUTH
-        ),
-        version=1,
-        rpcid=21,
-        max_token=4000,
-    )
-
-    def acquire_credentials(
-        self, principal: str | None, use: CredentialUse, auth_data: object | None
-    ) -> Credential:
-        """AcquireCredentialsHandle (Digest); see :func:`.credentials.acquire`."""
-        return acquire(principal, use, auth_data)
-
-    def client_context(
-        self, credential: Credential, target: str | None, req: IscReq,
-        env: Environment = DEFAULT_ENVIRONMENT,
-    ) -> SecurityContext:
-        """InitializeSecurityContext (Digest): a new initiator context."""
-        return DigestClientContext(self.info, _digest_credential(credential), target, req, env)
-
-    def server_context(
-        self, credential: Credential, req: AscReq, env: Environment = DEFAULT_ENVIRONMENT
-    ) -> SecurityContext:
-        """AcceptSecurityContext (Digest): a new acceptor context."""
-        return DigestServerContext(self.info, _digest_credential(credential), req, env)

@@ -11,7 +11,8 @@ htdigest format is Apache's ``user:realm:H(user:realm:password)``, optionally wi
 fourth field ``H(user:realm)`` for ``userhash``.
 
 The credential object is shared by every context made from it: it holds the acceptor's nonce
-key and the replay record of nonce counts, behind a lock.
+key, behind a lock. The replay record of nonce counts belongs to the nonce secret and is shared
+by every credential holding it (``replay.py``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -29,6 +29,7 @@ from ...provider import AuthIdentity, Credential
 from .crypto import Algorithm, Cipher, Qop, http_octets, secret_hash, userhash
 from .legacy import STRONG_CIPHERS
 from .messages import quotable, username_directive
+from .replay import NonceCounts, shared_counts
 from .security import DEFAULT_MAXBUF, MAX_MAXBUF
 
 _HEX_RE = re.compile(r"[0-9a-fA-F]+")
@@ -49,12 +50,23 @@ class DigestClientOptions:
             (``legacy.LEGACY_CIPHERS``) are used only when listed here.
         authzid: the SASL authorization identity to act as (RFC 2831 §2.1.2).
         maxbuf: the largest SASL frame this side accepts (RFC 2831 §2.1.2).
+        allow_rfc2069: answer an HTTP challenge that offers no ``qop`` in the RFC 2069 form
+            (no ``cnonce``, no ``nc``). Off by default: anyone on the path can strip ``qop``
+            from a challenge, and the RFC 2069 form has no client nonce, so the server's nonce
+            alone salts the response and it can be replayed for the nonce's lifetime (RFC 7616
+            §5.10 and §5.13). Turn it on only for a server that cannot send ``qop``.
+        allow_weaker_algorithm: answer a weaker challenge (MD5) when the server also offered a
+            stronger one (SHA-256) that this context cannot answer (no ``qop``, or not the
+            protection asked for). Off by default: that is what a man in the middle who edits
+            one challenge of several produces.
     """
 
     identity: AuthIdentity
     ciphers: tuple[Cipher, ...] = STRONG_CIPHERS
     authzid: str | None = None
     maxbuf: int = DEFAULT_MAXBUF
+    allow_rfc2069: bool = False
+    allow_weaker_algorithm: bool = False
 
     def __post_init__(self) -> None:
         _check_maxbuf(self.maxbuf)
@@ -82,7 +94,8 @@ class DigestAcceptorConfig:
         nonce_secret: key of the self-validating nonces; None draws one from the
             Environment's random source on first use. Share it between processes that must
             accept each other's nonces.
-        max_nonces: how many nonces the replay record remembers.
+        max_nonces: how many nonces the replay record remembers (the record is shared by every
+            credential of the process with the same ``nonce_secret``).
     """
 
     realm: str
@@ -127,6 +140,8 @@ class ClientSecret:
     ciphers: tuple[Cipher, ...] = STRONG_CIPHERS
     authzid: str | None = None
     maxbuf: int = DEFAULT_MAXBUF
+    allow_rfc2069: bool = False
+    allow_weaker_algorithm: bool = False
     http_user: tuple[bytes, bytes] = field(init=False, repr=False, compare=False)
     http_password: tuple[bytes, bytes] = field(init=False, repr=False, compare=False)
     http_username: str = field(init=False, repr=False, compare=False)
@@ -205,7 +220,7 @@ class Acceptor:
             )
         self._lock = threading.Lock()
         self._secret = config.nonce_secret
-        self._seen: OrderedDict[str, int] = OrderedDict()
+        self._nonce_counts: NonceCounts | None = None
         self._hashed: dict[tuple[Algorithm, str], dict[str, StoredUser]] = {}
 
     def __repr__(self) -> str:
@@ -227,6 +242,18 @@ class Acceptor:
             return stored
         password = self.config.passwords.get(name)
         return StoredUser(name, password=password) if password is not None else None
+
+    def decoy(self, name: str) -> StoredUser:
+        """A stand-in for an unknown user that costs what a known one does to check.
+
+        Unknown user and wrong password must look the same to the peer (issue 12): same
+        status, and no timing difference. A password store hashes the password for every
+        check, so the decoy has a password too; an htdigest store hashes nothing, nor does a
+        decoy without a secret. The check still refuses the decoy whatever the peer sent.
+        """
+        if self.config.passwords:
+            return StoredUser(name, password="\0 no such user")
+        return StoredUser(name)
 
     def user_by_hash(
         self, alg: Algorithm, hashed: str, realm: str, encode: Callable[[str], bytes]
@@ -254,17 +281,32 @@ class Acceptor:
                 self._secret = draw(32)
             return self._secret
 
-    def accept_count(self, nonce: str, nc: int) -> bool:
-        """Record ``nc`` for ``nonce``; False when it is not above every count seen before."""
-        with self._lock:
-            last = self._seen.get(nonce, 0)
-            if nc <= last:
-                return False
-            self._seen[nonce] = nc
-            self._seen.move_to_end(nonce)
-            while len(self._seen) > self.config.max_nonces:
-                self._seen.popitem(last=False)
-            return True
+    def _counts(self) -> NonceCounts:
+        """The replay record of this acceptor's nonce secret (see ``replay.py``): process-wide
+        for a configured ``nonce_secret``, private for one drawn at random."""
+        counts = self._nonce_counts
+        if counts is None:
+            config = self.config
+            if config.nonce_secret is not None:
+                counts = shared_counts(
+                    config.nonce_secret, config.max_nonces, config.nonce_lifetime
+                )
+            else:
+                counts = NonceCounts(config.max_nonces, config.nonce_lifetime)
+            with self._lock:
+                if self._nonce_counts is None:
+                    self._nonce_counts = counts
+                counts = self._nonce_counts
+        return counts
+
+    def accept_count(self, nonce: str, nc: int, issued: int, now: int) -> bool:
+        """Record ``nc`` for ``nonce`` (issued at ``issued``); False when it is not above every
+        count seen before with that nonce by any handle sharing the nonce secret."""
+        return self._counts().accept(nonce, nc, issued, now)
+
+    def forgotten(self, issued: int, now: int) -> bool:
+        """Whether the record had to forget nonces this old (treat the nonce as stale)."""
+        return self._counts().forgotten(issued, now)
 
 
 class DigestCredential(Credential):
@@ -312,7 +354,7 @@ def _client_secret(principal: str | None, auth_data: object) -> ClientSecret:
         return ClientSecret(user, identity.domain or None, identity.password)
     return ClientSecret(
         user, identity.domain or None, identity.password, options.ciphers, options.authzid,
-        options.maxbuf,
+        options.maxbuf, options.allow_rfc2069, options.allow_weaker_algorithm,
     )
 
 

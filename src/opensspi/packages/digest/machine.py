@@ -117,6 +117,7 @@ from .messages import (
     username_directive,
 )
 from .security import DEFAULT_MAXBUF, TRAILER, LayerKeys, SecurityLayer
+from .text import header_bytes, header_text
 
 ISC_REQ_HTTP: Final = 0x10000000
 """Microsoft's documented ``ISC_REQ_HTTP``; its value is inferred from ``ASC_REQ_HTTP``."""
@@ -197,6 +198,19 @@ _algorithm_from_wire: Final = Algorithm.from_wire
 _DONE = frozenset(
     {State.SASL_CLIENT_DONE, State.HTTP_CLIENT_DONE, State.SASL_SERVER_DONE, State.HTTP_SERVER_DONE}
 )
+
+
+def _same_text(a: str, b: str) -> bool:
+    """Compare two peer strings in constant time.
+
+    ``hmac.compare_digest`` raises TypeError on a str with non-ASCII characters, which a peer
+    may send in any quoted directive (issue 12): compare the UTF-8 bytes instead
+    (``surrogatepass``: a parser may have kept a lone surrogate).
+    """
+    encoding = "utf-8"
+    return hmac.compare_digest(
+        a.encode(encoding, "surrogatepass"), b.encode(encoding, "surrogatepass")
+    )
 
 
 def _text_param(params: Sequence[bytes], index: int, what: str) -> str | None:
@@ -516,10 +530,9 @@ class _DigestContext(SecurityContext):
             raise QopNotSupported(
                 f"Digest takes fQOP 0 (got {qop:#x}); the qop was fixed by the handshake."
             )
-        if seq:
-            raise InvalidParameter(
-                "Digest keeps its own sequence numbers: pass MessageSeqNo 0."
-            )
+        # MessageSeqNo is ignored: "the Digest SSP keeps its own sequence numbers" (Microsoft,
+        # "MakeSignature (Digest)"); pywin32's sspi helper passes an increasing value.
+        del seq
 
     def make_signature(self, parts: Sequence[MessagePart], qop: int, seq: int | None) -> bytes:
         """MakeSignature (Digest, SASL): the 16-byte trailer for the DATA buffers."""
@@ -732,9 +745,10 @@ class DigestClientContext(_DigestContext):
             return self._fixed_cnonce
         return binascii.b2a_base64(self._env.random(_CNONCE_BYTES), newline=False).decode()
 
-    def _classify(self, token: bytes | None) -> tuple[Input, object]:
+    def _classify(self, token: bytes | str | None) -> tuple[Input, object]:
         if not token:
             return Input.NO_TOKEN, None
+        token = header_bytes(token, "challenge")
         if self._mode is _HTTP:
             message = parse_http_server_token(token, self._max_challenge)
             if isinstance(message, AuthenticationInfo):
@@ -774,11 +788,18 @@ class DigestClientContext(_DigestContext):
             ensure_room(parts[output], len(header))
         return MessageResult(writes=(Write(output, header, allocate=self._allocate),))
 
-    def next_authorization(self, method: str, uri: str | None = None, body: bytes = b"") -> str:
-        """The Authorization value for a further request (the Pythonic MakeSignature)."""
-        request = NextRequest(method, _request_uri(uri) if uri else self._target, body)
+    def next_authorization(
+        self, method: str | bytes, uri: str | bytes | None = None, body: str | bytes = b""
+    ) -> bytes:
+        """The credentials for a further request (the Pythonic MakeSignature), nc + 1.
+
+        Takes ``str`` or bytes (:mod:`.text`); returns bytes, like :meth:`step`'s token: the
+        Authorization header value is ``b"Digest " + result``.
+        """
+        target = _request_uri(header_text(uri, "URI")) if uri else self._target
+        request = NextRequest(header_text(method, "method"), target, header_bytes(body, "body"))
         self._machine.fire(_NEXT_REQUEST, self, request, None)
-        return self._header
+        return self._header.encode()
 
     def _finish_token(self, text: str) -> bytes:
         data = text.encode()
@@ -892,19 +913,23 @@ class DigestServerContext(_DigestContext):
 
     def _nonce_issued(self, nonce: str) -> int | None:
         """When ``nonce`` was issued by this context or any acceptor with the same key."""
-        if self._issued is not None and hmac.compare_digest(self._issued[0], nonce):
+        if self._issued is not None and _same_text(self._issued[0], nonce):
             return self._issued[1]
         return crypto.check_nonce(self._acceptor.nonce_key(self._env.random), nonce)
 
-    def _classify(self, token: bytes | None) -> tuple[Input, object]:
+    def _classify(self, token: bytes | str | None) -> tuple[Input, object]:
         if not token:
             return Input.NO_TOKEN, None
+        token = header_bytes(token, "response")
         if self._mode is Mode.SASL:
             return Input.RESPONSE, SaslResponse.parse(token, self._max_response)
         response = HttpResponse.parse(token, self._max_response)
         issued = self._nonce_issued(response.nonce)
         lifetime = self._acceptor.config.nonce_lifetime
-        if issued is not None and self._now() - issued > lifetime:
+        now = self._now()
+        if issued is not None and (
+            now - issued > lifetime or self._acceptor.forgotten(issued, now)
+        ):
             return Input.STALE_RESPONSE, response
         return Input.RESPONSE, response
 
@@ -985,14 +1010,16 @@ class DigestServerContext(_DigestContext):
         body = inp.params[2] if len(inp.params) > 2 else b""
         hentity = crypto.hentity(alg, body) if qop is Qop.AUTH_INT else ""
         stored = self._lookup_http(response, alg)
-        secret = stored.secret_hex(alg, _utf8, self._realm) if stored is not None else None
+        # An unknown user costs what a known one does (timing, issue 12).
+        candidate = stored if stored is not None else self._acceptor.decoy(response.username)
+        secret = candidate.secret_hex(alg, _utf8, self._realm)
         assert response.cnonce is not None and response.nc is not None
         ha1 = crypto.ha1(alg, secret or "", response.nonce, response.cnonce)
         ha2 = crypto.ha2(alg, method, response.uri, qop, hentity)
         expected = crypto.request_digest(
             alg, ha1, response.nonce, response.nc, response.cnonce, qop, ha2
         )
-        if stored is None or secret is None or not hmac.compare_digest(expected, response.response):
+        if stored is None or secret is None or not _same_text(expected, response.response):
             raise LogonDenied(
                 f"Digest authentication failed for realm {self._realm!r}: unknown user or "
                 "wrong password."
@@ -1080,7 +1107,7 @@ def _client_sasl_check_rspauth(
     """Verify the server's rspauth, RFC 2831 §2.1.3, and start the security layer."""
     pending = ctx._sasl
     assert pending is not None
-    if not hmac.compare_digest(pending.rspauth, rsp.rspauth):
+    if not _same_text(pending.rspauth, rsp.rspauth):
         raise MutualAuthFailed(
             "The server's rspauth is wrong: it does not know the password, or the exchange "
             "was tampered with. Do not trust this connection."
@@ -1100,12 +1127,13 @@ def _choose_http(
     """Pick the strongest usable challenge; the qop the flags ask for must be offered."""
     need_int = ctx._need_integrity
     best: tuple[HttpChallenge, Algorithm, Qop | None] | None = None
-    best_strength = 0
-    lacking_int = False
+    best_strength = offered_strength = 0
+    lacking_int = lacking_qop = False
     for challenge in challenges:
         alg = _algorithm_from_wire(challenge.algorithm)
         if alg is None:
             continue
+        offered_strength = max(offered_strength, alg.strength)
         offers = challenge.qop  # lower case, as parsed
         auth, auth_int = "auth" in offers, "auth-int" in offers
         if offers and not (auth or auth_int):
@@ -1117,6 +1145,9 @@ def _choose_http(
                 continue
             qop = _AUTH_INT
         elif not offers:
+            if not ctx._client.allow_rfc2069:
+                lacking_qop = True  # RFC 2069 form only behind an explicit option (issue 12)
+                continue
             qop = None
         else:
             qop = _AUTH if auth else _AUTH_INT
@@ -1129,8 +1160,25 @@ def _choose_http(
                 "The request asked for integrity (auth-int) but the server offers only qop=auth; "
                 "Digest will not downgrade. Drop ISC_REQ_INTEGRITY/REPLAY/SEQUENCE_DETECT."
             )
+        if lacking_qop:
+            raise QopNotSupported(
+                "The server's Digest challenge offers no qop, so the answer would be the RFC "
+                "2069 form (no cnonce, no nonce count), which a man in the middle can force by "
+                "stripping qop; it is refused. Set DigestClientOptions(allow_rfc2069=True) "
+                "only for a server that cannot send qop."
+            )
         names = ", ".join(c.algorithm or "MD5" for c in challenges)
         raise AlgorithmMismatch(f"No supported Digest algorithm among: {names}.")
+    if best_strength < offered_strength and not ctx._client.allow_weaker_algorithm:
+        # The server offered a stronger algorithm in a challenge this context cannot answer
+        # (no qop, or no auth-int): a man in the middle can do that to one challenge of
+        # several. Falling back to the weaker one is a downgrade (issue 12).
+        raise AlgorithmMismatch(
+            f"The server offers a stronger algorithm than {best[1].value} in a challenge this "
+            "context cannot answer (no qop, or not the protection asked for); it will not fall "
+            "back to the weaker one. Set DigestClientOptions(allow_weaker_algorithm=True) to "
+            "allow it."
+        )
     return best
 
 
@@ -1187,7 +1235,7 @@ def _client_http_check_rspauth(
             session.algorithm, session.ha1, session.nonce, nc, session.cnonce,
             session.qop, uri, hentity,
         )
-        if mismatch or not hmac.compare_digest(expected, info.rspauth):
+        if mismatch or not _same_text(expected, info.rspauth):
             raise MutualAuthFailed(
                 "The server's Authentication-Info rspauth does not match the request: the "
                 "server does not know the password, or the response was tampered with."
@@ -1222,7 +1270,9 @@ def _server_http_verify(ctx: DigestServerContext, response: HttpResponse, inp: S
     """Verify an Authorization value and answer with Authentication-Info (RFC 7616 §3.5)."""
     user, ha1, qop, hentity = ctx._verify_http(response, inp)
     assert response.nc is not None and response.cnonce is not None
-    if not ctx._acceptor.accept_count(response.nonce, response.nc):
+    issued = ctx._nonce_issued(response.nonce)
+    assert issued is not None  # _verify_http checked it
+    if not ctx._acceptor.accept_count(response.nonce, response.nc, issued, ctx._now()):
         raise OutOfSequence(
             f"Nonce count {response.nc:08x} was already used with this nonce: a replayed "
             "request. Reject it."
@@ -1248,7 +1298,7 @@ def _server_sasl_verify(ctx: DigestServerContext, response: SaslResponse, _inp: 
     config = ctx._acceptor.config
     issued = ctx._issued
     assert issued is not None
-    if not hmac.compare_digest(response.nonce, issued[0]):
+    if not _same_text(response.nonce, issued[0]):
         raise LogonDenied("The digest-response does not carry the nonce of this challenge.")
     if response.nc != 1:
         raise InvalidToken(
@@ -1275,9 +1325,9 @@ def _server_sasl_verify(ctx: DigestServerContext, response: SaslResponse, _inp: 
             f"The client authenticated to {response.digest_uri!r}, which is not this service."
         )
     stored = ctx._acceptor.user(response.username, ctx._realm)
-    secret_hex = (
-        stored.secret_hex(Algorithm.MD5, sasl_octets, ctx._realm) if stored is not None else None
-    )
+    # An unknown user costs what a known one does (timing, issue 12).
+    candidate = stored if stored is not None else ctx._acceptor.decoy(response.username)
+    secret_hex = candidate.secret_hex(Algorithm.MD5, sasl_octets, ctx._realm)
     authzid = response.authzid.encode("utf-8") if response.authzid is not None else None
     ha1 = crypto.sasl_ha1(
         bytes.fromhex(secret_hex or "00" * 16), response.nonce, response.cnonce, authzid
@@ -1285,12 +1335,12 @@ def _server_sasl_verify(ctx: DigestServerContext, response: SaslResponse, _inp: 
     expected = crypto.sasl_response(
         ha1, response.nonce, 1, response.cnonce, qop, response.digest_uri, server=False
     )
-    if stored is None or secret_hex is None or not hmac.compare_digest(expected, response.response):
+    if stored is None or secret_hex is None or not _same_text(expected, response.response):
         raise LogonDenied(
             f"DIGEST-MD5 authentication failed for realm {ctx._realm!r}: unknown user or "
             "wrong password."
         )
-    if not ctx._acceptor.accept_count(response.nonce, response.nc):
+    if not ctx._acceptor.accept_count(response.nonce, response.nc, issued[1], ctx._now()):
         raise OutOfSequence("This digest-response was already accepted once: a replay.")
     ctx._user, ctx._qop, ctx._ha1 = stored.name, qop, ha1
     ctx.authzid = response.authzid

@@ -356,7 +356,8 @@ def _hex(value: str, name: str, length: int | None = None) -> str:
 def _maxbuf(value: str | None) -> int | None:
     if value is None:
         return None
-    if not value.isdigit() or len(value) > 8 or not 0 < int(value) <= 16777215:
+    # isascii: str.isdigit() is also true of "²" and other digits int() refuses (a fuzz finding).
+    if not (value.isascii() and value.isdigit()) or len(value) > 8 or not 0 < int(value) < 1 << 24:
         raise DecodeError(f"maxbuf must be a number from 1 to 16777215, not {value!r}.")
     return int(value)
 

@@ -635,10 +635,11 @@ def parse_principal(text: str, name_type: int | None = None) -> tuple[PrincipalN
     return PrincipalName(int(name_type), tuple(components)), realm_text
 
 
+_ESCAPE_TABLE = str.maketrans(_UNESCAPES)
+
+
 def _escape(component: str) -> str:
-    if not any(char in _UNESCAPES for char in component):
-        return component
-    return "".join(_UNESCAPES.get(char, char) for char in component)
+    return component.translate(_ESCAPE_TABLE)
 
 
 @dataclass(frozen=True, slots=True)

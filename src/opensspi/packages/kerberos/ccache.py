@@ -22,7 +22,14 @@ are kept in :attr:`Ccache.entries` in file order so a rewrite reproduces them, a
 Cache names (``KRB5CCNAME``, else krb5.conf ``default_ccache_name``, else
 ``FILE:/tmp/krb5cc_%{uid}``): ``FILE:path`` (or a bare path), ``DIR:dir`` (the file named by
 ``dir/primary``, default ``tkt``), ``DIR::dir/tktXXX`` (that one file), ``MEMORY:name`` (this
-process only). KEYRING:, KCM: and API: are not supported.
+process only), ``KCM:`` and ``KCM:<uid>:<name>`` (a KCM server, see ``kcm``), and
+``KEYRING:anchor:collection[:name]`` (the Linux kernel keyring, see ``keyring``). ``API:`` (the
+macOS ticket store, reachable only through Apple's Kerberos framework) is refused with a message
+saying how to get a FILE: cache.
+
+Collections (:func:`collection_caches`): ``DIR:dir``, ``KCM:`` and ``KEYRING:anchor:collection``
+name a set of caches; reading the name gives its primary, as MIT does, and a caller looking for
+one principal walks the whole set (what ``kswitch`` chooses among).
 
 Writing is opt-in: nothing here writes unless :meth:`Ccache.save` or :func:`store_ccache` is
 called. A save replaces the file atomically (a 0600 temporary file in the same directory, then
@@ -45,7 +52,7 @@ from enum import IntFlag
 from typing import Literal
 
 from ...errors import DecodeError, InvalidParameter, NoCredentials, UnsupportedFunction
-from .config import DEFAULT_CCACHE_NAME, Krb5Config, expand_path
+from .config import DEFAULT_CCACHE_NAME, DEFAULT_KCM_SOCKET, Krb5Config, expand_path
 
 __all__ = [
     "CONFIG_REALM",
@@ -57,8 +64,13 @@ __all__ = [
     "CcacheName",
     "CcachePrincipal",
     "TicketFlags",
+    "collection_caches",
     "default_ccache_name",
+    "dump_credential",
+    "dump_principal",
     "load_ccache",
+    "parse_credential",
+    "parse_principal",
     "resolve_ccache_name",
     "store_ccache",
 ]
@@ -378,11 +390,51 @@ class Ccache:
             raise NoCredentials(
                 f"Cannot read the credential cache {os.fspath(path)}: {exc.strerror or exc}."
             ) from None
-        return cls.parse(data)
+        from .parsed import digest, parsed
+
+        return parsed("ccache", (os.fspath(path), digest(data)), lambda: cls.parse(data))
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the cache to ``path`` atomically, mode 0600 (temporary file, then rename)."""
         _atomic_write(os.fspath(path), self.dump())
+
+
+def parse_principal(data: bytes) -> CcachePrincipal:
+    """One principal in the version-4 encoding, the whole of ``data`` (KCM and KEYRING use it).
+
+    Raises:
+        DecodeError: truncated, or bytes left over.
+    """
+    r = _Reader(bytes(data))
+    principal = r.principal()
+    r.end("principal")
+    return principal
+
+
+def dump_principal(principal: CcachePrincipal) -> bytes:
+    """The version-4 encoding of one principal."""
+    w = _Writer()
+    w.principal(principal)
+    return bytes(w.buf)
+
+
+def parse_credential(data: bytes) -> CcacheCredential:
+    """One credential in the version-4 encoding, the whole of ``data`` (KCM and KEYRING use it).
+
+    Raises:
+        DecodeError: truncated, a bad field, or bytes left over.
+    """
+    r = _Reader(bytes(data))
+    cred = r.credential(4)
+    r.end("credential")
+    return cred
+
+
+def dump_credential(credential: CcacheCredential) -> bytes:
+    """The version-4 encoding of one credential."""
+    w = _Writer()
+    w.credential(credential, 4)
+    return bytes(w.buf)
 
 
 # -- byte-level reading and writing ---------------------------------------------------------------
@@ -397,6 +449,10 @@ class _Reader:
 
     def left(self) -> int:
         return len(self.data) - self.pos
+
+    def end(self, what: str) -> None:
+        if self.left():
+            raise DecodeError(f"{self.left()} bytes follow the {what}")
 
     def take(self, n: int, what: str) -> bytes:
         if n > self.left():
@@ -539,7 +595,7 @@ def _atomic_write(path: str, data: bytes) -> None:
 
 # -- cache names ------------------------------------------------------------------------------
 
-CcacheType = Literal["FILE", "DIR", "MEMORY"]
+CcacheType = Literal["FILE", "DIR", "MEMORY", "KCM", "KEYRING"]
 
 _MEMORY: dict[str, Ccache] = {}
 _MEMORY_LOCK = threading.Lock()
@@ -559,7 +615,7 @@ class CcacheName:
         """The file holding the cache (reads ``primary`` for a DIR: collection).
 
         Raises:
-            UnsupportedFunction: a MEMORY: cache has no file.
+            UnsupportedFunction: a MEMORY:, KCM: or KEYRING: cache has no file.
         """
         if self.type == "FILE":
             return self.residual
@@ -574,7 +630,7 @@ class CcacheName:
             if not primary or "/" in primary:
                 primary = "tkt"
             return os.path.join(self.residual, primary)
-        raise UnsupportedFunction(f"The cache {self} is held in memory and has no file.")
+        raise UnsupportedFunction(f"The cache {self} is not a file.")
 
 
 def default_ccache_name(
@@ -602,21 +658,75 @@ def resolve_ccache_name(
     A name without a type prefix (or with a one-letter one, a Windows drive) is a FILE: path.
 
     Raises:
-        UnsupportedFunction: KEYRING:, KCM:, API: or another type not implemented here.
+        UnsupportedFunction: API: (macOS) or another type not implemented here.
     """
     text = default_ccache_name(config, environ) if name is None else name
     colon = text.find(":")
     if colon < 2:
         return CcacheName("FILE", text)
     prefix, residual = text[:colon].upper(), text[colon + 1 :]
-    if prefix in ("FILE", "DIR", "MEMORY"):
+    if prefix == "KCM":
+        return CcacheName("KCM", residual)  # empty: the collection's primary
+    if prefix in ("FILE", "DIR", "MEMORY", "KEYRING"):
         if not residual:
             raise InvalidParameter(f"The cache name {text!r} has no path or name after the type.")
         return CcacheName(prefix, residual)  # type: ignore[arg-type]
+    if prefix == "API":
+        raise UnsupportedFunction(
+            f"The credential cache {text} is a macOS API: cache, which only Apple's Kerberos "
+            "framework can read. Get a file cache instead: kinit -c FILE:/tmp/krb5cc_$(id -u), "
+            "then set KRB5CCNAME=FILE:/tmp/krb5cc_$(id -u) (or pass it as the ccache)."
+        )
     raise UnsupportedFunction(
-        f"Credential cache type {prefix}: is not supported (only FILE:, DIR: and MEMORY:); "
-        "point KRB5CCNAME at a file, e.g. FILE:/tmp/krb5cc_$(id -u), and run kinit again."
+        f"Credential cache type {prefix}: is not supported (FILE:, DIR:, MEMORY:, KCM: and "
+        "KEYRING: are); point KRB5CCNAME at a file, e.g. FILE:/tmp/krb5cc_$(id -u), and run "
+        "kinit again."
     )
+
+
+def _kcm_socket(config: Krb5Config | None) -> str:
+    return config.kcm_socket if config is not None else DEFAULT_KCM_SOCKET
+
+
+def collection_caches(
+    name: str | CcacheName | None = None,
+    *,
+    config: Krb5Config | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[CcacheName, ...]:
+    """The caches of the collection ``name`` names, its primary first (MIT's collection cursor).
+
+    ``DIR:dir`` gives ``DIR::dir/<primary>`` then the directory's other ``tkt*`` files, ``KCM:``
+    the server's caches, ``KEYRING:anchor:collection`` the collection's cache keyrings. A name
+    that is one cache gives just that cache; a collection that cannot be listed gives nothing.
+
+    Raises:
+        NoCredentials: the KCM server or the keyring cannot be reached.
+        DecodeError: the KCM server or the keyring answers something malformed.
+    """
+    cc = name if isinstance(name, CcacheName) else resolve_ccache_name(
+        name, config=config, environ=environ
+    )
+    if cc.type == "DIR" and not cc.residual.startswith(":"):
+        primary = cc.file_path()
+        try:
+            files = sorted(f for f in os.listdir(cc.residual) if f.startswith("tkt"))
+        except OSError:
+            return ()
+        others = [os.path.join(cc.residual, f) for f in files]
+        paths = [primary, *(p for p in others if p != primary)]
+        return tuple(CcacheName("DIR", ":" + p) for p in paths if os.path.exists(p))
+    if cc.type == "KCM" and not cc.residual:
+        from . import kcm
+
+        names = kcm.run(kcm.list_caches(), _kcm_socket(config), str(cc))
+        return tuple(CcacheName("KCM", n) for n in names)
+    if cc.type == "KEYRING":
+        from . import keyring
+
+        listed = keyring.list_caches(cc.residual)
+        return tuple(CcacheName("KEYRING", n.removeprefix("KEYRING:")) for n in listed)
+    return (cc,)
 
 
 def load_ccache(
@@ -628,8 +738,8 @@ def load_ccache(
     """Load the cache named ``name`` (default: ``KRB5CCNAME`` and friends).
 
     Raises:
-        NoCredentials: the cache does not exist.
-        DecodeError: it exists but is not a valid ccache.
+        NoCredentials: the cache does not exist (or its KCM server or keyring is unreachable).
+        DecodeError: it exists but is not a valid ccache; the message names the cache.
     """
     cc = name if isinstance(name, CcacheName) else resolve_ccache_name(
         name, config=config, environ=environ
@@ -640,6 +750,14 @@ def load_ccache(
         if found is None:
             raise NoCredentials(f"No credential cache {cc} exists in this process.")
         return found
+    if cc.type == "KCM":
+        from . import kcm
+
+        return kcm.run(kcm.read_cache(cc.residual), _kcm_socket(config), str(cc))[1]
+    if cc.type == "KEYRING":
+        from . import keyring
+
+        return keyring.load(cc.residual)[1]
     return Ccache.load(cc.file_path())
 
 
@@ -652,7 +770,9 @@ def store_ccache(
 ) -> CcacheName:
     """Write ``ccache`` to the cache named ``name`` (opt-in; atomic for files).
 
-    A DIR: collection directory is created (mode 0700) with a ``primary`` file if missing.
+    A DIR: collection directory is created (mode 0700) with a ``primary`` file if missing. A KCM:
+    or KEYRING: cache is initialized afresh and every entry stored, as ``kinit`` does (not atomic:
+    a reader in between sees the cache emptier).
 
     Returns:
         The resolved name written to.
@@ -664,6 +784,15 @@ def store_ccache(
         with _MEMORY_LOCK:
             _MEMORY[cc.residual] = ccache
         return cc
+    if cc.type == "KCM":
+        from . import kcm
+
+        written = kcm.run(kcm.write_cache(cc.residual, ccache), _kcm_socket(config), str(cc))
+        return CcacheName("KCM", written)
+    if cc.type == "KEYRING":
+        from . import keyring
+
+        return CcacheName("KEYRING", keyring.store(cc.residual, ccache).removeprefix("KEYRING:"))
     if cc.type == "DIR" and not cc.residual.startswith(":"):
         os.makedirs(cc.residual, mode=0o700, exist_ok=True)
         primary = os.path.join(cc.residual, "primary")

@@ -45,6 +45,7 @@ __all__ = [
     "DEFAULT_CLIENT_KEYTAB_NAME",
     "DEFAULT_CONFIG_PATH",
     "DEFAULT_ENCTYPES",
+    "DEFAULT_KCM_SOCKET",
     "DEFAULT_KEYTAB_NAME",
     "ConfigError",
     "Krb5Config",
@@ -61,6 +62,7 @@ DEFAULT_CONFIG_PATH = "/etc/krb5.conf"
 """Where the profile is read from when ``KRB5_CONFIG`` is not set (MIT's DEFAULT_PROFILE_PATH)."""
 
 DEFAULT_CCACHE_NAME = "FILE:/tmp/krb5cc_%{uid}"
+DEFAULT_KCM_SOCKET = "/var/run/.heim_org.h5l.kcm-socket"
 DEFAULT_KEYTAB_NAME = "FILE:/etc/krb5.keytab"
 DEFAULT_CLIENT_KEYTAB_NAME = "FILE:/etc/krb5/user/%{euid}/client.keytab"
 """The client keytab default of Debian's MIT build (upstream uses ``$localstatedir/kerberos``)."""
@@ -504,6 +506,33 @@ def _includedir_files(dirname: str) -> list[str]:
     return names
 
 
+_INCLUDE_LINE = re.compile(rb"^[ \t]*(?:include|includedir|module)\b", re.MULTILINE)
+
+
+def _content_key(paths: Sequence[str]) -> tuple[tuple[str, bytes | None], ...] | None:
+    """What ``Profile.load(paths)`` depends on: each file's path and SHA-256 (None when it is
+    missing), or None when it reads other files too (include directives, directories) or a
+    file cannot be read (then ``Profile.load`` reports it)."""
+    from .parsed import digest
+
+    key: list[tuple[str, bytes | None]] = []
+    for path in paths:
+        if os.path.isdir(path):
+            return None
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except (FileNotFoundError, NotADirectoryError):
+            key.append((path, None))
+            continue
+        except OSError:
+            return None
+        if _INCLUDE_LINE.search(data):
+            return None
+        key.append((path, digest(data)))
+    return tuple(key)
+
+
 class Profile:
     """A parsed profile: one tree per file, searched in order (MIT's ``profile_t``)."""
 
@@ -658,6 +687,8 @@ class Krb5Config:
     - ``default_ccache_name`` ``FILE:/tmp/krb5cc_%{uid}``, ``default_keytab_name``
       ``FILE:/etc/krb5.keytab``, ``default_client_keytab_name``
       ``FILE:/etc/krb5/user/%{euid}/client.keytab``, unexpanded (see :func:`expand_path`).
+    - ``kcm_socket`` ``/var/run/.heim_org.h5l.kcm-socket`` (Heimdal's fixed path, which MIT and
+      sssd-kcm share); ``-`` means no KCM server.
     """
 
     profile: Profile = field(repr=False, compare=False)
@@ -682,6 +713,7 @@ class Krb5Config:
     default_ccache_name: str = DEFAULT_CCACHE_NAME
     default_keytab_name: str = DEFAULT_KEYTAB_NAME
     default_client_keytab_name: str = DEFAULT_CLIENT_KEYTAB_NAME
+    kcm_socket: str = DEFAULT_KCM_SOCKET
     rdns: bool = True
     dns_canonicalize_hostname: DnsCanonicalize = True
 
@@ -696,7 +728,14 @@ class Krb5Config:
         Raises:
             ConfigError: a file does not parse, or a setting has an unreadable value.
         """
-        return cls.from_profile(Profile.load(config_paths(environ) if paths is None else paths))
+        chosen = config_paths(environ) if paths is None else paths
+        key = _content_key(chosen)
+        if key is None:
+            return cls.from_profile(Profile.load(chosen))
+        from .parsed import parsed
+
+        # Unchanged files (same bytes, no include directives): the same immutable config.
+        return parsed("krb5.conf", key, lambda: cls.from_profile(Profile.load(chosen)))
 
     @classmethod
     def from_string(cls, text: str, filename: str = "<string>") -> Krb5Config:
@@ -754,6 +793,7 @@ class Krb5Config:
             default_client_keytab_name=lib.string(
                 "default_client_keytab_name", DEFAULT_CLIENT_KEYTAB_NAME
             ),
+            kcm_socket=lib.string("kcm_socket", DEFAULT_KCM_SOCKET),
             rdns=lib.boolean("rdns", True),
             dns_canonicalize_hostname=canon,
         )

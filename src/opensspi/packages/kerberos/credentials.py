@@ -8,8 +8,10 @@ OUTBOUND (initiator)
      is needed; the user's ccache is never read or written. A 16-byte NT hash instead of a
      password is an rc4-hmac key and needs ``allow_rc4``.
   2. A credential cache: ``KerberosAuthData(ccache=...)``, else ``KRB5CCNAME``, else krb5.conf
-     ``default_ccache_name`` (FILE: and DIR:, MEMORY: in this process). Its TGT and service
-     tickets seed the identity's :class:`~.tickets.TicketCache`.
+     ``default_ccache_name`` (FILE:, DIR:, KCM:, KEYRING:, MEMORY: in this process). Its TGT and
+     service tickets seed the identity's :class:`~.tickets.TicketCache`. For a collection (DIR:,
+     KCM:, KEYRING:) that is its primary cache; with ``pszPrincipal`` it is the cache of the
+     collection that holds that principal.
   3. A client keytab: ``KerberosAuthData(client_keytab=...)``, else ``KRB5_CLIENT_KTNAME``, else
      ``default_client_keytab_name``: the AS exchange is done with the keytab's key.
 
@@ -34,11 +36,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import struct
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ...constants import CredentialUse
@@ -54,7 +59,15 @@ from ...errors import (
 from ...provider import DEFAULT_ENVIRONMENT, AuthIdentity, Credential, Environment, KdcRequest
 from ...transport import KdcAddress
 from .asn1 import EncKrbCredPart, KrbCred, NameType, PrincipalName, parse_principal
-from .ccache import Ccache, load_ccache, resolve_ccache_name, store_ccache
+from .ccache import (
+    HEADER_KDC_OFFSET,
+    Ccache,
+    CcacheHeaderTag,
+    collection_caches,
+    load_ccache,
+    resolve_ccache_name,
+    store_ccache,
+)
 from .config import Krb5Config
 from .crypto import SUPPORTED, Key, enctype_name, parse_enctypes, string_to_key
 from .discovery import locate_kdcs
@@ -63,6 +76,7 @@ from .names import Principal, parse_target
 from .tickets import ServiceTicket, TicketCache
 
 if TYPE_CHECKING:
+    from .acceptor import OpenedTickets
     from .keytab import KeytabEntry
 
 __all__ = [
@@ -163,12 +177,43 @@ def enctype_policy(
             raise InvalidParameter("The enctype list is empty.")
         return tuple(chosen), tuple(chosen), allow
 
-    def listed(names: tuple[str, ...]) -> tuple[int, ...]:
-        numbers = parse_enctypes(" ".join(names), default=(*DEFAULT_ENCTYPES, RC4_HMAC))
-        numbers = tuple(n for n in numbers if allow or n != RC4_HMAC)
-        return numbers or DEFAULT_ENCTYPES
+    return (_listed(config.default_tkt_enctypes, allow),
+            _listed(config.default_tgs_enctypes, allow), allow)
 
-    return listed(config.default_tkt_enctypes), listed(config.default_tgs_enctypes), allow
+
+@lru_cache(maxsize=64)
+def _listed(names: tuple[str, ...], allow: bool) -> tuple[int, ...]:
+    """A krb5.conf enctype list as numbers (a pure function of the words: remembered, since
+    every credential acquisition asks it again)."""
+    numbers = parse_enctypes(" ".join(names), default=(*DEFAULT_ENCTYPES, RC4_HMAC))
+    numbers = tuple(n for n in numbers if allow or n != RC4_HMAC)
+    return numbers or DEFAULT_ENCTYPES
+
+
+_CCACHE_TICKETS: OrderedDict[int, tuple[Ccache, tuple[ServiceTicket, ...]]] = OrderedDict()
+_CCACHE_TICKETS_LOCK = threading.Lock()
+
+
+def _ccache_tickets(ccache: Ccache) -> tuple[ServiceTicket, ...]:
+    """The ccache's credentials as ticket records (unreadable ones skipped), remembered per
+    parsed ccache (immutable, and the same object while the file is unchanged: ``parsed``),
+    for the 16 latest: acquiring per connection no longer decodes every ticket again."""
+    with _CCACHE_TICKETS_LOCK:
+        held = _CCACHE_TICKETS.get(id(ccache))
+        if held is not None and held[0] is ccache:
+            return held[1]
+    tickets: list[ServiceTicket] = []
+    for entry in ccache.credentials:
+        try:
+            tickets.append(ServiceTicket.from_ccache(entry))
+        except SspiError:
+            continue
+    result = tuple(tickets)
+    with _CCACHE_TICKETS_LOCK:
+        _CCACHE_TICKETS[id(ccache)] = (ccache, result)  # the reference keeps the id unique
+        while len(_CCACHE_TICKETS) > 16:
+            _CCACHE_TICKETS.popitem(last=False)
+    return result
 
 
 def _password_partition(secret: bytes, env: Environment) -> bytes:
@@ -222,8 +267,7 @@ class KerberosCredential(Credential):
         self.tgt_realm: str | None = None
         """The realm of the TGT the AS exchange got (differs from ``client.realm`` after a
         client referral, RFC 6806 §4)."""
-        self.kdc_time_offset: timedelta | None = None
-        """KDC clock minus ours, as last measured from a KRB_AP_ERR_SKEW (diagnostics only)."""
+        self._kdc_time_offset: timedelta | None = None
         self._environ = environ
         self._password: str | None = None
         self._nt_hash: bytes | None = None
@@ -231,6 +275,8 @@ class KerberosCredential(Credential):
         self._kdcs: dict[str, tuple[KdcAddress, ...]] = {}
         self._locator = kdc_locator
         self._lock = threading.Lock()
+        self._opened: OpenedTickets | None = None
+        self._targets: dict[str, Principal] = {}
 
     def __repr__(self) -> str:
         source = self.source.value if self.source else None
@@ -277,7 +323,61 @@ class KerberosCredential(Credential):
             )
         return self.acceptor_keytab
 
+    def target_principal(self, target: str) -> Principal:
+        """``names.parse_target(target, self.config)``, remembered: a pure function of the
+        text and this credential's krb5.conf, asked again by every context to the same SPN.
+        At most 256 names are kept (the memo starts over when full)."""
+        found = self._targets.get(target)
+        if found is None:
+            found = parse_target(target, self.config)
+            if len(self._targets) >= 256:
+                self._targets = {}
+            self._targets[target] = found
+        return found
+
+    @property
+    def opened_tickets(self) -> OpenedTickets:
+        """The acceptor's cache of keytab keys and opened tickets (``acceptor.OpenedTickets``),
+        shared by every context accepted with a handle on the same keytab; found on first
+        use."""
+        opened = self._opened
+        if opened is None:
+            from .acceptor import OpenedTickets
+
+            opened = self._opened = OpenedTickets.for_keytab(self.keytab)
+        return opened
+
     # -- what the KDC exchanges need -------------------------------------------------------------
+
+    @property
+    def kdc_time_offset(self) -> timedelta | None:
+        """KDC clock minus ours: measured from a KRB_AP_ERR_SKEW or an AS-REP, or read from a
+        ccache's header; else the one another handle of this identity measured (it is kept with
+        the shared tickets too). With krb5.conf ``kdc_timesync`` (on by default) :meth:`now`
+        adds it to every time this credential puts on the wire or checks tickets against."""
+        if self._kdc_time_offset is not None:
+            return self._kdc_time_offset
+        return self.cache.kdc_time_offset if self.cache is not None else None
+
+    @kdc_time_offset.setter
+    def kdc_time_offset(self, offset: timedelta | None) -> None:
+        self._kdc_time_offset = offset
+        if self.cache is not None:
+            self.cache.kdc_time_offset = offset
+
+    def now(self, env: Environment) -> datetime:
+        """Our clock as the KDC sees it: ``env.now()`` plus :attr:`kdc_time_offset`.
+
+        MIT's ``kdc_timesync`` (``KRB5_LIBOPT_SYNC_KDCTIME``, on by default): once the offset
+        to the KDC's clock is known, ``krb5_timeofday`` adds it to every timestamp — AS-REQ
+        pre-authentication, TGS-REQ and AP-REQ authenticators, ticket validity checks. With
+        ``kdc_timesync = false`` the offset is only kept for diagnostics.
+        """
+        now = env.now()
+        offset = self.kdc_time_offset
+        if offset is not None and self.config.kdc_timesync:
+            return now + offset
+        return now
 
     @property
     def can_get_initial_tickets(self) -> bool:
@@ -401,7 +501,7 @@ class KerberosCredential(Credential):
             name = resolve_ccache_name(self.write_ccache, config=self.config, environ=self._environ)
             default = ticket.client.to_ccache()
             try:
-                existing: Ccache | None = load_ccache(name)
+                existing: Ccache | None = load_ccache(name, config=self.config)
             except (NoCredentials, DecodeError, OSError):
                 existing = None
             new = ticket.to_ccache()
@@ -409,10 +509,22 @@ class KerberosCredential(Credential):
                 kept = tuple(
                     c for c in existing.entries if c.is_config or not c.server.same_name(new.server)
                 )
-                ccache = Ccache(existing.default_principal, (*kept, new), existing.header_tags)
+                tags = self._header_tags(existing.header_tags)
+                ccache = Ccache(existing.default_principal, (*kept, new), tags)
             else:
-                ccache = Ccache(default, (new,))
-            store_ccache(ccache, name)
+                ccache = Ccache(default, (new,), self._header_tags(()))
+            store_ccache(ccache, name, config=self.config)
+
+    def _header_tags(self, tags: tuple[CcacheHeaderTag, ...]) -> tuple[CcacheHeaderTag, ...]:
+        """The header with our KDC time offset in tag 1, as MIT's kinit writes it when
+        ``kdc_timesync`` corrected the clock (tools reading the cache then correct it too)."""
+        offset = self.kdc_time_offset
+        if offset is None or not self.config.kdc_timesync:
+            return tags
+        seconds, micros = divmod(offset // timedelta(microseconds=1), 1_000_000)
+        value = struct.pack(">ii", seconds, micros)
+        kept = tuple(t for t in tags if t.tag != HEADER_KDC_OFFSET)
+        return (CcacheHeaderTag(HEADER_KDC_OFFSET, value), *kept)
 
 
 def _problem(exc: NoCredentials, missing: str) -> str:
@@ -503,16 +615,18 @@ def _from_identity(
     cred.cache = TicketCache.for_identity(client, partition=partition)
 
 
-def _ccache_candidates(name: str, principal: Principal | None) -> list[str]:
-    """A DIR: collection's caches when a principal is asked for (MIT's cache selection)."""
-    if principal is None or not name.upper().startswith("DIR:") or name[4:].startswith(":"):
+def _ccache_candidates(
+    name: str, principal: Principal | None, config: Krb5Config, environ: Mapping[str, str]
+) -> list[str]:
+    """The caches to look in: the named one (a collection's primary), and when a principal is
+    asked for, every cache of the collection after it (MIT's ``krb5_cc_cache_match``)."""
+    if principal is None:
         return [name]
-    directory = name[4:]
     try:
-        files = sorted(f for f in os.listdir(directory) if f.startswith("tkt"))
-    except OSError:
+        members = collection_caches(name, config=config, environ=environ)
+    except (NoCredentials, DecodeError, UnsupportedFunction):
         return [name]
-    return [name, *(f"DIR::{os.path.join(directory, f)}" for f in files)]
+    return [str(m) for m in members] or [name]
 
 
 def _from_ccache(
@@ -529,28 +643,30 @@ def _from_ccache(
         problems.append(exc.message)
         return False
     now = env.now()
-    for candidate in _ccache_candidates(name, principal):
+    candidates = _ccache_candidates(name, principal, cred.config, environ)
+    several = len(candidates) > 1
+    for index, candidate in enumerate(candidates):
         try:
             ccache = load_ccache(candidate, config=cred.config, environ=environ)
         except NoCredentials as exc:
             problems.append(_problem(exc, f"no credential cache at {candidate}"))
+            if several:
+                continue  # another cache of the collection may hold the principal
             return False
         except (DecodeError, OSError) as exc:
             problems.append(f"the credential cache {candidate} cannot be read ({exc})")
+            if several:
+                continue
+            return False
+        except UnsupportedFunction as exc:  # e.g. KEYRING: off Linux
+            problems.append(exc.message.rstrip("."))
             return False
         client = Principal.from_ccache(ccache.default_principal)
         if principal is not None and client != principal:
-            if candidate == name:
+            if index == 0:
                 problems.append(f"the credential cache {candidate} holds {client}, not {principal}")
             continue
-        tickets: list[ServiceTicket] = []
-        for entry in ccache.credentials:
-            try:
-                ticket = ServiceTicket.from_ccache(entry)
-            except SspiError:
-                continue
-            if ticket.client == client:
-                tickets.append(ticket)
+        tickets = [t for t in _ccache_tickets(ccache) if t.client == client]
         valid = [t for t in tickets if t.valid_at(now, timedelta(seconds=cred.config.clockskew))]
         if not valid:
             ends = [t.endtime for t in tickets if t.is_tgt]

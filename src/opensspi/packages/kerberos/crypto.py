@@ -27,15 +27,18 @@ message and recovers the stolen bytes from its output on the last two blocks.
 
 from __future__ import annotations
 
+import functools
+import hmac
 import os
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
+from functools import lru_cache
 from math import gcd
 
-from cryptography.hazmat.primitives import constant_time, hashes
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers import Cipher
 from cryptography.hazmat.primitives.ciphers.algorithms import AES
 from cryptography.hazmat.primitives.ciphers.modes import CBC, ECB
@@ -116,6 +119,8 @@ KI = 0x55
 
 _BLOCK = 16
 _ZERO_IV = bytes(_BLOCK)
+_CBC_ZERO_IV = CBC(_ZERO_IV)  # modes are immutable: one object serves every key schedule
+_TEMPLATE = 1 << 40  # _DerivedKeys slot flag: a keyed HMAC template, not key bytes
 _ZEROS = bytes(_BLOCK)
 _KERBEROS = b"kerberos"
 _PRF = b"prf"
@@ -126,13 +131,16 @@ _SHA384 = hashes.SHA384()
 
 
 class _DerivedKeys:
-    """Cache of one key's derived keys, by ``usage << 8 | kind`` (kind 0x99, 0xAA or 0x55)."""
+    """Cache of one key's derived keys, by ``usage << 8 | kind`` (kind 0x99, 0xAA or 0x55):
+    for Ke the key schedule (a ``Cipher``); for Kc and Ki a keyed HMAC that each message copies
+    (OpenSSL's context copy skips re-keying: the ipad/opad blocks are hashed once per key and
+    usage, not once per message), under the slot plus :data:`_TEMPLATE`, and the derived key
+    bytes when they were asked for. One dict: a server holds one of these per context key."""
 
-    __slots__ = ("ciphers", "macs")
+    __slots__ = ("slots",)
 
     def __init__(self) -> None:
-        self.ciphers: dict[int, Cipher[CBC]] = {}
-        self.macs: dict[int, bytes] = {}
+        self.slots: dict[int, object] = {}
 
     def __repr__(self) -> str:
         return "<derived keys>"
@@ -247,13 +255,17 @@ def dr(key: bytes, constant: bytes) -> bytes:
     Returns:
         ``len(key)`` pseudo-random bytes.
     """
-    block = constant if len(constant) == _BLOCK else nfold(constant, 128)
-    encryptor = Cipher(AES(key), ECB()).encryptor()
-    out = b""
-    while len(out) < len(key):
-        block = encryptor.update(block)
-        out += block
+    block = constant if len(constant) == _BLOCK else _nfold_128(constant)
+    # K(i+1) = E(K(i)) is CBC with a zero IV over n-fold(Constant) and zero blocks: one call.
+    blocks = -(-len(key) // _BLOCK)
+    out = Cipher(AES(key), CBC(_ZERO_IV)).encryptor().update(block + _ZEROS[: (blocks - 1) * 16])
     return out[: len(key)]
+
+
+@lru_cache(maxsize=512)
+def _nfold_128(constant: bytes) -> bytes:
+    # The constants are public (usage numbers, "kerberos", "prf"): caching them leaks nothing.
+    return nfold(constant, 128)
 
 
 def dk(key: bytes, constant: bytes) -> bytes:
@@ -339,6 +351,9 @@ def _cts_decrypt(cipher: Cipher[CBC], data: bytes | memoryview) -> bytes:
     decryptor = cipher.decryptor()
     if n == _BLOCK:
         return decryptor.update(data)
+    if not n % _BLOCK:
+        # Whole blocks: CTS is CBC with the last two blocks swapped; swap back, one CBC call.
+        return decryptor.update(b"".join((data[:-32], data[-16:], data[-32:-16])))
     last = n % _BLOCK or _BLOCK
     cut = n - last - _BLOCK
     head = decryptor.update(data[:cut])
@@ -538,20 +553,33 @@ class _AesProfile(Profile):
         """DK of the family: RFC 3961 DK with AES, or RFC 8009 KDF-HMAC-SHA2."""
 
     def _ke(self, key: Key, usage: int) -> Cipher[CBC]:
-        ciphers = key._derived.ciphers
-        cipher = ciphers.get(usage)
+        slots = key._derived.slots
+        slot = usage << 8 | KE
+        cipher = slots.get(slot)
         if cipher is None:
             ke = self._derive(key.contents, _usage_label(usage, KE), KE)
-            cipher = ciphers[usage] = Cipher(AES(ke), CBC(_ZERO_IV))
-        return cipher
+            cipher = slots[slot] = Cipher(AES(ke), _CBC_ZERO_IV)
+        return cipher  # type: ignore[return-value]
 
     def _mac_key(self, key: Key, usage: int, kind: int) -> bytes:
-        macs = key._derived.macs
+        slots = key._derived.slots
         slot = usage << 8 | kind
-        value = macs.get(slot)
+        value = slots.get(slot)
         if value is None:
-            value = macs[slot] = self._derive(key.contents, _usage_label(usage, kind), kind)
-        return value
+            value = slots[slot] = self._derive(key.contents, _usage_label(usage, kind), kind)
+        return value  # type: ignore[return-value]
+
+    def _mac(self, key: Key, usage: int, kind: int, algorithm: hashes.HashAlgorithm) -> HMAC:
+        """A fresh HMAC keyed with the derived Kc or Ki: a copy of one cached keyed template."""
+        slots = key._derived.slots
+        slot = usage << 8 | kind | _TEMPLATE
+        template = slots.get(slot)
+        if template is None:
+            derived = slots.get(slot ^ _TEMPLATE)
+            if derived is None:
+                derived = self._derive(key.contents, _usage_label(usage, kind), kind)
+            template = slots[slot] = HMAC(derived, algorithm)  # type: ignore[arg-type]
+        return template.copy()  # type: ignore[attr-defined,no-any-return]
 
 
 class _AesSha1Profile(_AesProfile):
@@ -588,7 +616,7 @@ class _AesSha1Profile(_AesProfile):
         """
         padded = b"".join((confounder, plaintext, _ZEROS[: -(_BLOCK + len(plaintext)) % _BLOCK]))
         n = _BLOCK + len(plaintext)
-        mac = HMAC(self._mac_key(key, usage, KI), _SHA1)
+        mac = self._mac(key, usage, KI, _SHA1)
         mac.update(memoryview(padded)[:n])
         parts = _cts_encrypt_parts(self._ke(key, usage), padded, n)
         return b"".join((*parts, mac.finalize()[:12]))
@@ -609,9 +637,9 @@ class _AesSha1Profile(_AesProfile):
                 f"A {self.name} ciphertext is at least 28 bytes; this one has {len(ciphertext)}."
             )
         plain = _cts_decrypt(self._ke(key, usage), memoryview(ciphertext)[:-12])
-        mac = HMAC(self._mac_key(key, usage, KI), _SHA1)
+        mac = self._mac(key, usage, KI, _SHA1)
         mac.update(plain)
-        if not constant_time.bytes_eq(mac.finalize()[:12], ciphertext[-12:]):
+        if not hmac.compare_digest(mac.finalize()[:12], ciphertext[-12:]):
             raise MessageAltered(
                 f"The {self.name} integrity check failed (key usage {usage}): the message "
                 "was changed, or the key or usage is wrong."
@@ -634,7 +662,7 @@ class _AesSha1Profile(_AesProfile):
         n = _BLOCK + len(enc)
         padded = b"".join((confounder, enc, _ZEROS[: -n % _BLOCK]))
         ct = b"".join(_cts_encrypt_parts(self._ke(key, usage), padded, n))
-        mac = HMAC(self._mac_key(key, usage, KI), _SHA1)
+        mac = self._mac(key, usage, KI, _SHA1)
         mac.update(confounder)
         for data, _ in parts:
             mac.update(data)
@@ -649,11 +677,11 @@ class _AesSha1Profile(_AesProfile):
         ct = header + b"".join(data for data, encrypted in parts if encrypted)
         plain = _cts_decrypt(self._ke(key, usage), ct)
         out = _scatter(plain, _BLOCK, parts)
-        mac = HMAC(self._mac_key(key, usage, KI), _SHA1)
+        mac = self._mac(key, usage, KI, _SHA1)
         mac.update(plain[:_BLOCK])
         for data in out:
             mac.update(data)
-        if not constant_time.bytes_eq(mac.finalize()[:12], bytes(trailer)):
+        if not hmac.compare_digest(mac.finalize()[:12], bytes(trailer)):
             raise MessageAltered(
                 f"The {self.name} integrity check failed (key usage {usage}): a DATA or "
                 "sign-only buffer was changed, or the key or usage is wrong."
@@ -667,7 +695,7 @@ class _AesSha1Profile(_AesProfile):
 
             checksum = HMAC(Kc, message)[1..h]
         """
-        mac = HMAC(self._mac_key(key, usage, KC), _SHA1)
+        mac = self._mac(key, usage, KC, _SHA1)
         mac.update(data)
         return mac.finalize()[:12]
 
@@ -749,7 +777,7 @@ class _AesSha2Profile(_AesProfile):
         n = _BLOCK + len(plaintext)
         padded = b"".join((confounder, plaintext, _ZEROS[: -n % _BLOCK]))
         parts = _cts_encrypt_parts(self._ke(key, usage), padded, n)
-        mac = HMAC(self._mac_key(key, usage, KI), self.hash)
+        mac = self._mac(key, usage, KI, self.hash)
         mac.update(_ZERO_IV)
         for part in parts:
             mac.update(part)
@@ -774,10 +802,10 @@ class _AesSha2Profile(_AesProfile):
                 f"{len(ciphertext)}."
             )
         body = memoryview(ciphertext)[:-h]
-        mac = HMAC(self._mac_key(key, usage, KI), self.hash)
+        mac = self._mac(key, usage, KI, self.hash)
         mac.update(_ZERO_IV)
         mac.update(body)
-        if not constant_time.bytes_eq(mac.finalize()[:h], ciphertext[-h:]):
+        if not hmac.compare_digest(mac.finalize()[:h], ciphertext[-h:]):
             raise MessageAltered(
                 f"The {self.name} integrity check failed (key usage {usage}): the message "
                 "was changed, or the key or usage is wrong."
@@ -800,7 +828,7 @@ class _AesSha2Profile(_AesProfile):
         padded = b"".join((confounder, enc, _ZEROS[: -n % _BLOCK]))
         ct = b"".join(_cts_encrypt_parts(self._ke(key, usage), padded, n))
         out = _scatter(ct, _BLOCK, parts)
-        mac = HMAC(self._mac_key(key, usage, KI), self.hash)
+        mac = self._mac(key, usage, KI, self.hash)
         mac.update(_ZERO_IV)
         mac.update(ct[:_BLOCK])
         for data in out:
@@ -814,12 +842,12 @@ class _AesSha2Profile(_AesProfile):
         place first, then decrypt."""
         h = self.checksum_size
         _check_iov_sizes(self.name, header, trailer, h)
-        mac = HMAC(self._mac_key(key, usage, KI), self.hash)
+        mac = self._mac(key, usage, KI, self.hash)
         mac.update(_ZERO_IV)
         mac.update(header)
         for data, _ in parts:
             mac.update(data)
-        if not constant_time.bytes_eq(mac.finalize()[:h], bytes(trailer)):
+        if not hmac.compare_digest(mac.finalize()[:h], bytes(trailer)):
             raise MessageAltered(
                 f"The {self.name} integrity check failed (key usage {usage}): a DATA or "
                 "sign-only buffer was changed, or the key or usage is wrong."
@@ -836,7 +864,7 @@ class _AesSha2Profile(_AesProfile):
                        h = 128 bits (aes128-cts-hmac-sha256-128)
                            192 bits (aes256-cts-hmac-sha384-192)
         """
-        mac = HMAC(self._mac_key(key, usage, KC), self.hash)
+        mac = self._mac(key, usage, KC, self.hash)
         mac.update(data)
         return mac.finalize()[: self.checksum_size]
 
@@ -1007,7 +1035,7 @@ def enctype_from_name(name: str) -> int:
         InvalidParameter: an unknown name.
     """
     key = name.strip().lower()
-    if key.isdigit():
+    if key.isascii() and key.isdigit():
         return int(key)
     try:
         return _BY_NAME[key]
@@ -1018,6 +1046,7 @@ def enctype_from_name(name: str) -> int:
         ) from None
 
 
+@functools.lru_cache(maxsize=64)  # pure; called at every AcquireCredentialsHandle
 def parse_enctypes(value: str, default: tuple[int, ...] = SUPPORTED) -> tuple[int, ...]:
     """Parse an enctype list as krb5.conf writes it (``permitted_enctypes`` and friends).
 
@@ -1260,7 +1289,7 @@ def verify_checksum(
             f"Checksum type {cksumtype} is not made with {prof.name} keys "
             f"(expected {int(prof.checksum_type)})."
         )
-    if not constant_time.bytes_eq(prof.checksum(key, usage, data), bytes(checksum)):
+    if not hmac.compare_digest(prof.checksum(key, usage, data), bytes(checksum)):
         raise MessageAltered(
             f"The {prof.name} checksum does not match (key usage {usage}): the message was "
             "changed, or the key or usage is wrong."

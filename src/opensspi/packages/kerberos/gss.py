@@ -289,6 +289,87 @@ def unwrap_iov(key: Key, direction: Direction, token: bytes, parts: Sequence[Iov
     return Unwrapped(plaintext, int(seq), False)
 
 
+class SealedStream:
+    """One context's sealed Wrap tokens in the STREAM layout, with the per-message work done
+    once: what :func:`wrap` then joining TOKEN and DATA makes, and what :func:`unwrap` opens.
+
+    For the AES enctypes a sealed token with one DATA buffer is RFC 3961 ``encrypt`` of
+    ``plaintext | header-with-RRC-0`` (RFC 4121 §4.2.4, EC 0) rotated right by RRC = 16 + h
+    (§4.2.5): ``header | C[-16:] | H | C[:-16]``, where ``C | H`` is the ciphertext. The
+    profile, usages, flags and header layout are fixed per context, so they are looked up here
+    once; the key schedule and keyed HMAC are cached on the key (``crypto``). The bytes are the
+    same as the general path's (tests compare both with fixed confounders).
+
+    Not for DCE style (EC 16, rotation by RRC + EC) or rc4-hmac: callers use the general
+    functions for those, and for integrity-only tokens.
+    """
+
+    __slots__ = ("_key", "_overhead", "_prof", "_recv", "_recv_usage", "_rrc", "_send_flags",
+                 "_send_usage", "confounder_size")
+
+    def __init__(self, key: Key, send: Direction, recv: Direction) -> None:
+        prof = profile(key.enctype)
+        self._key = key
+        self._prof = prof
+        self.confounder_size = prof.confounder_size
+        self._overhead = prof.confounder_size + HEADER_SIZE + prof.checksum_size
+        self._rrc = HEADER_SIZE + prof.checksum_size
+        self._send_flags = send.flags | FLAG_SEALED
+        self._send_usage = send.seal_usage
+        self._recv = recv
+        self._recv_usage = recv.seal_usage
+
+    def wrap(self, seq: int, plaintext: bytes, confounder: bytes) -> bytes:
+        """The sealed token followed by the encrypted data (``wrap(...).token + .data``)."""
+        flags, rrc = self._send_flags, self._rrc
+        body = self._prof.encrypt(
+            self._key, self._send_usage,
+            plaintext + _WRAP_HEADER.pack(TOK_WRAP, flags, 0xFF, 0, 0, seq), confounder,
+        )
+        return b"".join((_WRAP_HEADER.pack(TOK_WRAP, flags, 0xFF, 0, rrc, seq),
+                         body[-rrc:], body[:-rrc]))
+
+    def wrap_parts(self, seq: int, plaintext: bytes, confounder: bytes) -> tuple[bytes, bytes]:
+        """:meth:`wrap` cut as EncryptMessage returns it: the TOKEN buffer (header, rotated
+        trailer, encrypted confounder) and the DATA buffer (the data encrypted in place)."""
+        flags, rrc = self._send_flags, self._rrc
+        body = self._prof.encrypt(
+            self._key, self._send_usage,
+            plaintext + _WRAP_HEADER.pack(TOK_WRAP, flags, 0xFF, 0, 0, seq), confounder,
+        )
+        token = b"".join((_WRAP_HEADER.pack(TOK_WRAP, flags, 0xFF, 0, rrc, seq),
+                          body[-rrc:], body[:16]))
+        return token, body[16:-rrc]
+
+    def unwrap(self, message: bytes) -> tuple[bytes, int] | None:
+        """Open a whole token from the peer: ``(plaintext, seq)``, or None when it is not
+        sealed (the caller's general path handles integrity-only tokens).
+
+        Raises:
+            DecodeError: not a Wrap token, or too short.
+            MessageAltered: wrong sender flags, failed integrity check, or header copy.
+        """
+        if len(message) < HEADER_SIZE:
+            raise DecodeError(f"A Kerberos Wrap token is at least 16 bytes; got {len(message)}.")
+        tok_id, flags, filler, ec, rrc, seq = _WRAP_HEADER.unpack_from(message)
+        if tok_id != TOK_WRAP or filler != 0xFF:
+            raise DecodeError("Not an RFC 4121 Wrap token (TOK_ID 05 04, filler FF).")
+        _check_flags(flags, self._recv, sealed_allowed=True)
+        if not flags & FLAG_SEALED:
+            return None
+        size = len(message) - HEADER_SIZE
+        if size < self._overhead + ec:
+            raise DecodeError("The sealed Wrap token is shorter than its confounder, filler, "
+                              "header copy and checksum.")
+        rrc %= size
+        body = message[HEADER_SIZE + rrc :] + message[HEADER_SIZE : HEADER_SIZE + rrc]
+        out = self._prof.decrypt(self._key, self._recv_usage, body)
+        expected = _WRAP_HEADER.pack(TOK_WRAP, flags, 0xFF, ec, 0, seq)
+        if not hmac.compare_digest(out[-HEADER_SIZE:], expected):
+            raise MessageAltered("The Wrap token's encrypted header copy does not match.")
+        return out[: len(out) - ec - HEADER_SIZE], seq
+
+
 def _cut(stream: bytes, parts: Sequence[IovPart]) -> list[IovPart]:
     """The DATA bytes the token carries, cut to the DATA buffers' sizes between the sign-only
     buffers. Without sign-only buffers the order is irrelevant and the stream stays whole (its
@@ -337,7 +418,9 @@ class SequenceWindow:
             raise OutOfSequence(f"Message sequence number {seq} was already received (replay).")
 
     def accept(self, seq: int) -> None:
-        if self._replay:
+        # With sequence detection only the next number passes, so a replay cannot; the set of
+        # seen numbers is kept only for replay detection alone (it costs memory per context).
+        if self._replay and not self._sequence:
             self._seen.add(seq)
             if len(self._seen) > 4096:
                 self._seen = {s for s in self._seen if s > seq - 2048}

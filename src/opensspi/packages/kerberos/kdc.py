@@ -69,6 +69,7 @@ from .asn1 import (
     KdcReqBody,
     KrbError,
     MessageType,
+    NameType,
     PAData,
     PaDataType,
     PaEncTsEnc,
@@ -434,8 +435,9 @@ async def run_exchange_async(
 # ---------------------------------------------------------------------------------------------
 
 
-def _now(env: Environment) -> datetime:
-    now = env.now()
+def _now(env: Environment, cred: KerberosCredential | None = None) -> datetime:
+    """The time to use: ``env.now()``, plus the credential's KDC offset (``kdc_timesync``)."""
+    now = env.now() if cred is None else cred.now(env)
     if now.utcoffset() is None:
         raise InvalidToken("Environment.now() must return a timezone-aware datetime (UTC).")
     return now
@@ -672,14 +674,24 @@ def as_exchange(
         )
     config = cred.config
     kdc_options = _as_options(cred) if options is None else int(options)
+    if client.name.name_type == NameType.NT_ENTERPRISE:
+        # RFC 6806 §5 / MS-KILE 3.1.5.11: an enterprise name is an alias the KDC must map to
+        # the account; Windows always sets canonicalize with one, and accepts the canonical
+        # client name the reply carries (so the acceptor sees alice@REALM, not the UPN).
+        kdc_options |= KdcOptions.CANONICALIZE
     canonicalize = bool(kdc_options & KdcOptions.CANONICALIZE)
     skew = timedelta(seconds=config.clockskew)
     realm = client.realm
     request_client = client
     preauth: EtypeInfo2Entry | None = None
     referrals = 0
+    synced = False
+    # MIT's krb5_get_init_creds: the request offers only the enctypes this credential has a
+    # long-term key for (an NT hash is rc4-hmac and nothing else; a keytab holds what it
+    # holds), so the KDC never asks for pre-authentication in an enctype we cannot make.
+    offered = cred.key_enctypes() or cred.enctypes
     while True:
-        now = _now(env)
+        now = _now(env, cred)
         nonce = _nonce(env)
         rtime = None
         if kdc_options & KdcOptions.RENEWABLE:
@@ -692,7 +704,7 @@ def as_exchange(
             till=now + timedelta(seconds=config.ticket_lifetime),
             rtime=rtime,
             nonce=nonce,
-            etype=cred.enctypes,
+            etype=offered,
         )
         padata: list[PAData] = []
         used: tuple[Key, EtypeInfo2Entry] | None = None
@@ -724,11 +736,20 @@ def as_exchange(
                 preauth = None
                 continue
             if code == ErrorCode.KRB_AP_ERR_SKEW:
-                cred.kdc_time_offset = parsed.stime - now.replace(microsecond=0)
+                # The KDC's time is stime+susec; our (possibly already corrected) clock said
+                # ``now``. Keep the difference; with kdc_timesync retry once with it (MIT's
+                # init_creds_step_reply does the same on KRB_AP_ERR_SKEW).
+                kdc_time = parsed.stime + timedelta(microseconds=parsed.susec or 0)
+                cred.kdc_time_offset = (cred.kdc_time_offset or timedelta(0)) + (kdc_time - now)
+                if config.kdc_timesync and not synced:
+                    synced = True
+                    continue
             raise krb_error_to_sspi(
                 parsed, client=request_client, server=Principal.tgs(realm), realm=realm
             )
-        return _finish_as(cred, parsed, body, used, request_client, canonicalize, now, skew)
+        return _finish_as(
+            cred, parsed, body, used, request_client, canonicalize, now, skew, env
+        )
 
 
 def _finish_as(
@@ -740,6 +761,7 @@ def _finish_as(
     canonicalize: bool,
     now: datetime,
     skew: timedelta,
+    env: Environment,
 ) -> ServiceTicket:
     realm = body.realm
     key = _reply_key(cred, rep, used, client, realm)
@@ -779,6 +801,15 @@ def _finish_as(
         )
     _check_ticket_matches(rep, part, realm)
     _check_session_key(part, cred.enctypes, server)
+    if cred.config.kdc_timesync:
+        # MIT (KRB5_LIBOPT_SYNC_KDCTIME): an authenticated AS-REP sets our offset to the KDC's
+        # clock from its authtime instead of failing the skew check (verify_as_reply skips it).
+        # Deviation: only when the difference exceeds clockskew, so a clock in sync is never
+        # moved by up to a second towards the KDC's whole-second authtime.
+        start = part.starttime or part.authtime
+        if abs(start - now) > skew:
+            cred.kdc_time_offset = (cred.kdc_time_offset or timedelta(0)) + (start - now)
+            now = _now(env, cred)
     _check_times(part, now, skew, realm)
     ticket = ServiceTicket.from_reply(reply_client, rep.ticket, part)
     cred.remember(ticket, requested=expected)
@@ -812,7 +843,7 @@ def _tgs_request(
     keyed checksum of the session key over the exact req-body bytes (usage 6, §7.5.1): MIT
     rejects anything else with KRB_AP_ERR_INAPP_CKSUM (reference A.6).
     """
-    now = _now(env)
+    now = _now(env, cred)
     stamp, usec = _split(now)
     session = tgt.session_key
     body = KdcReqBody(
@@ -909,7 +940,7 @@ def tgs_exchange(
         assert kdc_realm is not None
         direct = want.realm == kdc_realm
         if not direct and cred.cache is not None and store:
-            held = cred.cache.tgt(want.realm, _now(env))
+            held = cred.cache.tgt(want.realm, _now(env, cred))
             if held is not None and held is not current:
                 current = held
                 continue
@@ -997,7 +1028,7 @@ def get_tgt(cred: KerberosCredential, env: Environment) -> KdcExchange[ServiceTi
         NoCredentials: no valid TGT is cached and the credential cannot get one.
     """
     client = _client(cred)
-    now = _now(env)
+    now = _now(env, cred)
     if cred.cache is not None:
         skew = timedelta(seconds=cred.config.clockskew)
         held = cred.cache.tgt(cred.tgt_realm or client.realm, now, skew)
@@ -1009,7 +1040,27 @@ def get_tgt(cred: KerberosCredential, env: Environment) -> KdcExchange[ServiceTi
             f"There is no valid TGT for {client}{where} and no password or keytab to get one; "
             "run kinit again."
         )
-    ticket = yield from as_exchange(cred, env)
+    cache = cred.cache
+    if cache is None:
+        ticket = yield from as_exchange(cred, env)
+        return ticket
+    from .singleflight import shared_exchange, wait_limit
+
+    # One AS exchange for concurrent contexts of this identity (``singleflight``).
+    realm = cred.tgt_realm or client.realm
+    skew = timedelta(seconds=cred.config.clockskew)
+
+    def fetch() -> KdcExchange[ServiceTicket]:
+        found = cache.tgt(realm, _now(env, cred), skew)
+        if found is not None:
+            return found
+        ticket = yield from as_exchange(cred, env)
+        return ticket
+
+    limit = wait_limit(cred.config.kdc_timeout, cred.config.max_retries)
+    ticket = yield from shared_exchange(cache, Principal.tgs(realm), fetch, limit)
+    if ticket.server.realm == ticket.server.tgs_realm:
+        cred.tgt_realm = ticket.server.realm  # as remember() does for the leader's handle
     return ticket
 
 
@@ -1019,14 +1070,39 @@ def service_ticket(
     """A ticket for ``server``: the cache first (no KDC round trip), else TGT then TGS.
 
     A cached TGT that the KDC calls expired (clocks differ) is dropped and, when the credential
-    can, replaced by a new AS exchange once.
+    can, replaced by a new AS exchange once. Concurrent contexts of one identity that miss the
+    cache for the same server share one exchange (``singleflight``).
     """
+    from .singleflight import shared_exchange, wait_limit
+
     _client(cred)
-    now = _now(env)
-    if cred.cache is not None:
-        held = cred.cache.get(server, now)
-        if held is not None:
-            return held
+    now = _now(env, cred)
+    cache = cred.cache
+    if cache is None:
+        ticket = yield from _fetch_service_ticket(cred, server, env)
+        return ticket
+    held = cache.get(server, now)
+    if held is not None:
+        return held
+    limit = wait_limit(cred.config.kdc_timeout, cred.config.max_retries)
+
+    def fetch() -> KdcExchange[ServiceTicket]:
+        # The leader (or a follower that stopped waiting) looks again first: a flight may have
+        # ended between our miss and now.
+        found = cache.get(server, _now(env, cred))
+        if found is not None:
+            return found
+        ticket = yield from _fetch_service_ticket(cred, server, env)
+        return ticket
+
+    ticket = yield from shared_exchange(cache, server, fetch, limit)
+    return ticket
+
+
+def _fetch_service_ticket(
+    cred: KerberosCredential, server: Principal, env: Environment
+) -> KdcExchange[ServiceTicket]:
+    """:func:`service_ticket` after a cache miss: TGT (cached or AS), then TGS."""
     tgt = yield from get_tgt(cred, env)
     try:
         ticket = yield from tgs_exchange(cred, server, env, tgt=tgt)

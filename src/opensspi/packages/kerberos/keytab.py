@@ -199,7 +199,9 @@ class Keytab:
             raise NoCredentials(
                 f"Cannot read the keytab {os.fspath(path)}: {exc.strerror or exc}."
             ) from None
-        return cls.parse(data)
+        from .parsed import digest, parsed
+
+        return parsed("keytab", (os.fspath(path), digest(data)), lambda: cls.parse(data))
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the keytab to ``path`` atomically, mode 0600."""

@@ -97,8 +97,8 @@ _MD5 = hashes.MD5()
 _SHA1 = hashes.SHA1()
 
 # RFC 4757 section 3: the message types Windows uses in place of the RFC 4120 key usages that
-# differ; every other usage is used as it is.
-_USAGE_TRANSLATION = {3: 8, 9: 8, 23: 13}
+# differ; every other usage is used as it is. Usage 9 stays 9 (see translate_usage).
+_USAGE_TRANSLATION = {3: 8, 23: 13}
 
 
 def _hmac_md5(key: bytes, data: bytes) -> bytes:
@@ -141,11 +141,19 @@ def translate_usage(usage: int) -> int:
             key), encrypted with the TGS authenticator subkey (T = 8)
         23. ... (T = 13)
 
+    (9 is not translated; see the Deviation below.)
+
     Args:
         usage: the RFC 4120 / RFC 4121 key usage number.
 
+    Deviation: the RFC's table maps usage 9 (TGS-REP encrypted part under the TGS
+    authenticator subkey) to 8 as well, but no implementation does: Windows KDCs and clients,
+    Samba's (Heimdal) KDC and MIT krb5 (``krb5int_arcfour_translate_usage``: ``case 9: return
+    9; /* tgs-rep encrypted with subkey */``) all key that reply with 9. Mapping it to 8 made
+    every TGS-REP under an rc4-hmac TGT with a subkey undecryptable against AD.
+
     Returns:
-        ``T``: 8 for usages 3 and 9, 13 for usage 23, otherwise ``usage`` itself.
+        ``T``: 8 for usage 3, 13 for usage 23, otherwise ``usage`` itself (9 included).
     """
     return _USAGE_TRANSLATION.get(usage, usage)
 

@@ -14,6 +14,10 @@ Client: CLIENT_INITIAL -(no token)-> AWAIT_KDC -(replies)-> [AP-REQ sent] ->
 EXPECT_AP_REP (mutual or DCE) -> COMPLETE. Server: EXPECT_AP_REQ -> COMPLETE, or with DCE style
 EXPECT_AP_REQ -> EXPECT_DCE_AP_REP -> COMPLETE.
 
+The acceptor verifies the PAC of every ticket that carries one (``pac``: server signature with the
+key that opened the ticket, client name and logon time) before it reads the authenticator, and
+reports it as :attr:`KerberosContext.pac` / SECPKG_ATTR_PAC_INFO.
+
 User-to-user (ISC_REQ_USE_SESSION_KEY; the mechanism 1.2.840.113554.1.2.2.3 as Windows frames
 it): the client starts with CLIENT_INITIAL -(no token)-> EXPECT_TGT_REP, sending KRB_TGT_REQ
 (TOK_ID 04 00); the server answers from EXPECT_AP_REQ -(TGT_REQ)-> EXPECT_AP_REQ with KRB_TGT_REP
@@ -26,7 +30,6 @@ ISC_RET_/ASC_RET_USE_SESSION_KEY bits are set only when that AP-REQ was sent / a
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -54,6 +57,7 @@ from ...errors import (
     WrongPrincipal,
 )
 from ...provider import (
+    Credential,
     Environment,
     KdcRequest,
     MessagePart,
@@ -85,6 +89,7 @@ from .asn1 import (
     EncKrbCredPart,
     EncryptedData,
     EncryptionKey,
+    EncTicketPart,
     ErrorCode,
     KerbTgtReply,
     KerbTgtRequest,
@@ -97,6 +102,7 @@ from .asn1 import (
 )
 from .crypto import IovPart, Key, decrypt, encrypt, profile, random_key
 from .gss import Direction, SequenceWindow
+from .pac import SECPKG_ATTR_PAC_INFO, PacInfo, PacRefused, verify_ticket_pac
 
 # RFC 4120 §7.5.1 key usages used here.
 USAGE_AP_REQ_AUTH = 11
@@ -139,6 +145,7 @@ class Token:
     kind: Input
     body: bytes
     framed: bool
+    oid: str | None = None  # the mechanism OID of a framed token
 
 
 def classify(token: bytes) -> Token:
@@ -154,7 +161,7 @@ def classify(token: bytes) -> Token:
         kind = kinds.get(tok_id)
         if kind is None:
             raise DecodeError(f"Unknown Kerberos GSS TOK_ID {tok_id.hex()}.")
-        return Token(kind, body, True)
+        return Token(kind, body, True, oid)
     tags = {0x6E: Input.AP_REQ, 0x6F: Input.AP_REP, 0x7E: Input.KRB_ERROR}
     kind = tags.get(token[0]) if token else None
     if kind is None:
@@ -170,31 +177,60 @@ def _now_parts(moment: datetime) -> tuple[datetime, int]:
 def _gss_flags_from_isc(req: int) -> int:
     """ISC_REQ_* to the RFC 4121 §4.1.1.1 Flags (Wine's flags_isc_req_to_gss, MS-KILE 3.2.5.2)."""
     flags = 0
-    for isc, flag in (
-        (IscReq.DELEGATE, gss.GSS_C_DELEG_FLAG), (IscReq.MUTUAL_AUTH, gss.GSS_C_MUTUAL_FLAG),
-        (IscReq.REPLAY_DETECT, gss.GSS_C_REPLAY_FLAG),
-        (IscReq.SEQUENCE_DETECT, gss.GSS_C_SEQUENCE_FLAG),
-        (IscReq.CONFIDENTIALITY, gss.GSS_C_CONF_FLAG), (IscReq.INTEGRITY, gss.GSS_C_INTEG_FLAG),
-        (IscReq.USE_DCE_STYLE, gss.GSS_C_DCE_STYLE), (IscReq.IDENTIFY, gss.GSS_C_IDENTIFY_FLAG),
-        (IscReq.EXTENDED_ERROR, gss.GSS_C_EXTENDED_ERROR_FLAG),
-    ):
+    req = int(req)
+    for isc, flag in _ISC_TO_GSS:
         if req & isc:
             flags |= flag
     return flags
 
 
+# Plain ints: IntFlag arithmetic costs microseconds per operation on every handshake.
+_ISC_TO_GSS = tuple((int(isc), flag) for isc, flag in (
+    (IscReq.DELEGATE, gss.GSS_C_DELEG_FLAG), (IscReq.MUTUAL_AUTH, gss.GSS_C_MUTUAL_FLAG),
+    (IscReq.REPLAY_DETECT, gss.GSS_C_REPLAY_FLAG),
+    (IscReq.SEQUENCE_DETECT, gss.GSS_C_SEQUENCE_FLAG),
+    (IscReq.CONFIDENTIALITY, gss.GSS_C_CONF_FLAG), (IscReq.INTEGRITY, gss.GSS_C_INTEG_FLAG),
+    (IscReq.USE_DCE_STYLE, gss.GSS_C_DCE_STYLE), (IscReq.IDENTIFY, gss.GSS_C_IDENTIFY_FLAG),
+    (IscReq.EXTENDED_ERROR, gss.GSS_C_EXTENDED_ERROR_FLAG),
+))
+
 # RFC 4121 §4.1.1.1 checksum flags the initiator asked for -> what the context provides.
-_GSS_TO_RET = (
+_GSS_TO_RET = tuple((flag, int(isc), int(asc)) for flag, isc, asc in (
     (gss.GSS_C_CONF_FLAG, IscRet.CONFIDENTIALITY, AscRet.CONFIDENTIALITY),
     (gss.GSS_C_INTEG_FLAG, IscRet.INTEGRITY, AscRet.INTEGRITY),
     (gss.GSS_C_REPLAY_FLAG, IscRet.REPLAY_DETECT, AscRet.REPLAY_DETECT),
     (gss.GSS_C_SEQUENCE_FLAG, IscRet.SEQUENCE_DETECT, AscRet.SEQUENCE_DETECT),
     (gss.GSS_C_IDENTIFY_FLAG, IscRet.IDENTIFY, AscRet.IDENTIFY),
-)
+))
+_RET_MUTUAL = (int(IscRet.MUTUAL_AUTH), int(AscRet.MUTUAL_AUTH))
+_RET_DELEGATE = (int(IscRet.DELEGATE), int(AscRet.DELEGATE))
+_RET_U2U = (int(IscRet.USE_SESSION_KEY), int(AscRet.USE_SESSION_KEY))
+_RET_DCE = (int(IscRet.USED_DCE_STYLE), int(AscRet.USED_DCE_STYLE))
+_REQ_CONNECTION = (int(IscReq.CONNECTION), int(AscReq.CONNECTION))
+_ISC_DCE, _ASC_DCE = int(IscReq.USE_DCE_STYLE), int(AscReq.USE_DCE_STYLE)
+_ISC_U2U, _ASC_U2U = int(IscReq.USE_SESSION_KEY), int(AscReq.USE_SESSION_KEY)
+_ISC_DELEGATE = int(IscReq.DELEGATE)
+_ISC_MUTUAL_OR_DCE = int(IscReq.MUTUAL_AUTH | IscReq.USE_DCE_STYLE)
+_AP_MUTUAL_REQUIRED = int(ApOptions.MUTUAL_REQUIRED)
+_AP_USE_SESSION_KEY = int(ApOptions.USE_SESSION_KEY)
+_RET_CONNECTION = (int(IscRet.CONNECTION), int(AscRet.CONNECTION))
 
 
 class KerberosContext(SecurityContext):
-    """A Kerberos context, client or server; one instance per authentication."""
+    """A Kerberos context, client or server; one instance per authentication.
+
+    ``__slots__``: a server handling thousands of users holds thousands of these.
+    """
+
+    __slots__ = (
+        "_acceptor_subkey", "_bindings", "_classified", "_client_name", "_cred", "_ctime",
+        "_cusec", "_dce",
+        "_dce_seq", "_delegated", "_delegated_credential", "_env", "_exchange", "_expiry",
+        "_gss_flags", "_initiator_subkey", "_machine", "_mech_oid",
+        "_mutual_done", "_pac", "_recv", "_request", "_ret", "_send_seq", "_server_name",
+        "_server_principal", "_session_key", "_stream", "_target", "_ticket", "_u2u",
+        "_u2u_done", "_u2u_tgt", "info", "is_client",
+    )
 
     def __init__(
         self, info: PackageInfo, credential: object, is_client: bool, request: int,
@@ -217,7 +253,8 @@ class KerberosContext(SecurityContext):
         self._bindings: ChannelBindings | None = None
         self._gss_flags = 0
         self._ret = 0
-        self._dce = bool(request & (IscReq.USE_DCE_STYLE if is_client else AscReq.USE_DCE_STYLE))
+        request = int(request)
+        self._dce = bool(request & (_ISC_DCE if is_client else _ASC_DCE))
         self._mutual_done = False
         self._delegated = False
         self._ticket: object | None = None  # ServiceTicket on the client
@@ -231,14 +268,16 @@ class KerberosContext(SecurityContext):
         self._client_name: str | None = None
         self._server_name: str | None = None
         self._expiry: datetime | None = None
-        self._delegated_credential: object | None = None
+        self._delegated_credential: Credential | None = None
         self._mech_oid = KRB5_OID
         self._dce_seq = 0
-        self._u2u = bool(request & (IscReq.USE_SESSION_KEY if is_client
-                                    else AscReq.USE_SESSION_KEY))
+        self._u2u = bool(request & (_ISC_U2U if is_client else _ASC_U2U))
         self._u2u_done = False  # an AP-REQ with ap-option use-session-key was sent / accepted
         self._server_principal: object | None = None  # the parsed target (client)
         self._u2u_tgt: object | None = None  # the acceptor's TGT it sent in KRB_TGT_REP
+        self._stream: gss.SealedStream | None = None  # made by the first wrap/unwrap
+        self._classified: tuple[bytes, Token] | None = None  # step's token, for the handler
+        self._pac: PacInfo | None = None  # the verified PAC of the client's ticket (acceptor)
 
     # -- stepping --------------------------------------------------------------------------
 
@@ -261,7 +300,16 @@ class KerberosContext(SecurityContext):
             token = classify(inp.token)
         except DecodeError as exc:
             raise InvalidToken(f"Not a Kerberos token: {exc}") from None
+        self._classified = (inp.token, token)
         return token.kind, (self, inp.token)
+
+    def _token(self, payload: bytes) -> Token:
+        """The classification :meth:`_classify` made of ``payload`` (taken once), else anew:
+        the AP-REQ/AP-REP handlers need the OID and body that step already parsed."""
+        held, self._classified = self._classified, None
+        if held is not None and held[0] is payload:
+            return held[1]
+        return classify(payload)
 
     @property
     def complete(self) -> bool:
@@ -293,7 +341,33 @@ class KerberosContext(SecurityContext):
         return key.contents if key is not None and self.complete else None
 
     @property
-    def delegated_credential(self) -> object | None:
+    def pac(self) -> PacInfo | None:
+        """The client's verified PAC (MS-PAC) on a completed acceptor context, else None.
+
+        The user SID, group SIDs, logon name, domain and UPN a Windows acceptor would put in the
+        client's access token; also QueryContextAttributes(``SECPKG_ATTR_PAC_INFO``). None when
+        the ticket carried no PAC (MIT and Heimdal KDCs may issue none) and on the client side.
+        """
+        return self._pac if self.complete else None
+
+    def query_extra(self, attribute: int) -> object:
+        """``SECPKG_ATTR_PAC_INFO`` (0x80000F50, ``opensspi.constants``): :attr:`pac`."""
+        if attribute == SECPKG_ATTR_PAC_INFO:
+            if self.is_client or not self.complete:
+                raise UnsupportedFunction(
+                    "SECPKG_ATTR_PAC_INFO is an acceptor attribute, available once "
+                    "AcceptSecurityContext has completed."
+                )
+            if self._pac is None:
+                raise UnsupportedFunction(
+                    f"The ticket of {self._client_name} carried no PAC (a KDC other than AD "
+                    "may issue none), so there is no PAC information."
+                )
+            return self._pac
+        return super().query_extra(attribute)
+
+    @property
+    def delegated_credential(self) -> Credential | None:
         """The client's forwarded TGT as a credential (server side, when delegated)."""
         return self._delegated_credential
 
@@ -318,14 +392,13 @@ class KerberosContext(SecurityContext):
 
     def _client_start(self, payload: bytes) -> Choice[State, Step]:
         from .kdc import forwarded_tgt, service_ticket
-        from .names import parse_target
 
         if not self._target:
             raise WrongPrincipal(
                 "Kerberos needs a target name (an SPN such as HTTP/host.example.com); "
                 "pszTargetName was empty."
             )
-        server = parse_target(self._target, self._cred.config)
+        server = self._cred.target_principal(self._target)
         self._server_name = str(server)
         self._server_principal = server
         if self._u2u:
@@ -336,7 +409,7 @@ class KerberosContext(SecurityContext):
             return Choice(Step(SecStatus.SEC_I_CONTINUE_NEEDED, token), State.EXPECT_TGT_REP)
         cred = self._cred
         env = self._env
-        want_delegation = bool(self._request & IscReq.DELEGATE)
+        want_delegation = bool(self._request & _ISC_DELEGATE)
 
         def tickets() -> Generator[KdcRequest, bytes, object]:
             ticket = yield from service_ticket(cred, server, env)
@@ -404,8 +477,8 @@ class KerberosContext(SecurityContext):
         self._session_key = ticket.session_key
         self._client_name = str(ticket.client)
         self._expiry = ticket.endtime
-        req = IscReq(self._request)
-        flags = _gss_flags_from_isc(int(req))
+        req = int(self._request)
+        flags = _gss_flags_from_isc(req)
         krb_cred = None
         if forwarded is not None:
             assert isinstance(forwarded, ServiceTicket)
@@ -415,7 +488,8 @@ class KerberosContext(SecurityContext):
             flags &= ~gss.GSS_C_DELEG_FLAG
         self._gss_flags = flags
         checksum = gss.build_authenticator_checksum(flags, self._bindings, krb_cred)
-        ctime, cusec = _now_parts(env.now())
+        # kdc_timesync: the authenticator carries our clock corrected to the KDC's (MIT does).
+        ctime, cusec = _now_parts(self._cred.now(env))
         self._ctime, self._cusec = ctime, cusec
         self._initiator_subkey = random_key(ticket.session_key.enctype, env.random)
         self._send_seq = int.from_bytes(env.random(4), "big") & 0x3FFFFFFF
@@ -429,12 +503,12 @@ class KerberosContext(SecurityContext):
             seq_number=self._send_seq,
         )
         options = 0
-        mutual = bool(req & (IscReq.MUTUAL_AUTH | IscReq.USE_DCE_STYLE))
+        mutual = bool(req & _ISC_MUTUAL_OR_DCE)
         if mutual:
-            options |= ApOptions.MUTUAL_REQUIRED
+            options |= _AP_MUTUAL_REQUIRED
         if self._u2u:
             # RFC 4120 §3.2.3: the ticket is encrypted in the session key of the server's TGT.
-            options |= ApOptions.USE_SESSION_KEY
+            options |= _AP_USE_SESSION_KEY
             self._u2u_done = True
         ap_req = ApReq(
             ap_options=options,
@@ -484,7 +558,9 @@ class KerberosContext(SecurityContext):
         return cred.to_der()
 
     def _client_ap_rep(self, payload: bytes) -> Step:
-        token = classify(payload)
+        from .policy import peer_subkey
+
+        token = self._token(payload)
         rep = ApRep.from_der(token.body)
         key = self._session_key
         assert key is not None
@@ -494,10 +570,10 @@ class KerberosContext(SecurityContext):
                 f"The AP-REP from {self._server_name} does not echo our authenticator's time: "
                 "the server could not prove it holds the service key."
             )
-        if part.subkey is not None and _keeps_acceptor_subkey(
-            self._initiator_subkey or key, part.subkey.keytype, self._dce
-        ):
-            self._acceptor_subkey = Key(part.subkey.keytype, part.subkey.keyvalue)
+        if part.subkey is not None:
+            subkey = peer_subkey(self._cred.allow_rc4, key, part.subkey, "AP-REP")
+            if _keeps_acceptor_subkey(self._initiator_subkey or key, subkey.enctype, self._dce):
+                self._acceptor_subkey = subkey
         peer_seq = part.seq_number if part.seq_number is not None else self._send_seq
         self._recv = self._window(peer_seq)
         self._mutual_done = True
@@ -505,7 +581,7 @@ class KerberosContext(SecurityContext):
             # MS-KILE 3.4.5.1: the initiator answers with its own AP-REP (session key, usage
             # 12). As MIT builds it (and checks it): the current time, no subkey, and the
             # acceptor's sequence number echoed, which is what proves the initiator read it.
-            ctime, cusec = _now_parts(self._env.now())
+            ctime, cusec = _now_parts(self._cred.now(self._env))
             reply = EncApRepPart(ctime=ctime, cusec=cusec, seq_number=peer_seq)
             out = ApRep(enc_part=EncryptedData(
                 etype=key.enctype, cipher=encrypt(key, USAGE_AP_REP_PART, reply.to_der())))
@@ -585,12 +661,13 @@ class KerberosContext(SecurityContext):
         return tgt.session_key
 
     def _server_ap_req(self, payload: bytes) -> Choice[State, Step]:
-        from .acceptor import ReplayCache, decrypt_ticket, decrypt_u2u_ticket
+        from .acceptor import OpenedTickets, ReplayCache, decrypt_ticket_keyed, decrypt_u2u_ticket
         from .kdc import KdcLogonDenied
+        from .policy import check_ticket_enctypes, peer_subkey
 
-        token = classify(payload)
-        if token.framed:
-            self._mech_oid = gss_unwrap_token(payload)[0]
+        token = self._token(payload)
+        if token.framed and token.oid is not None:
+            self._mech_oid = token.oid
         elif not self._dce:
             # A raw AP-REQ is DCE style (MS-KILE 3.4.5.1); accept it as Windows does.
             self._dce = True
@@ -598,10 +675,13 @@ class KerberosContext(SecurityContext):
         cred = self._cred
         now = self._env.now()
         skew = timedelta(seconds=cred.config.clockskew)
-        if ap_req.ap_options & ApOptions.USE_SESSION_KEY:
+        ap_options = int(ap_req.ap_options)
+        opened: OpenedTickets | None = None
+        if ap_options & _AP_USE_SESSION_KEY:
             # RFC 4120 §3.2.3: user-to-user; the ticket is in our TGT's session key.
-            enc_ticket, _ = decrypt_u2u_ticket(
-                self._u2u_session_key(), ap_req.ticket, now=now, skew=skew
+            ticket_key = self._u2u_session_key()
+            enc_ticket, session = decrypt_u2u_ticket(
+                ticket_key, ap_req.ticket, now=now, skew=skew
             )
             self._u2u_done = True
         elif self._u2u:
@@ -612,10 +692,17 @@ class KerberosContext(SecurityContext):
                 krb_error=ErrorCode.KRB_AP_ERR_USER_TO_USER_REQUIRED,
             )
         else:
-            enc_ticket, _service_key = decrypt_ticket(
-                cred.keytab, ap_req.ticket, allowed=cred.acceptor_principal, now=now, skew=skew
+            opened = cred.opened_tickets
+            enc_ticket, session, ticket_key = decrypt_ticket_keyed(
+                cred.keytab, ap_req.ticket, allowed=cred.acceptor_principal, now=now, skew=skew,
+                opened=opened,
             )
-        session = Key(enc_ticket.key.keytype, enc_ticket.key.keyvalue)
+        if opened is None:
+            self._pac = _verified_pac(enc_ticket, ticket_key)
+        else:  # a ticket opened before had its PAC verified then (the same bytes, same key)
+            self._pac = opened.verified_pac(
+                enc_ticket, lambda: _verified_pac(enc_ticket, ticket_key))
+        check_ticket_enctypes(cred.allow_rc4, ap_req.ticket.enc_part.etype, session.enctype)
         auth = Authenticator.from_der(
             decrypt(session, USAGE_AP_REQ_AUTH, ap_req.authenticator.cipher)
         )
@@ -630,10 +717,10 @@ class KerberosContext(SecurityContext):
                 f"The client's clock ({when:%Y-%m-%d %H:%M:%S}Z) differs from this server's by "
                 f"more than {skew}; synchronise the clocks."
             )
-        digest = hashlib.sha256(ap_req.authenticator.cipher).digest()
-        ReplayCache.shared().check_and_add(
-            str(enc_ticket.cname), str(ap_req.ticket.sname), auth.ctime, auth.cusec, digest,
-            now, skew,
+        # Keyed on what the sender cannot change (not the clear-text ticket sname): issue 12.
+        ReplayCache.shared().check(
+            enc_ticket.cname.to_text(enc_ticket.crealm), auth.ctime, auth.cusec,
+            ap_req.authenticator.cipher, now, skew,
         )
         flags = 0
         if auth.cksum is not None and auth.cksum.cksumtype == gss.GSS_CHECKSUM_TYPE:
@@ -649,14 +736,16 @@ class KerberosContext(SecurityContext):
         self._gss_flags = flags
         self._session_key = session
         if auth.subkey is not None:
-            self._initiator_subkey = Key(auth.subkey.keytype, auth.subkey.keyvalue)
+            self._initiator_subkey = peer_subkey(
+                cred.allow_rc4, session, auth.subkey, "authenticator"
+            )
         self._client_name = f"{'/'.join(enc_ticket.cname.name_string)}@{enc_ticket.crealm}"
         self._server_name = (
             f"{'/'.join(ap_req.ticket.sname.name_string)}@{ap_req.ticket.realm}"
         )
         self._expiry = enc_ticket.endtime
         peer_seq = auth.seq_number or 0
-        mutual = bool(ap_req.ap_options & ApOptions.MUTUAL_REQUIRED) or self._dce
+        mutual = bool(ap_options & _AP_MUTUAL_REQUIRED) or self._dce
         if not mutual:
             self._recv = self._window(peer_seq)
             self._send_seq = peer_seq
@@ -743,21 +832,21 @@ class KerberosContext(SecurityContext):
         side = 0 if self.is_client else 1
         ret = 0
         if complete:
+            gss_flags = self._gss_flags
             for flag, *bits in _GSS_TO_RET:
-                if self._gss_flags & flag:
+                if gss_flags & flag:
                     ret |= bits[side]
-            for done, *bits in (
-                (self._mutual_done, IscRet.MUTUAL_AUTH, AscRet.MUTUAL_AUTH),
-                (self._delegated, IscRet.DELEGATE, AscRet.DELEGATE),
-                (self._u2u_done, IscRet.USE_SESSION_KEY, AscRet.USE_SESSION_KEY),
-            ):
-                if done:
-                    ret |= bits[side]
+            if self._mutual_done:
+                ret |= _RET_MUTUAL[side]
+            if self._delegated:
+                ret |= _RET_DELEGATE[side]
+            if self._u2u_done:
+                ret |= _RET_U2U[side]
         if self._dce:
-            ret |= (IscRet.USED_DCE_STYLE, AscRet.USED_DCE_STYLE)[side]
-        if self._request & (IscReq.CONNECTION, AscReq.CONNECTION)[side]:
-            ret |= (IscRet.CONNECTION, AscRet.CONNECTION)[side]
-        return int(ret)
+            ret |= _RET_DCE[side]
+        if int(self._request) & _REQ_CONNECTION[side]:
+            ret |= _RET_CONNECTION[side]
+        return ret
 
     # -- message protection ----------------------------------------------------------------
 
@@ -802,12 +891,28 @@ class KerberosContext(SecurityContext):
         self._accept_seq(number)
         return 0
 
+    def mech_list_mic(self, mech_types: bytes) -> bytes:
+        """SPNEGO's mechListMIC (RFC 4178 §5): a plain GSS MIC over the DER mechTypes. As in
+        MIT's SPNEGO (``gss_get_mic``), it uses and consumes the next sequence number."""
+        return self.make_signature((MessagePart(mech_types, sealed=False),), 0, None)
+
+    def verify_mech_list_mic(self, mech_types: bytes, mic: bytes) -> None:
+        """Verify the peer's mechListMIC (``gss_verify_mic``: it consumes the peer's number)."""
+        self.verify_signature((MessagePart(mech_types, sealed=False),), mic, None)
+
     def encrypt(self, parts: Sequence[MessagePart], qop: int, seq: int | None) -> Sealed:
         key = self._key()
         qop &= 0xFFFFFFFF
         if qop not in (0, SECQOP_WRAP_NO_ENCRYPT):
             raise UnsupportedFunction(f"Kerberos supports no quality of protection {qop:#x}.")
         seal = qop != SECQOP_WRAP_NO_ENCRYPT
+        if seal and len(parts) == 1 and not parts[0].attrs and parts[0].sealed:
+            # One DATA buffer, the EncryptMessage shape of pywin32's encrypt() and most callers.
+            stream = self._sealed_stream()
+            if stream is not None:
+                token, data = stream.wrap_parts(
+                    self._next_send(), parts[0].data, self._env.random(stream.confounder_size))
+                return Sealed(token, (data,))
         iov = _iov(parts)
         if key.enctype == RC4:
             return self._rc4_encrypt(key, parts, iov, seal)
@@ -829,6 +934,13 @@ class KerberosContext(SecurityContext):
         return Sealed(head, _split_back(parts, data), pad)
 
     def decrypt(self, token: bytes, parts: Sequence[MessagePart], seq: int | None) -> Unsealed:
+        if len(parts) == 1 and not parts[0].attrs and parts[0].sealed and len(token) >= 16:
+            stream = self._sealed_stream()
+            if stream is not None:
+                fast = stream.unwrap(token + parts[0].data)
+                if fast is not None:
+                    self._accept_seq(fast[1])
+                    return Unsealed((fast[0],), 0)
         key = self._key()
         iov = _iov(parts)
         data = b"".join(p.data for p in parts if _is_data(p))
@@ -855,11 +967,32 @@ class KerberosContext(SecurityContext):
             return stream, b""
         return stream[: gss.HEADER_SIZE], stream[gss.HEADER_SIZE :]
 
+    def _sealed_stream(self) -> gss.SealedStream | None:
+        """The precomputed sealed-token state for :meth:`wrap`/:meth:`unwrap` (AES, not DCE
+        style), made on first use after the handshake; None when the general path applies."""
+        stream = self._stream
+        if stream is None:
+            key = self._key()
+            if key.enctype == RC4 or self._dce:
+                return None
+            stream = self._stream = gss.SealedStream(
+                key, self._direction(True), self._direction(False))
+        return stream
+
     def wrap(self, data: bytes, encrypt: bool = True) -> bytes:
+        stream = self._sealed_stream() if encrypt else None
+        if stream is not None and self.complete:
+            return stream.wrap(self._next_send(), data, self._env.random(stream.confounder_size))
         sealed = self.encrypt((MessagePart(data),), 0 if encrypt else SECQOP_WRAP_NO_ENCRYPT, None)
         return sealed.token + sealed.parts[0] + sealed.padding
 
     def unwrap(self, message: bytes) -> bytes:
+        stream = self._sealed_stream() if len(message) >= gss.HEADER_SIZE else None
+        if stream is not None and self.complete:
+            fast = stream.unwrap(message)
+            if fast is not None:
+                self._accept_seq(fast[1])
+                return fast[0]
         token, data = self.split_stream(message)
         key = self._key()
         if key.enctype == RC4:
@@ -869,6 +1002,23 @@ class KerberosContext(SecurityContext):
         opened = gss.unwrap(key, self._direction(False), token, data, dce_style=self._dce)
         self._accept_seq(opened.seq)
         return opened.plaintext
+
+
+def _verified_pac(part: EncTicketPart, key: Key) -> PacInfo | None:
+    """The ticket's PAC, verified with the key that opened the ticket (``pac`` module): a
+    malformed PAC is SEC_E_INVALID_TOKEN, an untrustworthy one SEC_E_LOGON_DENIED."""
+    from .kdc import KdcLogonDenied
+
+    client = part.cname.to_text(part.crealm)
+    try:
+        return verify_ticket_pac(part, key)
+    except DecodeError as exc:
+        raise InvalidToken(f"The PAC in the ticket of {client} is malformed: {exc}") from None
+    except PacRefused as exc:
+        raise KdcLogonDenied(
+            f"The PAC in the ticket of {client} is refused: {exc.message}",
+            krb_error=exc.krb_error,
+        ) from None
 
 
 def _signed(part: MessagePart) -> bool:

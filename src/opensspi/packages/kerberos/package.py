@@ -4,11 +4,12 @@ MS-KILE)."""
 from __future__ import annotations
 
 from ...constants import AscReq, CredentialUse, IscReq, SecPkgFlag
-from ...errors import UnsupportedFunction
+from ...errors import NoCredentials, UnsupportedFunction
 from ...provider import (
     DEFAULT_ENVIRONMENT,
     Credential,
     Environment,
+    Impersonation,
     PackageInfo,
     SecurityContext,
     SecurityPackage,
@@ -35,6 +36,8 @@ _ISC_UNSUPPORTED = (
     IscReq.DATAGRAM | IscReq.USE_HTTP_STYLE | IscReq.PROMPT_FOR_CREDS | IscReq.NULL_SESSION
 )
 _ASC_UNSUPPORTED = AscReq.DATAGRAM
+_ISC_UNSUPPORTED_BITS = int(_ISC_UNSUPPORTED)  # plain ints: checked on every new context
+_ASC_UNSUPPORTED_BITS = int(_ASC_UNSUPPORTED)
 
 
 class KerberosPackage(SecurityPackage):
@@ -42,19 +45,31 @@ class KerberosPackage(SecurityPackage):
     ``ISC_REQ_USE_SESSION_KEY``), RFC 4121 message protection with sign-only buffers."""
 
     info = INFO
+    mech_oid = "1.2.840.113554.1.2.2"
 
     def acquire_credentials(
         self, principal: str | None, use: CredentialUse, auth_data: object | None
     ) -> Credential:
-        from .credentials import acquire_credentials
+        """See :mod:`.credentials`. Under :class:`Impersonation` (a thread acting as an
+        authenticated client) the credential is the one the client delegated."""
+        from .credentials import KerberosCredential, acquire_credentials
 
+        if isinstance(auth_data, Impersonation):
+            delegated = auth_data.delegated
+            if isinstance(delegated, KerberosCredential) and use == CredentialUse.OUTBOUND:
+                return delegated
+            raise NoCredentials(
+                f"The impersonated client {auth_data.client_name!r} delegated no Kerberos "
+                "credential, so there is nothing to act as it with (the double-hop rule); ask "
+                "the client for delegation (ISC_REQ_DELEGATE) or pass explicit credentials."
+            )
         return acquire_credentials(principal, use, auth_data, DEFAULT_ENVIRONMENT)
 
     def client_context(
         self, credential: Credential, target: str | None, req: IscReq,
         env: Environment = DEFAULT_ENVIRONMENT,
     ) -> SecurityContext:
-        bad = req & _ISC_UNSUPPORTED
+        bad = int(req) & _ISC_UNSUPPORTED_BITS
         if bad:
             raise UnsupportedFunction(
                 f"Kerberos cannot provide {IscReq(bad)!r} here; remove it from fContextReq."
@@ -64,7 +79,7 @@ class KerberosPackage(SecurityPackage):
     def server_context(
         self, credential: Credential, req: AscReq, env: Environment = DEFAULT_ENVIRONMENT
     ) -> SecurityContext:
-        bad = req & _ASC_UNSUPPORTED
+        bad = int(req) & _ASC_UNSUPPORTED_BITS
         if bad:
             raise UnsupportedFunction(
                 f"Kerberos cannot provide {AscReq(bad)!r} here; remove it from fContextReq."

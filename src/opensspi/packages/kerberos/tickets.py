@@ -18,14 +18,25 @@ Such credentials pass ``partition`` (a keyed digest of the password, see
 Handles built from the user's ccache or client keytab use the default partition, the equivalent
 of the Windows logon session.
 
+Single flight: when many contexts of one identity want the same service ticket at once (a
+server starting 1,000 requests to one SPN), one of them — the leader — does the KDC exchange
+and the others wait for its result instead of sending a TGS request each.
+:meth:`TicketCache.join_flight` hands out one :class:`Flight` per server name; the leader
+ends it with the ticket or the error, the others wait on it (a ``threading.Event`` for
+threads, an asyncio future per waiting event loop; see :mod:`.singleflight` for how a
+sans-I/O context waits).
+
 Rules: thread-safe (one lock per cache, one for the registry); expired tickets are evicted on
-every lookup; no clock is read here — callers pass ``now``.
+every lookup; at most :data:`MAX_TICKETS` tickets per identity (the soonest to end go first);
+no clock is read here — callers pass ``now``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import ClassVar
@@ -36,7 +47,12 @@ from .ccache import CcacheCredential
 from .crypto import Key
 from .names import Principal
 
-__all__ = ["ServiceTicket", "TicketCache"]
+__all__ = ["MAX_TICKETS", "Flight", "ServiceTicket", "TicketCache"]
+
+_INVALID = int(TicketFlags.INVALID)  # a plain int: checked on every cache lookup
+
+MAX_TICKETS = 4096
+"""Tickets one identity's cache holds at most; beyond it the soonest to end are dropped."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _U32_MAX = 0xFFFFFFFF
@@ -95,7 +111,7 @@ class ServiceTicket:
         RFC 4120 §3.1.5 / §5.3: a ticket is valid from ``starttime`` (or ``authtime``) until
         ``endtime``; ``INVALID`` tickets (postdated, not yet validated) never are.
         """
-        if self.flags & TicketFlags.INVALID:
+        if int(self.flags) & _INVALID:
             return False
         return self.effective_starttime <= now + skew and now < self.endtime
 
@@ -176,6 +192,66 @@ class ServiceTicket:
 _RegistryKey = tuple[tuple[str, ...], str, bytes]
 
 
+class Flight:
+    """One KDC exchange in progress for a ticket, which other contexts wait on.
+
+    Ended exactly once by the leader (:meth:`TicketCache.end_flight`): with the ticket, with
+    the error every waiter should see too, or with neither when the leader gave up (its context
+    was dropped mid-exchange): the waiters then try again, one of them leading.
+    """
+
+    __slots__ = ("_event", "_lock", "_waiters", "error", "owner", "ticket")
+
+    def __init__(self) -> None:
+        self.owner = threading.get_ident()
+        """The thread that started the exchange: a waiter on that thread must not block."""
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self.ticket: ServiceTicket | None = None
+        self.error: BaseException | None = None
+
+    @property
+    def done(self) -> bool:
+        return self._event.is_set()
+
+    def finish(self, ticket: ServiceTicket | None, error: BaseException | None) -> None:
+        """Record the outcome and wake every waiter, threads and event loops."""
+        with self._lock:
+            self.ticket, self.error = ticket, error
+            self._event.set()
+            waiters, self._waiters = self._waiters, []
+        for loop, future in waiters:
+            with suppress(RuntimeError):  # a closed event loop: nobody is waiting there
+                loop.call_soon_threadsafe(_resolve, future)
+
+    def wait(self, timeout: float) -> bool:
+        """Block this thread until the flight ends; False on time-out."""
+        return self._event.wait(timeout)
+
+    async def wait_async(self, timeout: float) -> bool:
+        """Wait without blocking the event loop (the leader may be running on it); False on
+        time-out."""
+        if self._event.is_set():
+            return True
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            if self._event.is_set():
+                return True
+            self._waiters.append((loop, future))
+        try:
+            await asyncio.wait_for(future, timeout)
+        except asyncio.TimeoutError:  # TimeoutError itself from Python 3.11
+            return self._event.is_set()
+        return True
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 class TicketCache:
     """The tickets of one client identity, shared by every credential handle of that identity.
 
@@ -191,6 +267,12 @@ class TicketCache:
         self.client = client
         self._lock = threading.Lock()
         self._tickets: dict[tuple[tuple[str, ...], str], ServiceTicket] = {}
+        self._flights: dict[tuple[tuple[str, ...], str], Flight] = {}
+        self.kdc_time_offset: timedelta | None = None
+        """KDC clock minus ours, as a credential of this identity last measured it
+        (``kdc_timesync``). The tickets here run on the KDC's clock, so every handle that
+        shares them must stamp its authenticators with the same correction (MIT keeps it in
+        the ccache header, Windows in the logon session)."""
 
     def __repr__(self) -> str:
         with self._lock:
@@ -232,6 +314,8 @@ class TicketCache:
             self._tickets[ticket.server.key] = ticket
             if requested is not None and requested != ticket.server:
                 self._tickets[requested.key] = ticket
+            if len(self._tickets) > MAX_TICKETS:
+                self._shrink()
 
     def store_all(self, tickets: Iterable[ServiceTicket], now: datetime) -> int:
         """Add tickets (from a ccache) that are still valid and last longer than what is held.
@@ -299,6 +383,48 @@ class TicketCache:
     def clear(self) -> None:
         with self._lock:
             self._tickets.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._tickets)
+
+    # -- single flight --------------------------------------------------------------------------
+
+    def join_flight(self, server: Principal) -> tuple[Flight, bool]:
+        """The exchange in progress for ``server``: ``(flight, False)`` to wait on, or a new one
+        and True when the caller is to lead it (and must end it with :meth:`end_flight`)."""
+        with self._lock:
+            flight = self._flights.get(server.key)
+            if flight is not None and not flight.done:
+                return flight, False
+            flight = self._flights[server.key] = Flight()
+            return flight, True
+
+    def end_flight(
+        self, server: Principal, flight: Flight, ticket: ServiceTicket | None = None,
+        error: BaseException | None = None,
+    ) -> None:
+        """End the flight the caller leads (see :class:`Flight`) and wake its waiters."""
+        with self._lock:
+            if self._flights.get(server.key) is flight:
+                del self._flights[server.key]
+        flight.finish(ticket, error)
+
+    def flights(self) -> int:
+        """How many exchanges are in progress (diagnostics and tests)."""
+        with self._lock:
+            return len(self._flights)
+
+    def _shrink(self) -> None:
+        # Over MAX_TICKETS: drop service tickets soonest to end first (TGTs are kept: every
+        # other ticket depends on them), down to 3/4 of the cap so this runs rarely.
+        keep = MAX_TICKETS * 3 // 4
+        order = sorted(
+            (k for k, t in self._tickets.items() if not t.is_tgt),
+            key=lambda k: self._tickets[k].endtime,
+        )
+        for key in order[: max(0, len(self._tickets) - keep)]:
+            del self._tickets[key]
 
     def _evict(self, now: datetime) -> None:
         expired = [k for k, t in self._tickets.items() if now >= t.endtime]

@@ -4,6 +4,9 @@ Initiator: user + domain + password (or an NT hash). The NT hash (NTOWFv1, MS-NL
 computed once when the credential is acquired, so every context made from the handle reuses it;
 the password itself is kept only when a legacy LM setting needs it.
 
+Initiator with no explicit identity (``pAuthData`` None): the ``NTLM_USER_FILE`` convention of
+gss-ntlmssp and pyspnego — see :func:`default_identity`.
+
 Acceptor: a mapping of users to NT hashes, from a dict, or from a file in the
 ``NTLM_USER_FILE`` format that gss-ntlmssp and pyspnego read — one ``DOMAIN:USER:PASSWORD``
 per line, the domain may be empty (any domain), ``#`` starts a comment.
@@ -112,6 +115,10 @@ class UserDatabase:
             entries.append(UserEntry(user, domain, ntowfv1(password), password))
         return cls(entries)
 
+    def entries(self) -> list[UserEntry]:
+        """The accounts in file (insertion) order."""
+        return list(self._by_key.values())
+
     def lookup(self, domain: str, user: str) -> UserEntry | None:
         """The account for ``domain\\user``, falling back to a domain-less entry."""
         key_user = user.upper()
@@ -158,6 +165,8 @@ class NtlmCredential(Credential):
             identity.password if identity and settings.lm_compatibility_level < 2 else None
         )
         self.users = users
+        self.why_anonymous = ""
+        """Why an OUTBOUND credential acquired without ``pAuthData`` found no default identity."""
 
     @property
     def principal_name(self) -> str:
@@ -169,12 +178,76 @@ class NtlmCredential(Credential):
         return f"NtlmCredential({self.principal_name!r}, {self.use!r})"
 
 
+def default_identity(
+    wanted: str | None, environ: Mapping[str, str] | None = None
+) -> AuthIdentity:
+    """The initiator identity used when ``pAuthData`` is None, from ``NTLM_USER_FILE``.
+
+    ``wanted`` is the principal asked for (``pszPrincipal``, or the client a thread
+    impersonates), ``DOMAIN\\user`` or ``user@domain``; when it is given, its entry must exist.
+    Without it, the entry for ``NTLM_USER`` from the environment, else for the login name
+    (:func:`getpass.getuser`), else the file's first entry — the order pyspnego and
+    gss-ntlmssp use, so one file serves all three.
+
+    Deviation: Windows uses the logged-on user's cached secret; POSIX has none, and this file is
+    the established stand-in.
+
+    Raises:
+        NoCredentials: ``NTLM_USER_FILE`` is unset, unreadable, empty, or lacks ``wanted``.
+    """
+    env = os.environ if environ is None else environ
+    path = env.get("NTLM_USER_FILE")
+    if not path:
+        raise NoCredentials(
+            "NTLM has no default credentials here: pass pAuthData=(user, domain, password), or "
+            "set NTLM_USER_FILE to a file of DOMAIN:USER:PASSWORD lines (and NTLM_USER to pick "
+            "an entry)."
+        )
+    database = UserDatabase.from_file(path)
+    entry: UserEntry | None = None
+    if wanted:
+        entry = _find(database, wanted)
+        if entry is None:
+            raise NoCredentials(
+                f"{str(path)!r} (NTLM_USER_FILE) has no entry for {wanted!r}; NTLM carries no "
+                "reusable secret for another user, so it cannot act as one without it."
+            )
+    else:
+        name = env.get("NTLM_USER") or _login_name()
+        if name:
+            entry = _find(database, name)
+        if entry is None:
+            entries = database.entries()
+            if not entries:
+                raise NoCredentials(f"{str(path)!r} (NTLM_USER_FILE) holds no entry.")
+            entry = entries[0]
+    return AuthIdentity(entry.user, entry.domain or None, entry.password, entry.nt_hash)
+
+
+def _find(database: UserDatabase, name: str) -> UserEntry | None:
+    """The entry for ``DOMAIN\\user``/``user@domain``; a bare ``user`` matches any domain."""
+    ident = AuthIdentity.parse_user(name)
+    if ident.domain:
+        return database.lookup(ident.domain, ident.user or "")
+    wanted = (ident.user or "").upper()
+    return next((e for e in database.entries() if e.user.upper() == wanted), None)
+
+
+def _login_name() -> str | None:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
+
+
 def user_database(source: UserDatabase | Mapping[str, str] | str | None) -> UserDatabase:
     """Resolve an acceptor's user source; None means the file named by ``NTLM_USER_FILE``."""
     if isinstance(source, UserDatabase):
         return source
     if isinstance(source, str):
-        return UserDatabase.from_file(source)
+        return _user_file(source)
     if source is not None:
         return UserDatabase.from_mapping(source)
     path = os.environ.get("NTLM_USER_FILE")
@@ -183,4 +256,25 @@ def user_database(source: UserDatabase | Mapping[str, str] | str | None) -> User
             "An NTLM acceptor needs accounts to check: pass users={...} or set NTLM_USER_FILE "
             "to a file of DOMAIN:USER:PASSWORD lines."
         )
-    return UserDatabase.from_file(path)
+    return _user_file(path)
+
+
+#: Parsed user files by path, with the (mtime, size, inode) they had when read.
+_USER_FILES: dict[str, tuple[tuple[int, int, int], UserDatabase]] = {}
+
+
+def _user_file(path: str) -> UserDatabase:
+    """:meth:`UserDatabase.from_file`, parsed again only when the file changed: servers written
+    for SSPI acquire a credential per connection, and hashing every account each time was
+    most of that cost."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return UserDatabase.from_file(path)  # raises NoCredentials with the reason
+    stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+    cached = _USER_FILES.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    database = UserDatabase.from_file(path)
+    _USER_FILES[path] = (stamp, database)
+    return database

@@ -43,7 +43,7 @@ _CLIENT_SEAL = b"session key to client-to-server sealing key magic constant\x00"
 _SERVER_SEAL = b"session key to server-to-client sealing key magic constant\x00"
 _TEMP_HEADER = struct.Struct("<BB6sQ8s4s")
 _CB_HEADER = struct.Struct("<II")
-_ESS = NegotiateFlags.NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY
+_ESS = int(NegotiateFlags.NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY)
 _NT_HASH_SIZE = 16
 
 
@@ -317,9 +317,9 @@ def sealkey(flags: int, exported_session_key: bytes, mode: Mode) -> bytes:
             "SEALKEY without NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY is NTLMv1 session "
             "security; it is only available through legacy.sealkey_v1."
         )
-    if flags & NegotiateFlags.NTLMSSP_NEGOTIATE_128:
+    if flags & int(NegotiateFlags.NTLMSSP_NEGOTIATE_128):
         key = exported_session_key
-    elif flags & NegotiateFlags.NTLMSSP_NEGOTIATE_56:
+    elif flags & int(NegotiateFlags.NTLMSSP_NEGOTIATE_56):
         key = exported_session_key[:7]
     else:
         key = exported_session_key[:5]

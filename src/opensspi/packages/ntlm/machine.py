@@ -115,6 +115,7 @@ _ISC_UNSUPPORTED = int(
 )
 _ASC_UNSUPPORTED = int(AscReq.DATAGRAM | AscReq.USE_DCE_STYLE | AscReq.USE_SESSION_KEY)
 _MIC_PROVIDED = int(AvFlags.MIC_PROVIDED)
+_DECOY_NT_HASH = bytes(16)  # checked against for unknown users; no password hashes to it
 
 
 def filetime(moment: datetime) -> int:
@@ -210,10 +211,20 @@ class NtlmContext(SecurityContext):
         self._security_: SessionSecurity | None = None
         self._send_seq = 0
         self._recv_seq = 0
+        self._auth_had_mic = False
 
     # -- the handshake ----------------------------------------------------------------------
 
     def step(self, inp: StepInput) -> Step:
+        if self._machine.state is State.COMPLETE:
+            # A stray token after the handshake (a replayed AUTHENTICATE, a retransmission) is
+            # refused without touching the context: it stays complete and its session keys and
+            # sequence numbers keep working (issue 12). A table entry cannot express this, as
+            # the machine fails a context whose handler raises.
+            raise InvalidToken(
+                "The NTLM context is already complete; the extra token (a replayed or stray "
+                "handshake message) was refused and the context remains usable."
+            )
         bindings = inp.channel_bindings
         return self._machine.run(lambda: self._classify(inp.token, bindings))
 
@@ -423,6 +434,7 @@ class NtlmContext(SecurityContext):
             offset = auth.mic_offset
             assert offset is not None
             packed = packed[:offset] + code + packed[offset + 16:]
+            self._auth_had_mic = True
         return packed, exported
 
     def _exchange_key(self, flags: int, key_exchange_key: bytes) -> tuple[bytes, bytes]:
@@ -510,6 +522,12 @@ class NtlmContext(SecurityContext):
         assert users is not None
         entry = users.lookup(auth.domain_name, auth.user_name)
         if entry is None:
+            # Do the work a wrong password costs, so the answer's timing does not tell an
+            # unknown user from a known one (issue 12); the status is the same either way.
+            # The decoy never verifies, so this raises the very LogonDenied a wrong password
+            # gets (same words, same path).
+            if len(nt) > 24:
+                self._check_ntlmv2(auth, _DECOY_NT_HASH, challenge, bindings, request)
             raise LogonDenied(
                 f"Logon failure for {auth.domain_name}\\{auth.user_name}: unknown user name "
                 "or bad password."
@@ -545,6 +563,7 @@ class NtlmContext(SecurityContext):
                     "The AUTHENTICATE message's MIC does not match: the handshake messages "
                     "were altered in transit."
                 )
+            self._auth_had_mic = True
         self._finish(flags, exported, f"{auth.domain_name}\\{auth.user_name}")
         return Step(SecStatus.SEC_E_OK)
 
@@ -673,6 +692,10 @@ class NtlmContext(SecurityContext):
         if qop and not self._flags & _SEAL:
             return Sealed(self.make_signature(parts, qop, seq), tuple(p.data for p in parts))
         sec = self._sec(True)
+        if len(parts) == 1 and parts[0].sealed:  # one DATA buffer: the wrap fast path
+            sealed, signature = sec.seal(self._send_seq, parts[0].data)
+            self._send_seq += 1
+            return Sealed(signature, (sealed,))
         outputs, signature = sec.seal_parts(
             self._send_seq, [(p.data, p.sealed) for p in parts]
         )
@@ -688,10 +711,64 @@ class NtlmContext(SecurityContext):
         sec = self._sec(True)
         self._check_seq(token)
         try:
+            if len(parts) == 1 and parts[0].sealed:  # one DATA buffer: the unwrap fast path
+                return Unsealed((sec.unseal(self._recv_seq, parts[0].data, token),))
             outputs = sec.unseal_parts(self._recv_seq, [(p.data, p.sealed) for p in parts], token)
         finally:
             self._recv_seq += 1
         return Unsealed(tuple(outputs))
+
+    def seal_one(self, data: bytes, qop: int) -> Sealed:
+        if qop or not self._flags & _SEAL:
+            return self.encrypt((MessagePart(data),), qop, None)
+        sealed, signature = self._sec(True).seal(self._send_seq, data)
+        self._send_seq += 1
+        return Sealed(signature, (sealed,))
+
+    def unseal_one(self, token: bytes, data: bytes) -> Unsealed:
+        if not self._flags & _SEAL:
+            return self.decrypt(token, (MessagePart(data),), None)
+        sec = self._sec(True)
+        self._check_seq(token)
+        try:
+            return Unsealed((sec.unseal(self._recv_seq, data, token),))
+        finally:
+            self._recv_seq += 1
+
+    # -- SPNEGO's mechListMIC (MS-SPNG 3.1.5.1) -----------------------------------------
+
+    @property
+    def requires_mech_list_mic(self) -> bool:
+        """MS-SPNG 3.1.5.1: the mechListMIC is mandatory when the AUTHENTICATE_MESSAGE carried
+        a MIC (sent by this client, or received by this server)."""
+        return self._auth_had_mic
+
+    def mech_list_mic(self, mech_types: bytes) -> bytes:
+        """The mechListMIC: an NTLM signature over the DER mechTypes with the next outgoing
+        sequence number, after which the outgoing RC4 stream is re-keyed (MS-SPNG 3.1.5.1).
+
+        This is what pyspnego (``sign`` then ``_reset_ntlm_crypto_state``) and MIT's SPNEGO
+        over gss-ntlmssp (``gss_get_mic`` then the NTLMSSP reset-crypto option) do: the
+        sequence number stays consumed, only the RC4 key stream starts over, so the first
+        application message is sealed with a fresh RC4 state and sequence number 1.
+        """
+        signature = self.make_signature((MessagePart(mech_types, sealed=False),), 0, None)
+        sec = self._security_
+        assert sec is not None  # make_signature built it
+        sec.reset_rc4(outgoing=True)
+        return signature
+
+    def verify_mech_list_mic(self, mech_types: bytes, mic: bytes) -> None:
+        """Verify the peer's mechListMIC (consuming its sequence number), then re-key the
+        incoming RC4 stream, the mirror of :meth:`mech_list_mic`. Raises ``MessageAltered``."""
+        try:
+            self.verify_signature((MessagePart(mech_types, sealed=False),), mic, None)
+        except OutOfSequence as exc:
+            # The MIC's sequence number is fixed by the handshake: a wrong one is a forgery.
+            raise MessageAltered(f"The SPNEGO mechListMIC does not verify: {exc.message}") from None
+        sec = self._security_
+        assert sec is not None
+        sec.reset_rc4(outgoing=False)
 
     def split_stream(self, stream: bytes) -> tuple[bytes, bytes]:
         if len(stream) < SIGNATURE_SIZE:

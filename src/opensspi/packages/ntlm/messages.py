@@ -299,10 +299,12 @@ def _is_unicode(flags: int) -> bool:
     return bool(int(flags) & _UNICODE_BIT)
 
 
-def _check_version(flags: int, version: Version | None, kind: str) -> None:
-    # MS-NLMP 2.2.1.1-3: the VERSION field is present iff NTLMSSP_NEGOTIATE_VERSION is set.
+def _check_version(flags: int, version: Version | None, kind: str,
+                   may_omit: bool = False) -> None:
+    # MS-NLMP 2.2.1.1-3: the VERSION field is present iff NTLMSSP_NEGOTIATE_VERSION is set
+    # (``may_omit``: AUTHENTICATE as curl sends it, see AuthenticateMessage.unpack).
     has_flag = bool(int(flags) & _VERSION_BIT)
-    if has_flag and version is None:
+    if has_flag and version is None and not may_omit:
         raise InvalidParameter(
             f"{kind}: NTLMSSP_NEGOTIATE_VERSION is set, so a Version is required."
         )
@@ -787,7 +789,7 @@ class AuthenticateMessage:
     raw: bytes = field(default=b"", repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        _check_version(self.negotiate_flags, self.version, "AUTHENTICATE_MESSAGE")
+        _check_version(self.negotiate_flags, self.version, "AUTHENTICATE_MESSAGE", True)
         if self.mic is not None and len(self.mic) != 16:
             raise InvalidParameter(f"The MIC is 16 bytes, not {len(self.mic)}.")
 
@@ -867,7 +869,14 @@ class AuthenticateMessage:
         workstation = reader.field(wks_f, "WorkstationFields")
         key = reader.field(key_f, "EncryptedRandomSessionKeyFields")
         version = None
-        if flags & NegotiateFlags.NTLMSSP_NEGOTIATE_VERSION:
+        # Deviation: curl (lib/vauth/ntlm.c) echoes NTLMSSP_NEGOTIATE_VERSION in AUTHENTICATE
+        # but writes no Version field, starting the payload at offset 64; Windows reads the
+        # fields by their offsets and accepts it. A payload that leaves no room for the Version
+        # therefore means "no Version" here (it is debugging data, MS-NLMP 2.2.2.10), while a
+        # payload that overlaps a Version that is there is still refused by the field checks.
+        if flags & NegotiateFlags.NTLMSSP_NEGOTIATE_VERSION and not (
+            reader.first < len(data) and reader.first < _AUTHENTICATE.size + 8
+        ):
             version = Version.unpack(
                 reader.slot(_AUTHENTICATE.size, 8, "NTLMSSP_NEGOTIATE_VERSION")
             )

@@ -11,11 +11,19 @@ from ...provider import (
     AuthIdentity,
     Credential,
     Environment,
+    Impersonation,
     PackageInfo,
     SecurityContext,
     SecurityPackage,
 )
-from .credentials import NtlmAuthData, NtlmCredential, NtlmSettings, UserDatabase, user_database
+from .credentials import (
+    NtlmAuthData,
+    NtlmCredential,
+    NtlmSettings,
+    UserDatabase,
+    default_identity,
+    user_database,
+)
 from .machine import NtlmContext, check_request
 
 INFO = PackageInfo(
@@ -36,12 +44,20 @@ class NtlmPackage(SecurityPackage):
     """``NTLM``: MS-NLMP client and server, NTLMv2 by default."""
 
     info = INFO
+    mech_oid = "1.3.6.1.4.1.311.2.2.10"
 
     def acquire_credentials(
         self, principal: str | None, use: CredentialUse, auth_data: object | None
     ) -> Credential:
-        """Accepted ``auth_data``: None, :class:`AuthIdentity`, :class:`NtlmAuthData`, or (for
-        INBOUND) a ``{"DOMAIN\\\\user": password}`` mapping or an NTLM_USER_FILE path."""
+        """Accepted ``auth_data``: None, :class:`AuthIdentity`, :class:`NtlmAuthData`,
+        :class:`Impersonation`, or (for INBOUND) a ``{"DOMAIN\\\\user": password}`` mapping or
+        an NTLM_USER_FILE path.
+
+        OUTBOUND with no identity takes one from ``NTLM_USER_FILE``
+        (:func:`.credentials.default_identity`): the ``principal``'s entry when one is named, the
+        impersonated client's under :class:`Impersonation`, else ``NTLM_USER``'s or the login
+        name's, else the file's first.
+        """
         settings = NtlmSettings()
         identity: AuthIdentity | None = None
         users: UserDatabase | Mapping[str, str] | str | None = None
@@ -49,6 +65,8 @@ class NtlmPackage(SecurityPackage):
             identity, users, settings = auth_data.identity, auth_data.users, auth_data.settings
         elif isinstance(auth_data, AuthIdentity):
             identity = auth_data
+        elif isinstance(auth_data, Impersonation):
+            identity = default_identity(auth_data.client_name)
         elif isinstance(auth_data, (Mapping, str, UserDatabase)):
             users = auth_data
         elif auth_data is not None:
@@ -56,13 +74,21 @@ class NtlmPackage(SecurityPackage):
                 f"NTLM cannot use pAuthData of type {type(auth_data).__name__}; pass an "
                 "AuthIdentity, a (user, domain, password) tuple or NtlmAuthData."
             )
-        if identity is None and principal and use & CredentialUse.OUTBOUND:
-            raise NoCredentials(
-                f"No password or NT hash is available for {principal!r}: NTLM has no single "
-                "sign-on source here; pass pAuthData=(user, domain, password)."
-            )
+        why_anonymous = ""
+        if identity is None and use & CredentialUse.OUTBOUND:
+            if principal:
+                identity = default_identity(principal)
+            else:
+                try:
+                    identity = default_identity(None)
+                except NoCredentials as exc:
+                    # Still a valid handle: ISC_REQ_NULL_SESSION (anonymous) and, for BOTH, the
+                    # acceptor side need no identity; a normal client context reports why.
+                    why_anonymous = exc.message
         database = user_database(users) if use & CredentialUse.INBOUND else None
-        return NtlmCredential(use, identity, database, settings)
+        credential = NtlmCredential(use, identity, database, settings)
+        credential.why_anonymous = why_anonymous
+        return credential
 
     def client_context(
         self, credential: Credential, target: str | None, req: IscReq,
@@ -74,6 +100,8 @@ class NtlmPackage(SecurityPackage):
             raise NoCredentials(
                 "This NTLM credential has no user name or password; pass pAuthData, or request "
                 "ISC_REQ_NULL_SESSION for an anonymous logon."
+                + (f" (No default identity: {credential.why_anonymous})"
+                   if credential.why_anonymous else "")
             )
         return NtlmContext(INFO, credential, True, int(req), target, env)
 

@@ -44,8 +44,8 @@ _VERSION = b"\x01\x00\x00\x00"
 _SEQ = struct.Struct("<I")
 _IPAD = bytes(x ^ 0x36 for x in range(256))
 _OPAD = bytes(x ^ 0x5C for x in range(256))
-_ESS = NegotiateFlags.NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY
-_KEY_EXCH = NegotiateFlags.NTLMSSP_NEGOTIATE_KEY_EXCH
+_ESS = int(NegotiateFlags.NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY)
+_KEY_EXCH = int(NegotiateFlags.NTLMSSP_NEGOTIATE_KEY_EXCH)
 
 
 def _hmac_md5_states(key: bytes) -> tuple[_Hash, _Hash]:
@@ -149,16 +149,39 @@ class SessionSecurity:
         kind = "ESS" if self._ess else "NTLMv1"
         return f"SessionSecurity({side}, {kind}, key_exch={self._key_exch})"
 
-    def reset_rc4(self) -> None:
-        """Re-key both RC4 streams from the sealing keys, as at context establishment.
+    def reset_rc4(self, outgoing: bool | None = None) -> None:
+        """Re-key RC4 from the sealing keys, as at context establishment: the outgoing stream
+        (``outgoing=True``), the incoming one (``False``) or both (None).
 
-        MS-SPNG 3.3.5.1 requires this after NTLM computed or verified the SPNEGO mechListMIC.
+        MS-SPNG 3.3.5.1 requires this after NTLM computed (outgoing) or verified (incoming) the
+        SPNEGO mechListMIC; the sequence numbers are not reset. Without ESS one RC4 stream
+        serves both directions, so either reset re-keys it.
         """
-        self._out_rc4 = Rc4(self._out_seal_key).update
-        if self._ess:
-            self._in_rc4 = Rc4(self._in_seal_key).update
-        else:
-            self._in_rc4 = self._out_rc4
+        if not self._ess:
+            self._out_rc4 = self._in_rc4 = Rc4(self._out_seal_key).update
+            return
+        if outgoing is None or outgoing:
+            self._out_rc4 = self._deferred(self._out_seal_key, True)
+        if outgoing is None or not outgoing:
+            self._in_rc4 = self._deferred(self._in_seal_key, False)
+
+    def _deferred(self, key: bytes, outgoing: bool) -> Callable[[bytes | memoryview], bytes]:
+        """An RC4 stream keyed on first use: a context that only authenticates (HTTP), or
+        whose stream SPNEGO re-keys right after the mechListMIC, never pays for an unused
+        key schedule. Every caller holding this function shares the one stream."""
+        stream: Callable[[bytes | memoryview], bytes] | None = None
+
+        def update(data: bytes | memoryview) -> bytes:
+            nonlocal stream
+            if stream is None:
+                stream = Rc4(key).update
+                if outgoing:
+                    self._out_rc4 = stream
+                else:
+                    self._in_rc4 = stream
+            return stream(data)
+
+        return update
 
     def _mac(
         self,

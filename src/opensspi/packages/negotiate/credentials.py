@@ -1,0 +1,221 @@
+"""Negotiate credentials: one Kerberos and one NTLM credential acquired from the same identity.
+
+Windows' Negotiate acquires the credentials of every package it may pick when the caller
+acquires its own; a package whose credentials cannot be had is simply not offered (a password
+identity whose realm has no KDC still gives NTLM; a keytab-only acceptor still accepts
+Kerberos). Only when neither package has credentials does AcquireCredentialsHandle fail.
+
+The package list (``SEC_WINNT_AUTH_IDENTITY_EX.PackageList``,
+https://learn.microsoft.com/windows/win32/api/sspi/ns-sspi-sec_winnt_auth_identity_exw): a comma
+separated list of package names; ``!name`` forbids a package, a plain name allows it. With no
+plain name every package not forbidden is allowed; with plain names only those are. Names
+other than Kerberos, NTLM and Negotiate (NegoEx, PKU2U...) are skipped, as Negotiate does not
+offer those mechanisms.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from ...constants import CredentialUse
+from ...errors import InvalidParameter, NoCredentials, SspiError
+from ...provider import AuthIdentity, Credential, SecurityPackage
+
+KERBEROS = "kerberos"
+NTLM = "ntlm"
+_KNOWN = (KERBEROS, NTLM)
+
+
+@dataclass(frozen=True, slots=True)
+class NegotiateAuthData:
+    """Negotiate-specific ``pAuthData``: what to hand each inner package.
+
+    Attributes:
+        identity: the identity both packages use (a password gives Kerberos and NTLM).
+        kerberos: ``pAuthData`` for the Kerberos package instead (a ``KerberosAuthData``:
+            ccache, keytab, krb5.conf...); None means ``identity``.
+        ntlm: ``pAuthData`` for the NTLM package instead (``NtlmAuthData``, a user mapping or
+            an ``NTLM_USER_FILE`` path for an acceptor); None means ``identity``.
+        package_list: as ``AuthIdentity.package_list`` (this one wins when both are given).
+    """
+
+    identity: AuthIdentity | None = None
+    kerberos: object | None = None
+    ntlm: object | None = None
+    package_list: str | None = None
+
+
+def parse_package_list(text: str | None) -> tuple[str, ...]:
+    """The inner packages (``"kerberos"``, ``"ntlm"``, in Negotiate's order of preference) a
+    package list allows.
+
+    Raises:
+        InvalidParameter: an empty entry, or a list that leaves no package at all.
+    """
+    if text is None:
+        return _KNOWN
+    allowed: list[str] = []
+    forbidden: set[str] = set()
+    for raw in text.split(","):
+        name = raw.strip().lower()
+        negate = name.startswith("!")
+        name = name[1:].strip() if negate else name
+        if not name:
+            raise InvalidParameter(
+                f"The package list {text!r} has an empty entry; write names such as "
+                "'kerberos', 'ntlm' or '!ntlm', separated by commas."
+            )
+        if name == "negotiate":
+            continue
+        if negate:
+            forbidden.add(name)
+        else:
+            allowed.append(name)
+    chosen = tuple(
+        name for name in _KNOWN
+        if name not in forbidden and (not allowed or name in allowed)
+    )
+    if not chosen:
+        raise InvalidParameter(
+            f"The package list {text!r} allows neither Kerberos nor NTLM; Negotiate has "
+            "nothing to offer."
+        )
+    return chosen
+
+
+class NegotiateCredential(Credential):
+    """The credential behind a Negotiate ``CredHandle``: the inner packages' credentials.
+
+    ``kerberos``/``ntlm`` are None when that package is not allowed or has no credentials;
+    ``problems`` keeps why, for the error a context raises when nothing is left.
+
+    Kerberos credentials are acquired on first use when NTLM already made the handle usable:
+    code written for SSPI acquires a credential per connection, and an acceptor whose client
+    offers only NTLM (or an initiator whose target is an IP address) never needs the keytab or
+    the krb5 configuration. Until then ``expiry`` is None.
+    """
+
+    def __init__(
+        self,
+        use: CredentialUse,
+        packages: tuple[str, ...],
+        kerberos: Credential | None,
+        ntlm: Credential | None,
+        problems: dict[str, str],
+        deferred: Callable[[], Credential] | None = None,
+    ) -> None:
+        self.use = use
+        self.packages = packages
+        self._kerberos = kerberos
+        self._deferred = deferred
+        self._lock = threading.Lock()
+        self.ntlm = ntlm
+        self.problems = problems
+
+    @property
+    def kerberos(self) -> Credential | None:
+        """The Kerberos credential, acquired now if it was deferred (None: not available)."""
+        if self._deferred is not None:
+            with self._lock:
+                deferred, self._deferred = self._deferred, None
+                if deferred is not None:
+                    try:
+                        self._kerberos = deferred()
+                    except SspiError as exc:
+                        self.problems[KERBEROS] = exc.message
+        return self._kerberos
+
+    @property
+    def principal_name(self) -> str:
+        for cred in (self.kerberos, self.ntlm):
+            if cred is not None and cred.principal_name:
+                return cred.principal_name
+        return ""
+
+    @property
+    def expiry(self) -> datetime | None:
+        return self._kerberos.expiry if self._kerberos is not None else None
+
+    def __repr__(self) -> str:
+        held = [name for name, c in ((KERBEROS, self._kerberos), (NTLM, self.ntlm)) if c]
+        if self._deferred is not None:
+            held.append("kerberos (on first use)")
+        return f"NegotiateCredential({self.principal_name!r}, {self.use!r}, {held})"
+
+
+def _split(auth_data: object | None) -> tuple[object | None, object | None, str | None]:
+    """``(Kerberos pAuthData, NTLM pAuthData, package list)`` from Negotiate's pAuthData."""
+    if auth_data is None:
+        return None, None, None
+    if isinstance(auth_data, NegotiateAuthData):
+        ident = auth_data.identity
+        packages = auth_data.package_list
+        if packages is None and ident is not None:
+            packages = ident.package_list
+        kerberos = auth_data.kerberos if auth_data.kerberos is not None else ident
+        ntlm = auth_data.ntlm if auth_data.ntlm is not None else ident
+        return kerberos, ntlm, packages
+    if isinstance(auth_data, AuthIdentity):
+        return auth_data, auth_data, auth_data.package_list
+    if isinstance(auth_data, (Mapping, str)):
+        # An acceptor's NTLM users ({"DOMAIN\\user": password} or an NTLM_USER_FILE path);
+        # Kerberos keeps its default (KRB5_KTNAME).
+        return None, auth_data, None
+    raise InvalidParameter(
+        f"Negotiate cannot use pAuthData of type {type(auth_data).__name__}; pass an "
+        "AuthIdentity, a (user, domain, password) tuple, NegotiateAuthData, or (acceptor) a "
+        "user mapping or NTLM_USER_FILE path."
+    )
+
+
+def acquire(
+    kerberos: SecurityPackage, ntlm: SecurityPackage, principal: str | None,
+    use: CredentialUse, auth_data: object | None,
+) -> NegotiateCredential:
+    """AcquireCredentialsHandle for Negotiate: each allowed inner package's credentials.
+
+    Raises:
+        NoCredentials: no allowed package has credentials (the message says why for each).
+        InvalidParameter: a bad ``pAuthData`` or package list.
+    """
+    krb_data, ntlm_data, package_list = _split(auth_data)
+    packages = parse_package_list(package_list)
+    problems: dict[str, str] = {}
+    ntlm_cred: Credential | None = None
+    if NTLM in packages:
+        try:
+            cred = ntlm.acquire_credentials(principal, use, ntlm_data)
+        except SspiError as exc:
+            # A package without credentials is not offered; it is not an error for Negotiate.
+            problems[NTLM] = exc.message
+        else:
+            if use == CredentialUse.OUTBOUND and not cred.principal_name:
+                # NTLM has no single sign-on source: without an identity it could only log on
+                # anonymously, which Negotiate never offers on its own.
+                problems[NTLM] = "no user name and password were given"
+            else:
+                ntlm_cred = cred
+    else:
+        problems[NTLM] = "excluded by the package list"
+
+    def kerberos_credential() -> Credential:
+        return kerberos.acquire_credentials(principal, use, krb_data)
+
+    if KERBEROS not in packages:
+        problems[KERBEROS] = "excluded by the package list"
+        if ntlm_cred is not None:
+            return NegotiateCredential(use, packages, None, ntlm_cred, problems)
+    elif ntlm_cred is not None:
+        return NegotiateCredential(use, packages, None, ntlm_cred, problems, kerberos_credential)
+    else:
+        try:
+            return NegotiateCredential(use, packages, kerberos_credential(), None, problems)
+        except SspiError as exc:
+            problems[KERBEROS] = exc.message
+    raise NoCredentials(
+        "Negotiate has no credentials for any package: "
+        + "; ".join(f"{name}: {why}" for name, why in sorted(problems.items()))
+    )
