@@ -710,3 +710,39 @@ def test_peer_close_notify_and_truncation(openssl: None, tls: Pki) -> None:
             conn.recv_until(b"\0never")
         assert SecStatus.SEC_I_CONTEXT_EXPIRED not in conn.statuses
         conn.close()
+
+
+def test_tls_stream_sees_close_notify(tls: Pki) -> None:
+    """The socket helper against Python's ssl server: data, then the server's close_notify
+    ends ``recv`` with b"", and ``close`` answers with ours."""
+    from opensspi.packages.schannel import tls_connect
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(tls.cert), str(tls.key))
+    listener = socket.create_server(("127.0.0.1", 0))
+    seen: dict[str, bytes] = {}
+
+    def serve() -> None:
+        sock, _ = listener.accept()
+        tls_sock = ctx.wrap_socket(sock, server_side=True)
+        seen["request"] = tls_sock.recv(100)
+        tls_sock.sendall(b"answer")
+        raw = tls_sock.unwrap()
+        raw.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    stream = tls_connect("127.0.0.1", listener.getsockname()[1], target="localhost",
+                         credential=SCHANNEL_CRED(hRootStore=[tls.root]))
+    stream.sendall(b"question")
+    data = b""
+    while True:
+        chunk = stream.recv()
+        if not chunk:
+            break
+        data += chunk
+    assert data == b"answer" and stream.context.peer_closed
+    stream.close()
+    thread.join(10)
+    listener.close()
+    assert seen["request"] == b"question"

@@ -708,9 +708,10 @@ class SchannelContext(SecurityContext):
 
     def pending_output(self) -> bytes:
         """Bytes owed to the peer outside EncryptMessage (a KeyUpdate answer); the Pythonic
-        equivalent of the ISC call after SEC_I_RENEGOTIATE."""
-        step = self.step(StepInput())
-        return step.token
+        equivalent of the ISC call after SEC_I_RENEGOTIATE. Nothing once a side has closed."""
+        if self._machine.state is not State.OPEN:
+            return b""
+        return self.step(StepInput()).token
 
     @property
     def peer_closed(self) -> bool:

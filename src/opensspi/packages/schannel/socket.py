@@ -92,6 +92,8 @@ class TlsStream:
         """The next plaintext bytes; b"" once the peer sent close_notify or hung up."""
         ctx = self.context
         while True:
+            if ctx.peer_closed:
+                return b""
             framing = frame(self._buf)
             if framing.whole:
                 whole, self._buf = self._buf[:framing.whole], self._buf[framing.whole:]
