@@ -36,6 +36,8 @@ PEER_PACKAGES=(
     # the Samba AD DC the tests provision (tests/interop/peers/samba_dc.py); ldb-tools for
     # ldbmodify, ldap-utils for ldapsearch when debugging it by hand
     samba-ad-dc samba-dsdb-modules winbind ldb-tools ldap-utils
+    # openssl s_server / s_client: the Schannel package's real TLS peers
+    openssl
     # the non-Heimdal libraries the unpacked Heimdal KDC links against (see fetch_heimdal)
     libcap-ng0 libcom-err2 libcrypt1 libdb5.3 libedit2 libldap-2.5-0 libsqlite3-0
 )

@@ -33,3 +33,13 @@ def test_demo_transcript() -> None:
 def test_demo_main_filters_by_package(capsys: object) -> None:
     assert demo.main(["--package", "ntlm"]) == 0
     assert demo.main(["--package", "nope"]) == 2
+
+
+def test_demo_tls() -> None:
+    lines: list[str] = []
+    demo.tls_demo(lines.append)
+    text = "\n".join(lines)
+    assert "server AcceptSecurityContext     -> SEC_E_OK" in text
+    assert "SEC_E_INCOMPLETE_MESSAGE (SECBUFFER_MISSING says" in text
+    assert "server DecryptMessage -> SEC_E_OK: b'Hello over TLS from opensspi'" in text
+    assert "HTTP/1.1 200 OK; body b'<h1>served over TLS to opensspi</h1>\\n'" in text

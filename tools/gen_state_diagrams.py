@@ -16,6 +16,7 @@ from opensspi.packages.digest import machine as digest  # noqa: E402
 from opensspi.packages.kerberos import machine as kerberos  # noqa: E402
 from opensspi.packages.negotiate import machine as negotiate  # noqa: E402
 from opensspi.packages.ntlm import machine as ntlm  # noqa: E402
+from opensspi.packages.schannel import machine as schannel  # noqa: E402
 from opensspi.statemachine import mermaid  # noqa: E402
 
 TABLES = (
@@ -23,6 +24,7 @@ TABLES = (
     ("Kerberos", "src/opensspi/packages/kerberos/machine.py", kerberos.TRANSITIONS),
     ("Digest", "src/opensspi/packages/digest/machine.py", digest.TRANSITIONS),
     ("Negotiate", "src/opensspi/packages/negotiate/machine.py", negotiate.TRANSITIONS),
+    ("Schannel", "src/opensspi/packages/schannel/machine.py", schannel.TRANSITIONS),
 )
 
 

@@ -33,6 +33,7 @@ from .errors import DecodeError, SspiError
 from .provider import AuthIdentity, Sizes
 
 Out = Callable[[str], None]
+_SCHANNEL_NAMES = {"schannel", "default tls ssp", "microsoft unified security protocol provider"}
 T = SecBufferType
 
 
@@ -347,6 +348,181 @@ def _run(scenario: Scenario, client_auth: object, server_auth: object, out: Out)
     sspi.FreeCredentialsHandle(server_cred)
 
 
+# -- Schannel: TLS through the same functions ------------------------------------------------
+
+_RECORD_TYPES = {20: "ChangeCipherSpec", 21: "Alert", 22: "Handshake", 23: "ApplicationData"}
+
+
+def _records(data: bytes) -> str:
+    """``data`` as the TLS records it holds: type and length."""
+    parts, at = [], 0
+    while at + 5 <= len(data):
+        size = int.from_bytes(data[at + 3:at + 5], "big")
+        parts.append(f"{_RECORD_TYPES.get(data[at], data[at])}({size})")
+        at += 5 + size
+    return ", ".join(parts) + (f" +{len(data) - at} bytes" if at < len(data) else "")
+
+
+def _tls_leg(cred: sspi.CredHandle, ctx: sspi.CtxtHandle, data: bytes | None, req: int,
+             server: bool) -> tuple[SecStatus, bytes, bytes]:
+    """One ISC (``server`` False) or ASC call with [TOKEN, EMPTY] in and [TOKEN, ALERT] out."""
+    inp = SecBufferDesc([SecBuffer(T.TOKEN, data), SecBuffer(T.EMPTY)]) \
+        if data is not None else None
+    out = SecBufferDesc([SecBuffer(T.TOKEN, 0), SecBuffer(T.ALERT, 0)])
+    valid = ctx if ctx.is_valid else None
+    if server:
+        status = sspi.AcceptSecurityContext(cred, valid, inp, req, 0, ctx, out).status
+    else:
+        status = sspi.InitializeSecurityContext(cred, valid, "localhost", req, 0, 0, inp, 0,
+                                                ctx, out).status
+    extra = inp[1].buffer if inp is not None and inp[1].kind == T.EXTRA else b""
+    return status, out[0].buffer, extra
+
+
+def tls_demo(out: Out = print) -> None:
+    """A TLS handshake against opensspi's own Schannel acceptor, then one HTTPS request to an
+    in-process HTTPS server, both through InitializeSecurityContext and the stream functions."""
+    import socket
+    import ssl
+    import tempfile
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from pathlib import Path
+
+    from .packages.schannel import SCHANNEL_CRED, CertContext, ContextBindings
+    from .testing.tls import TestPki
+
+    out("\n=== Schannel (TLS 1.3): opensspi's client against opensspi's acceptor")
+    pki = TestPki()
+    issued = pki.server("localhost")
+    root = CertContext.load(pki.ca.cert_pem)
+    _, ccred, _ = sspi.AcquireCredentialsHandle(
+        None, "Schannel", CredentialUse.OUTBOUND, None, SCHANNEL_CRED(hRootStore=[root]))
+    _, scred, _ = sspi.AcquireCredentialsHandle(
+        None, "Schannel", CredentialUse.INBOUND, None,
+        SCHANNEL_CRED(paCred=[CertContext.load(issued.cert_pem, issued.key_pem)]))
+    out("AcquireCredentialsHandle -> client (hRootStore: the test CA), server (its certificate)")
+    isc_req = int(IscReq.CONFIDENTIALITY | IscReq.STREAM | IscReq.ALLOCATE_MEMORY
+                  | IscReq.REPLAY_DETECT | IscReq.SEQUENCE_DETECT)
+    asc_req = int(AscReq.CONFIDENTIALITY | AscReq.STREAM | AscReq.ALLOCATE_MEMORY)
+    client, server = sspi.CtxtHandle(), sspi.CtxtHandle()
+    status, token, _ = _tls_leg(ccred, client, None, isc_req,
+                                False)
+    out(f"  client InitializeSecurityContext -> {status.name}: {_records(token)}")
+    status, token, _ = _tls_leg(scred, server, token, asc_req, True)
+    out(f"  server AcceptSecurityContext     -> {status.name}: {_records(token)}")
+    status, reply, _ = _tls_leg(ccred, client, token, isc_req,
+                                False)
+    out(f"  client InitializeSecurityContext -> {status.name}: {_records(reply)}")
+    status, tickets, _ = _tls_leg(scred, server, reply, asc_req,
+                                  True)
+    out(f"  server AcceptSecurityContext     -> {status.name}: {_records(tickets)}")
+    for attr in (SecPkgAttr.CONNECTION_INFO, SecPkgAttr.STREAM_SIZES, SecPkgAttr.SESSION_INFO):
+        out(f"client QueryContextAttributes({attr.name}) -> "
+            f"{sspi.QueryContextAttributes(client, attr)}")
+    bindings = sspi.QueryContextAttributes(client, SecPkgAttr.ENDPOINT_BINDINGS)
+    assert isinstance(bindings, ContextBindings)
+    out(f"client ENDPOINT_BINDINGS (for NTLM/Kerberos) -> "
+        f"{bindings.channel_bindings.application_data[:21]!r} + SHA-256 of the certificate")
+    record = _tls_encrypt(client, b"Hello over TLS from opensspi")
+    out(f"client EncryptMessage -> one record: {_records(record)}")
+    status, plain, _ = _tls_decrypt(server, record[:7])
+    out(f"server DecryptMessage of 7 bytes -> {status.name} (SECBUFFER_MISSING says "
+        f"{len(record) - 7} more)")
+    status, plain, _ = _tls_decrypt(server, record)
+    out(f"server DecryptMessage -> {status.name}: {plain!r}")
+
+    out("\n=== Schannel: one HTTPS request to an in-process HTTPS server (Python's http.server)")
+    body = b"<h1>served over TLS to opensspi</h1>\n"
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cert_path, key_path = issued.write(Path(tmp), "server")
+        tls_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls_ctx.load_cert_chain(str(cert_path), str(key_path))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    httpd.socket = tls_ctx.wrap_socket(httpd.socket, server_side=True,
+                                       do_handshake_on_connect=False)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    port = httpd.server_address[1]
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            https = sspi.CtxtHandle()
+            status, token, _ = _tls_leg(ccred, https, None,
+                                        isc_req, False)
+            sock.sendall(token)
+            buf = b""
+            legs = 1
+            while status != SecStatus.SEC_E_OK:
+                buf += sock.recv(65536)
+                status, token, extra = _tls_leg(ccred, https,
+                                                buf, isc_req, False)
+                if status == SecStatus.SEC_E_INCOMPLETE_MESSAGE:
+                    continue
+                legs += 1
+                sock.sendall(token)
+                buf = extra
+            out(f"handshake with 127.0.0.1:{port} done in {legs} InitializeSecurityContext "
+                "calls")
+            sock.sendall(_tls_encrypt(https, b"GET / HTTP/1.1\r\nHost: localhost\r\n"
+                                             b"Connection: close\r\n\r\n"))
+            out("client EncryptMessage -> GET / sent")
+            reply = b""
+            while body not in reply:
+                if not buf:
+                    buf = sock.recv(65536)
+                    if not buf:
+                        break
+                status, plain, extra = _tls_decrypt(https, buf)
+                if status == SecStatus.SEC_E_INCOMPLETE_MESSAGE:
+                    buf += sock.recv(65536)
+                    continue
+                reply += plain
+                buf = extra
+                if status == SecStatus.SEC_I_RENEGOTIATE:
+                    out("client DecryptMessage -> SEC_I_RENEGOTIATE (NewSessionTicket); "
+                        "InitializeSecurityContext -> "
+                        f"{_tls_leg(ccred, https, None, isc_req, False)[0].name}")
+            head, _, content = reply.partition(b"\r\n\r\n")
+            out(f"client DecryptMessage -> {head.splitlines()[0].decode()}; body {content!r}")
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def _tls_encrypt(ctx: sspi.CtxtHandle, data: bytes) -> bytes:
+    from .message import StreamSizes
+
+    sizes = sspi.QueryContextAttributes(ctx, SecPkgAttr.STREAM_SIZES)
+    assert isinstance(sizes, StreamSizes)
+    desc = SecBufferDesc([SecBuffer(T.STREAM_HEADER, sizes.header), SecBuffer(T.DATA, data),
+                          SecBuffer(T.STREAM_TRAILER, sizes.trailer), SecBuffer(T.EMPTY)])
+    sspi.EncryptMessage(ctx, 0, desc, 0)
+    return desc[0].buffer + desc[1].buffer + desc[2].buffer
+
+
+def _tls_decrypt(ctx: sspi.CtxtHandle, data: bytes) -> tuple[SecStatus, bytes, bytes]:
+    desc = SecBufferDesc([SecBuffer(T.DATA, data), SecBuffer(T.EMPTY), SecBuffer(T.EMPTY),
+                          SecBuffer(T.EMPTY)])
+    status = sspi.DecryptMessage(ctx, desc, 0).status
+    plain = b"".join(b.buffer for b in desc if b.kind == T.DATA and status == SecStatus.SEC_E_OK)
+    extra = b"".join(b.buffer for b in desc if b.kind == T.EXTRA)
+    return status, plain, extra
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="opensspi demonstration")
     parser.add_argument("--package", help="run only this package's scenarios")
@@ -356,11 +532,14 @@ def main(argv: list[str] | None = None) -> int:
           + ", ".join(p.name for p in sspi.EnumerateSecurityPackages()))
     chosen = [s for s in scenarios()
               if args.package is None or s.package.lower() == args.package.lower()]
-    if not chosen:
+    tls = args.package is None or args.package.lower() in _SCHANNEL_NAMES
+    if not chosen and not tls:
         print(f"no scenario for package {args.package!r}", file=sys.stderr)
         return 2
     for scenario in chosen:
         run(scenario)
+    if tls:
+        tls_demo()
     print("\nall scenarios completed")
     return 0
 

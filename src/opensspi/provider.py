@@ -137,6 +137,12 @@ class StepInput(NamedTuple):
     channel_bindings: ChannelBindings | None = None
     params: tuple[bytes, ...] = ()
     kdc_reply: bytes | None = None
+    #: Any other typed input buffers, as ``(SECBUFFER type, bytes)`` pairs in order (TLS reads
+    #: SECBUFFER_APPLICATION_PROTOCOLS here); packages ignore the types they do not know.
+    buffers: tuple[tuple[int, bytes], ...] = ()
+    #: This call's ``fContextReq`` when the sspi layer steps the context (None otherwise);
+    #: Schannel honours a later call's ISC_REQ_USE_SUPPLIED_CREDS, as Windows does.
+    request: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +217,11 @@ class SecurityContext(ABC):
     is_client: bool
     #: The message layouts the package accepts (see :class:`opensspi.message.Layout`).
     layouts: frozenset[Layout] = frozenset((Layout.TOKEN_DATA, Layout.STREAM_DATA))
+    #: What an InitializeSecurityContext call on a *complete* context without an input token
+    #: means. False (the GSS packages): start a re-authentication with a new context. True (a
+    #: stream package such as Schannel): the same context goes on — to answer a renegotiation
+    #: or post-handshake message, or to produce the close_notify after ApplyControlToken.
+    continues_after_complete: bool = False
 
     @abstractmethod
     def step(self, inp: StepInput) -> Step:
@@ -278,9 +289,23 @@ class SecurityContext(ABC):
             f"The {self.info.name} package does not provide context attribute {attribute}."
         )
 
+    def set_attribute(self, attribute: int, value: object) -> None:
+        """SetContextAttributes: a package-specific attribute the caller provides."""
+        raise UnsupportedFunction(
+            f"The {self.info.name} package takes no context attribute {attribute}."
+        )
+
     def complete_auth_token(self, params: Sequence[bytes]) -> None:
         """CompleteAuthToken; only packages that return ``SEC_I_COMPLETE_NEEDED`` need it."""
         raise UnsupportedFunction(f"The {self.info.name} package has no CompleteAuthToken step.")
+
+    def credential_changed(self, credential: Credential) -> None:
+        """A later Initialize/AcceptSecurityContext call passed a different credential handle.
+
+        Windows ignores it for most packages (so does this default); Schannel takes it after
+        ``SEC_I_INCOMPLETE_CREDENTIALS``, when the caller comes back with a client certificate.
+        """
+        del credential
 
     def apply_control_token(self, token: bytes) -> None:
         raise UnsupportedFunction(f"The {self.info.name} package accepts no control tokens.")

@@ -94,6 +94,7 @@ __all__ = [
     "RevertSecurityContext",
     "SecBuffer",
     "SecBufferDesc",
+    "SetContextAttributes",
     "VerifySignature",
 ]
 
@@ -225,12 +226,13 @@ def QueryCredentialsAttributes(  # noqa: N802
 # -- contexts -------------------------------------------------------------------------------
 
 
-def _step_input(pInput: SecBufferDesc | None) -> StepInput:  # noqa: N803
+def _step_input(pInput: SecBufferDesc | None, request: int | None = None) -> StepInput:  # noqa: N803
     if pInput is None:
-        return StepInput()
+        return StepInput(request=request)
     token: bytes | None = None
     bindings: ChannelBindings | None = None
     params: list[bytes] = []
+    others: list[tuple[int, bytes]] = []
     for buf in pInput:
         kind = buf.kind
         if kind == SecBufferType.TOKEN and token is None:
@@ -239,7 +241,10 @@ def _step_input(pInput: SecBufferDesc | None) -> StepInput:  # noqa: N803
             bindings = ChannelBindings.parse(buf.buffer)
         elif kind == SecBufferType.PKG_PARAMS:
             params.append(buf.buffer)
-    return StepInput(token=token, channel_bindings=bindings, params=tuple(params))
+        elif kind not in (SecBufferType.EMPTY, SecBufferType.TOKEN):
+            others.append((kind, buf.buffer))
+    return StepInput(token=token, channel_bindings=bindings, params=tuple(params),
+                     buffers=tuple(others), request=request)
 
 
 def _deliver(
@@ -296,10 +301,10 @@ def drive(context: SecurityContext, inp: StepInput) -> Step:
 
 def _run_step(
     record: CtxtRecord, pInput: SecBufferDesc | None, pOutput: SecBufferDesc | None,  # noqa: N803
-    allocate: bool,
+    allocate: bool, request: int | None = None,
 ) -> Step:
     try:
-        step = drive(record.context, _step_input(pInput))
+        step = drive(record.context, _step_input(pInput, request))
     except Exception as exc:
         err = _fail(record, exc, f"{record.context.info.name} token")
         _deliver_failure(err, pOutput, allocate)
@@ -339,7 +344,7 @@ def _handshake(
     call: str, use: CredentialUse, phCredential: CredHandle | None,  # noqa: N803
     phContext: CtxtHandle | None, phNewContext: CtxtHandle | None,  # noqa: N803
     pInput: SecBufferDesc | None, pOutput: SecBufferDesc | None, allocate: bool,  # noqa: N803
-    start: Callable[[CredRecord], SecurityContext], restart: bool,
+    start: Callable[[CredRecord], SecurityContext], restart: bool, request: int,
 ) -> tuple[Step, CtxtRecord]:
     """One Initialize/AcceptSecurityContext call: a new context from ``phCredential`` when
     ``phContext`` is None (the handle is filled only when the call succeeds), else the next leg
@@ -361,7 +366,7 @@ def _handshake(
         handle = phNewContext if phNewContext is not None else CtxtHandle()
         record = CtxtRecord(cred, context, None)
         with record.lock:
-            step = _run_step(record, pInput, pOutput, allocate)
+            step = _run_step(record, pInput, pOutput, allocate, request)
             handle._record = record
             return step, record
     record = ctxt_record(phContext)
@@ -369,13 +374,18 @@ def _handshake(
         _live(record)
         if phNewContext is not None and phNewContext is not phContext:
             phNewContext._record = record
-        if restart and record.context.complete and not _has_token(pInput):
-            # "a call after completion starts a re-authentication" (ISC docs, phContext).
+        if phCredential is not None and phCredential._record is not None \
+                and phCredential._record is not record.cred:
+            record.context.credential_changed(cred_record(phCredential).credential)
+        if (restart and record.context.complete and not record.context.continues_after_complete
+                and not _has_token(pInput)):
+            # "a call after completion starts a re-authentication" (ISC docs, phContext); a
+            # stream package's context goes on instead (renegotiation, shutdown).
             try:
                 record.context = start(record.cred)
             except Exception as exc:
                 raise _fail(record, exc, f"{record.cred.package.info.name} {call}")  # noqa: B904
-        return _run_step(record, pInput, pOutput, allocate), record
+        return _run_step(record, pInput, pOutput, allocate, request), record
 
 
 def InitializeSecurityContext(  # noqa: N802
@@ -408,7 +418,7 @@ def InitializeSecurityContext(  # noqa: N802
         target = ctxt_record(phContext).target
     step, record = _handshake(
         "InitializeSecurityContext", CredentialUse.OUTBOUND, phCredential, phContext,
-        phNewContext, pInput, pOutput, allocate, start, restart=True)
+        phNewContext, pInput, pOutput, allocate, start, restart=True, request=int(req))
     record.target = target
     attrs = IscRet(record.context.flags)
     if allocate:
@@ -442,7 +452,7 @@ def AcceptSecurityContext(  # noqa: N802
 
     step, record = _handshake(
         "AcceptSecurityContext", CredentialUse.INBOUND, phCredential, phContext, phNewContext,
-        pInput, pOutput, allocate, start, restart=False)
+        pInput, pOutput, allocate, start, restart=False, request=int(req))
     attrs = AscRet(record.context.flags)
     if allocate:
         attrs |= AscRet.ALLOCATED_MEMORY
@@ -511,6 +521,17 @@ def QueryContextAttributes(phContext: CtxtHandle, ulAttribute: int) -> object:  
             return _query(_live(record).context, ulAttribute)
         except Exception as exc:
             raise _fail(record, exc, f"{record.context.info.name} context attribute")  # noqa: B904
+
+
+def SetContextAttributes(phContext: CtxtHandle, ulAttribute: int, pBuffer: object) -> SecStatus:  # noqa: N802, N803
+    """Give the package an attribute value (Schannel: SECPKG_ATTR_KEYING_MATERIAL_INFO)."""
+    record = ctxt_record(phContext)
+    with record.lock:
+        try:
+            _live(record).context.set_attribute(int(ulAttribute), pBuffer)
+        except Exception as exc:
+            raise _fail(record, exc, f"{record.context.info.name} context attribute")  # noqa: B904
+    return SecStatus.SEC_E_OK
 
 
 def _query(ctx: SecurityContext, ulAttribute: int) -> object:  # noqa: N803

@@ -15,12 +15,15 @@ def register_all(register: Register) -> None:
     from .kerberos import KerberosPackage
     from .negotiate import NegotiatePackage
     from .ntlm import NtlmPackage
+    from .schannel import SchannelPackage
 
     _factories: list[tuple[str, Callable[[], SecurityPackage], tuple[str, ...]]] = [
         ("Negotiate", NegotiatePackage, ()),
         ("Kerberos", KerberosPackage, ()),
         ("NTLM", NtlmPackage, ()),
         ("WDigest", DigestPackage, ("Digest",)),
+        ("Microsoft Unified Security Protocol Provider", SchannelPackage,
+         ("Schannel", "Default TLS SSP")),
     ]
     for name, factory, aliases in _factories:
         register(name, factory, *aliases)

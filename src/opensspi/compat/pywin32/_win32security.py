@@ -39,6 +39,8 @@ from opensspi.attributes import (
 from opensspi.buffers import SecBuffer, SecBufferDesc
 from opensspi.constants import SecPkgAttr, SecPkgCredAttr, SecStatus
 from opensspi.errors import SspiError
+from opensspi.message import StreamSizes
+from opensspi.packages.schannel.attributes import ConnectionInfo, IssuerListEx
 from opensspi.provider import PackageInfo, Sizes
 
 T = TypeVar("T")
@@ -284,6 +286,29 @@ def _attribute_value(attribute: int, value: object) -> Any:
             "BlockSize": value.block_size,
             "SecurityTrailer": value.security_trailer,
         }
+    if isinstance(value, StreamSizes):
+        # win32security_sspi.cpp: SECPKG_ATTR_STREAM_SIZES
+        return {
+            "Header": value.header,
+            "Trailer": value.trailer,
+            "MaximumMessage": value.max_message,
+            "Buffers": value.buffers,
+            "BlockSize": value.block_size,
+        }
+    if isinstance(value, ConnectionInfo):
+        # win32security_sspi.cpp: SECPKG_ATTR_CONNECTION_INFO
+        return {
+            "Protocol": value.protocol,
+            "Cipher": value.cipher,
+            "CipherStrength": value.cipher_strength,
+            "Hash": value.hash,
+            "HashStrength": value.hash_strength,
+            "Exch": value.exchange,
+            "ExchStrength": value.exchange_strength,
+        }
+    if isinstance(value, IssuerListEx):
+        # pywin32 returns (cIssuers, the first CERT_NAME_BLOB's bytes)
+        return (len(value.issuers), value.issuers[0] if value.issuers else b"")
     if isinstance(value, Names):
         return value.user_name
     if isinstance(value, NativeNames):

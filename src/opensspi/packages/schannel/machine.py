@@ -1,0 +1,874 @@
+"""The Schannel context: TLS through InitializeSecurityContext / AcceptSecurityContext and the
+stream message functions, as one state machine over a TLS engine.
+
+Rules for this file:
+
+- The transitions are the one table ``TRANSITIONS``; only the
+  :class:`~opensspi.statemachine.Machine` assigns the state. Handshake legs, DecryptMessage,
+  EncryptMessage and the control tokens are all events of that table.
+- Record framing is ours (:mod:`.records`): the engine sees whole records only, so MISSING and
+  EXTRA are exact and nothing hides inside OpenSSL. ``SEC_E_INCOMPLETE_MESSAGE`` consumes nothing.
+- Engine failures become the mapped ``SEC_E_*`` with the alert the engine queued attached as a
+  SECBUFFER_ALERT token; the machine is then FAILED (TLS errors are fatal).
+- No I/O, no clock except ``Environment.now`` (session-cache expiry).
+
+The contract: "InitializeSecurityContext (Schannel)", "AcceptSecurityContext (Schannel)",
+"EncryptMessage (Schannel)", "DecryptMessage (Schannel)", "Shutting Down an Schannel Connection"
+and "Recognizing a Request to Renegotiate a Connection" in the Windows documentation; reference
+schannel.md §C.2-C.5 and §D.3.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum, auto
+
+from ...constants import (
+    SCHANNEL_ALERT,
+    SCHANNEL_RENEGOTIATE,
+    SCHANNEL_SESSION,
+    SCHANNEL_SHUTDOWN,
+    SEC_APPLICATION_PROTOCOL_NEGOTIATION_EXT_ALPN,
+    SSL_SESSION_DISABLE_RECONNECTS,
+    SSL_SESSION_ENABLE_RECONNECTS,
+    SSL_SESSION_RECONNECT,
+    AscReq,
+    AscRet,
+    IscReq,
+    IscRet,
+    SchCred,
+    SecBufferType,
+    SecPkgAttr,
+    SecStatus,
+)
+from ...errors import (
+    BufferTooSmall,
+    DecodeError,
+    IncompleteMessage,
+    InvalidParameter,
+    InvalidToken,
+    NoCredentials,
+    SspiError,
+    UnsupportedFunction,
+    error_for,
+)
+from ...message import (
+    Layout,
+    MessageOp,
+    MessageResult,
+    Part,
+    PartKind,
+    StreamSizes,
+    Write,
+    first,
+)
+from ...provider import Environment, PackageInfo, SecurityContext, Step, StepInput
+from ...statemachine import Choice, Machine
+from . import records
+from .attributes import (
+    ApplicationProtocol,
+    IssuerListEx,
+    KeyingMaterial,
+    KeyingMaterialInfo,
+    SessionInfo,
+    Suite,
+    bindings,
+    endpoint_hash,
+)
+from .credentials import CertContext, SchannelCredential
+from .engine import Engine, EngineError, Progress, StdlibEngine, stdlib_context
+
+
+class State(Enum):
+    """What the context expects next."""
+
+    CLIENT_START = auto()  # the first ISC call: send a ClientHello
+    SERVER_START = auto()  # the first ASC call: a ClientHello
+    HANDSHAKE = auto()  # handshake records
+    AWAIT_CREDENTIALS = auto()  # paused on a CertificateRequest (SEC_I_INCOMPLETE_CREDENTIALS)
+    OPEN = auto()  # the data phase
+    PEER_CLOSED = auto()  # the peer's close_notify arrived
+    SHUTDOWN_PENDING = auto()  # ApplyControlToken(SCHANNEL_SHUTDOWN): next ISC/ASC sends it
+    CLOSED = auto()  # our close_notify went out
+    FAILED = auto()
+
+
+class Input(Enum):
+    """The events of the table."""
+
+    START = auto()  # the client's first call
+    RECORDS = auto()  # an ISC/ASC call with an input token
+    POLL = auto()  # an ISC/ASC call without input on an established context
+    DECRYPT = auto()
+    UNWRAP = auto()  # the Pythonic fast path: many whole records at once
+    ENCRYPT = auto()
+    SHUTDOWN = auto()  # the control token
+
+
+_STREAM_HEADER = int(SecBufferType.STREAM_HEADER)
+_STREAM_TRAILER = int(SecBufferType.STREAM_TRAILER)
+_DATA = int(SecBufferType.DATA)
+_DATA_PHASE = (State.OPEN, State.PEER_CLOSED, State.SHUTDOWN_PENDING, State.CLOSED)
+_U32 = struct.Struct("<I")
+_ISC_RET = int(IscRet.REPLAY_DETECT | IscRet.SEQUENCE_DETECT | IscRet.CONFIDENTIALITY
+               | IscRet.STREAM)
+_ASC_RET = int(AscRet.REPLAY_DETECT | AscRet.SEQUENCE_DETECT | AscRet.CONFIDENTIALITY
+               | AscRet.STREAM)
+# Plain ints: IntFlag arithmetic builds an enum per operation, on every ISC/ASC call.
+_REQ_EXTENDED_ERROR = int(IscReq.EXTENDED_ERROR)
+_ASC_REQ_EXTENDED_ERROR = int(AscReq.EXTENDED_ERROR)
+_REQ_MANUAL = int(IscReq.MANUAL_CRED_VALIDATION)
+_REQ_SUPPLIED = int(IscReq.USE_SUPPLIED_CREDS)
+_REQ_UNVERIFIED = int(IscReq.UNVERIFIED_TARGET_NAME)
+_ASC_MUTUAL = int(AscReq.MUTUAL_AUTH)
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """One record DecryptMessage handled: the status, the bytes the record took, its plaintext
+    and header size, and MISSING when it was not whole."""
+
+    status: SecStatus
+    size: int = 0
+    plain: bytes = b""
+    header: int = 0
+    missing: int = 0
+
+
+def parse_application_protocols(blob: bytes) -> tuple[bytes, ...]:
+    """``SEC_APPLICATION_PROTOCOLS`` (sspi.h; reference §C.4): the ALPN ids it lists.
+
+    Each ``SEC_APPLICATION_PROTOCOL_LIST`` is ``u32 ProtoNegoExt, u16 size, u8 list[size]`` with
+    the list in ALPN wire form; NPN lists are ignored (OpenSSL's NPN is gone).
+    """
+    if len(blob) < 4:
+        raise DecodeError("SEC_APPLICATION_PROTOCOLS is shorter than its size field")
+    total = _U32.unpack_from(blob)[0]
+    if 4 + total > len(blob):
+        raise DecodeError("SEC_APPLICATION_PROTOCOLS claims more bytes than the buffer holds")
+    at, end = 4, 4 + total
+    ids: list[bytes] = []
+    while at < end:
+        if end - at < 6:
+            raise DecodeError("truncated SEC_APPLICATION_PROTOCOL_LIST")
+        ext = _U32.unpack_from(blob, at)[0]
+        size = int.from_bytes(blob[at + 4:at + 6], "little")
+        body = blob[at + 6:at + 6 + size]
+        if len(body) != size:
+            raise DecodeError("truncated SEC_APPLICATION_PROTOCOL_LIST")
+        at += 6 + size
+        if ext != SEC_APPLICATION_PROTOCOL_NEGOTIATION_EXT_ALPN:
+            continue
+        i = 0
+        while i < len(body):
+            n = body[i]
+            if n == 0 or i + 1 + n > len(body):
+                raise DecodeError("malformed ALPN protocol list")
+            ids.append(bytes(body[i + 1:i + 1 + n]))
+            i += 1 + n
+    return tuple(ids)
+
+
+def application_protocols(ids: list[str | bytes]) -> bytes:
+    """Build ``SEC_APPLICATION_PROTOCOLS`` for ALPN ``ids`` (what a Windows client passes)."""
+    wire = b"".join(bytes((len(p),)) + p for p in
+                    (i.encode() if isinstance(i, str) else bytes(i) for i in ids))
+    lst = _U32.pack(SEC_APPLICATION_PROTOCOL_NEGOTIATION_EXT_ALPN) + \
+        len(wire).to_bytes(2, "little") + wire
+    return _U32.pack(len(lst)) + lst
+
+
+class SchannelContext(SecurityContext):
+    """One TLS connection, client or server."""
+
+    layouts = frozenset((Layout.RECORD, Layout.DATA_ONLY))
+    continues_after_complete = True
+
+    def __init__(self, info: PackageInfo, credential: SchannelCredential, is_client: bool,
+                 request: int, target: str | None, env: Environment) -> None:
+        self.info = info
+        self.is_client = is_client
+        self._cred = credential
+        self._policy = credential.policy
+        self._request = request
+        self._target = target
+        self._env = env
+        self._engine: Engine | None = None
+        self._suite: Suite | None = None
+        self._sizes: StreamSizes | None = None
+        self._pending_out = b""
+        self._renegotiating = False
+        self._paused_input = b""
+        self._paused_used = 0
+        self._supplied_used = False
+        self._cache_key: tuple[str, int] | None = None
+        self._reconnects = not self._policy.flags & SchCred.DISABLE_RECONNECTS
+        self._ekm: KeyingMaterialInfo | None = None
+        self._open_once = False
+        self._held_plain = b""
+        self._machine: Machine[State, Input, object] = Machine(
+            TRANSITIONS, State.CLIENT_START if is_client else State.SERVER_START,
+            State.FAILED, "TLS record",
+        )
+
+    # -- the SecurityContext interface -------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        return self._machine.state
+
+    @property
+    def complete(self) -> bool:
+        # Once established, a context stays "complete" even after a fatal error, so message
+        # calls reach the machine and get its SEC_E_CONTEXT_EXPIRED ("failed earlier").
+        return self._open_once or self._machine.state in _DATA_PHASE
+
+    @property
+    def flags(self) -> int:
+        if self.is_client:
+            value = _ISC_RET
+            if self._request & _REQ_EXTENDED_ERROR:
+                value |= _REQ_EXTENDED_ERROR  # ISC_RET_EXTENDED_ERROR: the same bit
+            if self._request & _REQ_MANUAL:
+                value |= _REQ_MANUAL  # ISC_RET_MANUAL_CRED_VALIDATION: the same bit
+            if self._supplied_used:
+                value |= int(IscRet.USED_SUPPLIED_CREDS)
+            return value
+        value = _ASC_RET
+        if self._request & _ASC_REQ_EXTENDED_ERROR:
+            value |= int(AscRet.EXTENDED_ERROR)
+        if self._engine is not None and self.complete and self._engine.peer_certificate():
+            value |= AscRet.MUTUAL_AUTH
+        return value
+
+    @property
+    def server_name(self) -> str | None:
+        return self._target
+
+    @property
+    def client_name(self) -> str | None:
+        if self.is_client:
+            cert = self._policy.certificate
+            return cert.subject if cert is not None else None
+        der = self._engine.peer_certificate() if self._engine is not None else None
+        return CertContext(der).subject if der else None
+
+    def step(self, inp: StepInput) -> Step:
+        result = self._machine.run(lambda: self._classify(inp))
+        assert isinstance(result, Step)
+        return result
+
+    def _classify(self, inp: StepInput) -> tuple[Input, tuple[object, ...]]:
+        if inp.request is not None:
+            self._request = inp.request  # each ISC/ASC call's fContextReq counts
+        state = self._machine.state
+        if state is State.CLIENT_START:
+            return Input.START, (self, inp)
+        if state is State.SERVER_START:
+            return Input.RECORDS, (self, inp.token or b"", inp)
+        if state in _DATA_PHASE and not inp.token:
+            return Input.POLL, (self, b"", inp)
+        return Input.RECORDS, (self, inp.token or b"", inp)
+
+    # -- engine set-up -----------------------------------------------------------------------
+
+    def _alpn(self, inp: StepInput) -> tuple[bytes, ...]:
+        ids: tuple[bytes, ...] = ()
+        for kind, data in inp.buffers:
+            if kind == SecBufferType.APPLICATION_PROTOCOLS:
+                ids += parse_application_protocols(data)
+        return ids
+
+    def _make_engine(self, inp: StepInput) -> Engine:
+        alpn = self._alpn(inp)
+        if self._policy.engine == "pyopenssl":
+            from .engine_pyopenssl import PyOpenSslEngine
+
+            return PyOpenSslEngine.create(self._cred, self.is_client, self._request,
+                                          self._target, alpn, self.cached_session)
+        if self.is_client:
+            manual = self._policy.manual_validation or bool(
+                self._request & _REQ_MANUAL)
+            check = (self._policy.check_name and self._target is not None
+                     and not self._request & _REQ_UNVERIFIED)
+            ctx = stdlib_context(self._cred, False, manual=manual, check_name=check,
+                                 mutual=False, alpn=alpn)
+            return StdlibEngine(ctx, False, self._target or None,
+                                self.cached_session(id(ctx)))
+        mutual = bool(self._request & _ASC_MUTUAL)
+        ctx = stdlib_context(self._cred, True, manual=False, check_name=False, mutual=mutual,
+                             alpn=alpn)
+        return StdlibEngine(ctx, True, None, None)
+
+    def cached_session(self, ctx_id: int) -> object | None:
+        """The session cached for this target and credential (ISC (Schannel): "the target name,
+        the credential handle", unexpired), or None."""
+        if self._target is None or not self._reconnects:
+            return None
+        self._cache_key = (self._target, ctx_id)
+        found = self._cred.sessions.get(self._cache_key)
+        if found is None:
+            return None
+        session, expiry = found
+        if self._env.now().timestamp() >= expiry:
+            del self._cred.sessions[self._cache_key]
+            return None
+        return session
+
+    def _remember_session(self) -> None:
+        engine = self._engine
+        if engine is None or not self.is_client or self._cache_key is None:
+            return
+        if not self._reconnects:
+            self._cred.sessions.pop(self._cache_key, None)
+            return
+        session = engine.session()
+        if session is not None:
+            expiry = (self._env.now() + self._policy.session_lifespan).timestamp()
+            self._cred.sessions[self._cache_key] = (session, expiry)
+
+    def _failure(self, exc: EngineError) -> SspiError:
+        """The SspiError for an engine failure, carrying the alert the engine queued."""
+        err = error_for(exc.status, exc.message)
+        alert = self._engine.take() if self._engine is not None else b""
+        err.token = alert
+        err.token_type = SecBufferType.ALERT
+        return err
+
+    # -- handshake handlers ------------------------------------------------------------------
+
+    def _start(self, inp: StepInput) -> Step:
+        self._engine = self._make_engine(inp)
+        try:
+            self._engine.handshake()
+        except EngineError as exc:
+            raise self._failure(exc) from None
+        return Step(SecStatus.SEC_I_CONTINUE_NEEDED, self._engine.take())
+
+    def _handshake(self, data: bytes, inp: StepInput) -> Choice[State, Step]:
+        if self._engine is None:
+            self._engine = self._make_engine(inp)
+        return self._feed_handshake(data)
+
+    def _feed_handshake(self, data: bytes) -> Choice[State, Step]:
+        engine = self._engine
+        assert engine is not None
+        framing = records.frame(data)
+        if not framing.ends:
+            return Choice(Step(SecStatus.SEC_E_INCOMPLETE_MESSAGE, missing=framing.missing),
+                          self._machine.state)
+        at = 0
+        progress = Progress.WANT_READ
+        try:
+            if engine.reclaims_input:
+                # All whole records at once; what OpenSSL left unread (it reads record by
+                # record, without read-ahead) comes back out and is the EXTRA.
+                whole = framing.whole
+                engine.feed(data if whole == len(data) else memoryview(data)[:whole])
+                progress = engine.handshake()
+                at = whole - len(engine.unread())
+            else:
+                for end in framing.ends:
+                    engine.feed(data[at:end])
+                    at = end
+                    progress = engine.handshake()
+                    if progress is not Progress.WANT_READ:
+                        break
+        except EngineError as exc:
+            raise self._failure(exc) from None
+        token = engine.take()
+        extra = data[at:]
+        if progress is Progress.DONE:
+            self._established()
+            return Choice(Step(SecStatus.SEC_E_OK, token, extra=extra), State.OPEN)
+        if progress is Progress.WANT_CERTIFICATE:
+            if self._request & _REQ_SUPPLIED:
+                self._supplied_used = True
+                return self._resume_with(None, token, data[at:])
+            self._paused_input = data
+            self._paused_used = at
+            return Choice(Step(SecStatus.SEC_I_INCOMPLETE_CREDENTIALS, token, extra=extra),
+                          State.AWAIT_CREDENTIALS)
+        return Choice(Step(SecStatus.SEC_I_CONTINUE_NEEDED, token, extra=extra),
+                      State.HANDSHAKE)
+
+    def _resume(self, data: bytes, inp: StepInput) -> Choice[State, Step]:
+        """After SEC_I_INCOMPLETE_CREDENTIALS: curl passes the same input again, others only the
+        EXTRA bytes; the prefix already fed is dropped either way."""
+        if data.startswith(self._paused_input) and self._paused_input:
+            data = data[self._paused_used:]
+        cert = self._policy.certificate
+        if cert is None and not self._request & _REQ_SUPPLIED:
+            raise NoCredentials(
+                "The server asked for a client certificate: call InitializeSecurityContext "
+                "with a credential whose paCred holds one, or with ISC_REQ_USE_SUPPLIED_CREDS "
+                "to go on without."
+            )
+        self._supplied_used = cert is None
+        return self._resume_with(cert, b"", data)
+
+    def _resume_with(self, cert: CertContext | None, token: bytes,
+                     data: bytes) -> Choice[State, Step]:
+        engine = self._engine
+        assert engine is not None
+        try:
+            engine.supply_certificate(cert)
+            progress = engine.handshake()
+        except EngineError as exc:
+            raise self._failure(exc) from None
+        token += engine.take()
+        if progress is Progress.DONE and not data:
+            self._established()
+            return Choice(Step(SecStatus.SEC_E_OK, token), State.OPEN)
+        if not data:
+            return Choice(Step(SecStatus.SEC_I_CONTINUE_NEEDED, token), State.HANDSHAKE)
+        rest = self._feed_handshake(data)
+        step = rest.result
+        return Choice(Step(step.status, token + step.token, step.extra, step.missing),
+                      rest.state)
+
+    def credential_changed(self, credential: object) -> None:
+        """ISC after SEC_I_INCOMPLETE_CREDENTIALS may pass a credential that has a certificate
+        (ISC (Schannel): "the client can ... acquire new credentials")."""
+        if isinstance(credential, SchannelCredential) and \
+                self._machine.state is State.AWAIT_CREDENTIALS:
+            self._cred = credential
+            self._policy = credential.policy
+
+    def _established(self) -> None:
+        engine = self._engine
+        assert engine is not None
+        cipher = engine.cipher()
+        version = engine.version() or ""
+        self._suite = Suite(cipher[0], version, cipher[2]) if cipher else None
+        self._sizes = self._suite.stream_sizes() if self._suite else None
+        self._open_once = True
+        self._remember_session()
+
+    def _post_handshake(self, data: bytes, inp: StepInput) -> Step:
+        """ISC/ASC in the data phase, after DecryptMessage returned SEC_I_RENEGOTIATE: send what
+        the engine owes the peer (a KeyUpdate answer, a renegotiation's ClientHello) and, during
+        a TLS 1.2 renegotiation, feed the peer's handshake records.
+
+        Outside a renegotiation nothing is fed: the input (the EXTRA of DecryptMessage) is
+        application data and goes back as EXTRA, so the engine never holds it.
+        """
+        engine = self._engine
+        assert engine is not None
+        try:
+            engine.flush()
+            token = self._pending_out + engine.take()
+            self._pending_out = b""
+            if not self._renegotiating:
+                self._remember_session()
+                return Step(SecStatus.SEC_E_OK, token, extra=data)
+            if not data:
+                return Step(SecStatus.SEC_I_CONTINUE_NEEDED, token)
+            framing = records.frame(data)
+            if not framing.ends:
+                return Step(SecStatus.SEC_E_INCOMPLETE_MESSAGE, token, missing=framing.missing)
+            at = 0
+            progress = Progress.WANT_READ
+            for end in framing.ends:
+                kind = data[at]
+                engine.feed(data[at:end])
+                at = end
+                if kind == records.ContentType.APPLICATION_DATA:
+                    # RFC 5246 §7.4.1.1: application data may still arrive before the peer's
+                    # ServerHello. It is read now and handed out by the next DecryptMessage.
+                    plain = engine.read()
+                    self._held_plain += plain or b""
+                    continue
+                progress = engine.handshake()
+                if progress is Progress.DONE:
+                    break
+        except EngineError as exc:
+            raise self._failure(exc) from None
+        token += engine.take()
+        if progress is Progress.DONE:
+            self._renegotiating = False
+            self._established()
+            return Step(SecStatus.SEC_E_OK, token, extra=data[at:])
+        return Step(SecStatus.SEC_I_CONTINUE_NEEDED, token, extra=data[at:])
+
+    def _shutdown(self) -> None:
+        """ApplyControlToken(SCHANNEL_SHUTDOWN): remember; the next ISC/ASC sends it."""
+
+    def _close_notify(self, data: bytes, inp: StepInput) -> Step:
+        engine = self._engine
+        assert engine is not None
+        try:
+            engine.shutdown()
+        except EngineError as exc:
+            raise self._failure(exc) from None
+        return Step(SecStatus.SEC_E_OK, self._pending_out + engine.take())
+
+    # -- message handlers --------------------------------------------------------------------
+
+    def _decrypt(self, data: bytes) -> Choice[State, Opened]:
+        """One record (DecryptMessage (Schannel): "one record per call")."""
+        state = self._machine.state
+        if self._held_plain:
+            # Deviation: data read during a TLS 1.2 renegotiation's ISC calls (Windows' own
+            # behaviour there is undocumented) comes out here, consuming no input.
+            held, self._held_plain = self._held_plain, b""
+            return Choice(Opened(SecStatus.SEC_E_OK, 0, held, 0), state)
+        size, missing = records.first_record(data)
+        if not size:
+            return Choice(Opened(SecStatus.SEC_E_INCOMPLETE_MESSAGE, missing=missing), state)
+        engine = self._engine
+        assert engine is not None
+        if state is State.PEER_CLOSED:
+            return Choice(Opened(SecStatus.SEC_I_CONTEXT_EXPIRED), state)
+        engine.feed(memoryview(data)[:size] if size < len(data) else data)
+        try:
+            plain = engine.read()
+        except EngineError as exc:
+            raise self._failure(exc) from None
+        if plain is None:
+            # A record with nothing for the application: a post-handshake message (TLS 1.3
+            # NewSessionTicket, KeyUpdate; TLS 1.2 HelloRequest). "Your application must call
+            # InitializeSecurityContext" — whatever the engine owes the peer waits for that call.
+            if data[0] == records.ContentType.HANDSHAKE:
+                self._renegotiating = True
+            try:
+                engine.flush()
+            except EngineError as exc:
+                raise self._failure(exc) from None
+            self._pending_out += engine.take()
+            return Choice(Opened(SecStatus.SEC_I_RENEGOTIATE, size), state)
+        if plain == b"":
+            closed = State.CLOSED if state in (State.CLOSED, State.SHUTDOWN_PENDING) \
+                else State.PEER_CLOSED
+            return Choice(Opened(SecStatus.SEC_I_CONTEXT_EXPIRED, size), closed)
+        header = self._sizes.header if self._sizes is not None else records.HEADER_SIZE
+        return Choice(Opened(SecStatus.SEC_E_OK, size, plain, header), state)
+
+    def _encrypt(self, data: bytes | memoryview) -> bytes:
+        engine = self._engine
+        assert engine is not None
+        waiting = engine.take()
+        if waiting:
+            self._pending_out += waiting
+        try:
+            engine.write(data)
+        except EngineError as exc:
+            raise self._failure(exc) from None
+        return engine.take()
+
+    # -- the sspi layer's message entry ------------------------------------------------------
+
+    def stream_sizes(self) -> StreamSizes:
+        if self._sizes is None:
+            raise UnsupportedFunction(
+                "SECPKG_ATTR_STREAM_SIZES is known once the handshake has completed."
+            )
+        return self._sizes
+
+    def protect(self, op: MessageOp, layout: Layout, parts: list[Part], qop: int,
+                seq: int | None) -> MessageResult:
+        if op is MessageOp.ENCRYPT and layout is Layout.RECORD:
+            return self._encrypt_message(parts)
+        if op is MessageOp.DECRYPT and layout is Layout.DATA_ONLY:
+            return self._decrypt_message(parts)
+        raise InvalidToken(
+            "Schannel takes EncryptMessage as [STREAM_HEADER, DATA, STREAM_TRAILER, EMPTY] and "
+            "DecryptMessage as [DATA, EMPTY, EMPTY, EMPTY]; MakeSignature/VerifySignature are "
+            "not supported."
+        )
+
+    def _encrypt_message(self, parts: list[Part]) -> MessageResult:
+        sizes = self.stream_sizes()
+        h = d = t = None
+        for index, part in enumerate(parts):
+            kind = part.kind
+            if kind is PartKind.HEADER and h is None:
+                h = index
+            elif kind is PartKind.DATA and d is None:
+                d = index
+            elif kind is PartKind.TRAILER and t is None:
+                t = index
+        if h is None or d is None or t is None:
+            raise InvalidToken("EncryptMessage needs STREAM_HEADER, DATA and STREAM_TRAILER.")
+        data = parts[d].data
+        if len(data) > sizes.max_message:
+            raise InvalidParameter(
+                f"EncryptMessage makes one record of at most cbMaximumMessage = "
+                f"{sizes.max_message} bytes; split the {len(data)} bytes over several calls."
+            )
+        for index, need, name in ((h, sizes.header, "STREAM_HEADER"),
+                                  (t, sizes.trailer, "STREAM_TRAILER")):
+            room = parts[index].room
+            if room is not None and room < need:
+                raise BufferTooSmall(
+                    f"The {name} buffer holds {room} bytes; SECPKG_ATTR_STREAM_SIZES says "
+                    f"{need}.")
+        record = self._machine.fire(Input.ENCRYPT, self, data)
+        assert isinstance(record, bytes)
+        head = sizes.header
+        body_end = head + len(data)
+        return MessageResult(writes=(
+            Write(h, record[:head]), Write(d, record[head:body_end]),
+            Write(t, record[body_end:]),
+        ))
+
+    def _decrypt_message(self, parts: list[Part]) -> MessageResult:
+        d = first(parts, PartKind.DATA)
+        empties = [i for i, p in enumerate(parts) if p.kind is PartKind.EMPTY]
+        if d is None or len(empties) < 3:
+            raise InvalidToken(
+                "DecryptMessage (Schannel) takes [DATA, EMPTY, EMPTY, EMPTY]: the received "
+                "bytes in DATA and three EMPTY buffers for header, trailer and EXTRA."
+            )
+        data = parts[d].data
+        opened = self._machine.fire(Input.DECRYPT, self, data)
+        assert isinstance(opened, Opened)
+        if opened.status is SecStatus.SEC_E_INCOMPLETE_MESSAGE:
+            return MessageResult(opened.status, missing=opened.missing)
+        size = opened.size
+        extra = data[size:] if size < len(data) else b""
+        if opened.status is not SecStatus.SEC_E_OK:
+            return MessageResult(opened.status, writes=(
+                Write(d, data[:size], buffer_type=SecBufferType.STREAM_HEADER),), extra=extra)
+        end = opened.header + len(opened.plain)
+        return MessageResult(writes=(
+            Write(d, data[:opened.header], buffer_type=_STREAM_HEADER),
+            Write(empties[0], opened.plain, buffer_type=_DATA, allocate=True),
+            Write(empties[1], data[end:size], buffer_type=_STREAM_TRAILER, allocate=True),
+        ), extra=extra)
+
+    # -- the Pythonic fast path --------------------------------------------------------------
+
+    def wrap(self, data: bytes, encrypt: bool = True) -> bytes:
+        """``data`` as TLS records: the engine cuts it into 2^14-byte records in one call."""
+        if not encrypt:
+            raise UnsupportedFunction("TLS has no sign-only records.")
+        # bytes or a memoryview: the engine reads it in place (no copy of a large buffer)
+        out = self._machine.fire(Input.ENCRYPT, self,
+                                 data if isinstance(data, (bytes, memoryview)) else bytes(data))
+        assert isinstance(out, bytes)
+        return out
+
+    def unwrap(self, message: bytes) -> bytes:
+        """The plaintext of whole records, all handed to the engine at once (the fast path;
+        DecryptMessage keeps Windows' one record per call). Post-handshake records are absorbed
+        (their answer waits in :meth:`pending_output`); a close_notify ends the walk.
+
+        Raises:
+            IncompleteMessage: ``message`` ends inside a record (``.missing`` bytes short);
+                nothing was consumed.
+        """
+        opened = self._machine.fire(
+            Input.UNWRAP, self,
+            message if isinstance(message, (bytes, memoryview)) else bytes(message))
+        assert isinstance(opened, Opened)
+        if opened.status is SecStatus.SEC_E_INCOMPLETE_MESSAGE:
+            err = IncompleteMessage(
+                f"The message ends inside a TLS record; {opened.missing} more bytes needed.")
+            err.missing = opened.missing  # type: ignore[attr-defined]
+            raise err
+        return opened.plain
+
+    def _unwrap(self, data: bytes | memoryview) -> Choice[State, Opened]:
+        state = self._machine.state
+        framing = records.frame(data)
+        if framing.missing and framing.whole < len(data):
+            return Choice(Opened(SecStatus.SEC_E_INCOMPLETE_MESSAGE,
+                                 missing=framing.missing), state)
+        engine = self._engine
+        assert engine is not None
+        held, self._held_plain = self._held_plain, b""
+        out = [held]
+        closed = False
+        engine.feed(data)
+        try:
+            while True:
+                chunk = engine.read()
+                if chunk is None:
+                    break
+                if chunk == b"":
+                    closed = True
+                    break
+                out.append(chunk)
+            if self._suite is not None and not self._suite.tls13 and any(
+                    data[at] == records.ContentType.HANDSHAKE
+                    for at in (0, *framing.ends[:-1])):
+                self._renegotiating = True
+            engine.flush()
+        except EngineError as exc:
+            raise self._failure(exc) from None
+        self._pending_out += engine.take()
+        if closed:
+            state = State.CLOSED if state in (State.CLOSED, State.SHUTDOWN_PENDING) \
+                else State.PEER_CLOSED
+        status = SecStatus.SEC_I_CONTEXT_EXPIRED if closed else SecStatus.SEC_E_OK
+        return Choice(Opened(status, len(data), b"".join(out)), state)
+
+    def pending_output(self) -> bytes:
+        """Bytes owed to the peer outside EncryptMessage (a KeyUpdate answer); the Pythonic
+        equivalent of the ISC call after SEC_I_RENEGOTIATE. Nothing once a side has closed."""
+        if self._machine.state is not State.OPEN:
+            return b""
+        return self.step(StepInput()).token
+
+    @property
+    def peer_closed(self) -> bool:
+        return self._machine.state in (State.PEER_CLOSED, State.CLOSED)
+
+    # -- control tokens and attributes -------------------------------------------------------
+
+    def apply_control_token(self, token: bytes) -> None:
+        if len(token) < 4:
+            raise InvalidToken("A Schannel control token starts with a DWORD token type.")
+        kind = _U32.unpack_from(token)[0]
+        if kind == SCHANNEL_SHUTDOWN:
+            self._machine.fire(Input.SHUTDOWN, self)
+            return
+        if kind == SCHANNEL_ALERT:
+            if len(token) < 12:
+                raise InvalidToken("SCHANNEL_ALERT_TOKEN is three DWORDs.")
+            number = _U32.unpack_from(token, 8)[0]
+            if number != 0:
+                raise UnsupportedFunction(
+                    f"Sending TLS alert {number} is not possible with OpenSSL's public API; "
+                    "only close_notify (0) can be sent (as SCHANNEL_SHUTDOWN)."
+                )
+            self._machine.fire(Input.SHUTDOWN, self)
+            return
+        if kind == SCHANNEL_SESSION:
+            if len(token) < 8:
+                raise InvalidToken("SCHANNEL_SESSION_TOKEN is two DWORDs.")
+            flags = _U32.unpack_from(token, 4)[0]
+            if flags & SSL_SESSION_DISABLE_RECONNECTS:
+                self._reconnects = False
+                if self._cache_key is not None:
+                    self._cred.sessions.pop(self._cache_key, None)
+            elif flags & SSL_SESSION_ENABLE_RECONNECTS:
+                self._reconnects = True
+            return
+        if kind == SCHANNEL_RENEGOTIATE:
+            raise UnsupportedFunction(
+                "SCHANNEL_RENEGOTIATE (a server asking the client to renegotiate) is not "
+                "supported; TLS 1.3 forbids renegotiation.")
+        raise InvalidToken(f"Unknown Schannel control token type {kind}.")
+
+    def set_attribute(self, attribute: int, value: object) -> None:
+        """SetContextAttributes: SECPKG_ATTR_KEYING_MATERIAL_INFO (label, context, length)."""
+        if attribute != SecPkgAttr.KEYING_MATERIAL_INFO:
+            raise UnsupportedFunction(f"Schannel cannot set context attribute {attribute}.")
+        if not isinstance(value, KeyingMaterialInfo):
+            raise InvalidParameter("SECPKG_ATTR_KEYING_MATERIAL_INFO takes KeyingMaterialInfo.")
+        self._ekm = value
+
+    def _done_engine(self) -> Engine:
+        if self._engine is None or not self.complete:
+            raise UnsupportedFunction("This attribute is known once the handshake completed.")
+        return self._engine
+
+    def query_extra(self, attribute: int) -> object:
+        attr = attribute
+        if attr == SecPkgAttr.ISSUER_LIST_EX:
+            engine = self._engine
+            return IssuerListEx(engine.issuers if engine is not None else ())
+        engine = self._done_engine()
+        suite = self._suite
+        if attr == SecPkgAttr.CONNECTION_INFO and suite is not None:
+            return suite.connection_info(self.is_client)
+        if attr == SecPkgAttr.CIPHER_INFO and suite is not None:
+            return suite.cipher_info(self.is_client, self._certificate_kind())
+        if attr in (SecPkgAttr.REMOTE_CERT_CONTEXT, SecPkgAttr.REMOTE_CERT_CHAIN):
+            chain = engine.peer_chain()
+            if not chain:
+                raise NoCredentials("The peer sent no certificate.")
+            return CertContext(chain[0], chain[1:])
+        if attr == SecPkgAttr.LOCAL_CERT_CONTEXT:
+            if self._policy.certificate is None:
+                raise NoCredentials("This side sent no certificate.")
+            return CertContext(self._policy.certificate.der, self._policy.certificate.chain)
+        if attr == SecPkgAttr.APPLICATION_PROTOCOL:
+            chosen = engine.selected_alpn()
+            return ApplicationProtocol(1 if chosen else 0,
+                                       SEC_APPLICATION_PROTOCOL_NEGOTIATION_EXT_ALPN,
+                                       chosen or b"")
+        if attr == SecPkgAttr.SESSION_INFO:
+            return SessionInfo(SSL_SESSION_RECONNECT if engine.session_reused() else 0,
+                               engine.session_id())
+        if attr == SecPkgAttr.ENDPOINT_BINDINGS:
+            server_cert = (engine.peer_certificate() if self.is_client else
+                           (self._policy.certificate.der if self._policy.certificate else None))
+            if not server_cert:
+                raise UnsupportedFunction("No server certificate: no tls-server-end-point.")
+            return bindings(b"tls-server-end-point:", endpoint_hash(server_cert))
+        if attr == SecPkgAttr.UNIQUE_BINDINGS:
+            if suite is not None and suite.tls13:
+                raise UnsupportedFunction(
+                    "tls-unique is not defined for TLS 1.3 (RFC 9266 §1); use "
+                    "SECPKG_ATTR_ENDPOINT_BINDINGS.")
+            unique = engine.tls_unique()
+            if unique is None:
+                raise UnsupportedFunction("The engine has no tls-unique for this connection.")
+            return bindings(b"tls-unique:", unique)
+        if attr == SecPkgAttr.KEYING_MATERIAL:
+            if self._ekm is None:
+                raise InvalidParameter(
+                    "Set SECPKG_ATTR_KEYING_MATERIAL_INFO (label, context, length) first.")
+            return KeyingMaterial(engine.export_keying_material(
+                self._ekm.label, self._ekm.length, self._ekm.context))
+        return super().query_extra(attribute)
+
+    def _certificate_kind(self) -> str:
+        der = self._engine.peer_certificate() if self._engine and self.is_client else (
+            self._policy.certificate.der if self._policy.certificate else None)
+        if not der:
+            return ""
+        from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+        key = CertContext(der).certificate.public_key()
+        if isinstance(key, rsa.RSAPublicKey):
+            return "RSA"
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            return "ECDSA"
+        return type(key).__name__
+
+
+_Handler = Callable[..., object]
+S, E = State, Input
+_HANDSHAKE = (S.SERVER_START, S.HANDSHAKE, S.AWAIT_CREDENTIALS, S.OPEN)
+C = SchannelContext
+
+#: The one transition table. Handlers are the context's methods, called with the context first.
+TRANSITIONS: dict[tuple[State, Input], tuple[_Handler, State | tuple[State, ...]]] = {
+    (S.CLIENT_START, E.START): (C._start, S.HANDSHAKE),
+    (S.SERVER_START, E.RECORDS): (C._handshake, _HANDSHAKE),
+    (S.HANDSHAKE, E.RECORDS): (C._handshake, _HANDSHAKE),
+    (S.AWAIT_CREDENTIALS, E.RECORDS): (C._resume, _HANDSHAKE),
+    (S.OPEN, E.RECORDS): (C._post_handshake, S.OPEN),
+    (S.OPEN, E.POLL): (C._post_handshake, S.OPEN),
+    (S.OPEN, E.ENCRYPT): (C._encrypt, S.OPEN),
+    (S.PEER_CLOSED, E.ENCRYPT): (C._encrypt, S.PEER_CLOSED),
+    (S.OPEN, E.DECRYPT): (C._decrypt, (S.OPEN, S.PEER_CLOSED)),
+    (S.PEER_CLOSED, E.DECRYPT): (C._decrypt, (S.PEER_CLOSED,)),
+    (S.SHUTDOWN_PENDING, E.DECRYPT): (C._decrypt, (S.SHUTDOWN_PENDING, S.CLOSED)),
+    (S.CLOSED, E.DECRYPT): (C._decrypt, (S.CLOSED,)),
+    (S.OPEN, E.UNWRAP): (C._unwrap, (S.OPEN, S.PEER_CLOSED)),
+    (S.SHUTDOWN_PENDING, E.UNWRAP): (C._unwrap, (S.SHUTDOWN_PENDING, S.CLOSED)),
+    (S.CLOSED, E.UNWRAP): (C._unwrap, (S.CLOSED,)),
+    (S.OPEN, E.SHUTDOWN): (C._shutdown, S.SHUTDOWN_PENDING),
+    (S.PEER_CLOSED, E.SHUTDOWN): (C._shutdown, S.SHUTDOWN_PENDING),
+    (S.SHUTDOWN_PENDING, E.POLL): (C._close_notify, S.CLOSED),
+    (S.SHUTDOWN_PENDING, E.RECORDS): (C._close_notify, S.CLOSED),
+}
+del C, S, E
+
+
+__all__ = [
+    "TRANSITIONS",
+    "Input",
+    "Opened",
+    "SchannelContext",
+    "State",
+    "application_protocols",
+    "parse_application_protocols",
+]
