@@ -60,7 +60,8 @@ def test_metadata(sdist: Path) -> None:
     meta = email.message_from_string((sdist / "PKG-INFO").read_text())
     assert meta["License-Expression"] == "MIT"
     assert meta["Summary"] == (
-        "Windows SSPI security packages (NTLM, Kerberos, Digest) implemented natively in Python")
+        "Windows SSPI security packages (Negotiate, Kerberos, NTLM, Digest, Schannel) "
+        "implemented natively in Python")
     classifiers = meta.get_all("Classifier") or []
     for version in ("3.10", "3.11", "3.12", "3.13"):
         assert f"Programming Language :: Python :: {version}" in classifiers

@@ -88,7 +88,7 @@ class ContextBindings:
     @property
     def channel_bindings(self) -> ChannelBindings:
         """The same bindings as the object NTLM/Kerberos/Digest take (``channel_bindings=``)."""
-        return ChannelBindings.unpack(self.bindings)
+        return ChannelBindings.parse(self.bindings)
 
 
 @dataclass(frozen=True, slots=True)
