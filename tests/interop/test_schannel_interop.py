@@ -34,7 +34,7 @@ from opensspi.errors import SspiError
 from opensspi.packages.schannel import SCHANNEL_CRED, CertContext, application_protocols
 from opensspi.testing.tls import Issued, TestPki
 from support.pair import ContextPair
-from support.require import require_peer
+from support.require import require_module, require_peer
 from support.tls import ISC_REQ, acquire, asc, decrypt, encrypt, isc
 
 pytestmark = pytest.mark.interop
@@ -289,7 +289,7 @@ def test_s_server_verify_with_client_certificate(openssl: None, tls: Pki,
 def test_s_server_incomplete_credentials(openssl: None, tls: Pki, protocols: int) -> None:
     """pyOpenSSL engine: SEC_I_INCOMPLETE_CREDENTIALS, the server's CA list in ISSUER_LIST_EX,
     then the same input with a credential that has a certificate."""
-    pytest.importorskip("OpenSSL")
+    require_module("OpenSSL", "pip install pyOpenSSL  (or: pip install -e '.[schannel]')")
     srv, port = s_server(tls.cert, tls.key, VERSION_FLAG[protocols], "-Verify", "1",
                          "-CAfile", str(tls.ca))
     with srv:
@@ -609,7 +609,7 @@ def test_manual_validation_isc_flag(tls: Pki, https: HttpsServer) -> None:
 @pytest.mark.parametrize("protocols", [TLS12, TLS13], ids=["tls1.2", "tls1.3"])
 def test_keying_material_equals_s_server(openssl: None, tls: Pki, protocols: int) -> None:
     """SECPKG_ATTR_KEYING_MATERIAL (pyOpenSSL engine) equals ``s_server -keymatexport``."""
-    pytest.importorskip("OpenSSL")
+    require_module("OpenSSL", "pip install pyOpenSSL  (or: pip install -e '.[schannel]')")
     from opensspi.packages.schannel import KeyingMaterialInfo
 
     srv, port = s_server(tls.cert, tls.key, VERSION_FLAG[protocols], "-keymatexport",

@@ -6,6 +6,7 @@ import pytest
 
 from opensspi.packages.schannel import CertContext
 from opensspi.testing.tls import Issued, TestPki
+from support.require import require_module
 
 
 @pytest.fixture(scope="session")
@@ -37,5 +38,5 @@ def client_ctx(pki: TestPki) -> CertContext:
 @pytest.fixture(params=["stdlib", "pyopenssl"])
 def engine(request: pytest.FixtureRequest) -> str:
     if request.param == "pyopenssl":
-        pytest.importorskip("OpenSSL")
+        require_module("OpenSSL", "pip install pyOpenSSL  (or: pip install -e '.[schannel]')")
     return str(request.param)

@@ -37,6 +37,7 @@ from opensspi.packages.schannel import (
     application_protocols,
 )
 from opensspi.testing.tls import TestPki
+from support.require import require_module
 from support.tls import ISC_REQ, acquire, asc, decrypt, decrypt_all, encrypt, handshake, isc
 
 T = SecBufferType
@@ -349,7 +350,7 @@ def test_incomplete_credentials_then_certificate(server_ctx: CertContext, root: 
     """pyOpenSSL engine: the server asks for a certificate the credential lacks:
     SEC_I_INCOMPLETE_CREDENTIALS, ISSUER_LIST_EX names the CA, and ISC with a credential that
     has one (the same input passed again, as curl does) finishes with the client verified."""
-    pytest.importorskip("OpenSSL")
+    require_module("OpenSSL", "pip install pyOpenSSL  (or: pip install -e '.[schannel]')")
     # Python's ssl server cannot list CA names in its CertificateRequest; pyOpenSSL's can.
     scred = acquire(IN, SCHANNEL_CRED(paCred=[server_ctx], hRootStore=[root],
                                       engine="pyopenssl"))
@@ -374,7 +375,7 @@ def test_incomplete_credentials_then_certificate(server_ctx: CertContext, root: 
 
 
 def test_use_supplied_creds_goes_on_without(server_ctx: CertContext, root: CertContext) -> None:
-    pytest.importorskip("OpenSSL")
+    require_module("OpenSSL", "pip install pyOpenSSL  (or: pip install -e '.[schannel]')")
     scred = acquire(IN, SCHANNEL_CRED(paCred=[server_ctx], hRootStore=[root]))
     bare = acquire(OUT, SCHANNEL_CRED(hRootStore=[root], engine="pyopenssl",
                                       grbitEnabledProtocols=TLS12))
@@ -390,7 +391,7 @@ def test_use_supplied_creds_goes_on_without(server_ctx: CertContext, root: CertC
 
 
 def test_keying_material_both_sides(server_ctx: CertContext, root: CertContext) -> None:
-    pytest.importorskip("OpenSSL")
+    require_module("OpenSSL", "pip install pyOpenSSL  (or: pip install -e '.[schannel]')")
     from opensspi.packages.schannel import KeyingMaterialInfo
 
     ccred, scred = creds(server_ctx, root, "pyopenssl")
@@ -534,7 +535,7 @@ def test_revocation_with_crls(pki: TestPki, root: CertContext) -> None:
 
 
 def test_pyopenssl_restricts_tls13_suites(server_ctx: CertContext, root: CertContext) -> None:
-    pytest.importorskip("OpenSSL")
+    require_module("OpenSSL", "pip install pyOpenSSL  (or: pip install -e '.[schannel]')")
     only_chacha = acquire(OUT, SCH_CREDENTIALS(hRootStore=[root], engine="pyopenssl",
                                                pTlsParameters=[TLS_PARAMETERS(pDisabledCrypto=[
                                                    CRYPTO_SETTINGS(strCngAlgId="AES")])]))
