@@ -13,6 +13,7 @@ through this interface.
 from __future__ import annotations
 
 import os
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -59,6 +60,13 @@ class Environment:
 
     now: Callable[[], datetime] = _utcnow
     random: Callable[[int], bytes] = os.urandom
+
+    def epoch(self) -> int:
+        """Whole seconds since the Unix epoch by this environment's clock (the default clock
+        answers from ``time.time()`` without building a datetime)."""
+        if self.now is _utcnow:
+            return int(time.time())
+        return int(self.now().timestamp())
 
 
 DEFAULT_ENVIRONMENT = Environment()

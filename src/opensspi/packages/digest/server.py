@@ -141,7 +141,7 @@ class DigestServerContext(_DigestContext):
         return self._realm
 
     def _now(self) -> int:
-        return int(self._env.now().timestamp())
+        return self._env.epoch()
 
     def _new_nonce(self) -> str:
         now = self._now()
