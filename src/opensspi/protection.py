@@ -15,7 +15,7 @@ records, are the packages' own ``protect``.
 from __future__ import annotations
 
 from .buffers import SecBuffer, SecBufferDesc
-from .constants import SecBufferAttr, SecBufferType, SecStatus
+from .constants import SecBufferAttr, SecBufferType
 from .errors import InvalidToken
 from .message import (
     Layout,
@@ -191,20 +191,4 @@ def _no_layout(ctx: SecurityContext, op: MessageOp, layout: Layout | None) -> st
     return f"{call} got a {shape} buffer layout; the {ctx.info.name} package takes {takes}."
 
 
-def make_signature(ctx: SecurityContext, qop: int, desc: SecBufferDesc, seq: int) -> None:
-    protect(ctx, MessageOp.SIGN, desc, qop, seq)
-
-
-def verify_signature(ctx: SecurityContext, desc: SecBufferDesc, seq: int) -> int:
-    return protect(ctx, MessageOp.VERIFY, desc, 0, seq).qop
-
-
-def encrypt_message(ctx: SecurityContext, qop: int, desc: SecBufferDesc, seq: int) -> SecStatus:
-    return protect(ctx, MessageOp.ENCRYPT, desc, qop, seq).status
-
-
-def decrypt_message(ctx: SecurityContext, desc: SecBufferDesc, seq: int) -> MessageResult:
-    return protect(ctx, MessageOp.DECRYPT, desc, 0, seq)
-
-
-__all__ = ["SecBuffer", "apply", "fill_extra_missing", "protect", "to_parts"]
+__all__ = ["apply", "fill_extra_missing", "protect", "to_parts"]

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from opensspi.buffers import ChannelBindings, SecBuffer, SecBufferDesc
 from opensspi.constants import AscReq, CredentialUse, IscReq, IscRet, SecBufferType, SecStatus
 from opensspi.errors import SspiError
+from opensspi.message import MessageOp
 from opensspi.packages.digest import DigestPackage
 from opensspi.packages.digest.client import DigestClientContext
 from opensspi.packages.digest.credentials import DigestAcceptorConfig
@@ -31,7 +32,7 @@ from opensspi.packages.digest.messages import (
 )
 from opensspi.packages.digest.server import DigestServerContext
 from opensspi.packages.digest.session import NextRequest
-from opensspi.protection import make_signature
+from opensspi.protection import protect
 from opensspi.provider import AuthIdentity, MessagePart, StepInput
 from opensspi.statemachine import mermaid
 
@@ -417,20 +418,21 @@ def test_a_malformed_token_fails_every_live_state_at_the_boundary(
 
 def test_sign_buffers_shapes(digest: Digest) -> None:
     sasl = digest.sasl_client()
-    raises(SecStatus.SEC_E_INVALID_TOKEN, lambda: make_signature(sasl, 0, SecBufferDesc(), 0))
+    raises(SecStatus.SEC_E_INVALID_TOKEN,
+           lambda: protect(sasl, MessageOp.SIGN, SecBufferDesc(), 0, 0))
     client, server = digest.http_client(), digest.http_server()
     digest.http_login(client, server)
     raises(SecStatus.SEC_E_INSUFFICIENT_BUFFERS,
-           lambda: make_signature(client, 0, SecBufferDesc([SecBuffer(SecBufferType.TOKEN, b"")]),
-                                  0))
+           lambda: protect(client, MessageOp.SIGN,
+                           SecBufferDesc([SecBuffer(SecBufferType.TOKEN, b"")]), 0, 0))
     small = SecBufferDesc([SecBuffer(SecBufferType.PKG_PARAMS, b"GET\x00"),
                            SecBuffer(SecBufferType.PADDING, 10)])
-    raises(SecStatus.SEC_E_BUFFER_TOO_SMALL, lambda: make_signature(client, 0, small, 0))
+    raises(SecStatus.SEC_E_BUFFER_TOO_SMALL, lambda: protect(client, MessageOp.SIGN, small, 0, 0))
     allocating = digest.http_client(IscReq.ALLOCATE_MEMORY)
     digest.http_login(allocating, digest.http_server())
     desc = SecBufferDesc([SecBuffer(SecBufferType.PKG_PARAMS, b"GET"),
                           SecBuffer(SecBufferType.PADDING, 0)])
-    make_signature(allocating, 0, desc, 0)
+    protect(allocating, MessageOp.SIGN, desc, 0, 0)
     assert desc[1].allocated and HttpResponse.parse(desc[1].buffer).nc == 2
 
 

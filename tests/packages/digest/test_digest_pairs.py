@@ -10,11 +10,12 @@ import pytest
 from opensspi.buffers import SecBuffer, SecBufferDesc
 from opensspi.constants import AscRet, IscReq, IscRet, SecBufferType, SecStatus
 from opensspi.errors import SspiError
+from opensspi.message import MessageOp
 from opensspi.packages.digest.crypto import Algorithm, Cipher, Qop, h
 from opensspi.packages.digest.legacy import LEGACY_CIPHERS, STRONG_CIPHERS
 from opensspi.packages.digest.machine import ISC_REQ_HTTP, State
 from opensspi.packages.digest.messages import HttpResponse, SaslChallenge, SaslResponse
-from opensspi.protection import make_signature
+from opensspi.protection import protect
 from opensspi.provider import MessagePart, Sizes, StepInput
 
 from .conftest import Digest
@@ -63,7 +64,7 @@ def test_http_pair(digest: Digest, alg: Algorithm, qop: Qop, http_flag: int) -> 
 
     hentity = h(alg, body).encode()
     desc = five_buffers(b"PUT", b"/dir/other.html", hentity)
-    make_signature(client, 0, desc, 0)
+    protect(client, MessageOp.SIGN, desc, 0, 0)
     follow = desc[4].buffer
     again = HttpResponse.parse(follow)
     assert (again.nc, again.uri, again.cnonce, again.nonce) == (
@@ -123,7 +124,7 @@ def test_http_stale_nonce_is_a_fresh_nonce_not_a_failure(digest: Digest) -> None
     digest.http_login(client, server)
     digest.clock.advance(120)
     desc = five_buffers(b"GET", b"", b"")
-    make_signature(client, 0, desc, 0)
+    protect(client, MessageOp.SIGN, desc, 0, 0)
     stale = server.step(StepInput(desc[4].buffer, params=(b"GET", b"/dir/index.html")))
     assert stale.status is SecStatus.SEC_I_CONTINUE_NEEDED
     assert b"stale=true" in stale.token
