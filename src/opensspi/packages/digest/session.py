@@ -14,7 +14,7 @@ from ...errors import (
     InvalidParameter,
 )
 from . import crypto
-from .credentials import ClientSecret
+from .credentials import MAX_HTTP_SECRETS, ClientSecret
 from .crypto import Algorithm, Cipher, Qop, http_octets
 from .messages import (
     AuthorizationPieces,
@@ -28,6 +28,7 @@ from .messages import (
 )
 
 _ABSOLUTE_URL: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
+_AUTH: Final = Qop.AUTH
 _AUTH_INT: Final = Qop.AUTH_INT
 
 
@@ -101,7 +102,27 @@ class NextRequest:
 def _http_secret(
     client: ClientSecret, challenge: HttpChallenge, algorithm: Algorithm
 ) -> tuple[str, str]:
-    """H(user:realm:password) for ``challenge`` and the username directive to send with it."""
+    """H(user:realm:password) for ``challenge`` and the username directive to send with it.
+
+    Remembered in the credential (:attr:`ClientSecret.http_secrets`): both depend only on the
+    credential, the algorithm, the realm, ``charset`` and ``userhash``.
+    """
+    key = (algorithm, challenge.realm, challenge.charset_utf8, challenge.userhash)
+    known = client.http_secrets.get(key)
+    if known is not None:
+        return known
+    answer = _compute_http_secret(client, challenge, algorithm)
+    secrets = client.http_secrets
+    if len(secrets) >= MAX_HTTP_SECRETS:
+        secrets.clear()
+    secrets[key] = answer
+    return answer
+
+
+def _compute_http_secret(
+    client: ClientSecret, challenge: HttpChallenge, algorithm: Algorithm
+) -> tuple[str, str]:
+    """:func:`_http_secret` without the credential's memory."""
     utf8 = challenge.charset_utf8
     user = client.http_user[utf8]
     realm = http_octets(challenge.realm, True) if utf8 else challenge.realm.encode()
@@ -131,7 +152,15 @@ def _first_response(
     algorithm: Algorithm, ha1: str, nonce: str, cnonce: str, qop: Qop | None, method: str,
     uri: str, hentity: str,
 ) -> str:
-    """The ``response`` of the first request under a nonce (nc 1), RFC 7616 §3.4.1."""
+    """The ``response`` of the first request under a nonce (nc 1), RFC 7616 §3.4.1.
+
+    :func:`crypto.ha2` and :func:`crypto.request_digest` joined for the usual qop=auth: the
+    same two hashes with their inputs formatted in place (nc-value ``00000001``).
+    """
+    if qop is _AUTH:
+        new = algorithm.new
+        ha2 = new(f"{method}:{uri}".encode()).hexdigest()
+        return new(f"{ha1}:{nonce}:00000001:{cnonce}:auth:{ha2}".encode()).hexdigest()
     ha2 = crypto.ha2(algorithm, method, uri, qop, hentity)
     return crypto.request_digest(algorithm, ha1, nonce, 1, cnonce, qop, ha2)
 
@@ -153,14 +182,19 @@ def _first_authorization(
     """
     secret, user = _http_secret(client, challenge, algorithm)
     nonce = challenge.nonce
-    ha1 = crypto.ha1(algorithm, secret, nonce, cnonce)
+    ha1 = crypto.ha1(algorithm, secret, nonce, cnonce) if algorithm.session else secret
     hentity = crypto.hentity(algorithm, body_or_hash) if qop is _AUTH_INT else ""
     response = _first_response(algorithm, ha1, nonce, cnonce, qop, method, uri, hentity)
-    value = render_authorization(
-        user, challenge.realm, uri, challenge.algorithm, nonce,
-        None if qop is None else nc_value(1), None if qop is None else cnonce,
-        None if qop is None else qop.wire, response, challenge.opaque, challenge.userhash,
-    )
+    if qop is None:
+        value = render_authorization(
+            user, challenge.realm, uri, challenge.algorithm, nonce, None, None, None, response,
+            challenge.opaque, challenge.userhash,
+        )
+    else:
+        value = render_authorization(
+            user, challenge.realm, uri, challenge.algorithm, nonce, "00000001", cnonce, qop.wire,
+            response, challenge.opaque, challenge.userhash,
+        )
     return value, (challenge, algorithm, qop, cnonce, (method, uri, hentity, 1))
 
 
