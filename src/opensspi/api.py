@@ -138,11 +138,11 @@ class Context:
         return result.token or None
 
     def _input(self, token: bytes | str | None, params: Sequence[bytes | str]) -> StepInput:
-        return StepInput(
-            token=_octets(token) if token is not None else None,
-            channel_bindings=self._bindings,
-            params=tuple(_octets(p) for p in params) if params else (),
-        )
+        # Positional, and bytes passed through as they are: this runs on every step.
+        if token is not None and type(token) is not bytes:
+            token = _octets(token)
+        octets = tuple([p if type(p) is bytes else _octets(p) for p in params]) if params else ()
+        return StepInput(token, self._bindings, octets)
 
     @property
     def complete(self) -> bool:
@@ -280,8 +280,8 @@ def client(
         package, user=user, domain=domain, password=password, nt_hash=nt_hash,
         use=CredentialUse.OUTBOUND, auth_data=auth_data,
     )
-    return Context(pkg, pkg.client_context(cred, target, IscReq(flags), env),
-                   _bindings(channel_bindings))
+    req = flags if type(flags) is IscReq else IscReq(flags)  # IscReq(x) costs an Enum call
+    return Context(pkg, pkg.client_context(cred, target, req, env), _bindings(channel_bindings))
 
 
 def server(
