@@ -91,34 +91,52 @@ class DigestClientContext(_DigestContext):
             )
         self.info = info
         self._client = client
-        bits = int(req)
-        http = bits & _HTTP_REQ != 0
-        self._need_integrity = bits & _INT_REQ != 0
-        self._need_confidentiality = confidential = bits & _CONF_REQ != 0
-        self._allocate = bits & _ALLOC_REQ != 0
         self._env = env
-        self._mode = _HTTP if http else _SASL
-        if http and confidential:
-            raise UnsupportedFunction(
-                "ISC_REQ_CONFIDENTIALITY cannot be used with HTTP Digest: HTTP has no "
-                "auth-conf. Drop the flag, or use SASL mode."
-            )
-        if not target or not quotable(target):
-            what = "the request URI" if http else "service/host"
-            raise InvalidParameter(f"Digest needs a target name: {what}.")
-        if not http and "/" not in target.strip("/"):
-            raise InvalidParameter(
-                f"A SASL Digest target is service/host (e.g. ldap/dc.example.com), "
-                f"not {target!r}."
-            )
-        self._target = _request_uri(target) if http else target
-        if cnonce is not None and not quotable(cnonce):
-            raise InvalidParameter("The fixed cnonce may not contain control characters.")
-        self._fixed_cnonce = cnonce
-        self._max_challenge = max_challenge
-        self._machine = Machine(
-            TRANSITIONS, _HTTP_START if http else _SASL_START, _FAILED, "Digest token"
-        )
+        bits = int(req)
+        # Only what differs from the class defaults below is stored: a context is made for
+        # every request, and each attribute written costs as much as a check.
+        if bits & _INT_REQ:
+            self._need_integrity = True
+        if bits & _ALLOC_REQ:
+            self._allocate = True
+        if bits & _HTTP_REQ:
+            if bits & _CONF_REQ:
+                raise UnsupportedFunction(
+                    "ISC_REQ_CONFIDENTIALITY cannot be used with HTTP Digest: HTTP has no "
+                    "auth-conf. Drop the flag, or use SASL mode."
+                )
+            if not target or not quotable(target):
+                raise InvalidParameter("Digest needs a target name: the request URI.")
+            self._mode = _HTTP
+            self._target = _request_uri(target)
+            start = _HTTP_START
+        else:
+            if bits & _CONF_REQ:
+                self._need_confidentiality = True
+            if not target or not quotable(target):
+                raise InvalidParameter("Digest needs a target name: service/host.")
+            if "/" not in target.strip("/"):
+                raise InvalidParameter(
+                    f"A SASL Digest target is service/host (e.g. ldap/dc.example.com), "
+                    f"not {target!r}."
+                )
+            self._mode = _SASL
+            self._target = target
+            start = _SASL_START
+        if cnonce is not None:
+            if not quotable(cnonce):
+                raise InvalidParameter("The fixed cnonce may not contain control characters.")
+            self._fixed_cnonce = cnonce
+        if max_challenge != MAX_CHALLENGE:
+            self._max_challenge = max_challenge
+        self._machine = Machine(TRANSITIONS, start, _FAILED, "Digest token")
+
+    # What the request flags and keyword arguments leave at their defaults:
+    _need_integrity = False
+    _need_confidentiality = False
+    _allocate = False
+    _fixed_cnonce: str | None = None
+    _max_challenge = MAX_CHALLENGE
 
     is_client = True
     # Until a handshake leg sets them (class attributes, so a new context stores none of them):
