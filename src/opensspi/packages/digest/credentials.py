@@ -33,6 +33,7 @@ from .replay import NonceCounts, shared_counts
 from .security import DEFAULT_MAXBUF, MAX_MAXBUF
 
 _HEX_RE = re.compile(r"[0-9a-fA-F]+")
+_OUTBOUND = int(CredentialUse.OUTBOUND)
 
 
 def _check_maxbuf(maxbuf: int) -> None:
@@ -153,9 +154,19 @@ class ClientSecret:
     challenges of one realm hashes its password once. At most :data:`MAX_HTTP_SECRETS`."""
 
     def __post_init__(self) -> None:
-        for name, text in (("http_user", self.user), ("http_password", self.password)):
-            object.__setattr__(self, name, (http_octets(text, False), http_octets(text, True)))
-        object.__setattr__(self, "http_username", username_directive(self.user, False))
+        user, password = self.user, self.password
+        if user.isascii() and password.isascii():
+            # NFC leaves ASCII unchanged, so both charsets give the same octets
+            # (pywin32's ClientAuth acquires a credential for every connection).
+            name, secret = user.encode(), password.encode()
+            object.__setattr__(self, "http_user", (name, name))
+            object.__setattr__(self, "http_password", (secret, secret))
+        else:
+            for field_name, text in (("http_user", user), ("http_password", password)):
+                object.__setattr__(
+                    self, field_name, (http_octets(text, False), http_octets(text, True))
+                )
+        object.__setattr__(self, "http_username", username_directive(user, False))
         object.__setattr__(self, "http_secrets", {})
 
 
@@ -387,7 +398,7 @@ def acquire(
                 "SECPKG_CRED_INBOUND."
             )
         acceptor = Acceptor(auth_data)
-    elif use & CredentialUse.OUTBOUND:
+    elif int(use) & _OUTBOUND:  # a plain int test: IntFlag's & is an Enum call
         client = _client_secret(principal, auth_data)
     else:
         raise NoCredentials(

@@ -258,6 +258,13 @@ def _choose_http(
 ) -> tuple[HttpChallenge, Algorithm, Qop | None]:
     """Pick the strongest usable challenge; the qop the flags ask for must be offered."""
     need_int = ctx._need_integrity
+    if not need_int and len(challenges) == 1:
+        # What the loop below decides for the usual single challenge offering qop=auth.
+        only = challenges[0]
+        if "auth" in only.qop:
+            alg = _algorithm_from_wire(only.algorithm)
+            if alg is not None:
+                return only, alg, _AUTH
     best: tuple[HttpChallenge, Algorithm, Qop | None] | None = None
     best_strength = offered_strength = 0
     lacking_int = lacking_qop = False
