@@ -135,6 +135,13 @@ def nc_value(nc: int) -> str:
     return _NC_VALUES[nc] if 0 <= nc < 256 else "%08x" % nc  # noqa: UP031 - see above
 
 
+_TOKENS = frozenset({
+    "MD5", "MD5-sess", "SHA-256", "SHA-256-sess", "SHA-512-256", "SHA-512-256-sess",
+    "md5", "md5-sess", "auth", "auth-int", "auth-conf",
+})
+"""Algorithm and qop spellings that are tokens: rendered as they are, without a check."""
+
+
 def _token_or_quote(text: str) -> str:
     if text.isalnum() and text.isascii():  # "MD5", "auth": a token without the regex
         return text
@@ -339,6 +346,13 @@ def _list(value: str | None) -> tuple[str, ...]:
     return tuple([x.strip().lower() for x in value.split(",") if x.strip()])
 
 
+_QOP_LISTS: dict[str, tuple[str, ...]] = {
+    "auth": ("auth",), "auth-int": ("auth-int",), "auth,auth-int": ("auth", "auth-int"),
+    "auth, auth-int": ("auth", "auth-int"),
+}
+""":func:`_list` of the qop values servers send, looked up rather than split."""
+
+
 def _nc_value(value: str) -> int:
     if len(value) != 8 or not _HEX_RE.fullmatch(value):
         raise DecodeError(f"nc must be exactly 8 hex digits, not {value!r}.")
@@ -405,9 +419,12 @@ class HttpChallenge(NamedTuple):
         if realm is None or nonce is None:
             missing = "realm" if realm is None else "nonce"
             raise DecodeError(f"The Digest challenge lacks the required {missing!r} directive.")
-        qop = _list(qop_value)
-        if qop_value is not None and not qop:
-            raise DecodeError("The Digest challenge has an empty qop list.")
+        if qop_value is None:
+            qop: tuple[str, ...] = ()
+        else:
+            qop = _QOP_LISTS.get(qop_value) or _list(qop_value)
+            if not qop:
+                raise DecodeError("The Digest challenge has an empty qop list.")
         stale, charset, userhash = get("stale"), get("charset"), get("userhash")
         # tuple.__new__ directly: the same tuple the generated __new__ builds, without its frame.
         return _new_tuple(cls, (
@@ -537,10 +554,20 @@ def render_authorization(
         realm, uri, nonce = _escape(realm), _escape(uri), _escape(nonce)
         cnonce = None if cnonce is None else _escape(cnonce)
         opaque = None if opaque is None else _escape(opaque)
-    alg = "" if algorithm is None else f", algorithm={_token_or_quote(algorithm)}"
+    if algorithm is None:
+        alg = ""
+    elif algorithm in _TOKENS:
+        alg = f", algorithm={algorithm}"
+    else:
+        alg = f", algorithm={_token_or_quote(algorithm)}"
     count = "" if nc is None else f", nc={nc}"
     cnonce_part = "" if cnonce is None else f', cnonce="{cnonce}"'
-    qop_part = "" if qop is None else f", qop={_token_or_quote(qop)}"
+    if qop is None:
+        qop_part = ""
+    elif qop in _TOKENS:
+        qop_part = f", qop={qop}"
+    else:
+        qop_part = f", qop={_token_or_quote(qop)}"
     end = "" if opaque is None else f', opaque="{opaque}"'
     return (
         f'{user}, realm="{realm}", uri="{uri}"{alg}, nonce="{nonce}"{count}{cnonce_part}'
