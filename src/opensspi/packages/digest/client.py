@@ -47,7 +47,6 @@ from .machine import (
     _STALE_CHALLENGE,
     TRANSITIONS,
     Input,
-    Mode,
 )
 from .messages import (
     MAX_CHALLENGE,
@@ -67,6 +66,14 @@ from .session import (
     _text_param,
 )
 from .text import header_bytes, header_text
+
+_RET_HTTP = int(IscRet.USED_HTTP_STYLE)
+_RET_MUTUAL = int(IscRet.MUTUAL_AUTH)
+_RET_INTEGRITY = int(IscRet.INTEGRITY)
+_RET_LAYER = int(IscRet.INTEGRITY | IscRet.REPLAY_DETECT | IscRet.SEQUENCE_DETECT)
+_RET_CONFIDENTIALITY = int(IscRet.CONFIDENTIALITY)
+_ISC_RET: dict[int, IscRet] = {}
+_AUTH_INT = Qop.AUTH_INT
 
 
 class DigestClientContext(_DigestContext):
@@ -155,18 +162,23 @@ class DigestClientContext(_DigestContext):
 
     @property
     def flags(self) -> int:
-        flags = IscRet(0)
-        if self._mode is Mode.HTTP:
-            flags |= IscRet.USED_HTTP_STYLE
+        """``ISC_RET_*``: computed in plain ints (IntFlag's ``|`` is an Enum call each time),
+        returned as the :class:`IscRet` value."""
+        http = self._mode is _HTTP
+        bits = _RET_HTTP if http else 0
         if self._mutual:
-            flags |= IscRet.MUTUAL_AUTH
-        if self._mode is Mode.HTTP and self._qop is Qop.AUTH_INT:
-            flags |= IscRet.INTEGRITY
-        elif self._layer is not None:
-            flags |= IscRet.INTEGRITY | IscRet.REPLAY_DETECT | IscRet.SEQUENCE_DETECT
-            if self._layer.confidential:
-                flags |= IscRet.CONFIDENTIALITY
-        return flags
+            bits |= _RET_MUTUAL
+        layer = self._layer
+        if http and self._qop is _AUTH_INT:
+            bits |= _RET_INTEGRITY
+        elif layer is not None:
+            bits |= _RET_LAYER
+            if layer.confidential:
+                bits |= _RET_CONFIDENTIALITY
+        known = _ISC_RET.get(bits)
+        if known is None:
+            known = _ISC_RET[bits] = IscRet(bits)  # a few dozen combinations at most
+        return known
 
     @property
     def client_name(self) -> str | None:

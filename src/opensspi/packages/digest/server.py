@@ -51,6 +51,11 @@ from .security import DEFAULT_MAXBUF, SecurityLayer
 from .session import _same_text, _text_param, _utf8
 from .text import header_bytes
 
+_ASC_NONE = AscRet(0)
+_ASC_INTEGRITY = AscRet.INTEGRITY
+_ASC_LAYER = AscRet.INTEGRITY | AscRet.REPLAY_DETECT | AscRet.SEQUENCE_DETECT
+_ASC_LAYER_CONF = _ASC_LAYER | AscRet.CONFIDENTIALITY
+
 
 class DigestServerContext(_DigestContext):
     """AcceptSecurityContext (Digest): one acceptor context.
@@ -122,14 +127,13 @@ class DigestServerContext(_DigestContext):
 
     @property
     def flags(self) -> int:
-        flags = AscRet(0)
+        """``ASC_RET_*``, as the fixed :class:`AscRet` values (no IntFlag arithmetic per call)."""
+        layer = self._layer
         if self._mode is Mode.HTTP and self._qop is Qop.AUTH_INT:
-            flags |= AscRet.INTEGRITY
-        elif self._layer is not None:
-            flags |= AscRet.INTEGRITY | AscRet.REPLAY_DETECT | AscRet.SEQUENCE_DETECT
-            if self._layer.confidential:
-                flags |= AscRet.CONFIDENTIALITY
-        return flags
+            return _ASC_INTEGRITY
+        if layer is not None:
+            return _ASC_LAYER_CONF if layer.confidential else _ASC_LAYER
+        return _ASC_NONE
 
     @property
     def client_name(self) -> str | None:
