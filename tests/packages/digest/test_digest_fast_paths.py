@@ -173,3 +173,93 @@ def test_fixed_cnonce_must_be_quotable(digest: Digest) -> None:
         DigestClientContext(digest.package.info, digest.client_cred(), "/",
                             IscReq.USE_HTTP_STYLE, digest.env, cnonce="a\x00b")
     assert exc.value.status == SecStatus.SEC_E_INVALID_PARAMETER
+
+
+# -- first-response shortcuts --------------------------------------------------------------------
+
+
+@given(
+    realm=st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=8),
+    user=st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=8),
+    password=st.text(st.characters(blacklist_categories=("Cs",)), max_size=8),
+    alg=st.sampled_from(list(Algorithm)), utf8=st.booleans(), userhash=st.booleans(),
+)
+def test_remembered_http_secret_is_the_computed_one(
+    realm: str, user: str, password: str, alg: Algorithm, utf8: bool, userhash: bool
+) -> None:
+    """The credential's memory of H(user:realm:password) gives what hashing again gives, and
+    its ASCII shortcut the octets ``http_octets`` gives."""
+    from opensspi.packages.digest import session
+
+    cred: Any = PKG.acquire_credentials(
+        None, CredentialUse.OUTBOUND, AuthIdentity(user, None, password)
+    )
+    secret = cred.client
+    for text, pair in ((user, secret.http_user), (password, secret.http_password)):
+        assert pair == (c.http_octets(text, False), c.http_octets(text, True))
+    challenge = HttpChallenge(realm, "n", ("auth",), alg.value, charset_utf8=utf8,
+                              userhash=userhash)
+    expected = session._compute_http_secret(secret, challenge, alg)
+    assert session._http_secret(secret, challenge, alg) == expected  # computed, remembered
+    assert session._http_secret(secret, challenge, alg) == expected  # remembered
+
+
+def test_remembered_http_secrets_are_bounded() -> None:
+    from opensspi.packages.digest import session
+    from opensspi.packages.digest.credentials import MAX_HTTP_SECRETS
+
+    cred: Any = PKG.acquire_credentials(None, CredentialUse.OUTBOUND,
+                                        AuthIdentity("u", None, "p"))
+    for n in range(3 * MAX_HTTP_SECRETS):
+        session._http_secret(cred.client, HttpChallenge(f"r{n}", "n"), Algorithm.MD5)
+        assert len(cred.client.http_secrets) <= MAX_HTTP_SECRETS
+
+
+@pytest.mark.parametrize("offer", [(), ("auth",), ("auth-int",), ("auth", "auth-int"), ("x",)])
+@pytest.mark.parametrize("algorithm", [None, "MD5", "sha-256", "SHA-512-256-sess", "nope"])
+@pytest.mark.parametrize("req", [IscReq.USE_HTTP_STYLE, IscReq.USE_HTTP_STYLE | IscReq.INTEGRITY])
+def test_single_challenge_choice_is_the_ranking_loop(
+    digest: Digest, offer: tuple[str, ...], algorithm: str | None, req: IscReq
+) -> None:
+    """The one-challenge shortcut chooses what the general loop chooses (run here through a
+    second, ignored challenge in an unknown algorithm, which the loop skips)."""
+    from opensspi.packages.digest.machine import _choose_http
+
+    client: Any = DigestClientContext(digest.package.info, digest.client_cred(), "/", req,
+                                      digest.env)
+    challenge = HttpChallenge("r", "n", offer, algorithm)
+    ignored = HttpChallenge("r", "n", offer, "unknown-algorithm")
+
+    def choose(challenges: tuple[HttpChallenge, ...]) -> object:
+        try:
+            return _choose_http(client, challenges)
+        except SspiError as exc:
+            return type(exc), str(exc).replace(", unknown-algorithm", "")
+
+    assert choose((challenge,)) == choose((challenge, ignored))
+
+
+@pytest.mark.parametrize("qop", [None, "auth", "auth-int", "AUTH", "x y"])
+@pytest.mark.parametrize("algorithm", [None, "MD5", "md5-sess", "SHA-256", "a b", 'q"'])
+def test_known_spellings_render_as_checked_tokens(qop: str | None, algorithm: str | None) -> None:
+    """Spellings rendered without the token check are tokens: the check leaves them alone."""
+    from opensspi.packages.digest.messages import _TOKENS, _token_or_quote
+
+    assert all(_token_or_quote(t) == t for t in _TOKENS)
+    nc, cnonce = (None, None) if qop is None else ("00000001", "c")
+    value = render_authorization('username="u"', "r", "/", algorithm, "n", nc, cnonce, qop, "0",
+                                 None, False)
+    parsed = HttpResponse.parse(value.encode())
+    assert parsed.algorithm == algorithm
+    assert parsed.qop == (None if qop is None else qop.lower())
+
+
+def test_flags_are_the_intflag_sums(digest: Digest) -> None:
+    """The plain-int flags are the IscRet values the IntFlag arithmetic gave."""
+    from opensspi.constants import IscRet
+
+    client: Any = DigestClientContext(digest.package.info, digest.client_cred(), "/",
+                                      IscReq.USE_HTTP_STYLE, digest.env)
+    assert client.flags == IscRet.USED_HTTP_STYLE and type(client.flags) is IscRet
+    client._mutual, client._qop = True, Qop.AUTH_INT
+    assert client.flags == IscRet.USED_HTTP_STYLE | IscRet.MUTUAL_AUTH | IscRet.INTEGRITY
