@@ -18,10 +18,16 @@ _HTTP_SCHEME = re.compile(r"^\s*digest\s", re.IGNORECASE)
 
 
 def _fields(value: object) -> Report:
+    """Every field of a Digest wire value by name: a frozen dataclass, or the named tuple
+    :class:`~opensspi.packages.digest.messages.HttpChallenge` is."""
+    if isinstance(value, m.HttpChallenge):
+        names: tuple[str, ...] = value._fields
+    else:
+        names = tuple(f.name for f in dataclasses.fields(value))  # type: ignore[arg-type]
     out: Report = {}
-    for f in dataclasses.fields(value):  # type: ignore[arg-type]
-        item = getattr(value, f.name)
-        out[f.name] = list(item) if isinstance(item, tuple) else item
+    for name in names:
+        item = getattr(value, name)
+        out[name] = list(item) if isinstance(item, tuple) else item
     return out
 
 
