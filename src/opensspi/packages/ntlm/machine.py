@@ -73,9 +73,9 @@ from .messages import (
     MessageType,
     NegotiateFlags,
     NegotiateMessage,
-    NtlmV2ClientChallenge,
     TargetInfo,
     Version,
+    client_blob,
     message_type,
 )
 from .security import SessionSecurity
@@ -590,7 +590,7 @@ class NtlmContext(SecurityContext):
                 f"Logon failure for {auth.domain_name}\\{auth.user_name}: unknown user name "
                 "or bad password."
             ) from None
-        blob = NtlmV2ClientChallenge.parse(nt[16:])
+        blob = client_blob(nt)
         now = filetime(self._env.now())
         skew = int(self._settings.max_clock_skew.total_seconds() * 10_000_000)
         if abs(now - blob.timestamp) > skew:

@@ -349,9 +349,24 @@ class Version:
 
 
 def _check_pairs(pairs: tuple[tuple[int, bytes], ...], error: type[Exception]) -> None:
-    seen: set[int] = set()
+    # One cheap pass for the common case (every handshake checks a few lists); anything odd
+    # goes to _pair_problem, which names the first rule broken.
+    seen = {int(av_id) for av_id, _ in pairs}
+    if len(seen) != len(pairs) or 0 in seen:
+        _pair_problem(pairs, error)
     fixed = _FIXED_AV_SIZES_INT
     text = _TEXT_AVIDS_INT
+    for av_id, value in pairs:
+        size = len(value)
+        expected = fixed.get(av_id, size)
+        if size != expected or size > _U16_MAX or not 0 < av_id <= _U16_MAX or (
+                size & 1 and av_id in text):
+            _pair_problem(pairs, error)
+
+
+def _pair_problem(pairs: tuple[tuple[int, bytes], ...], error: type[Exception]) -> None:
+    """Raise ``error`` naming the first AV_PAIR rule ``pairs`` breaks (MS-NLMP 2.2.2.1)."""
+    seen: set[int] = set()
     for av_id, value in pairs:
         av_id = int(av_id)
         if av_id == 0:  # MsvAvEOL
@@ -363,10 +378,10 @@ def _check_pairs(pairs: tuple[tuple[int, bytes], ...], error: type[Exception]) -
         seen.add(av_id)
         if len(value) > _U16_MAX:
             raise error(f"AV_PAIR {_av_name(av_id)} is {len(value)} bytes; at most 65535 fit.")
-        size = fixed.get(av_id)
+        size = _FIXED_AV_SIZES_INT.get(av_id)
         if size is not None and len(value) != size:
             raise error(f"AV_PAIR {_av_name(av_id)} must be {size} bytes, not {len(value)}.")
-        if av_id in text and len(value) % 2:
+        if av_id in _TEXT_AVIDS_INT and len(value) % 2:
             raise error(f"AV_PAIR {_av_name(av_id)} is UTF-16LE but has an odd length.")
 
 
@@ -455,7 +470,14 @@ class TargetInfo:
         pairs, end = _parse_av_pairs(data, 0, require_eol=True)
         if end != len(data):
             raise DecodeError(f"{len(data) - end} bytes follow MsvAvEOL in the AV_PAIR list.")
-        return cls(pairs)
+        return cls._checked(pairs)
+
+    @classmethod
+    def _checked(cls, pairs: tuple[tuple[int, bytes], ...]) -> TargetInfo:
+        """A TargetInfo of ``pairs`` that ``_parse_av_pairs`` already checked (not twice)."""
+        info = object.__new__(cls)
+        object.__setattr__(info, "pairs", pairs)
+        return info
 
     @classmethod
     def from_names(
@@ -637,7 +659,7 @@ class NtlmV2ClientChallenge:
         pairs, end = _parse_av_pairs(data, _BLOB_HEADER.size, require_eol=False)
         if data[end:].strip(b"\x00"):
             raise DecodeError("Non-zero bytes follow MsvAvEOL in the NTLMv2_CLIENT_CHALLENGE.")
-        return cls(timestamp, client_challenge, TargetInfo(pairs))
+        return cls(timestamp, client_challenge, TargetInfo._checked(pairs))
 
 
 @dataclass(frozen=True, slots=True)
@@ -900,9 +922,31 @@ class AuthenticateMessage:
         )
 
 
+_last_blob: tuple[bytes, NtlmV2ClientChallenge] = (b"", NtlmV2ClientChallenge(0, bytes(8)))
+
+
+def client_blob(nt_challenge_response: bytes) -> NtlmV2ClientChallenge:
+    """``NtlmV2ClientChallenge.parse`` of an NTLMv2 response's blob (after NTProofStr).
+
+    The acceptor reads the blob twice per AUTHENTICATE (for the MIC bit while parsing, then
+    to check the timestamp and bindings); the last one parsed is kept, matched by value.
+
+    Raises:
+        DecodeError: as ``NtlmV2ClientChallenge.parse``.
+    """
+    global _last_blob
+    data = nt_challenge_response[_NTPROOFSTR_SIZE:]
+    held = _last_blob
+    if held[0] == data:
+        return held[1]
+    blob = NtlmV2ClientChallenge.parse(data)
+    _last_blob = (data, blob)
+    return blob
+
+
 def _has_mic(nt_challenge_response: bytes) -> bool:
     if len(nt_challenge_response) <= _NTLMV1_RESPONSE_SIZE:
         return False
-    blob = NtlmV2ClientChallenge.parse(nt_challenge_response[_NTPROOFSTR_SIZE:])
+    blob = client_blob(nt_challenge_response)
     flags = blob.av_pairs.flags
     return flags is not None and bool(flags & AvFlags.MIC_PROVIDED)
