@@ -142,6 +142,8 @@ def target_is_ip(target: str | None) -> bool:
         if host.count(":") == 1:
             host = host.split(":", 1)[0]
         host = host.split("/", 1)[0]
+    if ":" not in host and not host.replace(".", "").isdigit():
+        return False  # a name (no colon, not all digits and dots): spare ip_address's slow error
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -386,6 +388,10 @@ class NegotiateContext(SecurityContext):
 
     def _client_begin(self) -> Choice[State, Step]:
         if KERBEROS in self._offers:
+            target = self._target
+            why = self._cred.kerberos_unresolvable(target) if target else None
+            if why is not None:
+                return self._fallback(TargetUnknown(why))
             try:
                 self._use(KERBEROS)
             except SspiError as exc:
@@ -398,6 +404,10 @@ class NegotiateContext(SecurityContext):
         try:
             step = self._inner_step(kdc_reply=kdc_reply)
         except _FALLBACK_ERRORS as exc:
+            if kdc_reply is None and type(exc) is TargetUnknown and self._target:
+                # Its first step, before any KDC exchange: the target's realm is unknown to
+                # krb5.conf, which the next context of this handle would find again.
+                self._cred.remember_unresolvable(self._target, exc.message)
             return self._fallback(exc)
         if step.kdc_request is not None:
             return Choice(
