@@ -358,13 +358,13 @@ class NtlmContext(SecurityContext):
                 "The server offered only NTLMv1 session security (no EXTENDED_SESSIONSECURITY); "
                 "set lm_compatibility_level <= 2 to allow it."
             )
-        self._challenge = challenge
         self._flags = flags
         self._ess = bool(flags & _EXTENDED_SESSIONSECURITY)
         self._anonymous = anonymous
         self._ret_flags = self._compute_ret_flags()
         self._session_key = exported
         self._client_name = self._cred.principal_name
+        self._forget_handshake()
         return Step(SecStatus.SEC_E_OK, auth)
 
     def _anonymous_response(self, flags: int) -> tuple[bytes, bytes]:
@@ -627,6 +627,13 @@ class NtlmContext(SecurityContext):
         self._ret_flags = self._compute_ret_flags()
         self._session_key = exported
         self._client_name = client
+        self._forget_handshake()
+
+    def _forget_handshake(self) -> None:
+        """Drop the handshake messages once the MIC no longer needs them: an established
+        context (a server may hold thousands) keeps only its keys and sequence numbers."""
+        self._negotiate_bytes = self._challenge_bytes = b""
+        self._challenge = None
 
     # -- message protection -----------------------------------------------------------------
 
