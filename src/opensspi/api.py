@@ -17,7 +17,7 @@ functions in :mod:`opensspi.sspi` drive — without SecBuffer bookkeeping::
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from . import logs, registry
@@ -39,6 +39,7 @@ from .provider import (
     SecurityContext,
     SecurityPackage,
     Sizes,
+    Step,
     StepInput,
 )
 
@@ -92,11 +93,9 @@ class Context:
         they fit, else UTF-8 (``opensspi.packages.digest.text``). KDC exchanges happen here,
         blocking.
         """
-        from .sspi import drive
-
         with self._lock:
             try:
-                result = drive(self._usable(), self._input(token, params))
+                result = _drive()(self._usable(), self._input(token, params))
             except Exception as exc:
                 raise self._error(exc, "token")  # noqa: B904 - boundary_error chains exc
             self.status = result.status
@@ -142,7 +141,7 @@ class Context:
         return StepInput(
             token=_octets(token) if token is not None else None,
             channel_bindings=self._bindings,
-            params=tuple(_octets(p) for p in params),
+            params=tuple(_octets(p) for p in params) if params else (),
         )
 
     @property
@@ -207,6 +206,19 @@ class Context:
                     (MessagePart(data, sealed=False),), signature, None)
             except Exception as exc:
                 raise self._error(exc, "message")  # noqa: B904 - boundary_error chains exc
+
+
+_DRIVE: list[Callable[[SecurityContext, StepInput], Step]] = []
+
+
+def _drive() -> Callable[[SecurityContext, StepInput], Step]:
+    """:func:`opensspi.sspi.drive`, imported on first use (sspi imports this module's
+    neighbours; an import statement in every step costs more than the lookup)."""
+    if not _DRIVE:
+        from .sspi import drive
+
+        _DRIVE.append(drive)
+    return _DRIVE[0]
 
 
 def _octets(value: bytes | str) -> bytes:

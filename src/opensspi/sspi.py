@@ -134,6 +134,40 @@ _HANDSHAKE_STATUSES = frozenset(
 )
 
 
+# Plain ints and memos for the handshake entry points: IntFlag arithmetic builds an enum per
+# operation, and callers pass the same few request values on every call.
+_BOTH = int(CredentialUse.BOTH)
+_CREDENTIAL_USES: dict[int, CredentialUse] = {int(u): u for u in CredentialUse}
+_ISC_ALLOCATE = int(IscReq.ALLOCATE_MEMORY)
+_ASC_ALLOCATE = int(AscReq.ALLOCATE_MEMORY)
+_ISC_RET_ALLOCATED = int(IscRet.ALLOCATED_MEMORY)
+_ASC_RET_ALLOCATED = int(AscRet.ALLOCATED_MEMORY)
+_ISC_REQS: dict[int, IscReq] = {}
+_ASC_REQS: dict[int, AscReq] = {}
+
+
+def _isc_req(value: int) -> IscReq:
+    """``IscReq(int(value))``, remembered per value (at most 256)."""
+    req = _ISC_REQS.get(value)
+    if req is None:
+        req = IscReq(int(value))
+        if len(_ISC_REQS) >= 256:
+            _ISC_REQS.clear()
+        _ISC_REQS[int(value)] = req
+    return req
+
+
+def _asc_req(value: int) -> AscReq:
+    """``AscReq(int(value))``, remembered per value (at most 256)."""
+    req = _ASC_REQS.get(value)
+    if req is None:
+        req = AscReq(int(value))
+        if len(_ASC_REQS) >= 256:
+            _ASC_REQS.clear()
+        _ASC_REQS[int(value)] = req
+    return req
+
+
 # -- packages -------------------------------------------------------------------------------
 
 
@@ -173,13 +207,15 @@ def AcquireCredentialsHandle(  # noqa: N802
         )
     if pGetKeyFn is not None:
         raise UnsupportedFunction("pGetKeyFn is not supported by any package; pass None.")
-    try:
-        use = CredentialUse(int(fCredentialUse))
-    except ValueError:
-        raise InvalidParameter(
-            f"fCredentialUse {fCredentialUse!r} is not a SECPKG_CRED_* value."
-        ) from None
-    if not use & CredentialUse.BOTH:
+    use = _CREDENTIAL_USES.get(fCredentialUse)
+    if use is None:
+        try:
+            use = CredentialUse(int(fCredentialUse))
+        except ValueError:
+            raise InvalidParameter(
+                f"fCredentialUse {fCredentialUse!r} is not a SECPKG_CRED_* value."
+            ) from None
+    if not int(use) & _BOTH:
         raise InvalidParameter(
             "fCredentialUse must include SECPKG_CRED_INBOUND and/or SECPKG_CRED_OUTBOUND."
         )
@@ -353,7 +389,7 @@ def _handshake(
         if phCredential is None:
             raise NoCredentials(f"The first {call} call needs phCredential.")
         cred = cred_record(phCredential)
-        if not cred.use & use:
+        if not int(cred.use) & int(use):
             need = "OUTBOUND" if use is CredentialUse.OUTBOUND else "INBOUND"
             raise NoCredentials(
                 f"The credential handle was not acquired for SECPKG_CRED_{need}; acquire it "
@@ -407,8 +443,8 @@ def InitializeSecurityContext(  # noqa: N802
     Later calls pass the same handle as ``phContext`` with the server's token in ``pInput``.
     A call on a complete context with no input token starts a re-authentication.
     """
-    req = IscReq(int(fContextReq))
-    allocate = bool(req & IscReq.ALLOCATE_MEMORY)
+    req = _isc_req(fContextReq)
+    allocate = bool(int(req) & _ISC_ALLOCATE)
     target = pszTargetName
 
     def start(cred: CredRecord) -> SecurityContext:
@@ -420,9 +456,8 @@ def InitializeSecurityContext(  # noqa: N802
         "InitializeSecurityContext", CredentialUse.OUTBOUND, phCredential, phContext,
         phNewContext, pInput, pOutput, allocate, start, restart=True, request=int(req))
     record.target = target
-    attrs = IscRet(record.context.flags)
-    if allocate:
-        attrs |= IscRet.ALLOCATED_MEMORY
+    flags = record.context.flags
+    attrs = IscRet(flags | _ISC_RET_ALLOCATED if allocate else flags)
     return IscResult(step.status, attrs, record.context.expiry)
 
 
@@ -444,8 +479,8 @@ def AcceptSecurityContext(  # noqa: N802
     env: Environment = DEFAULT_ENVIRONMENT,
 ) -> AscResult:
     """The server's side of a handshake: feed each client token until ``SEC_E_OK``."""
-    req = AscReq(int(fContextReq))
-    allocate = bool(req & AscReq.ALLOCATE_MEMORY)
+    req = _asc_req(fContextReq)
+    allocate = bool(int(req) & _ASC_ALLOCATE)
 
     def start(cred: CredRecord) -> SecurityContext:
         return cred.package.server_context(cred.credential, req, env)
@@ -453,9 +488,8 @@ def AcceptSecurityContext(  # noqa: N802
     step, record = _handshake(
         "AcceptSecurityContext", CredentialUse.INBOUND, phCredential, phContext, phNewContext,
         pInput, pOutput, allocate, start, restart=False, request=int(req))
-    attrs = AscRet(record.context.flags)
-    if allocate:
-        attrs |= AscRet.ALLOCATED_MEMORY
+    flags = record.context.flags
+    attrs = AscRet(flags | _ASC_RET_ALLOCATED if allocate else flags)
     return AscResult(step.status, attrs, record.context.expiry)
 
 

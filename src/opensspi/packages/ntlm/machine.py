@@ -77,6 +77,7 @@ from .messages import (
     Version,
     client_blob,
     message_type,
+    negotiate_flags,
 )
 from .security import SessionSecurity
 
@@ -115,6 +116,9 @@ _ISC_UNSUPPORTED = int(
 )
 _ASC_UNSUPPORTED = int(AscReq.DATAGRAM | AscReq.USE_DCE_STYLE | AscReq.USE_SESSION_KEY)
 _MIC_PROVIDED = int(AvFlags.MIC_PROVIDED)
+_ISC_NULL_SESSION = int(IscReq.NULL_SESSION)
+_ASC_ALLOW_NULL_SESSION = int(AscReq.ALLOW_NULL_SESSION)
+_ASC_ALLOW_MISSING_BINDINGS = int(AscReq.ALLOW_MISSING_BINDINGS)
 _DECOY_NT_HASH = bytes(16)  # checked against for unknown users; no password hashes to it
 
 
@@ -256,7 +260,7 @@ class NtlmContext(SecurityContext):
     @property
     def negotiated_flags(self) -> NegotiateFlags:
         """The NTLM NegotiateFlags both sides agreed on (after the handshake)."""
-        return F(self._flags)
+        return negotiate_flags(self._flags)
 
     @property
     def flags(self) -> int:
@@ -320,7 +324,7 @@ class NtlmContext(SecurityContext):
 
     def _client_negotiate(self, token: bytes, bindings: ChannelBindings | None) -> Step:
         self._flags = self._offered_flags()
-        message = NegotiateMessage(F(self._flags), version=VERSION).build()
+        message = NegotiateMessage(negotiate_flags(self._flags), version=VERSION).build()
         self._negotiate_bytes = message
         return Step(SecStatus.SEC_I_CONTINUE_NEEDED, message)
 
@@ -342,7 +346,7 @@ class NtlmContext(SecurityContext):
             raise InvalidToken("The CHALLENGE selects neither Unicode nor OEM strings.")
         if flags & _UNICODE:
             flags &= ~_OEM
-        anonymous = bool(IscReq(self._request) & IscReq.NULL_SESSION) or self._cred.anonymous
+        anonymous = bool(self._request & _ISC_NULL_SESSION) or self._cred.anonymous
         level = self._settings.lm_compatibility_level
         if anonymous:
             flags |= _ANONYMOUS
@@ -376,7 +380,8 @@ class NtlmContext(SecurityContext):
             exported = self._env.random(16)
             encrypted = rc4k(bytes(16), exported)
         message = AuthenticateMessage(
-            F(flags), b"\0", b"", "", "", self._settings.workstation, encrypted, VERSION
+            negotiate_flags(flags), b"\0", b"", "", "", self._settings.workstation, encrypted,
+            VERSION,
         ).build()
         return message, exported
 
@@ -424,7 +429,7 @@ class NtlmContext(SecurityContext):
         key_exchange_key = kxkey(base_key)
         exported, encrypted = self._exchange_key(flags, key_exchange_key)
         auth = AuthenticateMessage(
-            F(flags), lm_response, nt_response, cred.domain, cred.user,
+            negotiate_flags(flags), lm_response, nt_response, cred.domain, cred.user,
             self._settings.workstation, encrypted, VERSION,
             bytes(16) if server_time is not None else None,
         )
@@ -457,7 +462,8 @@ class NtlmContext(SecurityContext):
         )
         exported, encrypted = self._exchange_key(flags, result.key_exchange_key)
         message = AuthenticateMessage(
-            F(flags), result.lm_response, result.nt_response, cred.domain, cred.user,
+            negotiate_flags(flags), result.lm_response, result.nt_response, cred.domain,
+            cred.user,
             self._settings.workstation, encrypted, VERSION,
         ).build()
         return message, exported
@@ -490,7 +496,7 @@ class NtlmContext(SecurityContext):
             timestamp=filetime(self._env.now()),
         )
         challenge = ChallengeMessage(
-            F(flags), self._env.random(8), settings.nb_domain, info, VERSION
+            negotiate_flags(flags), self._env.random(8), settings.nb_domain, info, VERSION
         )
         packed = challenge.build()
         self._negotiate_bytes = token
@@ -504,10 +510,10 @@ class NtlmContext(SecurityContext):
         challenge = self._challenge
         assert challenge is not None
         flags = int(auth.negotiate_flags) & (self._flags | _ANONYMOUS)
-        request = AscReq(self._request)
+        request = self._request
         nt = auth.nt_challenge_response
         if not auth.user_name and not nt and auth.lm_challenge_response in (b"", b"\0"):
-            if not request & AscReq.ALLOW_NULL_SESSION:
+            if not request & _ASC_ALLOW_NULL_SESSION:
                 raise LogonDenied(
                     "The client logged on anonymously, which this server does not allow; "
                     "request ASC_REQ_ALLOW_NULL_SESSION to accept anonymous clients."
@@ -578,7 +584,7 @@ class NtlmContext(SecurityContext):
 
     def _check_ntlmv2(
         self, auth: AuthenticateMessage, nt_hash: bytes, challenge: ChallengeMessage,
-        bindings: ChannelBindings | None, request: AscReq,
+        bindings: ChannelBindings | None, request: int,
     ) -> bytes:
         nt = auth.nt_challenge_response
         key_nt = ntowfv2(nt_hash, auth.user_name, auth.domain_name)
@@ -608,7 +614,7 @@ class NtlmContext(SecurityContext):
             )
             sent = blob.av_pairs.channel_bindings
             if sent is None or sent == bytes(16):
-                if not request & AscReq.ALLOW_MISSING_BINDINGS:
+                if not request & _ASC_ALLOW_MISSING_BINDINGS:
                     raise BadBindings(
                         "The client sent no channel bindings but this server requires them; "
                         "the client may not support Extended Protection."

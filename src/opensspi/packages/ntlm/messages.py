@@ -295,6 +295,22 @@ _UNICODE_BIT = int(NegotiateFlags.NTLMSSP_NEGOTIATE_UNICODE)
 _VERSION_BIT = int(NegotiateFlags.NTLMSSP_NEGOTIATE_VERSION)
 
 
+_MIC_PROVIDED_BIT = 0x00000002  # AvFlags.MIC_PROVIDED
+_FLAG_MEMBERS: dict[int, NegotiateFlags] = {}
+
+
+def negotiate_flags(value: int) -> NegotiateFlags:
+    """``NegotiateFlags(value)`` from a memo: a handshake builds and parses six messages, and
+    an IntFlag call costs two Python-level calls even for a known value (at most 256 kept)."""
+    flags = _FLAG_MEMBERS.get(value)
+    if flags is None:
+        flags = NegotiateFlags(value)
+        if len(_FLAG_MEMBERS) >= 256:
+            _FLAG_MEMBERS.clear()
+        _FLAG_MEMBERS[int(value)] = flags
+    return flags
+
+
 def _is_unicode(flags: int) -> bool:
     return bool(int(flags) & _UNICODE_BIT)
 
@@ -406,6 +422,12 @@ def _parse_av_pairs(
     pairs: list[tuple[int, bytes]] = []
     pos = start
     size = len(data)
+    unpack = _AV_HEADER.unpack_from
+    names = _AVIDS
+    fixed = _FIXED_AV_SIZES_INT
+    text = _TEXT_AVIDS_INT
+    seen: set[int] = set()
+    odd = False  # a pair broke a rule: _pair_problem names it once the list is read
     while True:
         if pos == size and not require_eol:
             break
@@ -414,20 +436,25 @@ def _parse_av_pairs(
                 "The AV_PAIR list is truncated: it ends without an MsvAvEOL pair "
                 f"(at byte {pos} of {size})."
             )
-        av_id, length = _AV_HEADER.unpack_from(data, pos)
+        av_id, length = unpack(data, pos)
         pos += 4
-        if av_id == AvId.MsvAvEOL:
+        if av_id == 0:  # MsvAvEOL
             if length:
                 raise DecodeError(f"MsvAvEOL must have length 0, not {length}.")
             break
-        if pos + length > size:
+        end = pos + length
+        if end > size:
             raise DecodeError(
                 f"AV_PAIR {_av_name(av_id)} claims {length} bytes; only {size - pos} remain."
             )
-        pairs.append((_AVIDS.get(av_id, av_id), data[pos : pos + length]))
-        pos += length
+        if av_id in seen or fixed.get(av_id, length) != length or (length & 1 and av_id in text):
+            odd = True
+        seen.add(av_id)
+        pairs.append((names.get(av_id, av_id), data[pos:end]))
+        pos = end
     result = tuple(pairs)
-    _check_pairs(result, DecodeError)
+    if odd:
+        _pair_problem(result, DecodeError)
     return result, pos
 
 
@@ -706,10 +733,10 @@ class NegotiateMessage:
         domain = reader.field(domain_f, "DomainNameFields")
         workstation = reader.field(workstation_f, "WorkstationFields")
         version = None
-        if flags & NegotiateFlags.NTLMSSP_NEGOTIATE_VERSION:
+        if flags & _VERSION_BIT:
             version = Version.parse(reader.slot(_NEGOTIATE.size, 8, "NTLMSSP_NEGOTIATE_VERSION"))
         return cls(
-            NegotiateFlags(flags),
+            negotiate_flags(flags),
             _decode(domain, False, "DomainName"),
             _decode(workstation, False, "Workstation"),
             version,
@@ -775,11 +802,11 @@ class ChallengeMessage:
         name = reader.field(name_f, "TargetNameFields")
         info = reader.field(info_f, "TargetInfoFields")
         version = None
-        if flags & NegotiateFlags.NTLMSSP_NEGOTIATE_VERSION:
+        if flags & _VERSION_BIT:
             version = Version.parse(reader.slot(_CHALLENGE.size, 8, "NTLMSSP_NEGOTIATE_VERSION"))
         target_info = TargetInfo.parse(info) if info else None
         return cls(
-            NegotiateFlags(flags),
+            negotiate_flags(flags),
             challenge,
             _decode(name, _is_unicode(flags), "TargetName"),
             target_info,
@@ -898,7 +925,7 @@ class AuthenticateMessage:
         # fields by their offsets and accepts it. A payload that leaves no room for the Version
         # therefore means "no Version" here (it is debugging data, MS-NLMP 2.2.2.10), while a
         # payload that overlaps a Version that is there is still refused by the field checks.
-        if flags & NegotiateFlags.NTLMSSP_NEGOTIATE_VERSION and not (
+        if flags & _VERSION_BIT and not (
             reader.first < len(data) and reader.first < _AUTHENTICATE.size + 8
         ):
             version = Version.parse(
@@ -909,7 +936,7 @@ class AuthenticateMessage:
             mic = reader.slot(MIC_OFFSET, 16, "a MIC (MsvAvFlags bit 0x2)")
         unicode = _is_unicode(flags)
         return cls(
-            NegotiateFlags(flags),
+            negotiate_flags(flags),
             lm,
             nt,
             _decode(domain, unicode, "DomainName"),
@@ -947,6 +974,5 @@ def client_blob(nt_challenge_response: bytes) -> NtlmV2ClientChallenge:
 def _has_mic(nt_challenge_response: bytes) -> bool:
     if len(nt_challenge_response) <= _NTLMV1_RESPONSE_SIZE:
         return False
-    blob = client_blob(nt_challenge_response)
-    flags = blob.av_pairs.flags
-    return flags is not None and bool(flags & AvFlags.MIC_PROVIDED)
+    value = client_blob(nt_challenge_response).av_pairs.get(AvId.MsvAvFlags)
+    return value is not None and bool(_U32.unpack(value)[0] & _MIC_PROVIDED_BIT)
