@@ -144,6 +144,30 @@ _ISC_RET_ALLOCATED = int(IscRet.ALLOCATED_MEMORY)
 _ASC_RET_ALLOCATED = int(AscRet.ALLOCATED_MEMORY)
 _ISC_REQS: dict[int, IscReq] = {}
 _ASC_REQS: dict[int, AscReq] = {}
+_ISC_RETS: dict[int, IscRet] = {}
+_ASC_RETS: dict[int, AscRet] = {}
+
+
+def _isc_ret(value: int) -> IscRet:
+    """``IscRet(value)``, remembered per value (at most 256)."""
+    ret = _ISC_RETS.get(value)
+    if ret is None:
+        ret = IscRet(value)
+        if len(_ISC_RETS) >= 256:
+            _ISC_RETS.clear()
+        _ISC_RETS[value] = ret
+    return ret
+
+
+def _asc_ret(value: int) -> AscRet:
+    """``AscRet(value)``, remembered per value (at most 256)."""
+    ret = _ASC_RETS.get(value)
+    if ret is None:
+        ret = AscRet(value)
+        if len(_ASC_RETS) >= 256:
+            _ASC_RETS.clear()
+        _ASC_RETS[value] = ret
+    return ret
 
 
 def _isc_req(value: int) -> IscReq:
@@ -457,7 +481,7 @@ def InitializeSecurityContext(  # noqa: N802
         phNewContext, pInput, pOutput, allocate, start, restart=True, request=int(req))
     record.target = target
     flags = record.context.flags
-    attrs = IscRet(flags | _ISC_RET_ALLOCATED if allocate else flags)
+    attrs = _isc_ret(flags | _ISC_RET_ALLOCATED if allocate else flags)
     return IscResult(step.status, attrs, record.context.expiry)
 
 
@@ -489,7 +513,7 @@ def AcceptSecurityContext(  # noqa: N802
         "AcceptSecurityContext", CredentialUse.INBOUND, phCredential, phContext, phNewContext,
         pInput, pOutput, allocate, start, restart=False, request=int(req))
     flags = record.context.flags
-    attrs = AscRet(flags | _ASC_RET_ALLOCATED if allocate else flags)
+    attrs = _asc_ret(flags | _ASC_RET_ALLOCATED if allocate else flags)
     return AscResult(step.status, attrs, record.context.expiry)
 
 
