@@ -3,6 +3,7 @@ NTLM fallbacks, the acceptor's choices, mechListMIC rules, and the SSPI surface.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -32,8 +33,10 @@ from opensspi.errors import (
     SspiError,
     TargetUnknown,
 )
+from opensspi.packages.kerberos import KerberosAuthData
+from opensspi.packages.negotiate import NegotiateAuthData
 from opensspi.packages.negotiate import asn1 as n
-from opensspi.packages.negotiate.credentials import parse_package_list
+from opensspi.packages.negotiate.credentials import NegotiateCredential, parse_package_list
 from opensspi.packages.negotiate.machine import HINT_NAME, raw_mechanism, target_is_ip
 from opensspi.provider import AuthIdentity, StepInput
 from support.negotiate import CLIENT_REQ, PASSWORD, REALM, SPN, USERS, Realm
@@ -129,6 +132,41 @@ def test_unknown_spn_falls_back_to_ntlm(realm: Realm, caplog: pytest.LogCaptureF
     assert _resp(tokens[3]).mech_list_mic is not None
     assert _resp(tokens[3]).neg_state is n.NegState.ACCEPT_COMPLETED
     _both_ways(client, server)
+
+
+def test_a_target_without_a_realm_is_remembered_per_handle(realm: Realm) -> None:
+    """Kerberos cannot name a target whose host krb5.conf maps to no realm: the handle goes to
+    NTLM for it, and its later contexts to that target skip the Kerberos attempt, while a
+    target that names its realm still gets Kerberos from the same handle."""
+    target = "HTTP/web.nowhere.invalid"
+    identity = AuthIdentity("alice", REALM, PASSWORD)
+    no_default = dataclasses.replace(realm.config, default_realm=None)
+    auth = NegotiateAuthData(
+        identity=identity, kerberos=KerberosAuthData(identity=identity, config=no_default))
+    pkg = registry.get("Negotiate")
+    cred = pkg.acquire_credentials(None, CredentialUse.OUTBOUND, auth)
+    assert isinstance(cred, NegotiateCredential)
+    for _ in range(2):
+        client = pkg.client_context(cred, target, CLIENT_REQ)
+        _assert_ntlm_only(realm.handshake(client, realm.server())[0])
+        assert client.negotiated_info.name == "NTLM"
+        why = cred.kerberos_unresolvable(target)
+        assert why is not None and "SEC_E_TARGET_UNKNOWN" in why
+    client = pkg.client_context(cred, f"{SPN}@{REALM}", CLIENT_REQ)
+    realm.handshake(client, realm.server())
+    assert client.negotiated_info.name == "Kerberos"
+
+
+def test_a_kdc_that_does_not_know_the_spn_is_asked_again(realm: Realm) -> None:
+    """The KDC's answer can change (the SPN may be registered later): it is never kept."""
+    pkg = registry.get("Negotiate")
+    cred = pkg.acquire_credentials(None, CredentialUse.OUTBOUND, realm.client_auth())
+    assert isinstance(cred, NegotiateCredential)
+    target = "HTTP/nowhere.example.test"
+    for _ in range(2):
+        client = pkg.client_context(cred, target, CLIENT_REQ)
+        _assert_ntlm_only(realm.handshake(client, realm.server())[0])
+        assert cred.kerberos_unresolvable(target) is None
 
 
 def test_no_tgt_or_password_means_ntlm_only(realm: Realm) -> None:

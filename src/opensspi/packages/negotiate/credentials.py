@@ -117,8 +117,8 @@ class NegotiateCredential(Credential):
         self._unresolvable: dict[str, str] | None = None
 
     def kerberos_unresolvable(self, target: str) -> str | None:
-        """Why the Kerberos credential cannot name ``target``'s principal, if it said so before
-        (see :meth:`remember_unresolvable`); None otherwise."""
+        """Why (status name and message) the Kerberos credential cannot name ``target``'s
+        principal, if it said so before (see :meth:`remember_unresolvable`); None otherwise."""
         memo = self._unresolvable
         return memo.get(target) if memo is not None else None
 

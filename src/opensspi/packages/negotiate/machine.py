@@ -390,8 +390,11 @@ class NegotiateContext(SecurityContext):
         if KERBEROS in self._offers:
             target = self._target
             why = self._cred.kerberos_unresolvable(target) if target else None
-            if why is not None:
-                return self._fallback(TargetUnknown(why))
+            if why is not None and NTLM in self._offers:
+                # What _fallback does for the error this handle's Kerberos gave before.
+                negotiate_fallback("NTLM", "Kerberos", why)
+                self._offers = [NTLM]
+                return self._client_ntlm_only()
             try:
                 self._use(KERBEROS)
             except SspiError as exc:
@@ -407,7 +410,8 @@ class NegotiateContext(SecurityContext):
             if kdc_reply is None and type(exc) is TargetUnknown and self._target:
                 # Its first step, before any KDC exchange: the target's realm is unknown to
                 # krb5.conf, which the next context of this handle would find again.
-                self._cred.remember_unresolvable(self._target, exc.message)
+                self._cred.remember_unresolvable(
+                    self._target, f"{exc.status.name}: {exc.message}")
             return self._fallback(exc)
         if step.kdc_request is not None:
             return Choice(
