@@ -63,6 +63,7 @@ from .message import MessageOp
 from .protection import fill_extra_missing, protect
 from .provider import (
     DEFAULT_ENVIRONMENT,
+    AuthIdentity,
     Environment,
     Impersonation,
     PackageInfo,
@@ -244,7 +245,9 @@ def AcquireCredentialsHandle(  # noqa: N802
             "fCredentialUse must include SECPKG_CRED_INBOUND and/or SECPKG_CRED_OUTBOUND."
         )
     package = registry.get(pszPackage)
-    data = impersonation.default_auth_data(pszPrincipal, use, _auth_data(pAuthData))
+    data = _auth_data(pAuthData)
+    if data is None and pszPrincipal is None:
+        data = impersonation.default_auth_data(pszPrincipal, use, data)
     credential = package.acquire_credentials(pszPrincipal, use, data)
     handle = phCredential if phCredential is not None else CredHandle()
     handle._record = CredRecord(package, credential, use)
@@ -254,8 +257,6 @@ def AcquireCredentialsHandle(  # noqa: N802
 def _auth_data(data: object) -> object:
     """Turn pywin32's ``(user, domain, password)`` tuple into an AuthIdentity."""
     if isinstance(data, tuple):
-        from .provider import AuthIdentity
-
         if len(data) != 3:
             raise InvalidParameter("pAuthData as a tuple must be (user, domain, password).")
         user, domain, password = data

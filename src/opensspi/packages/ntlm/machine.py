@@ -416,7 +416,7 @@ class NtlmContext(SecurityContext):
                 )
         pairs = [(k, updates.pop(k, v)) for k, v in server_info.pairs]
         info = TargetInfo((*pairs, *updates.items()))
-        key_nt = ntowfv2(cred.nt_hash, cred.user, cred.domain)
+        key_nt = cred.response_key_nt()
         client_challenge = self._env.random(8)
         nt_response, lm_response, base_key = compute_ntlmv2_response(
             key_nt, key_nt, challenge.server_challenge, client_challenge, time, info.build()

@@ -462,6 +462,11 @@ def _text(value: str) -> bytes:
     return value.encode("utf-16-le", "surrogatepass")
 
 
+_NAME_AVIDS = (AvId.MsvAvNbDomainName, AvId.MsvAvNbComputerName, AvId.MsvAvDnsDomainName,
+               AvId.MsvAvDnsComputerName, AvId.MsvAvDnsTreeName)
+_NAME_PAIRS: dict[tuple[str | None, ...], tuple[tuple[int, bytes], ...]] = {}
+
+
 @dataclass(frozen=True, slots=True)
 class TargetInfo:
     """An ordered AV_PAIR list (MS-NLMP 2.2.2.1) without its closing MsvAvEOL.
@@ -517,20 +522,25 @@ class TargetInfo:
         dns_tree_name: str | None = None,
         timestamp: int | None = None,
     ) -> TargetInfo:
-        """Build a server's CHALLENGE target info, in the order Windows sends the pairs."""
-        pairs: list[tuple[int, bytes]] = []
-        for av_id, name in (
-            (AvId.MsvAvNbDomainName, nb_domain_name),
-            (AvId.MsvAvNbComputerName, nb_computer_name),
-            (AvId.MsvAvDnsDomainName, dns_domain_name),
-            (AvId.MsvAvDnsComputerName, dns_computer_name),
-            (AvId.MsvAvDnsTreeName, dns_tree_name),
-        ):
-            if name is not None:
-                pairs.append((av_id, _text(name)))
-        if timestamp is not None:
-            pairs.append((AvId.MsvAvTimestamp, _U64.pack(timestamp)))
-        return cls(tuple(pairs))
+        """Build a server's CHALLENGE target info, in the order Windows sends the pairs.
+
+        An acceptor sends the same names in every CHALLENGE: their pairs are encoded and
+        checked once (at most 64 sets of names are kept); only the timestamp is new."""
+        key = (nb_domain_name, nb_computer_name, dns_domain_name, dns_computer_name,
+               dns_tree_name)
+        named = _NAME_PAIRS.get(key)
+        if named is None:
+            pairs: list[tuple[int, bytes]] = []
+            for av_id, name in zip(_NAME_AVIDS, key, strict=True):
+                if name is not None:
+                    pairs.append((av_id, _text(name)))
+            named = cls(tuple(pairs)).pairs
+            if len(_NAME_PAIRS) >= 64:
+                _NAME_PAIRS.clear()
+            _NAME_PAIRS[key] = named
+        if timestamp is None:
+            return cls._checked(named)
+        return cls._checked((*named, (AvId.MsvAvTimestamp, _U64.pack(timestamp))))
 
     def get(self, av_id: int) -> bytes | None:
         """Return the value of ``av_id``, or None when the list has no such pair."""
