@@ -44,6 +44,8 @@ _SERVER_SEAL = b"session key to server-to-client sealing key magic constant\x00"
 _TEMP_HEADER = struct.Struct("<BB6sQ8s4s")
 _CB_HEADER = struct.Struct("<II")
 _ESS = int(NegotiateFlags.NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY)
+_NEGOTIATE_128 = int(NegotiateFlags.NTLMSSP_NEGOTIATE_128)
+_NEGOTIATE_56 = int(NegotiateFlags.NTLMSSP_NEGOTIATE_56)
 _NT_HASH_SIZE = 16
 
 
@@ -317,9 +319,9 @@ def sealkey(flags: int, exported_session_key: bytes, mode: Mode) -> bytes:
             "SEALKEY without NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY is NTLMv1 session "
             "security; it is only available through legacy.sealkey_v1."
         )
-    if flags & int(NegotiateFlags.NTLMSSP_NEGOTIATE_128):
+    if flags & _NEGOTIATE_128:
         key = exported_session_key
-    elif flags & int(NegotiateFlags.NTLMSSP_NEGOTIATE_56):
+    elif flags & _NEGOTIATE_56:
         key = exported_session_key[:7]
     else:
         key = exported_session_key[:5]

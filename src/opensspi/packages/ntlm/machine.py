@@ -765,22 +765,27 @@ class NtlmContext(SecurityContext):
         sequence number stays consumed, only the RC4 key stream starts over, so the first
         application message is sealed with a fresh RC4 state and sequence number 1.
         """
-        signature = self.make_signature((MessagePart(mech_types, sealed=False),), 0, None)
-        sec = self._security_
-        assert sec is not None  # make_signature built it
+        # make_signature for one signed part, without building the part list.
+        sec = self._sec(False)
+        signature = sec.sign(self._send_seq, mech_types)
+        self._send_seq += 1
         sec.reset_rc4(outgoing=True)
         return signature
 
     def verify_mech_list_mic(self, mech_types: bytes, mic: bytes) -> None:
         """Verify the peer's mechListMIC (consuming its sequence number), then re-key the
         incoming RC4 stream, the mirror of :meth:`mech_list_mic`. Raises ``MessageAltered``."""
+        # verify_signature for one signed part, without building the part list.
+        sec = self._sec(False)
         try:
-            self.verify_signature((MessagePart(mech_types, sealed=False),), mic, None)
+            self._check_seq(mic)
         except OutOfSequence as exc:
             # The MIC's sequence number is fixed by the handshake: a wrong one is a forgery.
             raise MessageAltered(f"The SPNEGO mechListMIC does not verify: {exc.message}") from None
-        sec = self._security_
-        assert sec is not None
+        try:
+            sec.verify(self._recv_seq, mech_types, mic)
+        finally:
+            self._recv_seq += 1
         sec.reset_rc4(outgoing=False)
 
     def split_stream(self, stream: bytes) -> tuple[bytes, bytes]:
