@@ -287,6 +287,12 @@ def QueryCredentialsAttributes(  # noqa: N802
 # -- contexts -------------------------------------------------------------------------------
 
 
+_TOKEN = int(SecBufferType.TOKEN)
+_EMPTY = int(SecBufferType.EMPTY)
+_CHANNEL_BINDINGS = int(SecBufferType.CHANNEL_BINDINGS)
+_PKG_PARAMS = int(SecBufferType.PKG_PARAMS)
+
+
 def _step_input(pInput: SecBufferDesc | None, request: int | None = None) -> StepInput:  # noqa: N803
     if pInput is None:
         return StepInput(request=request)
@@ -296,13 +302,13 @@ def _step_input(pInput: SecBufferDesc | None, request: int | None = None) -> Ste
     others: list[tuple[int, bytes]] = []
     for buf in pInput:
         kind = buf.kind
-        if kind == SecBufferType.TOKEN and token is None:
+        if kind == _TOKEN and token is None:
             token = buf.buffer
-        elif kind == SecBufferType.CHANNEL_BINDINGS:
+        elif kind == _CHANNEL_BINDINGS:
             bindings = ChannelBindings.parse(buf.buffer)
-        elif kind == SecBufferType.PKG_PARAMS:
+        elif kind == _PKG_PARAMS:
             params.append(buf.buffer)
-        elif kind not in (SecBufferType.EMPTY, SecBufferType.TOKEN):
+        elif kind != _EMPTY and kind != _TOKEN:
             others.append((kind, buf.buffer))
     return StepInput(token=token, channel_bindings=bindings, params=tuple(params),
                      buffers=tuple(others), request=request)
@@ -313,8 +319,8 @@ def _deliver(
 ) -> None:
     """Put a step's token (and further outputs, e.g. an ALERT) into the output buffers, and
     EXTRA (the real trailing bytes) or MISSING (the count) into an EMPTY input buffer."""
-    if step.token or (pOutput is not None and pOutput.first(SecBufferType.TOKEN) is not None):
-        _put(pOutput, SecBufferType.TOKEN, step.token, allocate)
+    if step.token or (pOutput is not None and pOutput.first(_TOKEN) is not None):
+        _put(pOutput, _TOKEN, step.token, allocate)
     for buffer_type, data in step.outputs:
         _put(pOutput, buffer_type, data, allocate)
     if pInput is not None and (step.extra or step.missing):
@@ -593,28 +599,41 @@ def SetContextAttributes(phContext: CtxtHandle, ulAttribute: int, pBuffer: objec
     return SecStatus.SEC_E_OK
 
 
+# The attribute ids as plain ints: comparing with an IntEnum member costs a metaclass lookup.
+_ATTR_SIZES = int(SecPkgAttr.SIZES)
+_ATTR_STREAM_SIZES = int(SecPkgAttr.STREAM_SIZES)
+_ATTR_PACKAGE_INFO = int(SecPkgAttr.PACKAGE_INFO)
+_ATTR_FLAGS = int(SecPkgAttr.FLAGS)
+_ATTR_NEGOTIATION_INFO = int(SecPkgAttr.NEGOTIATION_INFO)
+_ATTR_LIFESPAN = int(SecPkgAttr.LIFESPAN)
+_ATTR_NAMES = int(SecPkgAttr.NAMES)
+_ATTR_NATIVE_NAMES = int(SecPkgAttr.NATIVE_NAMES)
+_ATTR_SESSION_KEY = int(SecPkgAttr.SESSION_KEY)
+_ATTR_NEED_COMPLETE = frozenset((_ATTR_NAMES, _ATTR_NATIVE_NAMES, _ATTR_SESSION_KEY))
+
+
 def _query(ctx: SecurityContext, ulAttribute: int) -> object:  # noqa: N803
-    if ulAttribute == SecPkgAttr.SIZES:
+    if ulAttribute == _ATTR_SIZES:
         return ctx.sizes()
-    if ulAttribute == SecPkgAttr.STREAM_SIZES:
+    if ulAttribute == _ATTR_STREAM_SIZES:
         return ctx.stream_sizes()
-    if ulAttribute == SecPkgAttr.PACKAGE_INFO:
+    if ulAttribute == _ATTR_PACKAGE_INFO:
         return ctx.negotiated_info
-    if ulAttribute == SecPkgAttr.FLAGS:
+    if ulAttribute == _ATTR_FLAGS:
         return Flags(ctx.flags)
-    if ulAttribute == SecPkgAttr.NEGOTIATION_INFO:
+    if ulAttribute == _ATTR_NEGOTIATION_INFO:
         return NegotiationInfo(ctx.negotiated_info, ctx.negotiation_state)
-    if ulAttribute == SecPkgAttr.LIFESPAN:
+    if ulAttribute == _ATTR_LIFESPAN:
         return Lifespan(None, ctx.expiry)
-    if ulAttribute in (SecPkgAttr.NAMES, SecPkgAttr.NATIVE_NAMES, SecPkgAttr.SESSION_KEY):
+    if ulAttribute in _ATTR_NEED_COMPLETE:
         if not ctx.complete:
             raise UnsupportedFunction(
                 f"{SecPkgAttr(ulAttribute).name} is available only once the handshake has "
                 "completed."
             )
-        if ulAttribute == SecPkgAttr.NAMES:
+        if ulAttribute == _ATTR_NAMES:
             return Names(ctx.client_name or "")
-        if ulAttribute == SecPkgAttr.NATIVE_NAMES:
+        if ulAttribute == _ATTR_NATIVE_NAMES:
             return NativeNames(ctx.client_name or "", ctx.server_name or "")
         key = ctx.session_key
         if key is None:

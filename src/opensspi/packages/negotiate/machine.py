@@ -167,6 +167,24 @@ def raw_mechanism(token: bytes) -> str | None:
     return None
 
 
+# Members used on every leg, bound once: an Enum class attribute lookup goes through the
+# metaclass and costs several times a global's.
+_COMPLETE = State.COMPLETE
+_EXPECT_RESP = State.EXPECT_RESP
+_EXPECT_NEG_RESP = State.EXPECT_NEG_RESP
+_EXPECT_RAW = State.EXPECT_RAW
+_NO_TOKEN = Input.NO_TOKEN
+_NEG_INIT = Input.NEG_INIT
+_NEG_RESP = Input.NEG_RESP
+_RAW_TOKEN = Input.RAW_TOKEN
+_REJECT = NegState.REJECT
+_REQUEST_MIC = NegState.REQUEST_MIC
+_ACCEPT_COMPLETED = NegState.ACCEPT_COMPLETED
+_ACCEPT_INCOMPLETE = NegState.ACCEPT_INCOMPLETE
+_OK = SecStatus.SEC_E_OK
+_CONTINUE = SecStatus.SEC_I_CONTINUE_NEEDED
+
+
 class NegotiateContext(SecurityContext):
     """A Negotiate context, client or server: SPNEGO around a Kerberos or NTLM context."""
 
@@ -236,20 +254,20 @@ class NegotiateContext(SecurityContext):
             return Input.KDC_REPLY, (self, inp.kdc_reply)
         token = inp.token
         if not token:
-            return Input.NO_TOKEN, (self, inp)
+            return _NO_TOKEN, (self, inp)
         if len(token) > self._max_token:
             raise InvalidToken(
                 f"The Negotiate token is {len(token)} bytes, over the {self._max_token}-byte "
                 "limit."
             )
-        if self._machine.state is State.EXPECT_RAW:
-            return Input.RAW_TOKEN, (self, token)
+        if self._machine.state is _EXPECT_RAW:
+            return _RAW_TOKEN, (self, token)
         first = token[0]
         if first == 0x60:
             oid, inner = decode_initial_context_token(token)
             if oid != SPNEGO_OID:
                 if not self.is_client and raw_mechanism(token) is not None:
-                    return Input.RAW_TOKEN, (self, token)
+                    return _RAW_TOKEN, (self, token)
                 raise InvalidToken(
                     f"The token is for mechanism {oid}, not SPNEGO ({SPNEGO_OID}) or a "
                     "mechanism Negotiate can hand it to."
@@ -259,16 +277,16 @@ class NegotiateContext(SecurityContext):
             token = inner  # unframed once; decode_token takes the bare [0] NegTokenInit
         elif first not in (0xA0, 0xA1):
             if not self.is_client and raw_mechanism(token) is not None:
-                return Input.RAW_TOKEN, (self, token)
+                return _RAW_TOKEN, (self, token)
             raise InvalidToken(f"Not a SPNEGO token: it starts with 0x{first:02x}.")
         message = decode_token(token)
         if isinstance(message, NegTokenResp):
-            return Input.NEG_RESP, (self, message)
-        return Input.NEG_INIT, (self, message)
+            return _NEG_RESP, (self, message)
+        return _NEG_INIT, (self, message)
 
     @property
     def complete(self) -> bool:
-        return self._machine.state is State.COMPLETE
+        return self._machine.state is _COMPLETE
 
     @property
     def state(self) -> State:
@@ -445,8 +463,8 @@ class NegotiateContext(SecurityContext):
             # one leg, as pywin32's socket_server demo expects. A later accept-completed from
             # the acceptor is still taken (see _client_confirm).
             self._optimistic = True
-            return Choice(Step(SecStatus.SEC_E_OK, init.to_token()), State.COMPLETE)
-        return Choice(Step(SecStatus.SEC_I_CONTINUE_NEEDED, init.to_token()), State.EXPECT_RESP)
+            return Choice(Step(_OK, init.to_token()), _COMPLETE)
+        return Choice(Step(_CONTINUE, init.to_token()), _EXPECT_RESP)
 
     def _client_confirm(self, resp: NegTokenResp) -> Step:
         """The acceptor's answer to a negotiation this initiator completed optimistically: an
@@ -498,7 +516,7 @@ class NegotiateContext(SecurityContext):
     def _client_resp(self, resp: NegTokenResp) -> Choice[State, Step]:
         inner = self._inner
         assert inner is not None
-        if resp.neg_state is NegState.REJECT:
+        if resp.neg_state is _REJECT:
             if resp.response_token and not inner.complete:
                 # The mechanism's error (a KRB-ERROR) says best what went wrong.
                 self._inner_step(resp.response_token)
@@ -524,7 +542,7 @@ class NegotiateContext(SecurityContext):
                 )
             if chosen != self._mech:
                 return self._client_switch(chosen, resp)
-        if resp.neg_state is NegState.REQUEST_MIC:
+        if resp.neg_state is _REQUEST_MIC:
             self._mic_required = True
         token_out = b""
         if resp.response_token:
@@ -539,11 +557,11 @@ class NegotiateContext(SecurityContext):
                     "The acceptor sent a mechListMIC before the mechanism completed."
                 )
             self._verify_mic(mic)
-            if resp.neg_state is not NegState.ACCEPT_COMPLETED:
+            if resp.neg_state is not _ACCEPT_COMPLETED:
                 self._mic_required = True  # the acceptor waits for ours
         needed = self._mic_required or inner.requires_mech_list_mic
         mic_out = self._make_mic() if inner.complete and needed and not self._mic_sent else None
-        if resp.neg_state is NegState.ACCEPT_COMPLETED:
+        if resp.neg_state is _ACCEPT_COMPLETED:
             if not inner.complete:
                 raise InvalidToken(
                     f"The acceptor reports the negotiation complete, but the {self._mech} "
@@ -556,18 +574,18 @@ class NegotiateContext(SecurityContext):
                     "acceptor does not protect the negotiation."
                 )
             final = NegTokenResp(mech_list_mic=mic_out).build() if mic_out else b""
-            return Choice(Step(SecStatus.SEC_E_OK, final), State.COMPLETE)
+            return Choice(Step(_OK, final), _COMPLETE)
         if inner.complete and self._mic_sent and self._mic_received:
             # Both MICs exchanged: the acceptor completes on ours without answering (MIT).
             out = NegTokenResp(response_token=token_out or None, mech_list_mic=mic_out)
-            return Choice(Step(SecStatus.SEC_E_OK, out.build()), State.COMPLETE)
+            return Choice(Step(_OK, out.build()), _COMPLETE)
         if not token_out and mic_out is None:
             raise InvalidToken(
                 "The acceptor's NegTokenResp neither completes the negotiation nor asks for "
                 "anything this initiator can send."
             )
         out = NegTokenResp(response_token=token_out or None, mech_list_mic=mic_out)
-        return Choice(Step(SecStatus.SEC_I_CONTINUE_NEEDED, out.build()), State.EXPECT_RESP)
+        return Choice(Step(_CONTINUE, out.build()), _EXPECT_RESP)
 
     def _client_switch(self, chosen: str, resp: NegTokenResp) -> Choice[State, Step]:
         """The acceptor chose another of our mechanisms (RFC 4178 §3.2 (c)): drop the
@@ -664,17 +682,17 @@ class NegotiateContext(SecurityContext):
         if inner.complete and (not needed or self._mic_received):
             if selected is None and not token_out and mic_out is None:
                 # The initiator's MIC was the last word: it completed on sending it (MIT).
-                return Choice(Step(SecStatus.SEC_E_OK), State.COMPLETE)
+                return Choice(Step(_OK), _COMPLETE)
             out = NegTokenResp(
-                neg_state=NegState.ACCEPT_COMPLETED, supported_mech=selected,
+                neg_state=_ACCEPT_COMPLETED, supported_mech=selected,
                 response_token=token_out or None, mech_list_mic=mic_out,
             )
-            return Choice(Step(SecStatus.SEC_E_OK, out.build()), State.COMPLETE)
+            return Choice(Step(_OK, out.build()), _COMPLETE)
         out = NegTokenResp(
-            neg_state=NegState.ACCEPT_INCOMPLETE, supported_mech=selected,
+            neg_state=_ACCEPT_INCOMPLETE, supported_mech=selected,
             response_token=token_out or None, mech_list_mic=mic_out,
         )
-        return Choice(Step(SecStatus.SEC_I_CONTINUE_NEEDED, out.build()), State.EXPECT_NEG_RESP)
+        return Choice(Step(_CONTINUE, out.build()), _EXPECT_NEG_RESP)
 
     def _server_raw(self, token: bytes) -> Choice[State, Step]:
         """A bare Kerberos or NTLM token: hand it to that package, as Windows' Negotiate does

@@ -178,6 +178,13 @@ class Input(Enum):
     AUTHENTICATE = auto()
 
 
+# Members used on every step, bound once: an Enum class attribute lookup goes through the
+# metaclass and costs several times a global's.
+_COMPLETE = State.COMPLETE
+_NO_TOKEN = Input.NO_TOKEN
+_OK = SecStatus.SEC_E_OK
+_CONTINUE = SecStatus.SEC_I_CONTINUE_NEEDED
+
 _INPUT_OF = {
     MessageType.NtLmNegotiate: Input.NEGOTIATE,
     MessageType.NtLmChallenge: Input.CHALLENGE,
@@ -220,7 +227,7 @@ class NtlmContext(SecurityContext):
     # -- the handshake ----------------------------------------------------------------------
 
     def step(self, inp: StepInput) -> Step:
-        if self._machine.state is State.COMPLETE:
+        if self._machine.state is _COMPLETE:
             # A stray token after the handshake (a replayed AUTHENTICATE, a retransmission) is
             # refused without touching the context: it stays complete and its session keys and
             # sequence numbers keep working (issue 12). A table entry cannot express this, as
@@ -237,7 +244,7 @@ class NtlmContext(SecurityContext):
     ) -> tuple[Input, tuple[object, ...]]:
         """The event a token is, with the handler's arguments (behind the machine's boundary)."""
         if not token:
-            return Input.NO_TOKEN, (self, b"", bindings)
+            return _NO_TOKEN, (self, b"", bindings)
         if len(token) > self._settings.max_token:
             raise InvalidToken(
                 f"The NTLM token is {len(token)} bytes, more than the "
@@ -251,7 +258,7 @@ class NtlmContext(SecurityContext):
 
     @property
     def complete(self) -> bool:
-        return self._machine.state is State.COMPLETE
+        return self._machine.state is _COMPLETE
 
     @property
     def state(self) -> State:
@@ -265,7 +272,7 @@ class NtlmContext(SecurityContext):
     @property
     def flags(self) -> int:
         if not self.complete:
-            return int(IscRet.CONNECTION if self.is_client else AscRet.CONNECTION)
+            return _CLIENT_RET.connection if self.is_client else _SERVER_RET.connection
         return self._ret_flags
 
     def _compute_ret_flags(self) -> int:
@@ -326,7 +333,7 @@ class NtlmContext(SecurityContext):
         self._flags = self._offered_flags()
         message = NegotiateMessage(negotiate_flags(self._flags), version=VERSION).build()
         self._negotiate_bytes = message
-        return Step(SecStatus.SEC_I_CONTINUE_NEEDED, message)
+        return Step(_CONTINUE, message)
 
     def _client_authenticate(self, token: bytes, bindings: ChannelBindings | None) -> Step:
         challenge = ChallengeMessage.parse(token, max_size=self._settings.max_token)
@@ -369,7 +376,7 @@ class NtlmContext(SecurityContext):
         self._session_key = exported
         self._client_name = self._cred.principal_name
         self._forget_handshake()
-        return Step(SecStatus.SEC_E_OK, auth)
+        return Step(_OK, auth)
 
     def _anonymous_response(self, flags: int) -> tuple[bytes, bytes]:
         # MS-NLMP 3.3.1/3.3.2: anonymous -> NtChallengeResponse empty, LmChallengeResponse Z(1),
@@ -503,7 +510,7 @@ class NtlmContext(SecurityContext):
         self._challenge_bytes = packed
         self._challenge = challenge
         self._flags = flags
-        return Step(SecStatus.SEC_I_CONTINUE_NEEDED, packed)
+        return Step(_CONTINUE, packed)
 
     def _server_verify(self, token: bytes, bindings: ChannelBindings | None) -> Step:
         auth = AuthenticateMessage.parse(token, max_size=self._settings.max_token)
@@ -523,7 +530,7 @@ class NtlmContext(SecurityContext):
             if flags & _KEY_EXCH and auth.encrypted_random_session_key:
                 exported = rc4k(bytes(16), self._key16(auth))
             self._finish(flags, exported, "")
-            return Step(SecStatus.SEC_E_OK)
+            return Step(_OK)
         users = self._cred.users
         assert users is not None
         entry = users.lookup(auth.domain_name, auth.user_name)
@@ -571,7 +578,7 @@ class NtlmContext(SecurityContext):
                 )
             self._auth_had_mic = True
         self._finish(flags, exported, f"{auth.domain_name}\\{auth.user_name}")
-        return Step(SecStatus.SEC_E_OK)
+        return Step(_OK)
 
     @staticmethod
     def _key16(auth: AuthenticateMessage) -> bytes:
