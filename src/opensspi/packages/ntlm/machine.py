@@ -87,6 +87,7 @@ SIGNATURE_SIZE = 16
 VERSION = Version(10, 0, 20348)
 _EPOCH_DIFF = 11644473600  # seconds between 1601-01-01 and 1970-01-01
 _U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
 
 # NegotiateFlags as plain ints: IntFlag arithmetic builds an enum per operation, which showed
 # up as a third of the handshake time.
@@ -182,6 +183,8 @@ class Input(Enum):
 # metaclass and costs several times a global's.
 _COMPLETE = State.COMPLETE
 _NO_TOKEN = Input.NO_TOKEN
+_AV_TIMESTAMP = int(AvId.MsvAvTimestamp)
+_AV_FLAGS = int(AvId.MsvAvFlags)
 _OK = SecStatus.SEC_E_OK
 _CONTINUE = SecStatus.SEC_I_CONTINUE_NEEDED
 
@@ -397,13 +400,18 @@ class NtlmContext(SecurityContext):
         bindings: ChannelBindings | None,
     ) -> tuple[bytes, bytes]:
         cred = self._cred
-        server_info = challenge.target_info or TargetInfo()
-        server_time = server_info.timestamp
+        server_pairs = challenge.target_info.pairs if challenge.target_info is not None else ()
+        server_time: int | None = None
+        av_flags = 0
+        for av_id, value in server_pairs:  # the parsed list: each pair once, sizes checked
+            if av_id == _AV_TIMESTAMP:
+                server_time = _U64.unpack(value)[0]
+            elif av_id == _AV_FLAGS:
+                av_flags = _U32.unpack(value)[0]
         time = server_time if server_time is not None else filetime(self._env.now())
         # The client's AV pairs: the server's, with these set or added (built once, validated
         # once by TargetInfo).
         updates: dict[int, bytes] = {}
-        av_flags = int(server_info.flags or 0)
         if server_time is not None:
             # MS-NLMP 3.1.5.1.2: with MsvAvTimestamp in the CHALLENGE the client "MUST provide
             # a MIC" and sets the MIC bit in MsvAvFlags.
@@ -421,8 +429,14 @@ class NtlmContext(SecurityContext):
                     acceptor_addrtype=bindings.acceptor_addrtype,
                     acceptor_address=bindings.acceptor_address,
                 )
-        pairs = [(k, updates.pop(k, v)) for k, v in server_info.pairs]
-        info = TargetInfo((*pairs, *updates.items()))
+        pairs = [(k, updates.pop(k, v)) for k, v in server_pairs]
+        target_name = updates.get(AvId.MsvAvTargetName)
+        if target_name is not None and len(target_name) > 0xFFFF:
+            info = TargetInfo((*pairs, *updates.items()))  # raises: the SPN does not fit
+        else:
+            # The server's pairs were checked when parsed; the ones set here have their fixed
+            # sizes (MsvAvFlags 4, MsvAvChannelBindings 16) or are UTF-16 text that fits.
+            info = TargetInfo.checked((*pairs, *updates.items()))
         key_nt = cred.response_key_nt()
         client_challenge = self._env.random(8)
         nt_response, lm_response, base_key = compute_ntlmv2_response(

@@ -502,11 +502,12 @@ class TargetInfo:
         pairs, end = _parse_av_pairs(data, 0, require_eol=True)
         if end != len(data):
             raise DecodeError(f"{len(data) - end} bytes follow MsvAvEOL in the AV_PAIR list.")
-        return cls._checked(pairs)
+        return cls.checked(pairs)
 
     @classmethod
-    def _checked(cls, pairs: tuple[tuple[int, bytes], ...]) -> TargetInfo:
-        """A TargetInfo of ``pairs`` that ``_parse_av_pairs`` already checked (not twice)."""
+    def checked(cls, pairs: tuple[tuple[int, bytes], ...]) -> TargetInfo:
+        """A TargetInfo of ``pairs`` that the caller knows obey the rules the constructor
+        checks (parsed by ``_parse_av_pairs``, or built from such pairs): not checked twice."""
         info = object.__new__(cls)
         object.__setattr__(info, "pairs", pairs)
         return info
@@ -539,8 +540,8 @@ class TargetInfo:
                 _NAME_PAIRS.clear()
             _NAME_PAIRS[key] = named
         if timestamp is None:
-            return cls._checked(named)
-        return cls._checked((*named, (AvId.MsvAvTimestamp, _U64.pack(timestamp))))
+            return cls.checked(named)
+        return cls.checked((*named, (AvId.MsvAvTimestamp, _U64.pack(timestamp))))
 
     def get(self, av_id: int) -> bytes | None:
         """Return the value of ``av_id``, or None when the list has no such pair."""
@@ -696,7 +697,7 @@ class NtlmV2ClientChallenge:
         pairs, end = _parse_av_pairs(data, _BLOB_HEADER.size, require_eol=False)
         if data[end:].strip(b"\x00"):
             raise DecodeError("Non-zero bytes follow MsvAvEOL in the NTLMv2_CLIENT_CHALLENGE.")
-        return cls(timestamp, client_challenge, TargetInfo._checked(pairs))
+        return cls(timestamp, client_challenge, TargetInfo.checked(pairs))
 
 
 @dataclass(frozen=True, slots=True)
