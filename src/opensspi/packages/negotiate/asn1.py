@@ -358,10 +358,12 @@ class NegTokenResp:
                 if size < 0x7E:
                     parts.append(bytes((number, size + 2, OCTET_STRING, size)))
                 else:
-                    octets = bytes((OCTET_STRING,)) + encode_length(size)
-                    parts.append(bytes((number,)) + encode_length(len(octets) + size) + octets)
+                    octets = _header(OCTET_STRING, size)
+                    parts.append(_header(number, len(octets) + size) + octets)
                 parts.append(value)
-        return encode_tlv(_RESP, encode_tlv(SEQUENCE, b"".join(parts)))
+        body = b"".join(parts)
+        sequence = _header(SEQUENCE, len(body))
+        return _header(_RESP, len(sequence) + len(body)) + sequence + body
 
     @classmethod
     def parse(cls, data: bytes) -> NegTokenResp:
@@ -388,6 +390,17 @@ class NegTokenResp:
             response_token=_opt_octets(data, f[2], "NegTokenResp.responseToken"),
             mech_list_mic=_opt_octets(data, f[3], "NegTokenResp.mechListMIC"),
         )
+
+
+def _header(tag: int, length: int) -> bytes:
+    """Identifier and DER length octets (X.690 §10.1), the one- and two-octet forms inline."""
+    if length < 0x80:
+        return bytes((tag, length))
+    if length < 0x100:
+        return bytes((tag, 0x81, length))
+    if length < 0x10000:
+        return bytes((tag, 0x82, length >> 8, length & 0xFF))
+    return bytes((tag,)) + encode_length(length)
 
 
 _NEG_STATE_FIELDS = {state: bytes((0xA0, 3, 0x0A, 1, int(state))) for state in NegState}
