@@ -140,6 +140,8 @@ def compute_ntlmv2_response(
     client_challenge: bytes,
     time: int,
     server_name: bytes,
+    *,
+    lmv2: bool = True,
 ) -> tuple[bytes, bytes, bytes]:
     """Compute the NTLMv2 and LMv2 responses and the session base key.
 
@@ -165,6 +167,8 @@ def compute_ntlmv2_response(
         time: the timestamp, a FILETIME (100 ns ticks since 1601-01-01 UTC).
         server_name: the client's AV_PAIR list, packed and ending with MsvAvEOL
             (``TargetInfo.build()``).
+        lmv2: False when the caller sends Z(24) instead (see Returns): the LMv2 HMAC is then
+            not computed and the LmChallengeResponse returned is Z(24).
 
     Returns:
         ``(nt_challenge_response, lm_challenge_response, session_base_key)``. When the
@@ -182,8 +186,10 @@ def compute_ntlmv2_response(
         raise InvalidParameter("The NTLMv2 timestamp must be an unsigned 64-bit FILETIME.") from exc
     temp = b"".join((header, server_name, bytes(4)))
     nt_proof_str = _hmac_md5(response_key_nt, server_challenge + temp)
-    lm_response = _hmac_md5(response_key_lm, server_challenge + client_challenge)
     session_base_key = _hmac_md5(response_key_nt, nt_proof_str)
+    if not lmv2:
+        return nt_proof_str + temp, bytes(24), session_base_key
+    lm_response = _hmac_md5(response_key_lm, server_challenge + client_challenge)
     return nt_proof_str + temp, lm_response + client_challenge, session_base_key
 
 

@@ -439,14 +439,13 @@ class NtlmContext(SecurityContext):
             info = TargetInfo.checked((*pairs, *updates.items()))
         key_nt = cred.response_key_nt()
         client_challenge = self._env.random(8)
+        # MS-NLMP 3.1.5.1.2: "If NTLM v2 authentication is used and the CHALLENGE_MESSAGE
+        # TargetInfo field has an MsvAvTimestamp present, the client SHOULD NOT send the
+        # LmChallengeResponse and SHOULD send Z(24) instead" (so it is not computed).
         nt_response, lm_response, base_key = compute_ntlmv2_response(
-            key_nt, key_nt, challenge.server_challenge, client_challenge, time, info.build()
+            key_nt, key_nt, challenge.server_challenge, client_challenge, time, info.build(),
+            lmv2=server_time is None,
         )
-        if server_time is not None:
-            # MS-NLMP 3.1.5.1.2: "If NTLM v2 authentication is used and the CHALLENGE_MESSAGE
-            # TargetInfo field has an MsvAvTimestamp present, the client SHOULD NOT send the
-            # LmChallengeResponse and SHOULD send Z(24) instead."
-            lm_response = bytes(24)
         key_exchange_key = kxkey(base_key)
         exported, encrypted = self._exchange_key(flags, key_exchange_key)
         auth = AuthenticateMessage(
