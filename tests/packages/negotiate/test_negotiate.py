@@ -38,7 +38,7 @@ from opensspi.packages.negotiate import NegotiateAuthData
 from opensspi.packages.negotiate import asn1 as n
 from opensspi.packages.negotiate.credentials import NegotiateCredential, parse_package_list
 from opensspi.packages.negotiate.machine import HINT_NAME, raw_mechanism, target_is_ip
-from opensspi.provider import AuthIdentity, StepInput
+from opensspi.provider import AuthIdentity, Credential, StepInput
 from support.negotiate import CLIENT_REQ, PASSWORD, REALM, SPN, USERS, Realm
 
 NTLM_ONLY = (n.NTLMSSP_OID,)
@@ -181,6 +181,32 @@ def test_ip_target_means_ntlm_only(realm: Realm) -> None:
     client, server = realm.client(target="HTTP/192.0.2.7"), realm.server()
     _assert_ntlm_only(realm.handshake(client, server)[0])
     assert realm.kdc.principals()  # untouched: no request was made
+
+
+def test_ip_target_leaves_the_kerberos_credential_unacquired(
+    realm: Realm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An IP target cannot use Kerberos, so the handle's deferred Kerberos credential (krb5.conf,
+    ticket cache) is not acquired for it."""
+    kerberos = registry.get("Kerberos")
+    calls: list[CredentialUse] = []
+    acquire = kerberos.acquire_credentials
+
+    def counted(principal: str | None, use: CredentialUse, auth_data: object) -> Credential:
+        calls.append(use)
+        return acquire(principal, use, auth_data)
+
+    monkeypatch.setattr(kerberos, "acquire_credentials", counted)
+    pkg = registry.get("Negotiate")
+    cred = pkg.acquire_credentials(None, CredentialUse.OUTBOUND, realm.client_auth())
+    client = pkg.client_context(cred, "HTTP/192.0.2.7", CLIENT_REQ)
+    _assert_ntlm_only(realm.handshake(client, realm.server())[0])
+    assert calls == []
+    client = pkg.client_context(cred, SPN, CLIENT_REQ)
+    realm.handshake(client, realm.server())
+    # Once for this handle (the acceptor's own handle acquires its keytab credential too).
+    assert calls.count(CredentialUse.OUTBOUND) == 1
+    assert client.negotiated_info.name == "Kerberos"
 
 
 def test_no_kdc_answering_falls_back(realm: Realm) -> None:

@@ -372,13 +372,10 @@ class NegotiateContext(SecurityContext):
         offers: list[str] = []
         reasons: list[str] = []
         for mech in (KERBEROS, NTLM):
-            if (cred.kerberos if mech == KERBEROS else cred.ntlm) is None:
-                reasons.append(f"{mech}: {cred.problems.get(mech, 'no credentials')}")
-                continue
-            if server_oids is not None and not set(_OIDS_OF_MECH[mech]) & set(server_oids):
-                reasons.append(f"{mech}: the server does not list it")
-                continue
-            if mech == KERBEROS:
+            if mech == KERBEROS and KERBEROS in cred.packages and (
+                    server_oids is None or set(_OIDS_OF_MECH[KERBEROS]) & set(server_oids)):
+                # The target is looked at before the credential: a deferred Kerberos credential
+                # (krb5.conf, the ticket cache) is not acquired for a context that cannot use it.
                 if not self._target:
                     reasons.append("kerberos: no target name (SPN) was given")
                     continue
@@ -387,6 +384,12 @@ class NegotiateContext(SecurityContext):
                                        f"the target {self._target} is an IP address (no SPN)")
                     reasons.append("kerberos: the target is an IP address")
                     continue
+            if (cred.kerberos if mech == KERBEROS else cred.ntlm) is None:
+                reasons.append(f"{mech}: {cred.problems.get(mech, 'no credentials')}")
+                continue
+            if server_oids is not None and not set(_OIDS_OF_MECH[mech]) & set(server_oids):
+                reasons.append(f"{mech}: the server does not list it")
+                continue
             offers.append(mech)
         if not offers:
             raise NoCredentials(
