@@ -360,8 +360,18 @@ class Version:
         """
         if len(data) != _VERSION.size:
             raise DecodeError(f"A VERSION field is 8 bytes, not {len(data)}.")
+        known = _VERSIONS.get(data)
+        if known is not None and type(known) is cls:
+            return known  # a peer sends the same VERSION in every message (at most 64 kept)
         major, minor, product_build, _reserved, revision = _VERSION.unpack(data)
-        return cls(major, minor, product_build, revision)
+        version = cls(major, minor, product_build, revision)
+        if len(_VERSIONS) >= 64:
+            _VERSIONS.clear()
+        _VERSIONS[bytes(data)] = version
+        return version
+
+
+_VERSIONS: dict[bytes, Version] = {}
 
 
 def _check_pairs(pairs: tuple[tuple[int, bytes], ...], error: type[Exception]) -> None:
