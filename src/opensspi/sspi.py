@@ -63,6 +63,7 @@ from .message import MessageOp
 from .protection import fill_extra_missing, protect
 from .provider import (
     DEFAULT_ENVIRONMENT,
+    AuthIdentity,
     Environment,
     Impersonation,
     PackageInfo,
@@ -134,6 +135,64 @@ _HANDSHAKE_STATUSES = frozenset(
 )
 
 
+# Plain ints and memos for the handshake entry points: IntFlag arithmetic builds an enum per
+# operation, and callers pass the same few request values on every call.
+_BOTH = int(CredentialUse.BOTH)
+_CREDENTIAL_USES: dict[int, CredentialUse] = {int(u): u for u in CredentialUse}
+_ISC_ALLOCATE = int(IscReq.ALLOCATE_MEMORY)
+_ASC_ALLOCATE = int(AscReq.ALLOCATE_MEMORY)
+_ISC_RET_ALLOCATED = int(IscRet.ALLOCATED_MEMORY)
+_ASC_RET_ALLOCATED = int(AscRet.ALLOCATED_MEMORY)
+_ISC_REQS: dict[int, IscReq] = {}
+_ASC_REQS: dict[int, AscReq] = {}
+_ISC_RETS: dict[int, IscRet] = {}
+_ASC_RETS: dict[int, AscRet] = {}
+
+
+def _isc_ret(value: int) -> IscRet:
+    """``IscRet(value)``, remembered per value (at most 256)."""
+    ret = _ISC_RETS.get(value)
+    if ret is None:
+        ret = IscRet(value)
+        if len(_ISC_RETS) >= 256:
+            _ISC_RETS.clear()
+        _ISC_RETS[value] = ret
+    return ret
+
+
+def _asc_ret(value: int) -> AscRet:
+    """``AscRet(value)``, remembered per value (at most 256)."""
+    ret = _ASC_RETS.get(value)
+    if ret is None:
+        ret = AscRet(value)
+        if len(_ASC_RETS) >= 256:
+            _ASC_RETS.clear()
+        _ASC_RETS[value] = ret
+    return ret
+
+
+def _isc_req(value: int) -> IscReq:
+    """``IscReq(int(value))``, remembered per value (at most 256)."""
+    req = _ISC_REQS.get(value)
+    if req is None:
+        req = IscReq(int(value))
+        if len(_ISC_REQS) >= 256:
+            _ISC_REQS.clear()
+        _ISC_REQS[int(value)] = req
+    return req
+
+
+def _asc_req(value: int) -> AscReq:
+    """``AscReq(int(value))``, remembered per value (at most 256)."""
+    req = _ASC_REQS.get(value)
+    if req is None:
+        req = AscReq(int(value))
+        if len(_ASC_REQS) >= 256:
+            _ASC_REQS.clear()
+        _ASC_REQS[int(value)] = req
+    return req
+
+
 # -- packages -------------------------------------------------------------------------------
 
 
@@ -173,18 +232,22 @@ def AcquireCredentialsHandle(  # noqa: N802
         )
     if pGetKeyFn is not None:
         raise UnsupportedFunction("pGetKeyFn is not supported by any package; pass None.")
-    try:
-        use = CredentialUse(int(fCredentialUse))
-    except ValueError:
-        raise InvalidParameter(
-            f"fCredentialUse {fCredentialUse!r} is not a SECPKG_CRED_* value."
-        ) from None
-    if not use & CredentialUse.BOTH:
+    use = _CREDENTIAL_USES.get(fCredentialUse)
+    if use is None:
+        try:
+            use = CredentialUse(int(fCredentialUse))
+        except ValueError:
+            raise InvalidParameter(
+                f"fCredentialUse {fCredentialUse!r} is not a SECPKG_CRED_* value."
+            ) from None
+    if not int(use) & _BOTH:
         raise InvalidParameter(
             "fCredentialUse must include SECPKG_CRED_INBOUND and/or SECPKG_CRED_OUTBOUND."
         )
     package = registry.get(pszPackage)
-    data = impersonation.default_auth_data(pszPrincipal, use, _auth_data(pAuthData))
+    data = _auth_data(pAuthData)
+    if data is None and pszPrincipal is None:
+        data = impersonation.default_auth_data(pszPrincipal, use, data)
     credential = package.acquire_credentials(pszPrincipal, use, data)
     handle = phCredential if phCredential is not None else CredHandle()
     handle._record = CredRecord(package, credential, use)
@@ -194,8 +257,6 @@ def AcquireCredentialsHandle(  # noqa: N802
 def _auth_data(data: object) -> object:
     """Turn pywin32's ``(user, domain, password)`` tuple into an AuthIdentity."""
     if isinstance(data, tuple):
-        from .provider import AuthIdentity
-
         if len(data) != 3:
             raise InvalidParameter("pAuthData as a tuple must be (user, domain, password).")
         user, domain, password = data
@@ -226,6 +287,12 @@ def QueryCredentialsAttributes(  # noqa: N802
 # -- contexts -------------------------------------------------------------------------------
 
 
+_TOKEN = int(SecBufferType.TOKEN)
+_EMPTY = int(SecBufferType.EMPTY)
+_CHANNEL_BINDINGS = int(SecBufferType.CHANNEL_BINDINGS)
+_PKG_PARAMS = int(SecBufferType.PKG_PARAMS)
+
+
 def _step_input(pInput: SecBufferDesc | None, request: int | None = None) -> StepInput:  # noqa: N803
     if pInput is None:
         return StepInput(request=request)
@@ -235,13 +302,13 @@ def _step_input(pInput: SecBufferDesc | None, request: int | None = None) -> Ste
     others: list[tuple[int, bytes]] = []
     for buf in pInput:
         kind = buf.kind
-        if kind == SecBufferType.TOKEN and token is None:
+        if kind == _TOKEN and token is None:
             token = buf.buffer
-        elif kind == SecBufferType.CHANNEL_BINDINGS:
+        elif kind == _CHANNEL_BINDINGS:
             bindings = ChannelBindings.parse(buf.buffer)
-        elif kind == SecBufferType.PKG_PARAMS:
+        elif kind == _PKG_PARAMS:
             params.append(buf.buffer)
-        elif kind not in (SecBufferType.EMPTY, SecBufferType.TOKEN):
+        elif kind != _EMPTY and kind != _TOKEN:
             others.append((kind, buf.buffer))
     return StepInput(token=token, channel_bindings=bindings, params=tuple(params),
                      buffers=tuple(others), request=request)
@@ -252,8 +319,8 @@ def _deliver(
 ) -> None:
     """Put a step's token (and further outputs, e.g. an ALERT) into the output buffers, and
     EXTRA (the real trailing bytes) or MISSING (the count) into an EMPTY input buffer."""
-    if step.token or (pOutput is not None and pOutput.first(SecBufferType.TOKEN) is not None):
-        _put(pOutput, SecBufferType.TOKEN, step.token, allocate)
+    if step.token or (pOutput is not None and pOutput.first(_TOKEN) is not None):
+        _put(pOutput, _TOKEN, step.token, allocate)
     for buffer_type, data in step.outputs:
         _put(pOutput, buffer_type, data, allocate)
     if pInput is not None and (step.extra or step.missing):
@@ -353,7 +420,7 @@ def _handshake(
         if phCredential is None:
             raise NoCredentials(f"The first {call} call needs phCredential.")
         cred = cred_record(phCredential)
-        if not cred.use & use:
+        if not int(cred.use) & int(use):
             need = "OUTBOUND" if use is CredentialUse.OUTBOUND else "INBOUND"
             raise NoCredentials(
                 f"The credential handle was not acquired for SECPKG_CRED_{need}; acquire it "
@@ -407,8 +474,8 @@ def InitializeSecurityContext(  # noqa: N802
     Later calls pass the same handle as ``phContext`` with the server's token in ``pInput``.
     A call on a complete context with no input token starts a re-authentication.
     """
-    req = IscReq(int(fContextReq))
-    allocate = bool(req & IscReq.ALLOCATE_MEMORY)
+    req = _isc_req(fContextReq)
+    allocate = bool(int(req) & _ISC_ALLOCATE)
     target = pszTargetName
 
     def start(cred: CredRecord) -> SecurityContext:
@@ -420,9 +487,8 @@ def InitializeSecurityContext(  # noqa: N802
         "InitializeSecurityContext", CredentialUse.OUTBOUND, phCredential, phContext,
         phNewContext, pInput, pOutput, allocate, start, restart=True, request=int(req))
     record.target = target
-    attrs = IscRet(record.context.flags)
-    if allocate:
-        attrs |= IscRet.ALLOCATED_MEMORY
+    flags = record.context.flags
+    attrs = _isc_ret(flags | _ISC_RET_ALLOCATED if allocate else flags)
     return IscResult(step.status, attrs, record.context.expiry)
 
 
@@ -444,8 +510,8 @@ def AcceptSecurityContext(  # noqa: N802
     env: Environment = DEFAULT_ENVIRONMENT,
 ) -> AscResult:
     """The server's side of a handshake: feed each client token until ``SEC_E_OK``."""
-    req = AscReq(int(fContextReq))
-    allocate = bool(req & AscReq.ALLOCATE_MEMORY)
+    req = _asc_req(fContextReq)
+    allocate = bool(int(req) & _ASC_ALLOCATE)
 
     def start(cred: CredRecord) -> SecurityContext:
         return cred.package.server_context(cred.credential, req, env)
@@ -453,9 +519,8 @@ def AcceptSecurityContext(  # noqa: N802
     step, record = _handshake(
         "AcceptSecurityContext", CredentialUse.INBOUND, phCredential, phContext, phNewContext,
         pInput, pOutput, allocate, start, restart=False, request=int(req))
-    attrs = AscRet(record.context.flags)
-    if allocate:
-        attrs |= AscRet.ALLOCATED_MEMORY
+    flags = record.context.flags
+    attrs = _asc_ret(flags | _ASC_RET_ALLOCATED if allocate else flags)
     return AscResult(step.status, attrs, record.context.expiry)
 
 
@@ -534,28 +599,41 @@ def SetContextAttributes(phContext: CtxtHandle, ulAttribute: int, pBuffer: objec
     return SecStatus.SEC_E_OK
 
 
+# The attribute ids as plain ints: comparing with an IntEnum member costs a metaclass lookup.
+_ATTR_SIZES = int(SecPkgAttr.SIZES)
+_ATTR_STREAM_SIZES = int(SecPkgAttr.STREAM_SIZES)
+_ATTR_PACKAGE_INFO = int(SecPkgAttr.PACKAGE_INFO)
+_ATTR_FLAGS = int(SecPkgAttr.FLAGS)
+_ATTR_NEGOTIATION_INFO = int(SecPkgAttr.NEGOTIATION_INFO)
+_ATTR_LIFESPAN = int(SecPkgAttr.LIFESPAN)
+_ATTR_NAMES = int(SecPkgAttr.NAMES)
+_ATTR_NATIVE_NAMES = int(SecPkgAttr.NATIVE_NAMES)
+_ATTR_SESSION_KEY = int(SecPkgAttr.SESSION_KEY)
+_ATTR_NEED_COMPLETE = frozenset((_ATTR_NAMES, _ATTR_NATIVE_NAMES, _ATTR_SESSION_KEY))
+
+
 def _query(ctx: SecurityContext, ulAttribute: int) -> object:  # noqa: N803
-    if ulAttribute == SecPkgAttr.SIZES:
+    if ulAttribute == _ATTR_SIZES:
         return ctx.sizes()
-    if ulAttribute == SecPkgAttr.STREAM_SIZES:
+    if ulAttribute == _ATTR_STREAM_SIZES:
         return ctx.stream_sizes()
-    if ulAttribute == SecPkgAttr.PACKAGE_INFO:
+    if ulAttribute == _ATTR_PACKAGE_INFO:
         return ctx.negotiated_info
-    if ulAttribute == SecPkgAttr.FLAGS:
+    if ulAttribute == _ATTR_FLAGS:
         return Flags(ctx.flags)
-    if ulAttribute == SecPkgAttr.NEGOTIATION_INFO:
+    if ulAttribute == _ATTR_NEGOTIATION_INFO:
         return NegotiationInfo(ctx.negotiated_info, ctx.negotiation_state)
-    if ulAttribute == SecPkgAttr.LIFESPAN:
+    if ulAttribute == _ATTR_LIFESPAN:
         return Lifespan(None, ctx.expiry)
-    if ulAttribute in (SecPkgAttr.NAMES, SecPkgAttr.NATIVE_NAMES, SecPkgAttr.SESSION_KEY):
+    if ulAttribute in _ATTR_NEED_COMPLETE:
         if not ctx.complete:
             raise UnsupportedFunction(
                 f"{SecPkgAttr(ulAttribute).name} is available only once the handshake has "
                 "completed."
             )
-        if ulAttribute == SecPkgAttr.NAMES:
+        if ulAttribute == _ATTR_NAMES:
             return Names(ctx.client_name or "")
-        if ulAttribute == SecPkgAttr.NATIVE_NAMES:
+        if ulAttribute == _ATTR_NATIVE_NAMES:
             return NativeNames(ctx.client_name or "", ctx.server_name or "")
         key = ctx.session_key
         if key is None:

@@ -41,7 +41,7 @@ class Machine(Generic[S, I, R]):
     ``what`` names the messages for error texts ("NTLM message", "Kerberos token").
     """
 
-    __slots__ = ("_failed", "_table", "state", "what")
+    __slots__ = ("_by_id", "_failed", "_table", "state", "what")
 
     def __init__(
         self,
@@ -51,6 +51,9 @@ class Machine(Generic[S, I, R]):
         what: str = "token",
     ) -> None:
         self._table = table
+        self._by_id: Mapping[tuple[int, int], tuple[Callable[..., object], S | tuple[S, ...]]] = (
+            _by_identity(table)  # type: ignore[assignment]
+        )
         self._failed = failed
         self.state = initial
         self.what = what
@@ -91,7 +94,7 @@ class Machine(Generic[S, I, R]):
         """
         if self.state is self._failed:
             raise self._dead()
-        entry = self._table.get((self.state, event))
+        entry = self._by_id.get((id(self.state), id(event)))
         if entry is None:
             current = self.state
             self.state = self._failed
@@ -116,6 +119,29 @@ class Machine(Generic[S, I, R]):
             return chosen
         self.state = target
         return result  # type: ignore[return-value]
+
+
+_Entry = tuple[Callable[..., object], object]
+_BY_IDENTITY: dict[int, tuple[object, dict[tuple[int, int], _Entry]]] = {}
+
+
+def _by_identity(
+    table: Mapping[tuple[S, I], tuple[Callable[..., object], S | tuple[S, ...]]],
+) -> dict[tuple[int, int], _Entry]:
+    """``table`` keyed on the members' identities: an Enum member hashes through a Python-level
+    ``__hash__``, twice per lookup, on every step of every handshake. Enum members are
+    singletons, so identity is equality. Made once per table (tables are module constants; the
+    memo starts over past 64)."""
+    held = _BY_IDENTITY.get(id(table))
+    if held is not None and held[0] is table:
+        return held[1]
+    fast: dict[tuple[int, int], _Entry] = {
+        (id(state), id(event)): entry for (state, event), entry in table.items()
+    }
+    if len(_BY_IDENTITY) >= 64:
+        _BY_IDENTITY.clear()
+    _BY_IDENTITY[id(table)] = (table, fast)
+    return fast
 
 
 def mermaid(

@@ -3,6 +3,7 @@ NTLM fallbacks, the acceptor's choices, mechListMIC rules, and the SSPI surface.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -32,10 +33,12 @@ from opensspi.errors import (
     SspiError,
     TargetUnknown,
 )
+from opensspi.packages.kerberos import KerberosAuthData
+from opensspi.packages.negotiate import NegotiateAuthData
 from opensspi.packages.negotiate import asn1 as n
-from opensspi.packages.negotiate.credentials import parse_package_list
+from opensspi.packages.negotiate.credentials import NegotiateCredential, parse_package_list
 from opensspi.packages.negotiate.machine import HINT_NAME, raw_mechanism, target_is_ip
-from opensspi.provider import AuthIdentity, StepInput
+from opensspi.provider import AuthIdentity, Credential, StepInput
 from support.negotiate import CLIENT_REQ, PASSWORD, REALM, SPN, USERS, Realm
 
 NTLM_ONLY = (n.NTLMSSP_OID,)
@@ -131,6 +134,41 @@ def test_unknown_spn_falls_back_to_ntlm(realm: Realm, caplog: pytest.LogCaptureF
     _both_ways(client, server)
 
 
+def test_a_target_without_a_realm_is_remembered_per_handle(realm: Realm) -> None:
+    """Kerberos cannot name a target whose host krb5.conf maps to no realm: the handle goes to
+    NTLM for it, and its later contexts to that target skip the Kerberos attempt, while a
+    target that names its realm still gets Kerberos from the same handle."""
+    target = "HTTP/web.nowhere.invalid"
+    identity = AuthIdentity("alice", REALM, PASSWORD)
+    no_default = dataclasses.replace(realm.config, default_realm=None)
+    auth = NegotiateAuthData(
+        identity=identity, kerberos=KerberosAuthData(identity=identity, config=no_default))
+    pkg = registry.get("Negotiate")
+    cred = pkg.acquire_credentials(None, CredentialUse.OUTBOUND, auth)
+    assert isinstance(cred, NegotiateCredential)
+    for _ in range(2):
+        client = pkg.client_context(cred, target, CLIENT_REQ)
+        _assert_ntlm_only(realm.handshake(client, realm.server())[0])
+        assert client.negotiated_info.name == "NTLM"
+        why = cred.kerberos_unresolvable(target)
+        assert why is not None and "SEC_E_TARGET_UNKNOWN" in why
+    client = pkg.client_context(cred, f"{SPN}@{REALM}", CLIENT_REQ)
+    realm.handshake(client, realm.server())
+    assert client.negotiated_info.name == "Kerberos"
+
+
+def test_a_kdc_that_does_not_know_the_spn_is_asked_again(realm: Realm) -> None:
+    """The KDC's answer can change (the SPN may be registered later): it is never kept."""
+    pkg = registry.get("Negotiate")
+    cred = pkg.acquire_credentials(None, CredentialUse.OUTBOUND, realm.client_auth())
+    assert isinstance(cred, NegotiateCredential)
+    target = "HTTP/nowhere.example.test"
+    for _ in range(2):
+        client = pkg.client_context(cred, target, CLIENT_REQ)
+        _assert_ntlm_only(realm.handshake(client, realm.server())[0])
+        assert cred.kerberos_unresolvable(target) is None
+
+
 def test_no_tgt_or_password_means_ntlm_only(realm: Realm) -> None:
     client, server = realm.client(kerberos=False), realm.server()
     _assert_ntlm_only(realm.handshake(client, server)[0])
@@ -143,6 +181,32 @@ def test_ip_target_means_ntlm_only(realm: Realm) -> None:
     client, server = realm.client(target="HTTP/192.0.2.7"), realm.server()
     _assert_ntlm_only(realm.handshake(client, server)[0])
     assert realm.kdc.principals()  # untouched: no request was made
+
+
+def test_ip_target_leaves_the_kerberos_credential_unacquired(
+    realm: Realm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An IP target cannot use Kerberos, so the handle's deferred Kerberos credential (krb5.conf,
+    ticket cache) is not acquired for it."""
+    kerberos = registry.get("Kerberos")
+    calls: list[CredentialUse] = []
+    acquire = kerberos.acquire_credentials
+
+    def counted(principal: str | None, use: CredentialUse, auth_data: object) -> Credential:
+        calls.append(use)
+        return acquire(principal, use, auth_data)
+
+    monkeypatch.setattr(kerberos, "acquire_credentials", counted)
+    pkg = registry.get("Negotiate")
+    cred = pkg.acquire_credentials(None, CredentialUse.OUTBOUND, realm.client_auth())
+    client = pkg.client_context(cred, "HTTP/192.0.2.7", CLIENT_REQ)
+    _assert_ntlm_only(realm.handshake(client, realm.server())[0])
+    assert calls == []
+    client = pkg.client_context(cred, SPN, CLIENT_REQ)
+    realm.handshake(client, realm.server())
+    # Once for this handle (the acceptor's own handle acquires its keytab credential too).
+    assert calls.count(CredentialUse.OUTBOUND) == 1
+    assert client.negotiated_info.name == "Kerberos"
 
 
 def test_no_kdc_answering_falls_back(realm: Realm) -> None:

@@ -114,6 +114,25 @@ class NegotiateCredential(Credential):
         self._lock = threading.Lock()
         self.ntlm = ntlm
         self.problems = problems
+        self._unresolvable: dict[str, str] | None = None
+
+    def kerberos_unresolvable(self, target: str) -> str | None:
+        """Why (status name and message) the Kerberos credential cannot name ``target``'s
+        principal, if it said so before (see :meth:`remember_unresolvable`); None otherwise."""
+        memo = self._unresolvable
+        return memo.get(target) if memo is not None else None
+
+    def remember_unresolvable(self, target: str, why: str) -> None:
+        """Keep that Kerberos could not resolve ``target`` before any KDC exchange (no realm
+        for its host in krb5.conf): a pure function of the target and the krb5.conf this
+        handle's Kerberos credential read, so a context of this handle to the same target goes
+        to NTLM without building a Kerberos context that must fail the same way. A KDC's answer
+        (an SPN it does not know) and missing tickets are never kept: they can change. At most
+        64 targets are kept (the memo starts over when full)."""
+        memo = self._unresolvable
+        if memo is None or len(memo) >= 64:
+            memo = self._unresolvable = {}
+        memo[target] = why
 
     @property
     def kerberos(self) -> Credential | None:

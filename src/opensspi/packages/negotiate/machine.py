@@ -142,6 +142,8 @@ def target_is_ip(target: str | None) -> bool:
         if host.count(":") == 1:
             host = host.split(":", 1)[0]
         host = host.split("/", 1)[0]
+    if ":" not in host and not host.replace(".", "").isdigit():
+        return False  # a name (no colon, not all digits and dots): spare ip_address's slow error
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -163,6 +165,24 @@ def raw_mechanism(token: bytes) -> str | None:
         if oid in _KERBEROS_FRAMING:
             return KERBEROS
     return None
+
+
+# Members used on every leg, bound once: an Enum class attribute lookup goes through the
+# metaclass and costs several times a global's.
+_COMPLETE = State.COMPLETE
+_EXPECT_RESP = State.EXPECT_RESP
+_EXPECT_NEG_RESP = State.EXPECT_NEG_RESP
+_EXPECT_RAW = State.EXPECT_RAW
+_NO_TOKEN = Input.NO_TOKEN
+_NEG_INIT = Input.NEG_INIT
+_NEG_RESP = Input.NEG_RESP
+_RAW_TOKEN = Input.RAW_TOKEN
+_REJECT = NegState.REJECT
+_REQUEST_MIC = NegState.REQUEST_MIC
+_ACCEPT_COMPLETED = NegState.ACCEPT_COMPLETED
+_ACCEPT_INCOMPLETE = NegState.ACCEPT_INCOMPLETE
+_OK = SecStatus.SEC_E_OK
+_CONTINUE = SecStatus.SEC_I_CONTINUE_NEEDED
 
 
 class NegotiateContext(SecurityContext):
@@ -234,20 +254,20 @@ class NegotiateContext(SecurityContext):
             return Input.KDC_REPLY, (self, inp.kdc_reply)
         token = inp.token
         if not token:
-            return Input.NO_TOKEN, (self, inp)
+            return _NO_TOKEN, (self, inp)
         if len(token) > self._max_token:
             raise InvalidToken(
                 f"The Negotiate token is {len(token)} bytes, over the {self._max_token}-byte "
                 "limit."
             )
-        if self._machine.state is State.EXPECT_RAW:
-            return Input.RAW_TOKEN, (self, token)
+        if self._machine.state is _EXPECT_RAW:
+            return _RAW_TOKEN, (self, token)
         first = token[0]
         if first == 0x60:
             oid, inner = decode_initial_context_token(token)
             if oid != SPNEGO_OID:
                 if not self.is_client and raw_mechanism(token) is not None:
-                    return Input.RAW_TOKEN, (self, token)
+                    return _RAW_TOKEN, (self, token)
                 raise InvalidToken(
                     f"The token is for mechanism {oid}, not SPNEGO ({SPNEGO_OID}) or a "
                     "mechanism Negotiate can hand it to."
@@ -257,16 +277,16 @@ class NegotiateContext(SecurityContext):
             token = inner  # unframed once; decode_token takes the bare [0] NegTokenInit
         elif first not in (0xA0, 0xA1):
             if not self.is_client and raw_mechanism(token) is not None:
-                return Input.RAW_TOKEN, (self, token)
+                return _RAW_TOKEN, (self, token)
             raise InvalidToken(f"Not a SPNEGO token: it starts with 0x{first:02x}.")
         message = decode_token(token)
         if isinstance(message, NegTokenResp):
-            return Input.NEG_RESP, (self, message)
-        return Input.NEG_INIT, (self, message)
+            return _NEG_RESP, (self, message)
+        return _NEG_INIT, (self, message)
 
     @property
     def complete(self) -> bool:
-        return self._machine.state is State.COMPLETE
+        return self._machine.state is _COMPLETE
 
     @property
     def state(self) -> State:
@@ -352,13 +372,10 @@ class NegotiateContext(SecurityContext):
         offers: list[str] = []
         reasons: list[str] = []
         for mech in (KERBEROS, NTLM):
-            if (cred.kerberos if mech == KERBEROS else cred.ntlm) is None:
-                reasons.append(f"{mech}: {cred.problems.get(mech, 'no credentials')}")
-                continue
-            if server_oids is not None and not set(_OIDS_OF_MECH[mech]) & set(server_oids):
-                reasons.append(f"{mech}: the server does not list it")
-                continue
-            if mech == KERBEROS:
+            if mech == KERBEROS and KERBEROS in cred.packages and (
+                    server_oids is None or set(_OIDS_OF_MECH[KERBEROS]) & set(server_oids)):
+                # The target is looked at before the credential: a deferred Kerberos credential
+                # (krb5.conf, the ticket cache) is not acquired for a context that cannot use it.
                 if not self._target:
                     reasons.append("kerberos: no target name (SPN) was given")
                     continue
@@ -367,6 +384,12 @@ class NegotiateContext(SecurityContext):
                                        f"the target {self._target} is an IP address (no SPN)")
                     reasons.append("kerberos: the target is an IP address")
                     continue
+            if (cred.kerberos if mech == KERBEROS else cred.ntlm) is None:
+                reasons.append(f"{mech}: {cred.problems.get(mech, 'no credentials')}")
+                continue
+            if server_oids is not None and not set(_OIDS_OF_MECH[mech]) & set(server_oids):
+                reasons.append(f"{mech}: the server does not list it")
+                continue
             offers.append(mech)
         if not offers:
             raise NoCredentials(
@@ -386,6 +409,13 @@ class NegotiateContext(SecurityContext):
 
     def _client_begin(self) -> Choice[State, Step]:
         if KERBEROS in self._offers:
+            target = self._target
+            why = self._cred.kerberos_unresolvable(target) if target else None
+            if why is not None and NTLM in self._offers:
+                # What _fallback does for the error this handle's Kerberos gave before.
+                negotiate_fallback("NTLM", "Kerberos", why)
+                self._offers = [NTLM]
+                return self._client_ntlm_only()
             try:
                 self._use(KERBEROS)
             except SspiError as exc:
@@ -398,6 +428,11 @@ class NegotiateContext(SecurityContext):
         try:
             step = self._inner_step(kdc_reply=kdc_reply)
         except _FALLBACK_ERRORS as exc:
+            if kdc_reply is None and type(exc) is TargetUnknown and self._target:
+                # Its first step, before any KDC exchange: the target's realm is unknown to
+                # krb5.conf, which the next context of this handle would find again.
+                self._cred.remember_unresolvable(
+                    self._target, f"{exc.status.name}: {exc.message}")
             return self._fallback(exc)
         if step.kdc_request is not None:
             return Choice(
@@ -431,8 +466,8 @@ class NegotiateContext(SecurityContext):
             # one leg, as pywin32's socket_server demo expects. A later accept-completed from
             # the acceptor is still taken (see _client_confirm).
             self._optimistic = True
-            return Choice(Step(SecStatus.SEC_E_OK, init.to_token()), State.COMPLETE)
-        return Choice(Step(SecStatus.SEC_I_CONTINUE_NEEDED, init.to_token()), State.EXPECT_RESP)
+            return Choice(Step(_OK, init.to_token()), _COMPLETE)
+        return Choice(Step(_CONTINUE, init.to_token()), _EXPECT_RESP)
 
     def _client_confirm(self, resp: NegTokenResp) -> Step:
         """The acceptor's answer to a negotiation this initiator completed optimistically: an
@@ -484,7 +519,7 @@ class NegotiateContext(SecurityContext):
     def _client_resp(self, resp: NegTokenResp) -> Choice[State, Step]:
         inner = self._inner
         assert inner is not None
-        if resp.neg_state is NegState.REJECT:
+        if resp.neg_state is _REJECT:
             if resp.response_token and not inner.complete:
                 # The mechanism's error (a KRB-ERROR) says best what went wrong.
                 self._inner_step(resp.response_token)
@@ -510,7 +545,7 @@ class NegotiateContext(SecurityContext):
                 )
             if chosen != self._mech:
                 return self._client_switch(chosen, resp)
-        if resp.neg_state is NegState.REQUEST_MIC:
+        if resp.neg_state is _REQUEST_MIC:
             self._mic_required = True
         token_out = b""
         if resp.response_token:
@@ -525,11 +560,11 @@ class NegotiateContext(SecurityContext):
                     "The acceptor sent a mechListMIC before the mechanism completed."
                 )
             self._verify_mic(mic)
-            if resp.neg_state is not NegState.ACCEPT_COMPLETED:
+            if resp.neg_state is not _ACCEPT_COMPLETED:
                 self._mic_required = True  # the acceptor waits for ours
         needed = self._mic_required or inner.requires_mech_list_mic
         mic_out = self._make_mic() if inner.complete and needed and not self._mic_sent else None
-        if resp.neg_state is NegState.ACCEPT_COMPLETED:
+        if resp.neg_state is _ACCEPT_COMPLETED:
             if not inner.complete:
                 raise InvalidToken(
                     f"The acceptor reports the negotiation complete, but the {self._mech} "
@@ -542,18 +577,18 @@ class NegotiateContext(SecurityContext):
                     "acceptor does not protect the negotiation."
                 )
             final = NegTokenResp(mech_list_mic=mic_out).build() if mic_out else b""
-            return Choice(Step(SecStatus.SEC_E_OK, final), State.COMPLETE)
+            return Choice(Step(_OK, final), _COMPLETE)
         if inner.complete and self._mic_sent and self._mic_received:
             # Both MICs exchanged: the acceptor completes on ours without answering (MIT).
             out = NegTokenResp(response_token=token_out or None, mech_list_mic=mic_out)
-            return Choice(Step(SecStatus.SEC_E_OK, out.build()), State.COMPLETE)
+            return Choice(Step(_OK, out.build()), _COMPLETE)
         if not token_out and mic_out is None:
             raise InvalidToken(
                 "The acceptor's NegTokenResp neither completes the negotiation nor asks for "
                 "anything this initiator can send."
             )
         out = NegTokenResp(response_token=token_out or None, mech_list_mic=mic_out)
-        return Choice(Step(SecStatus.SEC_I_CONTINUE_NEEDED, out.build()), State.EXPECT_RESP)
+        return Choice(Step(_CONTINUE, out.build()), _EXPECT_RESP)
 
     def _client_switch(self, chosen: str, resp: NegTokenResp) -> Choice[State, Step]:
         """The acceptor chose another of our mechanisms (RFC 4178 §3.2 (c)): drop the
@@ -650,17 +685,17 @@ class NegotiateContext(SecurityContext):
         if inner.complete and (not needed or self._mic_received):
             if selected is None and not token_out and mic_out is None:
                 # The initiator's MIC was the last word: it completed on sending it (MIT).
-                return Choice(Step(SecStatus.SEC_E_OK), State.COMPLETE)
+                return Choice(Step(_OK), _COMPLETE)
             out = NegTokenResp(
-                neg_state=NegState.ACCEPT_COMPLETED, supported_mech=selected,
+                neg_state=_ACCEPT_COMPLETED, supported_mech=selected,
                 response_token=token_out or None, mech_list_mic=mic_out,
             )
-            return Choice(Step(SecStatus.SEC_E_OK, out.build()), State.COMPLETE)
+            return Choice(Step(_OK, out.build()), _COMPLETE)
         out = NegTokenResp(
-            neg_state=NegState.ACCEPT_INCOMPLETE, supported_mech=selected,
+            neg_state=_ACCEPT_INCOMPLETE, supported_mech=selected,
             response_token=token_out or None, mech_list_mic=mic_out,
         )
-        return Choice(Step(SecStatus.SEC_I_CONTINUE_NEEDED, out.build()), State.EXPECT_NEG_RESP)
+        return Choice(Step(_CONTINUE, out.build()), _EXPECT_NEG_RESP)
 
     def _server_raw(self, token: bytes) -> Choice[State, Step]:
         """A bare Kerberos or NTLM token: hand it to that package, as Windows' Negotiate does

@@ -23,7 +23,7 @@ from pathlib import Path
 from ...constants import CredentialUse
 from ...errors import InvalidParameter, NoCredentials
 from ...provider import AuthIdentity, Credential
-from .crypto import ntowfv1
+from .crypto import ntowfv1, ntowfv2
 
 MAX_NETBIOS_NAME = 15
 
@@ -167,6 +167,15 @@ class NtlmCredential(Credential):
         self.users = users
         self.why_anonymous = ""
         """Why an OUTBOUND credential acquired without ``pAuthData`` found no default identity."""
+        self._response_key_nt: bytes | None = None
+
+    def response_key_nt(self) -> bytes:
+        """NTOWFv2 of this identity (MS-NLMP 3.3.2), computed on first use and kept with the
+        NT hash it derives from: every context of the handle needs the same key."""
+        key = self._response_key_nt
+        if key is None:
+            key = self._response_key_nt = ntowfv2(self.nt_hash, self.user, self.domain)
+        return key
 
     @property
     def principal_name(self) -> str:

@@ -44,6 +44,8 @@ _SERVER_SEAL = b"session key to server-to-client sealing key magic constant\x00"
 _TEMP_HEADER = struct.Struct("<BB6sQ8s4s")
 _CB_HEADER = struct.Struct("<II")
 _ESS = int(NegotiateFlags.NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY)
+_NEGOTIATE_128 = int(NegotiateFlags.NTLMSSP_NEGOTIATE_128)
+_NEGOTIATE_56 = int(NegotiateFlags.NTLMSSP_NEGOTIATE_56)
 _NT_HASH_SIZE = 16
 
 
@@ -138,6 +140,8 @@ def compute_ntlmv2_response(
     client_challenge: bytes,
     time: int,
     server_name: bytes,
+    *,
+    lmv2: bool = True,
 ) -> tuple[bytes, bytes, bytes]:
     """Compute the NTLMv2 and LMv2 responses and the session base key.
 
@@ -163,6 +167,8 @@ def compute_ntlmv2_response(
         time: the timestamp, a FILETIME (100 ns ticks since 1601-01-01 UTC).
         server_name: the client's AV_PAIR list, packed and ending with MsvAvEOL
             (``TargetInfo.build()``).
+        lmv2: False when the caller sends Z(24) instead (see Returns): the LMv2 HMAC is then
+            not computed and the LmChallengeResponse returned is Z(24).
 
     Returns:
         ``(nt_challenge_response, lm_challenge_response, session_base_key)``. When the
@@ -180,8 +186,10 @@ def compute_ntlmv2_response(
         raise InvalidParameter("The NTLMv2 timestamp must be an unsigned 64-bit FILETIME.") from exc
     temp = b"".join((header, server_name, bytes(4)))
     nt_proof_str = _hmac_md5(response_key_nt, server_challenge + temp)
-    lm_response = _hmac_md5(response_key_lm, server_challenge + client_challenge)
     session_base_key = _hmac_md5(response_key_nt, nt_proof_str)
+    if not lmv2:
+        return nt_proof_str + temp, bytes(24), session_base_key
+    lm_response = _hmac_md5(response_key_lm, server_challenge + client_challenge)
     return nt_proof_str + temp, lm_response + client_challenge, session_base_key
 
 
@@ -317,9 +325,9 @@ def sealkey(flags: int, exported_session_key: bytes, mode: Mode) -> bytes:
             "SEALKEY without NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY is NTLMv1 session "
             "security; it is only available through legacy.sealkey_v1."
         )
-    if flags & int(NegotiateFlags.NTLMSSP_NEGOTIATE_128):
+    if flags & _NEGOTIATE_128:
         key = exported_session_key
-    elif flags & int(NegotiateFlags.NTLMSSP_NEGOTIATE_56):
+    elif flags & _NEGOTIATE_56:
         key = exported_session_key[:7]
     else:
         key = exported_session_key[:5]

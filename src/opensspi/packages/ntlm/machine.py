@@ -73,10 +73,11 @@ from .messages import (
     MessageType,
     NegotiateFlags,
     NegotiateMessage,
-    NtlmV2ClientChallenge,
     TargetInfo,
     Version,
+    client_blob,
     message_type,
+    negotiate_flags,
 )
 from .security import SessionSecurity
 
@@ -86,6 +87,7 @@ SIGNATURE_SIZE = 16
 VERSION = Version(10, 0, 20348)
 _EPOCH_DIFF = 11644473600  # seconds between 1601-01-01 and 1970-01-01
 _U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
 
 # NegotiateFlags as plain ints: IntFlag arithmetic builds an enum per operation, which showed
 # up as a third of the handshake time.
@@ -115,6 +117,9 @@ _ISC_UNSUPPORTED = int(
 )
 _ASC_UNSUPPORTED = int(AscReq.DATAGRAM | AscReq.USE_DCE_STYLE | AscReq.USE_SESSION_KEY)
 _MIC_PROVIDED = int(AvFlags.MIC_PROVIDED)
+_ISC_NULL_SESSION = int(IscReq.NULL_SESSION)
+_ASC_ALLOW_NULL_SESSION = int(AscReq.ALLOW_NULL_SESSION)
+_ASC_ALLOW_MISSING_BINDINGS = int(AscReq.ALLOW_MISSING_BINDINGS)
 _DECOY_NT_HASH = bytes(16)  # checked against for unknown users; no password hashes to it
 
 
@@ -174,6 +179,15 @@ class Input(Enum):
     AUTHENTICATE = auto()
 
 
+# Members used on every step, bound once: an Enum class attribute lookup goes through the
+# metaclass and costs several times a global's.
+_COMPLETE = State.COMPLETE
+_NO_TOKEN = Input.NO_TOKEN
+_AV_TIMESTAMP = int(AvId.MsvAvTimestamp)
+_AV_FLAGS = int(AvId.MsvAvFlags)
+_OK = SecStatus.SEC_E_OK
+_CONTINUE = SecStatus.SEC_I_CONTINUE_NEEDED
+
 _INPUT_OF = {
     MessageType.NtLmNegotiate: Input.NEGOTIATE,
     MessageType.NtLmChallenge: Input.CHALLENGE,
@@ -216,7 +230,7 @@ class NtlmContext(SecurityContext):
     # -- the handshake ----------------------------------------------------------------------
 
     def step(self, inp: StepInput) -> Step:
-        if self._machine.state is State.COMPLETE:
+        if self._machine.state is _COMPLETE:
             # A stray token after the handshake (a replayed AUTHENTICATE, a retransmission) is
             # refused without touching the context: it stays complete and its session keys and
             # sequence numbers keep working (issue 12). A table entry cannot express this, as
@@ -233,7 +247,7 @@ class NtlmContext(SecurityContext):
     ) -> tuple[Input, tuple[object, ...]]:
         """The event a token is, with the handler's arguments (behind the machine's boundary)."""
         if not token:
-            return Input.NO_TOKEN, (self, b"", bindings)
+            return _NO_TOKEN, (self, b"", bindings)
         if len(token) > self._settings.max_token:
             raise InvalidToken(
                 f"The NTLM token is {len(token)} bytes, more than the "
@@ -247,7 +261,7 @@ class NtlmContext(SecurityContext):
 
     @property
     def complete(self) -> bool:
-        return self._machine.state is State.COMPLETE
+        return self._machine.state is _COMPLETE
 
     @property
     def state(self) -> State:
@@ -256,12 +270,12 @@ class NtlmContext(SecurityContext):
     @property
     def negotiated_flags(self) -> NegotiateFlags:
         """The NTLM NegotiateFlags both sides agreed on (after the handshake)."""
-        return F(self._flags)
+        return negotiate_flags(self._flags)
 
     @property
     def flags(self) -> int:
         if not self.complete:
-            return int(IscRet.CONNECTION if self.is_client else AscRet.CONNECTION)
+            return _CLIENT_RET.connection if self.is_client else _SERVER_RET.connection
         return self._ret_flags
 
     def _compute_ret_flags(self) -> int:
@@ -320,9 +334,9 @@ class NtlmContext(SecurityContext):
 
     def _client_negotiate(self, token: bytes, bindings: ChannelBindings | None) -> Step:
         self._flags = self._offered_flags()
-        message = NegotiateMessage(F(self._flags), version=VERSION).build()
+        message = NegotiateMessage(negotiate_flags(self._flags), version=VERSION).build()
         self._negotiate_bytes = message
-        return Step(SecStatus.SEC_I_CONTINUE_NEEDED, message)
+        return Step(_CONTINUE, message)
 
     def _client_authenticate(self, token: bytes, bindings: ChannelBindings | None) -> Step:
         challenge = ChallengeMessage.parse(token, max_size=self._settings.max_token)
@@ -342,7 +356,7 @@ class NtlmContext(SecurityContext):
             raise InvalidToken("The CHALLENGE selects neither Unicode nor OEM strings.")
         if flags & _UNICODE:
             flags &= ~_OEM
-        anonymous = bool(IscReq(self._request) & IscReq.NULL_SESSION) or self._cred.anonymous
+        anonymous = bool(self._request & _ISC_NULL_SESSION) or self._cred.anonymous
         level = self._settings.lm_compatibility_level
         if anonymous:
             flags |= _ANONYMOUS
@@ -358,14 +372,14 @@ class NtlmContext(SecurityContext):
                 "The server offered only NTLMv1 session security (no EXTENDED_SESSIONSECURITY); "
                 "set lm_compatibility_level <= 2 to allow it."
             )
-        self._challenge = challenge
         self._flags = flags
         self._ess = bool(flags & _EXTENDED_SESSIONSECURITY)
         self._anonymous = anonymous
         self._ret_flags = self._compute_ret_flags()
         self._session_key = exported
         self._client_name = self._cred.principal_name
-        return Step(SecStatus.SEC_E_OK, auth)
+        self._forget_handshake()
+        return Step(_OK, auth)
 
     def _anonymous_response(self, flags: int) -> tuple[bytes, bytes]:
         # MS-NLMP 3.3.1/3.3.2: anonymous -> NtChallengeResponse empty, LmChallengeResponse Z(1),
@@ -376,7 +390,8 @@ class NtlmContext(SecurityContext):
             exported = self._env.random(16)
             encrypted = rc4k(bytes(16), exported)
         message = AuthenticateMessage(
-            F(flags), b"\0", b"", "", "", self._settings.workstation, encrypted, VERSION
+            negotiate_flags(flags), b"\0", b"", "", "", self._settings.workstation, encrypted,
+            VERSION,
         ).build()
         return message, exported
 
@@ -385,13 +400,18 @@ class NtlmContext(SecurityContext):
         bindings: ChannelBindings | None,
     ) -> tuple[bytes, bytes]:
         cred = self._cred
-        server_info = challenge.target_info or TargetInfo()
-        server_time = server_info.timestamp
+        server_pairs = challenge.target_info.pairs if challenge.target_info is not None else ()
+        server_time: int | None = None
+        av_flags = 0
+        for av_id, value in server_pairs:  # the parsed list: each pair once, sizes checked
+            if av_id == _AV_TIMESTAMP:
+                server_time = _U64.unpack(value)[0]
+            elif av_id == _AV_FLAGS:
+                av_flags = _U32.unpack(value)[0]
         time = server_time if server_time is not None else filetime(self._env.now())
         # The client's AV pairs: the server's, with these set or added (built once, validated
         # once by TargetInfo).
         updates: dict[int, bytes] = {}
-        av_flags = int(server_info.flags or 0)
         if server_time is not None:
             # MS-NLMP 3.1.5.1.2: with MsvAvTimestamp in the CHALLENGE the client "MUST provide
             # a MIC" and sets the MIC bit in MsvAvFlags.
@@ -409,22 +429,27 @@ class NtlmContext(SecurityContext):
                     acceptor_addrtype=bindings.acceptor_addrtype,
                     acceptor_address=bindings.acceptor_address,
                 )
-        pairs = [(k, updates.pop(k, v)) for k, v in server_info.pairs]
-        info = TargetInfo((*pairs, *updates.items()))
-        key_nt = ntowfv2(cred.nt_hash, cred.user, cred.domain)
+        pairs = [(k, updates.pop(k, v)) for k, v in server_pairs]
+        target_name = updates.get(AvId.MsvAvTargetName)
+        if target_name is not None and len(target_name) > 0xFFFF:
+            info = TargetInfo((*pairs, *updates.items()))  # raises: the SPN does not fit
+        else:
+            # The server's pairs were checked when parsed; the ones set here have their fixed
+            # sizes (MsvAvFlags 4, MsvAvChannelBindings 16) or are UTF-16 text that fits.
+            info = TargetInfo.checked((*pairs, *updates.items()))
+        key_nt = cred.response_key_nt()
         client_challenge = self._env.random(8)
+        # MS-NLMP 3.1.5.1.2: "If NTLM v2 authentication is used and the CHALLENGE_MESSAGE
+        # TargetInfo field has an MsvAvTimestamp present, the client SHOULD NOT send the
+        # LmChallengeResponse and SHOULD send Z(24) instead" (so it is not computed).
         nt_response, lm_response, base_key = compute_ntlmv2_response(
-            key_nt, key_nt, challenge.server_challenge, client_challenge, time, info.build()
+            key_nt, key_nt, challenge.server_challenge, client_challenge, time, info.build(),
+            lmv2=server_time is None,
         )
-        if server_time is not None:
-            # MS-NLMP 3.1.5.1.2: "If NTLM v2 authentication is used and the CHALLENGE_MESSAGE
-            # TargetInfo field has an MsvAvTimestamp present, the client SHOULD NOT send the
-            # LmChallengeResponse and SHOULD send Z(24) instead."
-            lm_response = bytes(24)
         key_exchange_key = kxkey(base_key)
         exported, encrypted = self._exchange_key(flags, key_exchange_key)
         auth = AuthenticateMessage(
-            F(flags), lm_response, nt_response, cred.domain, cred.user,
+            negotiate_flags(flags), lm_response, nt_response, cred.domain, cred.user,
             self._settings.workstation, encrypted, VERSION,
             bytes(16) if server_time is not None else None,
         )
@@ -457,7 +482,8 @@ class NtlmContext(SecurityContext):
         )
         exported, encrypted = self._exchange_key(flags, result.key_exchange_key)
         message = AuthenticateMessage(
-            F(flags), result.lm_response, result.nt_response, cred.domain, cred.user,
+            negotiate_flags(flags), result.lm_response, result.nt_response, cred.domain,
+            cred.user,
             self._settings.workstation, encrypted, VERSION,
         ).build()
         return message, exported
@@ -490,24 +516,24 @@ class NtlmContext(SecurityContext):
             timestamp=filetime(self._env.now()),
         )
         challenge = ChallengeMessage(
-            F(flags), self._env.random(8), settings.nb_domain, info, VERSION
+            negotiate_flags(flags), self._env.random(8), settings.nb_domain, info, VERSION
         )
         packed = challenge.build()
         self._negotiate_bytes = token
         self._challenge_bytes = packed
         self._challenge = challenge
         self._flags = flags
-        return Step(SecStatus.SEC_I_CONTINUE_NEEDED, packed)
+        return Step(_CONTINUE, packed)
 
     def _server_verify(self, token: bytes, bindings: ChannelBindings | None) -> Step:
         auth = AuthenticateMessage.parse(token, max_size=self._settings.max_token)
         challenge = self._challenge
         assert challenge is not None
         flags = int(auth.negotiate_flags) & (self._flags | _ANONYMOUS)
-        request = AscReq(self._request)
+        request = self._request
         nt = auth.nt_challenge_response
         if not auth.user_name and not nt and auth.lm_challenge_response in (b"", b"\0"):
-            if not request & AscReq.ALLOW_NULL_SESSION:
+            if not request & _ASC_ALLOW_NULL_SESSION:
                 raise LogonDenied(
                     "The client logged on anonymously, which this server does not allow; "
                     "request ASC_REQ_ALLOW_NULL_SESSION to accept anonymous clients."
@@ -517,7 +543,7 @@ class NtlmContext(SecurityContext):
             if flags & _KEY_EXCH and auth.encrypted_random_session_key:
                 exported = rc4k(bytes(16), self._key16(auth))
             self._finish(flags, exported, "")
-            return Step(SecStatus.SEC_E_OK)
+            return Step(_OK)
         users = self._cred.users
         assert users is not None
         entry = users.lookup(auth.domain_name, auth.user_name)
@@ -565,7 +591,7 @@ class NtlmContext(SecurityContext):
                 )
             self._auth_had_mic = True
         self._finish(flags, exported, f"{auth.domain_name}\\{auth.user_name}")
-        return Step(SecStatus.SEC_E_OK)
+        return Step(_OK)
 
     @staticmethod
     def _key16(auth: AuthenticateMessage) -> bytes:
@@ -578,7 +604,7 @@ class NtlmContext(SecurityContext):
 
     def _check_ntlmv2(
         self, auth: AuthenticateMessage, nt_hash: bytes, challenge: ChallengeMessage,
-        bindings: ChannelBindings | None, request: AscReq,
+        bindings: ChannelBindings | None, request: int,
     ) -> bytes:
         nt = auth.nt_challenge_response
         key_nt = ntowfv2(nt_hash, auth.user_name, auth.domain_name)
@@ -590,7 +616,7 @@ class NtlmContext(SecurityContext):
                 f"Logon failure for {auth.domain_name}\\{auth.user_name}: unknown user name "
                 "or bad password."
             ) from None
-        blob = NtlmV2ClientChallenge.parse(nt[16:])
+        blob = client_blob(nt)
         now = filetime(self._env.now())
         skew = int(self._settings.max_clock_skew.total_seconds() * 10_000_000)
         if abs(now - blob.timestamp) > skew:
@@ -608,7 +634,7 @@ class NtlmContext(SecurityContext):
             )
             sent = blob.av_pairs.channel_bindings
             if sent is None or sent == bytes(16):
-                if not request & AscReq.ALLOW_MISSING_BINDINGS:
+                if not request & _ASC_ALLOW_MISSING_BINDINGS:
                     raise BadBindings(
                         "The client sent no channel bindings but this server requires them; "
                         "the client may not support Extended Protection."
@@ -627,6 +653,13 @@ class NtlmContext(SecurityContext):
         self._ret_flags = self._compute_ret_flags()
         self._session_key = exported
         self._client_name = client
+        self._forget_handshake()
+
+    def _forget_handshake(self) -> None:
+        """Drop the handshake messages once the MIC no longer needs them: an established
+        context (a server may hold thousands) keeps only its keys and sequence numbers."""
+        self._negotiate_bytes = self._challenge_bytes = b""
+        self._challenge = None
 
     # -- message protection -----------------------------------------------------------------
 
@@ -752,22 +785,27 @@ class NtlmContext(SecurityContext):
         sequence number stays consumed, only the RC4 key stream starts over, so the first
         application message is sealed with a fresh RC4 state and sequence number 1.
         """
-        signature = self.make_signature((MessagePart(mech_types, sealed=False),), 0, None)
-        sec = self._security_
-        assert sec is not None  # make_signature built it
+        # make_signature for one signed part, without building the part list.
+        sec = self._sec(False)
+        signature = sec.sign(self._send_seq, mech_types)
+        self._send_seq += 1
         sec.reset_rc4(outgoing=True)
         return signature
 
     def verify_mech_list_mic(self, mech_types: bytes, mic: bytes) -> None:
         """Verify the peer's mechListMIC (consuming its sequence number), then re-key the
         incoming RC4 stream, the mirror of :meth:`mech_list_mic`. Raises ``MessageAltered``."""
+        # verify_signature for one signed part, without building the part list.
+        sec = self._sec(False)
         try:
-            self.verify_signature((MessagePart(mech_types, sealed=False),), mic, None)
+            self._check_seq(mic)
         except OutOfSequence as exc:
             # The MIC's sequence number is fixed by the handshake: a wrong one is a forgery.
             raise MessageAltered(f"The SPNEGO mechListMIC does not verify: {exc.message}") from None
-        sec = self._security_
-        assert sec is not None
+        try:
+            sec.verify(self._recv_seq, mech_types, mic)
+        finally:
+            self._recv_seq += 1
         sec.reset_rc4(outgoing=False)
 
     def split_stream(self, stream: bytes) -> tuple[bytes, bytes]:

@@ -295,6 +295,22 @@ _UNICODE_BIT = int(NegotiateFlags.NTLMSSP_NEGOTIATE_UNICODE)
 _VERSION_BIT = int(NegotiateFlags.NTLMSSP_NEGOTIATE_VERSION)
 
 
+_MIC_PROVIDED_BIT = 0x00000002  # AvFlags.MIC_PROVIDED
+_FLAG_MEMBERS: dict[int, NegotiateFlags] = {}
+
+
+def negotiate_flags(value: int) -> NegotiateFlags:
+    """``NegotiateFlags(value)`` from a memo: a handshake builds and parses six messages, and
+    an IntFlag call costs two Python-level calls even for a known value (at most 256 kept)."""
+    flags = _FLAG_MEMBERS.get(value)
+    if flags is None:
+        flags = NegotiateFlags(value)
+        if len(_FLAG_MEMBERS) >= 256:
+            _FLAG_MEMBERS.clear()
+        _FLAG_MEMBERS[int(value)] = flags
+    return flags
+
+
 def _is_unicode(flags: int) -> bool:
     return bool(int(flags) & _UNICODE_BIT)
 
@@ -344,14 +360,39 @@ class Version:
         """
         if len(data) != _VERSION.size:
             raise DecodeError(f"A VERSION field is 8 bytes, not {len(data)}.")
+        known = _VERSIONS.get(data)
+        if known is not None and type(known) is cls:
+            return known  # a peer sends the same VERSION in every message (at most 64 kept)
         major, minor, product_build, _reserved, revision = _VERSION.unpack(data)
-        return cls(major, minor, product_build, revision)
+        version = cls(major, minor, product_build, revision)
+        if len(_VERSIONS) >= 64:
+            _VERSIONS.clear()
+        _VERSIONS[bytes(data)] = version
+        return version
+
+
+_VERSIONS: dict[bytes, Version] = {}
 
 
 def _check_pairs(pairs: tuple[tuple[int, bytes], ...], error: type[Exception]) -> None:
-    seen: set[int] = set()
+    # One cheap pass for the common case (every handshake checks a few lists); anything odd
+    # goes to _pair_problem, which names the first rule broken.
+    seen = {int(av_id) for av_id, _ in pairs}
+    if len(seen) != len(pairs) or 0 in seen:
+        _pair_problem(pairs, error)
     fixed = _FIXED_AV_SIZES_INT
     text = _TEXT_AVIDS_INT
+    for av_id, value in pairs:
+        size = len(value)
+        expected = fixed.get(av_id, size)
+        if size != expected or size > _U16_MAX or not 0 < av_id <= _U16_MAX or (
+                size & 1 and av_id in text):
+            _pair_problem(pairs, error)
+
+
+def _pair_problem(pairs: tuple[tuple[int, bytes], ...], error: type[Exception]) -> None:
+    """Raise ``error`` naming the first AV_PAIR rule ``pairs`` breaks (MS-NLMP 2.2.2.1)."""
+    seen: set[int] = set()
     for av_id, value in pairs:
         av_id = int(av_id)
         if av_id == 0:  # MsvAvEOL
@@ -363,10 +404,10 @@ def _check_pairs(pairs: tuple[tuple[int, bytes], ...], error: type[Exception]) -
         seen.add(av_id)
         if len(value) > _U16_MAX:
             raise error(f"AV_PAIR {_av_name(av_id)} is {len(value)} bytes; at most 65535 fit.")
-        size = fixed.get(av_id)
+        size = _FIXED_AV_SIZES_INT.get(av_id)
         if size is not None and len(value) != size:
             raise error(f"AV_PAIR {_av_name(av_id)} must be {size} bytes, not {len(value)}.")
-        if av_id in text and len(value) % 2:
+        if av_id in _TEXT_AVIDS_INT and len(value) % 2:
             raise error(f"AV_PAIR {_av_name(av_id)} is UTF-16LE but has an odd length.")
 
 
@@ -391,6 +432,12 @@ def _parse_av_pairs(
     pairs: list[tuple[int, bytes]] = []
     pos = start
     size = len(data)
+    unpack = _AV_HEADER.unpack_from
+    names = _AVIDS
+    fixed = _FIXED_AV_SIZES_INT
+    text = _TEXT_AVIDS_INT
+    seen: set[int] = set()
+    odd = False  # a pair broke a rule: _pair_problem names it once the list is read
     while True:
         if pos == size and not require_eol:
             break
@@ -399,25 +446,35 @@ def _parse_av_pairs(
                 "The AV_PAIR list is truncated: it ends without an MsvAvEOL pair "
                 f"(at byte {pos} of {size})."
             )
-        av_id, length = _AV_HEADER.unpack_from(data, pos)
+        av_id, length = unpack(data, pos)
         pos += 4
-        if av_id == AvId.MsvAvEOL:
+        if av_id == 0:  # MsvAvEOL
             if length:
                 raise DecodeError(f"MsvAvEOL must have length 0, not {length}.")
             break
-        if pos + length > size:
+        end = pos + length
+        if end > size:
             raise DecodeError(
                 f"AV_PAIR {_av_name(av_id)} claims {length} bytes; only {size - pos} remain."
             )
-        pairs.append((_AVIDS.get(av_id, av_id), data[pos : pos + length]))
-        pos += length
+        if av_id in seen or fixed.get(av_id, length) != length or (length & 1 and av_id in text):
+            odd = True
+        seen.add(av_id)
+        pairs.append((names.get(av_id, av_id), data[pos:end]))
+        pos = end
     result = tuple(pairs)
-    _check_pairs(result, DecodeError)
+    if odd:
+        _pair_problem(result, DecodeError)
     return result, pos
 
 
 def _text(value: str) -> bytes:
     return value.encode("utf-16-le", "surrogatepass")
+
+
+_NAME_AVIDS = (AvId.MsvAvNbDomainName, AvId.MsvAvNbComputerName, AvId.MsvAvDnsDomainName,
+               AvId.MsvAvDnsComputerName, AvId.MsvAvDnsTreeName)
+_NAME_PAIRS: dict[tuple[str | None, ...], tuple[tuple[int, bytes], ...]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -455,7 +512,15 @@ class TargetInfo:
         pairs, end = _parse_av_pairs(data, 0, require_eol=True)
         if end != len(data):
             raise DecodeError(f"{len(data) - end} bytes follow MsvAvEOL in the AV_PAIR list.")
-        return cls(pairs)
+        return cls.checked(pairs)
+
+    @classmethod
+    def checked(cls, pairs: tuple[tuple[int, bytes], ...]) -> TargetInfo:
+        """A TargetInfo of ``pairs`` that the caller knows obey the rules the constructor
+        checks (parsed by ``_parse_av_pairs``, or built from such pairs): not checked twice."""
+        info = object.__new__(cls)
+        object.__setattr__(info, "pairs", pairs)
+        return info
 
     @classmethod
     def from_names(
@@ -468,20 +533,25 @@ class TargetInfo:
         dns_tree_name: str | None = None,
         timestamp: int | None = None,
     ) -> TargetInfo:
-        """Build a server's CHALLENGE target info, in the order Windows sends the pairs."""
-        pairs: list[tuple[int, bytes]] = []
-        for av_id, name in (
-            (AvId.MsvAvNbDomainName, nb_domain_name),
-            (AvId.MsvAvNbComputerName, nb_computer_name),
-            (AvId.MsvAvDnsDomainName, dns_domain_name),
-            (AvId.MsvAvDnsComputerName, dns_computer_name),
-            (AvId.MsvAvDnsTreeName, dns_tree_name),
-        ):
-            if name is not None:
-                pairs.append((av_id, _text(name)))
-        if timestamp is not None:
-            pairs.append((AvId.MsvAvTimestamp, _U64.pack(timestamp)))
-        return cls(tuple(pairs))
+        """Build a server's CHALLENGE target info, in the order Windows sends the pairs.
+
+        An acceptor sends the same names in every CHALLENGE: their pairs are encoded and
+        checked once (at most 64 sets of names are kept); only the timestamp is new."""
+        key = (nb_domain_name, nb_computer_name, dns_domain_name, dns_computer_name,
+               dns_tree_name)
+        named = _NAME_PAIRS.get(key)
+        if named is None:
+            pairs: list[tuple[int, bytes]] = []
+            for av_id, name in zip(_NAME_AVIDS, key, strict=True):
+                if name is not None:
+                    pairs.append((av_id, _text(name)))
+            named = cls(tuple(pairs)).pairs
+            if len(_NAME_PAIRS) >= 64:
+                _NAME_PAIRS.clear()
+            _NAME_PAIRS[key] = named
+        if timestamp is None:
+            return cls.checked(named)
+        return cls.checked((*named, (AvId.MsvAvTimestamp, _U64.pack(timestamp))))
 
     def get(self, av_id: int) -> bytes | None:
         """Return the value of ``av_id``, or None when the list has no such pair."""
@@ -637,7 +707,7 @@ class NtlmV2ClientChallenge:
         pairs, end = _parse_av_pairs(data, _BLOB_HEADER.size, require_eol=False)
         if data[end:].strip(b"\x00"):
             raise DecodeError("Non-zero bytes follow MsvAvEOL in the NTLMv2_CLIENT_CHALLENGE.")
-        return cls(timestamp, client_challenge, TargetInfo(pairs))
+        return cls(timestamp, client_challenge, TargetInfo.checked(pairs))
 
 
 @dataclass(frozen=True, slots=True)
@@ -684,10 +754,10 @@ class NegotiateMessage:
         domain = reader.field(domain_f, "DomainNameFields")
         workstation = reader.field(workstation_f, "WorkstationFields")
         version = None
-        if flags & NegotiateFlags.NTLMSSP_NEGOTIATE_VERSION:
+        if flags & _VERSION_BIT:
             version = Version.parse(reader.slot(_NEGOTIATE.size, 8, "NTLMSSP_NEGOTIATE_VERSION"))
         return cls(
-            NegotiateFlags(flags),
+            negotiate_flags(flags),
             _decode(domain, False, "DomainName"),
             _decode(workstation, False, "Workstation"),
             version,
@@ -753,11 +823,11 @@ class ChallengeMessage:
         name = reader.field(name_f, "TargetNameFields")
         info = reader.field(info_f, "TargetInfoFields")
         version = None
-        if flags & NegotiateFlags.NTLMSSP_NEGOTIATE_VERSION:
+        if flags & _VERSION_BIT:
             version = Version.parse(reader.slot(_CHALLENGE.size, 8, "NTLMSSP_NEGOTIATE_VERSION"))
         target_info = TargetInfo.parse(info) if info else None
         return cls(
-            NegotiateFlags(flags),
+            negotiate_flags(flags),
             challenge,
             _decode(name, _is_unicode(flags), "TargetName"),
             target_info,
@@ -876,7 +946,7 @@ class AuthenticateMessage:
         # fields by their offsets and accepts it. A payload that leaves no room for the Version
         # therefore means "no Version" here (it is debugging data, MS-NLMP 2.2.2.10), while a
         # payload that overlaps a Version that is there is still refused by the field checks.
-        if flags & NegotiateFlags.NTLMSSP_NEGOTIATE_VERSION and not (
+        if flags & _VERSION_BIT and not (
             reader.first < len(data) and reader.first < _AUTHENTICATE.size + 8
         ):
             version = Version.parse(
@@ -887,7 +957,7 @@ class AuthenticateMessage:
             mic = reader.slot(MIC_OFFSET, 16, "a MIC (MsvAvFlags bit 0x2)")
         unicode = _is_unicode(flags)
         return cls(
-            NegotiateFlags(flags),
+            negotiate_flags(flags),
             lm,
             nt,
             _decode(domain, unicode, "DomainName"),
@@ -900,9 +970,30 @@ class AuthenticateMessage:
         )
 
 
+_last_blob: tuple[bytes, NtlmV2ClientChallenge] = (b"", NtlmV2ClientChallenge(0, bytes(8)))
+
+
+def client_blob(nt_challenge_response: bytes) -> NtlmV2ClientChallenge:
+    """``NtlmV2ClientChallenge.parse`` of an NTLMv2 response's blob (after NTProofStr).
+
+    The acceptor reads the blob twice per AUTHENTICATE (for the MIC bit while parsing, then
+    to check the timestamp and bindings); the last one parsed is kept, matched by value.
+
+    Raises:
+        DecodeError: as ``NtlmV2ClientChallenge.parse``.
+    """
+    global _last_blob
+    data = nt_challenge_response[_NTPROOFSTR_SIZE:]
+    held = _last_blob
+    if held[0] == data:
+        return held[1]
+    blob = NtlmV2ClientChallenge.parse(data)
+    _last_blob = (data, blob)
+    return blob
+
+
 def _has_mic(nt_challenge_response: bytes) -> bool:
     if len(nt_challenge_response) <= _NTLMV1_RESPONSE_SIZE:
         return False
-    blob = NtlmV2ClientChallenge.parse(nt_challenge_response[_NTPROOFSTR_SIZE:])
-    flags = blob.av_pairs.flags
-    return flags is not None and bool(flags & AvFlags.MIC_PROVIDED)
+    value = client_blob(nt_challenge_response).av_pairs.get(AvId.MsvAvFlags)
+    return value is not None and bool(_U32.unpack(value)[0] & _MIC_PROVIDED_BIT)

@@ -40,6 +40,11 @@ INFO = PackageInfo(
 )
 
 
+_OUTBOUND = int(CredentialUse.OUTBOUND)
+_INBOUND = int(CredentialUse.INBOUND)
+_NULL_SESSION = int(IscReq.NULL_SESSION)
+
+
 class NtlmPackage(SecurityPackage):
     """``NTLM``: MS-NLMP client and server, NTLMv2 by default."""
 
@@ -75,7 +80,8 @@ class NtlmPackage(SecurityPackage):
                 "AuthIdentity, a (user, domain, password) tuple or NtlmAuthData."
             )
         why_anonymous = ""
-        if identity is None and use & CredentialUse.OUTBOUND:
+        bits = int(use)
+        if identity is None and bits & _OUTBOUND:
             if principal:
                 identity = default_identity(principal)
             else:
@@ -85,7 +91,7 @@ class NtlmPackage(SecurityPackage):
                     # Still a valid handle: ISC_REQ_NULL_SESSION (anonymous) and, for BOTH, the
                     # acceptor side need no identity; a normal client context reports why.
                     why_anonymous = exc.message
-        database = user_database(users) if use & CredentialUse.INBOUND else None
+        database = user_database(users) if bits & _INBOUND else None
         credential = NtlmCredential(use, identity, database, settings)
         credential.why_anonymous = why_anonymous
         return credential
@@ -94,16 +100,17 @@ class NtlmPackage(SecurityPackage):
         self, credential: Credential, target: str | None, req: IscReq,
         env: Environment = DEFAULT_ENVIRONMENT,
     ) -> SecurityContext:
-        check_request(True, int(req))
+        bits = int(req)
+        check_request(True, bits)
         assert isinstance(credential, NtlmCredential)
-        if credential.anonymous and not req & IscReq.NULL_SESSION:
+        if credential.anonymous and not bits & _NULL_SESSION:
             raise NoCredentials(
                 "This NTLM credential has no user name or password; pass pAuthData, or request "
                 "ISC_REQ_NULL_SESSION for an anonymous logon."
                 + (f" (No default identity: {credential.why_anonymous})"
                    if credential.why_anonymous else "")
             )
-        return NtlmContext(INFO, credential, True, int(req), target, env)
+        return NtlmContext(INFO, credential, True, bits, target, env)
 
     def server_context(
         self, credential: Credential, req: AscReq, env: Environment = DEFAULT_ENVIRONMENT
