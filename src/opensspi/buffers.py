@@ -26,15 +26,19 @@ class SecBuffer:
 
     def __init__(self, buffer_type: int, data_or_size: bytes | bytearray | memoryview | int = 0):
         self.BufferType = int(buffer_type)
+        self.allocated = False
+        if type(data_or_size) is bytes:  # the common input buffer, held as it is
+            self._data: bytes = data_or_size
+            self._capacity: int | None = None
+            return
         if isinstance(data_or_size, int):
             if data_or_size < 0:
                 raise InvalidParameter("A SecBuffer size cannot be negative.")
-            self._capacity: int | None = data_or_size
+            self._capacity = data_or_size
             self._data = b""
         else:
             self._data = bytes(data_or_size)
             self._capacity = None
-        self.allocated = False
 
     @property
     def kind(self) -> int:
@@ -56,7 +60,7 @@ class SecBuffer:
 
     @buffer.setter
     def buffer(self, value: bytes) -> None:
-        self._data = bytes(value)
+        self._data = value if type(value) is bytes else bytes(value)
         self._capacity = None
 
     @property

@@ -17,6 +17,7 @@ from __future__ import annotations
 from .buffers import SecBuffer, SecBufferDesc
 from .constants import SecBufferAttr, SecBufferType
 from .errors import InvalidToken
+from .handles import CtxtRecord
 from .message import (
     Layout,
     MessageOp,
@@ -102,72 +103,170 @@ def fill_extra_missing(
 _TOKEN = int(SecBufferType.TOKEN)
 _STREAM = int(SecBufferType.STREAM)
 _DATA_T = int(SecBufferType.DATA)
-_OK = MessageResult()
-_GSS_DEFAULT: dict[type, bool] = {}
+_NO_PADDING = (
+    "EncryptMessage produced padding but the SecBufferDesc has no SECBUFFER_PADDING buffer; "
+    "add SecBuffer(SECBUFFER_PADDING, sizes.cbBlockSize)."
+)
 
 
-def _uses_gss_default(ctx: SecurityContext) -> bool:
-    cls = type(ctx)
-    known = _GSS_DEFAULT.get(cls)
-    if known is None:
-        known = _GSS_DEFAULT[cls] = cls.protect is SecurityContext.protect
-    return known
+class GssDoor:
+    """One complete context's per-message primitives, looked up once, for the two-buffer GSS
+    shapes (TOKEN + DATA either way round; STREAM + DATA to verify or decrypt) of a package
+    whose ``protect`` is the GSS default.
+
+    This is what keeps the Windows functions and the pywin32 look-alikes thin over the same
+    calls the Pythonic ``wrap``/``unwrap`` make: the buffer types are plain int comparisons,
+    the package's ``seal_one``/``unseal_one`` are bound once, the context's sizes (fixed once
+    the handshake is complete) are read once. The results, the checks and their order are
+    those of the general path (:func:`protect`): the TOKEN buffer's room is checked before the
+    package consumes a sequence number, every write honours the buffer's size.
+
+    A door names the context it was made for: :func:`door_for` makes a new one when a
+    re-authentication replaced the record's context. ``gss`` is False for a context that
+    handles its messages itself (Digest, Schannel, Negotiate): the general path serves it.
+    """
+
+    __slots__ = ("context", "gss", "seal", "signature", "trailer", "unseal")
+
+    def __init__(self, ctx: SecurityContext) -> None:
+        self.context = ctx
+        self.gss = type(ctx).protect is SecurityContext.protect
+        self.seal = ctx.seal_one
+        self.unseal = ctx.unseal_one
+        if self.gss:
+            sizes = ctx.sizes()
+            self.trailer = sizes.security_trailer
+            self.signature = sizes.max_signature
+
+    def encrypt(self, bufs: list[SecBuffer], qop: int) -> bool:
+        """EncryptMessage on ``[DATA, TOKEN]`` or ``[TOKEN, DATA]`` in place; False (nothing
+        done) for any other pair of buffers."""
+        first, second = bufs
+        kind = first.BufferType
+        if kind == _DATA_T:
+            if second.BufferType != _TOKEN:
+                return False
+            data, token = first, second
+        elif kind == _TOKEN and second.BufferType == _DATA_T:
+            token, data = first, second
+        else:
+            return False
+        room = token._capacity
+        if room is not None and self.trailer > room:
+            token.ensure_room(self.trailer)
+        sealed, parts, padding = self.seal(data._data, qop)
+        if padding:
+            raise InvalidToken(_NO_PADDING)
+        if room is not None and len(sealed) > room:
+            token.ensure_room(len(sealed))
+        token._data = sealed
+        token._capacity = None
+        token.allocated = False
+        out = parts[0]
+        data._data = out if type(out) is bytes else bytes(out)
+        data._capacity = None
+        return True
+
+    def decrypt(self, bufs: list[SecBuffer]) -> int | None:
+        """DecryptMessage on ``[DATA, TOKEN]``, ``[TOKEN, DATA]`` or ``[STREAM, DATA]`` in
+        place: the QOP applied, or None (nothing done) for any other pair of buffers."""
+        first, second = bufs
+        kind = first.BufferType
+        if kind == _DATA_T:
+            if second.BufferType != _TOKEN:
+                return None
+            parts, qop = self.unseal(second._data, first._data)
+            data = first
+        elif second.BufferType != _DATA_T:
+            return None
+        elif kind == _TOKEN:
+            parts, qop = self.unseal(first._data, second._data)
+            data = second
+        elif kind == _STREAM:
+            parts, qop = self.unseal(*self.context.split_stream(first._data))
+            data = second
+        else:
+            return None
+        out = parts[0]
+        data._data = out if type(out) is bytes else bytes(out)
+        data._capacity = None
+        return qop
+
+    def sign(self, bufs: list[SecBuffer], qop: int, seq: int) -> bool:
+        """MakeSignature on ``[DATA, TOKEN]`` or ``[TOKEN, DATA]``; False for other pairs."""
+        first, second = bufs
+        kind = first.BufferType
+        if kind == _DATA_T and second.BufferType == _TOKEN:
+            data, token = first, second
+        elif kind == _TOKEN and second.BufferType == _DATA_T:
+            token, data = first, second
+        else:
+            return False
+        token.ensure_room(self.signature)
+        token.fill(self.context.make_signature((MessagePart(data._data, sealed=False),), qop, seq),
+                   False)
+        return True
+
+    def verify(self, bufs: list[SecBuffer], seq: int) -> int | None:
+        """VerifySignature on ``[DATA, TOKEN]``, ``[TOKEN, DATA]`` or ``[STREAM, DATA]`` (the
+        data is then written to DATA): the QOP, or None for any other pair of buffers."""
+        first, second = bufs
+        kind = first.BufferType
+        if kind == _DATA_T and second.BufferType == _TOKEN:
+            data, token = first._data, second._data
+        elif kind == _TOKEN and second.BufferType == _DATA_T:
+            token, data = first._data, second._data
+        elif kind == _STREAM and second.BufferType == _DATA_T:
+            token, data = self.context.split_stream(first._data)
+            qop = self.context.verify_signature((MessagePart(data, sealed=False),), token, seq)
+            second.buffer = data
+            return qop
+        else:
+            return None
+        return self.context.verify_signature((MessagePart(data, sealed=False),), token, seq)
+
+    def seal_data(self, data: bytes) -> tuple[bytes, bytes]:
+        """EncryptMessage(0) of ``[DATA(data), TOKEN(cbSecurityTrailer bytes)]``, without the
+        buffers: the sealed data and the token (pywin32's ``encrypt``)."""
+        sealed, parts, padding = self.seal(data, 0)
+        if padding:
+            raise InvalidToken(_NO_PADDING)
+        if len(sealed) > self.trailer:
+            SecBuffer(_TOKEN, self.trailer).ensure_room(len(sealed))
+        out = parts[0]
+        return (out if type(out) is bytes else bytes(out)), sealed
+
+    def unseal_data(self, data: bytes, token: bytes) -> bytes:
+        """DecryptMessage of ``[DATA(data), TOKEN(token)]``, without the buffers: the
+        plaintext (pywin32's ``decrypt``)."""
+        out = self.unseal(token, data)[0][0]
+        return out if type(out) is bytes else bytes(out)
 
 
-def _fast(ctx: SecurityContext, op: MessageOp, bufs: list[SecBuffer], qop: int,
-          seq: int) -> MessageResult | None:
-    """The two-buffer GSS shapes (TOKEN + DATA either way round, STREAM + DATA) straight onto
-    the package's primitives, for packages whose ``protect`` is the GSS default: the same
-    result as the general path, without building parts — the door stays thin."""
-    first, second = bufs
-    a, b = first.BufferType, second.BufferType
-    if a == _DATA_T and b == _TOKEN:
-        token, data = second, first
-    elif a == _TOKEN and b == _DATA_T:
-        token, data = first, second
-    elif a == _STREAM and b == _DATA_T and op in (MessageOp.DECRYPT, MessageOp.VERIFY):
-        sig, plain = ctx.split_stream(first._data)
-        if op is MessageOp.VERIFY:
-            qop = ctx.verify_signature((MessagePart(plain, sealed=False),), sig, seq)
-            second.buffer = plain
-            return MessageResult(qop=qop) if qop else _OK
-        opened = ctx.unseal_one(sig, plain)
-        second.buffer = opened.parts[0]
-        return MessageResult(qop=opened.qop) if opened.qop else _OK
-    else:
-        return None
-    if op is MessageOp.ENCRYPT:
-        token.ensure_room(ctx.sizes().security_trailer)
-        sealed = ctx.seal_one(data._data, qop)
-        if sealed.padding:
-            raise InvalidToken(
-                "EncryptMessage produced padding but the SecBufferDesc has no SECBUFFER_PADDING "
-                "buffer; add SecBuffer(SECBUFFER_PADDING, sizes.cbBlockSize)."
-            )
-        token.fill(sealed.token, False)
-        data.buffer = sealed.parts[0]
-        return _OK
-    if op is MessageOp.DECRYPT:
-        opened = ctx.unseal_one(token._data, data._data)
-        data.buffer = opened.parts[0]
-        return MessageResult(qop=opened.qop) if opened.qop else _OK
-    if op is MessageOp.SIGN:
-        token.ensure_room(ctx.sizes().max_signature)
-        token.fill(ctx.make_signature((MessagePart(data._data, sealed=False),), qop, seq), False)
-        return _OK
-    qop = ctx.verify_signature((MessagePart(data._data, sealed=False),), token._data, seq)
-    return MessageResult(qop=qop) if qop else _OK
+def door_for(record: CtxtRecord) -> GssDoor | None:
+    """The record's :class:`GssDoor` when the two-buffer GSS shapes may take it now: the
+    context is live, complete, and leaves its messages to the GSS default; else None (the
+    general path then gives every answer, errors included).
+
+    A door is made only for a complete context, and every handshake call on the record drops
+    it (``sspi._handshake``), so while it names the record's context that context is still
+    complete: the check costs no call into the package.
+    """
+    door = record.door
+    if door is None or door.context is not record.context:
+        ctx = record.context
+        if record.dead or not ctx.complete:
+            return None
+        door = record.door = GssDoor(ctx)
+    if door.gss and not record.dead:
+        return door
+    return None
 
 
 def protect(
     ctx: SecurityContext, op: MessageOp, desc: SecBufferDesc, qop: int, seq: int
 ) -> MessageResult:
     """Run one message function on ``desc`` in place and return the package's result."""
-    bufs = desc.buffers
-    if len(bufs) == 2 and (_GSS_DEFAULT.get(type(ctx)) or _uses_gss_default(ctx)):
-        done = _fast(ctx, op, bufs, qop, seq)
-        if done is not None:
-            return done
     parts = to_parts(desc)
     layout = classify_layout(op, parts)
     if layout is None or layout not in ctx.layouts:
@@ -191,4 +290,4 @@ def _no_layout(ctx: SecurityContext, op: MessageOp, layout: Layout | None) -> st
     return f"{call} got a {shape} buffer layout; the {ctx.info.name} package takes {takes}."
 
 
-__all__ = ["apply", "fill_extra_missing", "protect", "to_parts"]
+__all__ = ["GssDoor", "apply", "door_for", "fill_extra_missing", "protect", "to_parts"]

@@ -39,8 +39,10 @@ from opensspi.attributes import (
 from opensspi.buffers import SecBuffer, SecBufferDesc
 from opensspi.constants import SecPkgAttr, SecPkgCredAttr, SecStatus
 from opensspi.errors import SspiError
+from opensspi.handles import CtxtRecord
 from opensspi.message import StreamSizes
 from opensspi.packages.schannel.attributes import ConnectionInfo, IssuerListEx
+from opensspi.protection import GssDoor
 from opensspi.provider import PackageInfo, Sizes
 
 T = TypeVar("T")
@@ -74,6 +76,35 @@ def _call(funcname: str, fn: Callable[..., T], *args: Any) -> T:
         return fn(*args)
     except SspiError as exc:
         raise error(exc.winerror, funcname, exc.message) from exc
+
+
+def seal_data(record: CtxtRecord, door: GssDoor, data: bytes) -> tuple[bytes, bytes]:
+    """``EncryptMessage(0)`` of ``[DATA(data), TOKEN(cbSecurityTrailer)]`` through the
+    context's fast path (``door``, from :func:`opensspi.protection.door_for`): the sealed data
+    and the token, or :class:`error` as the method would raise it."""
+    lock = record.lock
+    lock.acquire()
+    try:
+        return door.seal_data(data)
+    except Exception as exc:
+        err = _sspi._message_error(record, exc)
+    finally:
+        lock.release()
+    raise error(err.winerror, "EncryptMessage", err.message) from err
+
+
+def unseal_data(record: CtxtRecord, door: GssDoor, data: bytes, token: bytes) -> bytes:
+    """``DecryptMessage`` of ``[DATA(data), TOKEN(token)]`` through the context's fast path:
+    the plaintext, or :class:`error` as the method would raise it."""
+    lock = record.lock
+    lock.acquire()
+    try:
+        return door.unseal_data(data, token)
+    except Exception as exc:
+        err = _sspi._message_error(record, exc)
+    finally:
+        lock.release()
+    raise error(err.winerror, "DecryptMessage", err.message) from err
 
 
 def _expiry(value: datetime | None) -> datetime:
