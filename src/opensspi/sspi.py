@@ -613,6 +613,7 @@ def _complete_record(phContext: CtxtHandle) -> CtxtRecord:  # noqa: N803
 
 _SEC_E_OK = SecStatus.SEC_E_OK
 _QOP_OK = QopResult(SecStatus.SEC_E_OK, 0)
+_SIGN, _VERIFY, _ENCRYPT = MessageOp.SIGN, MessageOp.VERIFY, MessageOp.ENCRYPT
 
 
 def _message_error(record: CtxtRecord, exc: Exception) -> SspiError:
@@ -633,24 +634,22 @@ def _message(
     record = phContext._record if type(phContext) is CtxtHandle else None
     if record is None or record.dead or not record.context.complete:
         record = _complete_record(phContext)  # the checks, with their messages
-    door = (door_for(record) if type(pMessage) is SecBufferDesc and len(pMessage.buffers) == 2
-            else None)
+    door = door_for(record) if type(pMessage) is SecBufferDesc and len(pMessage) == 2 else None
     with record.lock:
         try:
             if door is not None:
-                bufs = pMessage.buffers
-                if op is MessageOp.SIGN:
-                    if door.sign(bufs, qop, seq):
+                if op is _SIGN:
+                    if door.sign(pMessage, qop, seq):
                         return _QOP_OK
-                elif op is MessageOp.VERIFY:
-                    got = door.verify(bufs, seq)
+                elif op is _VERIFY:
+                    got = door.verify(pMessage, seq)
                     if got is not None:
                         return QopResult(_SEC_E_OK, got) if got else _QOP_OK
-                elif op is MessageOp.ENCRYPT:
-                    if door.encrypt(bufs, qop):
+                elif op is _ENCRYPT:
+                    if door.encrypt(pMessage, qop):
                         return _QOP_OK
                 else:
-                    got = door.decrypt(bufs)
+                    got = door.decrypt(pMessage)
                     if got is not None:
                         return QopResult(_SEC_E_OK, got) if got else _QOP_OK
             result = protect(record.context, op, pMessage, qop, seq)
@@ -682,13 +681,12 @@ def EncryptMessage(  # noqa: N802
     # shape, or a context not ready for it, goes the general way, which also gives the errors.
     record = phContext._record if type(phContext) is CtxtHandle else None
     if record is not None and type(pMessage) is SecBufferDesc:
-        bufs = pMessage.buffers
-        door = door_for(record) if len(bufs) == 2 else None
+        door = door_for(record) if len(pMessage) == 2 else None
         if door is not None:
             lock = record.lock
             lock.acquire()  # as ``with``, at half the cost on this path
             try:
-                done = door.encrypt(bufs, fQOP)
+                done = door.encrypt(pMessage, fQOP)
             except Exception as exc:
                 raise _message_error(record, exc)  # noqa: B904 - boundary_error chains exc
             finally:
@@ -711,13 +709,12 @@ def DecryptMessage(  # noqa: N802
     """
     record = phContext._record if type(phContext) is CtxtHandle else None
     if record is not None and type(pMessage) is SecBufferDesc:
-        bufs = pMessage.buffers
-        door = door_for(record) if len(bufs) == 2 else None
+        door = door_for(record) if len(pMessage) == 2 else None
         if door is not None:
             lock = record.lock
             lock.acquire()
             try:
-                qop = door.decrypt(bufs)
+                qop = door.decrypt(pMessage)
             except Exception as exc:
                 raise _message_error(record, exc)  # noqa: B904 - boundary_error chains exc
             finally:

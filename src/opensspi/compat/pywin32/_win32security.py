@@ -263,22 +263,38 @@ class PyCtxtHandleType:
     def __init__(self) -> None:
         self._handle = _sspi.CtxtHandle()
 
+    # The message methods call the sspi functions directly (no ``_call``): they run once per
+    # message, and the error they raise is the same.
+
     def MakeSignature(self, fqop: int, message: PySecBufferDescType, seq: int) -> None:  # noqa: N802
-        _call("MakeSignature", _sspi.MakeSignature, self._handle, fqop & 0xFFFFFFFF,
-              _desc(message), seq)
+        desc = message._sec if type(message) is PySecBufferDescType else _desc(message)
+        try:
+            _sspi.MakeSignature(self._handle, fqop & 0xFFFFFFFF, desc, seq)  # type: ignore[arg-type]
+        except SspiError as exc:
+            raise error(exc.winerror, "MakeSignature", exc.message) from exc
 
     def VerifySignature(self, message: PySecBufferDescType, seq: int) -> int:  # noqa: N802
-        result = _call("VerifySignature", _sspi.VerifySignature, self._handle, _desc(message), seq)
-        qop = result.qop  # a QOP, not a status: SecStatus(0x80000001) would raise ValueError
+        desc = message._sec if type(message) is PySecBufferDescType else _desc(message)
+        try:
+            qop = _sspi.VerifySignature(self._handle, desc, seq).qop  # type: ignore[arg-type]
+        except SspiError as exc:
+            raise error(exc.winerror, "VerifySignature", exc.message) from exc
+        # a QOP, not a status: SecStatus(0x80000001) would raise ValueError
         return qop - (1 << 32) if qop & 0x80000000 else qop
 
     def EncryptMessage(self, fqop: int, message: PySecBufferDescType, seq: int) -> None:  # noqa: N802
-        _call("EncryptMessage", _sspi.EncryptMessage, self._handle, fqop & 0xFFFFFFFF,
-              _desc(message), seq)
+        desc = message._sec if type(message) is PySecBufferDescType else _desc(message)
+        try:
+            _sspi.EncryptMessage(self._handle, fqop & 0xFFFFFFFF, desc, seq)  # type: ignore[arg-type]
+        except SspiError as exc:
+            raise error(exc.winerror, "EncryptMessage", exc.message) from exc
 
     def DecryptMessage(self, message: PySecBufferDescType, seq: int) -> int:  # noqa: N802
-        result = _call("DecryptMessage", _sspi.DecryptMessage, self._handle, _desc(message), seq)
-        qop = result.qop
+        desc = message._sec if type(message) is PySecBufferDescType else _desc(message)
+        try:
+            qop = _sspi.DecryptMessage(self._handle, desc, seq).qop  # type: ignore[arg-type]
+        except SspiError as exc:
+            raise error(exc.winerror, "DecryptMessage", exc.message) from exc
         return qop - (1 << 32) if qop & 0x80000000 else qop
 
     def QueryContextAttributes(self, attribute: int) -> Any:  # noqa: N802
