@@ -236,6 +236,19 @@ class GssDoor:
         out = parts[0]
         return (out if type(out) is bytes else bytes(out)), sealed
 
+    def sign_data(self, data: bytes, seq: int) -> bytes:
+        """MakeSignature(0) of ``[DATA(data), TOKEN(cbMaxSignature bytes)]``, without the
+        buffers: the signature (pywin32's ``sign``)."""
+        signature = self.context.make_signature((MessagePart(data, sealed=False),), 0, seq)
+        if len(signature) > self.signature:
+            SecBuffer(_TOKEN, self.signature).ensure_room(len(signature))
+        return signature
+
+    def verify_data(self, data: bytes, signature: bytes, seq: int) -> int:
+        """VerifySignature of ``[DATA(data), TOKEN(signature)]``, without the buffers: the
+        QOP (pywin32's ``verify``)."""
+        return self.context.verify_signature((MessagePart(data, sealed=False),), signature, seq)
+
     def unseal_data(self, data: bytes, token: bytes) -> bytes:
         """DecryptMessage of ``[DATA(data), TOKEN(token)]``, without the buffers: the
         plaintext (pywin32's ``decrypt``)."""

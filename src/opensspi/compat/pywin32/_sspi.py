@@ -129,6 +129,12 @@ class _BaseAuth:
 
     def sign(self, data: bytes) -> bytes:
         """A signature over ``data``."""
+        ctxt = self.ctxt
+        if self.authenticated and ctxt is not None and type(data) is bytes:
+            record = ctxt._handle._record
+            door = door_for(record) if record is not None else None
+            if record is not None and door is not None:
+                return win32security.sign_data(record, door, data, self._get_next_seq_num())
         ctxt = self._context()
         desc = win32security.PySecBufferDescType()
         desc.append(win32security.PySecBufferType(len(data), sspicon.SECBUFFER_DATA))
@@ -141,6 +147,13 @@ class _BaseAuth:
 
     def verify(self, data: bytes, sig: bytes) -> None:
         """Raise ``win32security.error`` unless ``sig`` signs ``data``."""
+        ctxt = self.ctxt
+        if self.authenticated and ctxt is not None and type(data) is bytes and type(sig) is bytes:
+            record = ctxt._handle._record
+            door = door_for(record) if record is not None else None
+            if record is not None and door is not None:
+                win32security.verify_data(record, door, data, sig, self._get_next_seq_num())
+                return
         ctxt = self._context()
         desc = win32security.PySecBufferDescType()
         desc.append(win32security.PySecBufferType(len(data), sspicon.SECBUFFER_DATA))

@@ -107,6 +107,36 @@ def unseal_data(record: CtxtRecord, door: GssDoor, data: bytes, token: bytes) ->
     raise error(err.winerror, "DecryptMessage", err.message) from err
 
 
+def sign_data(record: CtxtRecord, door: GssDoor, data: bytes, seq: int) -> bytes:
+    """``MakeSignature(0)`` of ``[DATA(data), TOKEN(cbMaxSignature)]`` through the context's
+    fast path: the signature, or :class:`error` as the method would raise it."""
+    lock = record.lock
+    lock.acquire()
+    try:
+        return door.sign_data(data, seq)
+    except Exception as exc:
+        err = _sspi._message_error(record, exc)
+    finally:
+        lock.release()
+    raise error(err.winerror, "MakeSignature", err.message) from err
+
+
+def verify_data(record: CtxtRecord, door: GssDoor, data: bytes, signature: bytes,
+                seq: int) -> None:
+    """``VerifySignature`` of ``[DATA(data), TOKEN(signature)]`` through the context's fast
+    path, or :class:`error` as the method would raise it."""
+    lock = record.lock
+    lock.acquire()
+    try:
+        door.verify_data(data, signature, seq)
+        return
+    except Exception as exc:
+        err = _sspi._message_error(record, exc)
+    finally:
+        lock.release()
+    raise error(err.winerror, "VerifySignature", err.message) from err
+
+
 def _expiry(value: datetime | None) -> datetime:
     return NEVER if value is None else value
 
