@@ -122,19 +122,23 @@ class GssDoor:
     package consumes a sequence number, every write honours the buffer's size.
 
     A door names the context it was made for: :func:`door_for` makes a new one when a
-    re-authentication replaced the record's context. ``gss`` is False for a context that
-    handles its messages itself (Digest, Schannel, Negotiate): the general path serves it.
+    re-authentication replaced the record's context. A context that hands its messages to
+    another (Negotiate) gets the door of that one; ``gss`` is False for a context that handles
+    its messages itself (Digest, Schannel): the general path serves it.
     """
 
-    __slots__ = ("context", "gss", "seal", "signature", "trailer", "unseal")
+    __slots__ = ("context", "gss", "messages", "seal", "signature", "trailer", "unseal")
 
     def __init__(self, ctx: SecurityContext) -> None:
         self.context = ctx
-        self.gss = type(ctx).protect is SecurityContext.protect
-        self.seal = ctx.seal_one
-        self.unseal = ctx.unseal_one
+        # The context that does the work: ``ctx`` itself, or the one it hands its messages to
+        # (Negotiate's mechanism), whose answers are then ``ctx``'s own.
+        messages = self.messages = ctx.message_context
+        self.gss = type(messages).protect is SecurityContext.protect
+        self.seal = messages.seal_one
+        self.unseal = messages.unseal_one
         if self.gss:
-            sizes = ctx.sizes()
+            sizes = messages.sizes()
             self.trailer = sizes.security_trailer
             self.signature = sizes.max_signature
 
@@ -183,7 +187,7 @@ class GssDoor:
             parts, qop = self.unseal(first._data, second._data)
             data = second
         elif kind == _STREAM:
-            parts, qop = self.unseal(*self.context.split_stream(first._data))
+            parts, qop = self.unseal(*self.messages.split_stream(first._data))
             data = second
         else:
             return None
@@ -203,8 +207,9 @@ class GssDoor:
         else:
             return False
         token.ensure_room(self.signature)
-        token.fill(self.context.make_signature((MessagePart(data._data, sealed=False),), qop, seq),
-                   False)
+        signature = self.messages.make_signature(
+            (MessagePart(data._data, sealed=False),), qop, seq)
+        token.fill(signature, False)
         return True
 
     def verify(self, bufs: list[SecBuffer], seq: int) -> int | None:
@@ -217,13 +222,13 @@ class GssDoor:
         elif kind == _TOKEN and second.BufferType == _DATA_T:
             token, data = first._data, second._data
         elif kind == _STREAM and second.BufferType == _DATA_T:
-            token, data = self.context.split_stream(first._data)
-            qop = self.context.verify_signature((MessagePart(data, sealed=False),), token, seq)
+            token, data = self.messages.split_stream(first._data)
+            qop = self.messages.verify_signature((MessagePart(data, sealed=False),), token, seq)
             second.buffer = data
             return qop
         else:
             return None
-        return self.context.verify_signature((MessagePart(data, sealed=False),), token, seq)
+        return self.messages.verify_signature((MessagePart(data, sealed=False),), token, seq)
 
     def seal_data(self, data: bytes) -> tuple[bytes, bytes]:
         """EncryptMessage(0) of ``[DATA(data), TOKEN(cbSecurityTrailer bytes)]``, without the
@@ -239,7 +244,7 @@ class GssDoor:
     def sign_data(self, data: bytes, seq: int) -> bytes:
         """MakeSignature(0) of ``[DATA(data), TOKEN(cbMaxSignature bytes)]``, without the
         buffers: the signature (pywin32's ``sign``)."""
-        signature = self.context.make_signature((MessagePart(data, sealed=False),), 0, seq)
+        signature = self.messages.make_signature((MessagePart(data, sealed=False),), 0, seq)
         if len(signature) > self.signature:
             SecBuffer(_TOKEN, self.signature).ensure_room(len(signature))
         return signature
@@ -247,7 +252,7 @@ class GssDoor:
     def verify_data(self, data: bytes, signature: bytes, seq: int) -> int:
         """VerifySignature of ``[DATA(data), TOKEN(signature)]``, without the buffers: the
         QOP (pywin32's ``verify``)."""
-        return self.context.verify_signature((MessagePart(data, sealed=False),), signature, seq)
+        return self.messages.verify_signature((MessagePart(data, sealed=False),), signature, seq)
 
     def unseal_data(self, data: bytes, token: bytes) -> bytes:
         """DecryptMessage of ``[DATA(data), TOKEN(token)]``, without the buffers: the

@@ -391,6 +391,13 @@ class SecurityContext(ABC):
         """DecryptMessage of exactly one DATA buffer; equal to :meth:`decrypt`."""
         return self.decrypt(token, (MessagePart(data),), None)
 
+    @property
+    def message_context(self) -> SecurityContext:
+        """The context whose message functions this one's are, asked once the handshake is
+        complete: itself, or the one it hands every message to (Negotiate: the negotiated
+        mechanism's). The Windows functions' fast path calls that one directly."""
+        return self
+
     # -- the Pythonic fast path --------------------------------------------------------------
 
     def wrap(self, data: bytes, encrypt: bool = True) -> bytes:
