@@ -80,7 +80,7 @@ def _call(funcname: str, fn: Callable[..., T], *args: Any) -> T:
 
 def seal_data(record: CtxtRecord, door: GssDoor, data: bytes) -> tuple[bytes, bytes]:
     """``EncryptMessage(0)`` of ``[DATA(data), TOKEN(cbSecurityTrailer)]`` through the
-    context's fast path (``door``, from :func:`opensspi.protection.door_for`): the sealed data
+    record's fast path (``door``, from :func:`opensspi.protection.door_for`): the sealed data
     and the token, or :class:`error` as the method would raise it."""
     lock = record.lock
     lock.acquire()
@@ -94,7 +94,7 @@ def seal_data(record: CtxtRecord, door: GssDoor, data: bytes) -> tuple[bytes, by
 
 
 def unseal_data(record: CtxtRecord, door: GssDoor, data: bytes, token: bytes) -> bytes:
-    """``DecryptMessage`` of ``[DATA(data), TOKEN(token)]`` through the context's fast path:
+    """``DecryptMessage`` of ``[DATA(data), TOKEN(token)]`` through the record's fast path:
     the plaintext, or :class:`error` as the method would raise it."""
     lock = record.lock
     lock.acquire()
@@ -108,7 +108,7 @@ def unseal_data(record: CtxtRecord, door: GssDoor, data: bytes, token: bytes) ->
 
 
 def sign_data(record: CtxtRecord, door: GssDoor, data: bytes, seq: int) -> bytes:
-    """``MakeSignature(0)`` of ``[DATA(data), TOKEN(cbMaxSignature)]`` through the context's
+    """``MakeSignature(0)`` of ``[DATA(data), TOKEN(cbMaxSignature)]`` through the record's
     fast path: the signature, or :class:`error` as the method would raise it."""
     lock = record.lock
     lock.acquire()
@@ -123,7 +123,7 @@ def sign_data(record: CtxtRecord, door: GssDoor, data: bytes, seq: int) -> bytes
 
 def verify_data(record: CtxtRecord, door: GssDoor, data: bytes, signature: bytes,
                 seq: int) -> None:
-    """``VerifySignature`` of ``[DATA(data), TOKEN(signature)]`` through the context's fast
+    """``VerifySignature`` of ``[DATA(data), TOKEN(signature)]`` through the record's fast
     path, or :class:`error` as the method would raise it."""
     lock = record.lock
     lock.acquire()
