@@ -10,6 +10,11 @@ real trailing bytes) and SECBUFFER_MISSING (the count) as Windows' stream packag
 
 No package is special-cased here: Digest's trailer layouts and HTTP requests, and Schannel's
 records, are the packages' own ``protect``.
+
+The two-buffer GSS shapes most programs use (``[DATA, TOKEN]``; ``[STREAM, DATA]`` to open)
+skip all of this: :class:`GssDoor` calls the context's per-message primitives directly, so
+that the Windows functions and the pywin32 look-alikes cost little more than the Pythonic
+``wrap``/``unwrap``.
 """
 
 from __future__ import annotations
