@@ -42,9 +42,9 @@ class CtxtRecord:
     # delivered): the two sides are out of step, so every later call but Delete must fail.
     dead: bool = False
     # The message functions' fast path for this context (``protection.GssDoor``), made once the
-    # handshake completes; it names the context it was made for, so a re-authentication (a new
-    # ``context``) makes it stale.
-    door: GssDoor | None = None
+    # handshake completes. Every handshake call on the record drops it, and it names the context
+    # it was made for (a re-authentication replaces ``context``).
+    door: GssDoor | None = field(default=None, repr=False, compare=False)
 
 
 class CredHandle:
