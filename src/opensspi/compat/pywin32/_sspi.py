@@ -104,10 +104,13 @@ class _BaseAuth:
 
     def encrypt(self, data: bytes) -> tuple[bytes, bytes]:
         """Seal ``data``; returns ``(encrypted_data, trailer)``."""
-        fast = self._fast() if type(data) is bytes else None
-        if fast is not None:
-            self.next_seq_num += 1
-            return win32security.seal_data(*fast, data)
+        ctxt = self.ctxt
+        if self.authenticated and ctxt is not None and type(data) is bytes:
+            record = ctxt._handle._record  # see _fast(), inlined on this hot path
+            door = door_for(record) if record is not None else None
+            if record is not None and door is not None:
+                self.next_seq_num += 1
+                return win32security.seal_data(record, door, data)
         ctxt = self._context()
         desc = win32security.PySecBufferDescType()
         desc.append(win32security.PySecBufferType(len(data), sspicon.SECBUFFER_DATA))
@@ -120,10 +123,14 @@ class _BaseAuth:
 
     def decrypt(self, data: bytes, trailer: bytes) -> bytes:
         """Reverse :meth:`encrypt`."""
-        fast = self._fast() if type(data) is bytes and type(trailer) is bytes else None
-        if fast is not None:
-            self.next_seq_num += 1
-            return win32security.unseal_data(*fast, data, trailer)
+        ctxt = self.ctxt
+        if self.authenticated and ctxt is not None and type(data) is bytes \
+                and type(trailer) is bytes:
+            record = ctxt._handle._record  # see _fast(), inlined on this hot path
+            door = door_for(record) if record is not None else None
+            if record is not None and door is not None:
+                self.next_seq_num += 1
+                return win32security.unseal_data(record, door, data, trailer)
         ctxt = self._context()
         desc = win32security.PySecBufferDescType()
         desc.append(win32security.PySecBufferType(len(data), sspicon.SECBUFFER_DATA))
