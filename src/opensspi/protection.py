@@ -163,7 +163,7 @@ class GssDoor:
         room = token._capacity
         if room is not None and self.trailer > room:
             token.ensure_room(self.trailer)
-        sealed, parts, padding = self.seal(data._data, qop)
+        sealed, out, padding = self.seal(data._data, qop)
         if padding:
             raise InvalidToken(_NO_PADDING)
         if room is not None and len(sealed) > room:
@@ -171,7 +171,6 @@ class GssDoor:
         token._data = sealed
         token._capacity = None
         token.allocated = False
-        out = parts[0]
         data._data = out if type(out) is bytes else bytes(out)
         data._capacity = None
         return True
@@ -184,19 +183,18 @@ class GssDoor:
         if kind == _DATA_T:
             if second.BufferType != _TOKEN:
                 return None
-            parts, qop = self.unseal(second._data, first._data)
+            out, qop = self.unseal(second._data, first._data)
             data = first
         elif second.BufferType != _DATA_T:
             return None
         elif kind == _TOKEN:
-            parts, qop = self.unseal(first._data, second._data)
+            out, qop = self.unseal(first._data, second._data)
             data = second
         elif kind == _STREAM:
-            parts, qop = self.unseal(*self.messages.split_stream(first._data))
+            out, qop = self.unseal(*self.messages.split_stream(first._data))
             data = second
         else:
             return None
-        out = parts[0]
         data._data = out if type(out) is bytes else bytes(out)
         data._capacity = None
         return qop
@@ -238,12 +236,11 @@ class GssDoor:
     def seal_data(self, data: bytes) -> tuple[bytes, bytes]:
         """EncryptMessage(0) of ``[DATA(data), TOKEN(cbSecurityTrailer bytes)]``, without the
         buffers: the sealed data and the token (pywin32's ``encrypt``)."""
-        sealed, parts, padding = self.seal(data, 0)
+        sealed, out, padding = self.seal(data, 0)
         if padding:
             raise InvalidToken(_NO_PADDING)
         if len(sealed) > self.trailer:
             SecBuffer(_TOKEN, self.trailer).ensure_room(len(sealed))
-        out = parts[0]
         return (out if type(out) is bytes else bytes(out)), sealed
 
     def sign_data(self, data: bytes, seq: int) -> bytes:
@@ -262,7 +259,7 @@ class GssDoor:
     def unseal_data(self, data: bytes, token: bytes) -> bytes:
         """DecryptMessage of ``[DATA(data), TOKEN(token)]``, without the buffers: the
         plaintext (pywin32's ``decrypt``)."""
-        out = self.unseal(token, data)[0][0]
+        out = self.unseal(token, data)[0]
         return out if type(out) is bytes else bytes(out)
 
 
