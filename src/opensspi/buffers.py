@@ -12,7 +12,6 @@ the produced bytes into it and sets ``cbBuffer``. Writing more than the buffer c
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from .constants import SECBUFFER_ATTRMASK, SECBUFFER_VERSION, SecBufferAttr, SecBufferType
@@ -26,15 +25,19 @@ class SecBuffer:
 
     def __init__(self, buffer_type: int, data_or_size: bytes | bytearray | memoryview | int = 0):
         self.BufferType = int(buffer_type)
+        self.allocated = False
+        if type(data_or_size) is bytes:  # the common input buffer, held as it is
+            self._data: bytes = data_or_size
+            self._capacity: int | None = None
+            return
         if isinstance(data_or_size, int):
             if data_or_size < 0:
                 raise InvalidParameter("A SecBuffer size cannot be negative.")
-            self._capacity: int | None = data_or_size
+            self._capacity = data_or_size
             self._data = b""
         else:
             self._data = bytes(data_or_size)
             self._capacity = None
-        self.allocated = False
 
     @property
     def kind(self) -> int:
@@ -56,7 +59,7 @@ class SecBuffer:
 
     @buffer.setter
     def buffer(self, value: bytes) -> None:
-        self._data = bytes(value)
+        self._data = value if type(value) is bytes else bytes(value)
         self._capacity = None
 
     @property
@@ -106,43 +109,42 @@ class SecBuffer:
         return f"SecBuffer({name}{attrs}, {self.cbBuffer} bytes)"
 
 
-class SecBufferDesc:
-    """An ordered list of SecBuffers (``SecBufferDesc``)."""
+class SecBufferDesc(list[SecBuffer]):
+    """An ordered list of SecBuffers (``SecBufferDesc``).
 
-    __slots__ = ("buffers", "ulVersion")
+    A ``list`` of :class:`SecBuffer`, so that building one and reading ``desc[i]`` — which a
+    C-style program does for every message — cost no Python-level call. ``ulVersion`` is
+    ``SECBUFFER_VERSION``, the only value Windows accepts. Descriptors compare and hash by
+    identity, as the structures they stand for do.
+    """
 
-    def __init__(self, buffers: Iterable[SecBuffer] = ()) -> None:
-        self.ulVersion = SECBUFFER_VERSION
-        self.buffers: list[SecBuffer] = list(buffers)
+    __slots__ = ()
+    ulVersion = SECBUFFER_VERSION  # noqa: N815 - Windows field name
+    __hash__ = object.__hash__  # type: ignore[assignment]
+    __eq__ = object.__eq__
+    __ne__ = object.__ne__
+
+    @property
+    def buffers(self) -> list[SecBuffer]:
+        """The buffers, in order (the descriptor itself)."""
+        return self
 
     @property
     def cBuffers(self) -> int:  # noqa: N802 - Windows field name
-        return len(self.buffers)
-
-    def append(self, buffer: SecBuffer) -> None:
-        self.buffers.append(buffer)
-
-    def __iter__(self) -> Iterator[SecBuffer]:
-        return iter(self.buffers)
-
-    def __len__(self) -> int:
-        return len(self.buffers)
-
-    def __getitem__(self, index: int) -> SecBuffer:
-        return self.buffers[index]
+        return len(self)
 
     def first(self, kind: int) -> SecBuffer | None:
         """The first buffer of type ``kind`` (attribute bits ignored), or None."""
-        for buf in self.buffers:
+        for buf in self:
             if buf.kind == kind:
                 return buf
         return None
 
     def all(self, kind: int) -> list[SecBuffer]:
-        return [buf for buf in self.buffers if buf.kind == kind]
+        return [buf for buf in self if buf.kind == kind]
 
     def __repr__(self) -> str:
-        return f"SecBufferDesc({self.buffers!r})"
+        return f"SecBufferDesc({list.__repr__(self)})"
 
 
 _CB_HEADER = struct.Struct("<8I")

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .constants import CredentialUse
 from .errors import InvalidHandle
 from .provider import Credential, SecurityContext, SecurityPackage
+
+if TYPE_CHECKING:
+    from .protection import GssDoor
 
 
 @dataclass(slots=True)
@@ -37,6 +41,10 @@ class CtxtRecord:
     # Set when a call failed after the package had already moved on (its output could not be
     # delivered): the two sides are out of step, so every later call but Delete must fail.
     dead: bool = False
+    # The message functions' fast path for this context (``protection.GssDoor``), made once the
+    # handshake completes. Every handshake call on the record drops it, and it names the context
+    # it was made for (a re-authentication replaces ``context``).
+    door: GssDoor | None = field(default=None, repr=False, compare=False)
 
 
 class CredHandle:

@@ -10,6 +10,11 @@ real trailing bytes) and SECBUFFER_MISSING (the count) as Windows' stream packag
 
 No package is special-cased here: Digest's trailer layouts and HTTP requests, and Schannel's
 records, are the packages' own ``protect``.
+
+The two-buffer GSS shapes most programs use (``[DATA, TOKEN]``; ``[STREAM, DATA]`` to open)
+skip all of this: :class:`GssDoor` calls the context's per-message primitives directly, so
+that the Windows functions and the pywin32 look-alikes cost little more than the Pythonic
+``wrap``/``unwrap``.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 from .buffers import SecBuffer, SecBufferDesc
 from .constants import SecBufferAttr, SecBufferType
 from .errors import InvalidToken
+from .handles import CtxtRecord
 from .message import (
     Layout,
     MessageOp,
@@ -102,72 +108,185 @@ def fill_extra_missing(
 _TOKEN = int(SecBufferType.TOKEN)
 _STREAM = int(SecBufferType.STREAM)
 _DATA_T = int(SecBufferType.DATA)
-_OK = MessageResult()
-_GSS_DEFAULT: dict[type, bool] = {}
+_NO_PADDING = (
+    "EncryptMessage produced padding but the SecBufferDesc has no SECBUFFER_PADDING buffer; "
+    "add SecBuffer(SECBUFFER_PADDING, sizes.cbBlockSize)."
+)
 
 
-def _uses_gss_default(ctx: SecurityContext) -> bool:
-    cls = type(ctx)
-    known = _GSS_DEFAULT.get(cls)
-    if known is None:
-        known = _GSS_DEFAULT[cls] = cls.protect is SecurityContext.protect
-    return known
+class GssDoor:
+    """One complete context's per-message primitives, looked up once, for the two-buffer GSS
+    shapes (TOKEN + DATA either way round; STREAM + DATA to verify or decrypt) of a package
+    whose ``protect`` is the GSS default.
+
+    This is what keeps the Windows functions and the pywin32 look-alikes thin over the same
+    calls the Pythonic ``wrap``/``unwrap`` make: the buffer types are plain int comparisons,
+    the package's ``seal_one``/``unseal_one`` are bound once, the context's sizes (fixed once
+    the handshake is complete) are read once. The results, the checks and their order are
+    those of the general path (:func:`protect`): the TOKEN buffer's room is checked before the
+    package consumes a sequence number, every write honours the buffer's size.
+
+    A door names the context it was made for: :func:`door_for` makes a new one when a
+    re-authentication replaced the record's context. A context that hands its messages to
+    another (Negotiate) gets the door of that one; ``gss`` is False for a context that handles
+    its messages itself (Digest, Schannel): the general path serves it.
+    """
+
+    __slots__ = ("context", "gss", "messages", "seal", "signature", "trailer", "unseal")
+
+    def __init__(self, ctx: SecurityContext) -> None:
+        self.context = ctx
+        # The context that does the work: ``ctx`` itself, or the one it hands its messages to
+        # (Negotiate's mechanism), whose answers are then ``ctx``'s own.
+        messages = self.messages = ctx.message_context
+        self.gss = type(messages).protect is SecurityContext.protect
+        self.seal = messages.seal_one
+        self.unseal = messages.unseal_one
+        if self.gss:
+            sizes = messages.sizes()
+            self.trailer = sizes.security_trailer
+            self.signature = sizes.max_signature
+
+    def encrypt(self, bufs: list[SecBuffer], qop: int) -> bool:
+        """EncryptMessage on ``[DATA, TOKEN]`` or ``[TOKEN, DATA]`` in place; False (nothing
+        done) for any other pair of buffers."""
+        first, second = bufs
+        kind = first.BufferType
+        if kind == _DATA_T:
+            if second.BufferType != _TOKEN:
+                return False
+            data, token = first, second
+        elif kind == _TOKEN and second.BufferType == _DATA_T:
+            token, data = first, second
+        else:
+            return False
+        room = token._capacity
+        if room is not None and self.trailer > room:
+            token.ensure_room(self.trailer)
+        sealed, out, padding = self.seal(data._data, qop)
+        if padding:
+            raise InvalidToken(_NO_PADDING)
+        if room is not None and len(sealed) > room:
+            token.ensure_room(len(sealed))
+        token._data = sealed
+        token._capacity = None
+        token.allocated = False
+        data._data = out if type(out) is bytes else bytes(out)
+        data._capacity = None
+        return True
+
+    def decrypt(self, bufs: list[SecBuffer]) -> int | None:
+        """DecryptMessage on ``[DATA, TOKEN]``, ``[TOKEN, DATA]`` or ``[STREAM, DATA]`` in
+        place: the QOP applied, or None (nothing done) for any other pair of buffers."""
+        first, second = bufs
+        kind = first.BufferType
+        if kind == _DATA_T:
+            if second.BufferType != _TOKEN:
+                return None
+            out, qop = self.unseal(second._data, first._data)
+            data = first
+        elif second.BufferType != _DATA_T:
+            return None
+        elif kind == _TOKEN:
+            out, qop = self.unseal(first._data, second._data)
+            data = second
+        elif kind == _STREAM:
+            out, qop = self.unseal(*self.messages.split_stream(first._data))
+            data = second
+        else:
+            return None
+        data._data = out if type(out) is bytes else bytes(out)
+        data._capacity = None
+        return qop
+
+    def sign(self, bufs: list[SecBuffer], qop: int, seq: int) -> bool:
+        """MakeSignature on ``[DATA, TOKEN]`` or ``[TOKEN, DATA]``; False for other pairs."""
+        first, second = bufs
+        kind = first.BufferType
+        if kind == _DATA_T and second.BufferType == _TOKEN:
+            data, token = first, second
+        elif kind == _TOKEN and second.BufferType == _DATA_T:
+            token, data = first, second
+        else:
+            return False
+        token.ensure_room(self.signature)
+        signature = self.messages.make_signature(
+            (MessagePart(data._data, sealed=False),), qop, seq)
+        token.fill(signature, False)
+        return True
+
+    def verify(self, bufs: list[SecBuffer], seq: int) -> int | None:
+        """VerifySignature on ``[DATA, TOKEN]``, ``[TOKEN, DATA]`` or ``[STREAM, DATA]`` (the
+        data is then written to DATA): the QOP, or None for any other pair of buffers."""
+        first, second = bufs
+        kind = first.BufferType
+        if kind == _DATA_T and second.BufferType == _TOKEN:
+            data, token = first._data, second._data
+        elif kind == _TOKEN and second.BufferType == _DATA_T:
+            token, data = first._data, second._data
+        elif kind == _STREAM and second.BufferType == _DATA_T:
+            token, data = self.messages.split_stream(first._data)
+            qop = self.messages.verify_signature((MessagePart(data, sealed=False),), token, seq)
+            second.buffer = data
+            return qop
+        else:
+            return None
+        return self.messages.verify_signature((MessagePart(data, sealed=False),), token, seq)
+
+    def seal_data(self, data: bytes) -> tuple[bytes, bytes]:
+        """EncryptMessage(0) of ``[DATA(data), TOKEN(cbSecurityTrailer bytes)]``, without the
+        buffers: the sealed data and the token (pywin32's ``encrypt``)."""
+        sealed, out, padding = self.seal(data, 0)
+        if padding:
+            raise InvalidToken(_NO_PADDING)
+        if len(sealed) > self.trailer:
+            SecBuffer(_TOKEN, self.trailer).ensure_room(len(sealed))
+        return (out if type(out) is bytes else bytes(out)), sealed
+
+    def sign_data(self, data: bytes, seq: int) -> bytes:
+        """MakeSignature(0) of ``[DATA(data), TOKEN(cbMaxSignature bytes)]``, without the
+        buffers: the signature (pywin32's ``sign``)."""
+        signature = self.messages.make_signature((MessagePart(data, sealed=False),), 0, seq)
+        if len(signature) > self.signature:
+            SecBuffer(_TOKEN, self.signature).ensure_room(len(signature))
+        return signature
+
+    def verify_data(self, data: bytes, signature: bytes, seq: int) -> int:
+        """VerifySignature of ``[DATA(data), TOKEN(signature)]``, without the buffers: the
+        QOP (pywin32's ``verify``)."""
+        return self.messages.verify_signature((MessagePart(data, sealed=False),), signature, seq)
+
+    def unseal_data(self, data: bytes, token: bytes) -> bytes:
+        """DecryptMessage of ``[DATA(data), TOKEN(token)]``, without the buffers: the
+        plaintext (pywin32's ``decrypt``)."""
+        out = self.unseal(token, data)[0]
+        return out if type(out) is bytes else bytes(out)
 
 
-def _fast(ctx: SecurityContext, op: MessageOp, bufs: list[SecBuffer], qop: int,
-          seq: int) -> MessageResult | None:
-    """The two-buffer GSS shapes (TOKEN + DATA either way round, STREAM + DATA) straight onto
-    the package's primitives, for packages whose ``protect`` is the GSS default: the same
-    result as the general path, without building parts — the door stays thin."""
-    first, second = bufs
-    a, b = first.BufferType, second.BufferType
-    if a == _DATA_T and b == _TOKEN:
-        token, data = second, first
-    elif a == _TOKEN and b == _DATA_T:
-        token, data = first, second
-    elif a == _STREAM and b == _DATA_T and op in (MessageOp.DECRYPT, MessageOp.VERIFY):
-        sig, plain = ctx.split_stream(first._data)
-        if op is MessageOp.VERIFY:
-            qop = ctx.verify_signature((MessagePart(plain, sealed=False),), sig, seq)
-            second.buffer = plain
-            return MessageResult(qop=qop) if qop else _OK
-        opened = ctx.unseal_one(sig, plain)
-        second.buffer = opened.parts[0]
-        return MessageResult(qop=opened.qop) if opened.qop else _OK
-    else:
-        return None
-    if op is MessageOp.ENCRYPT:
-        token.ensure_room(ctx.sizes().security_trailer)
-        sealed = ctx.seal_one(data._data, qop)
-        if sealed.padding:
-            raise InvalidToken(
-                "EncryptMessage produced padding but the SecBufferDesc has no SECBUFFER_PADDING "
-                "buffer; add SecBuffer(SECBUFFER_PADDING, sizes.cbBlockSize)."
-            )
-        token.fill(sealed.token, False)
-        data.buffer = sealed.parts[0]
-        return _OK
-    if op is MessageOp.DECRYPT:
-        opened = ctx.unseal_one(token._data, data._data)
-        data.buffer = opened.parts[0]
-        return MessageResult(qop=opened.qop) if opened.qop else _OK
-    if op is MessageOp.SIGN:
-        token.ensure_room(ctx.sizes().max_signature)
-        token.fill(ctx.make_signature((MessagePart(data._data, sealed=False),), qop, seq), False)
-        return _OK
-    qop = ctx.verify_signature((MessagePart(data._data, sealed=False),), token._data, seq)
-    return MessageResult(qop=qop) if qop else _OK
+def door_for(record: CtxtRecord) -> GssDoor | None:
+    """The record's :class:`GssDoor` when the two-buffer GSS shapes may take it now: the
+    context is live, complete, and leaves its messages to the GSS default; else None (the
+    general path then gives every answer, errors included).
+
+    A door is made only for a complete context, and every handshake call on the record drops
+    it (``sspi._handshake``), so while it names the record's context that context is still
+    complete: the check costs no call into the package.
+    """
+    door = record.door
+    if door is None or door.context is not record.context:
+        ctx = record.context
+        if record.dead or not ctx.complete:
+            return None
+        door = record.door = GssDoor(ctx)
+    if door.gss and not record.dead:
+        return door
+    return None
 
 
 def protect(
     ctx: SecurityContext, op: MessageOp, desc: SecBufferDesc, qop: int, seq: int
 ) -> MessageResult:
     """Run one message function on ``desc`` in place and return the package's result."""
-    bufs = desc.buffers
-    if len(bufs) == 2 and (_GSS_DEFAULT.get(type(ctx)) or _uses_gss_default(ctx)):
-        done = _fast(ctx, op, bufs, qop, seq)
-        if done is not None:
-            return done
     parts = to_parts(desc)
     layout = classify_layout(op, parts)
     if layout is None or layout not in ctx.layouts:
@@ -191,4 +310,4 @@ def _no_layout(ctx: SecurityContext, op: MessageOp, layout: Layout | None) -> st
     return f"{call} got a {shape} buffer layout; the {ctx.info.name} package takes {takes}."
 
 
-__all__ = ["apply", "fill_extra_missing", "protect", "to_parts"]
+__all__ = ["GssDoor", "apply", "door_for", "fill_extra_missing", "protect", "to_parts"]

@@ -382,14 +382,25 @@ class SecurityContext(ABC):
 
     # -- one DATA buffer: the fast path of EncryptMessage/DecryptMessage ---------------------
 
-    def seal_one(self, data: bytes, qop: int) -> Sealed:
-        """EncryptMessage of exactly one DATA buffer (TOKEN + DATA); packages may make it faster
-        than :meth:`encrypt`, which it must equal."""
-        return self.encrypt((MessagePart(data),), qop, None)
+    def seal_one(self, data: bytes, qop: int) -> tuple[bytes, bytes, bytes]:
+        """EncryptMessage of exactly one DATA buffer (TOKEN + DATA): ``(token, sealed data,
+        padding)``, what :meth:`encrypt` gives. Packages may make it faster; a plain tuple,
+        because the Windows functions call it for every message."""
+        sealed = self.encrypt((MessagePart(data),), qop, None)
+        return sealed.token, sealed.parts[0], sealed.padding
 
-    def unseal_one(self, token: bytes, data: bytes) -> Unsealed:
-        """DecryptMessage of exactly one DATA buffer; equal to :meth:`decrypt`."""
-        return self.decrypt(token, (MessagePart(data),), None)
+    def unseal_one(self, token: bytes, data: bytes) -> tuple[bytes, int]:
+        """DecryptMessage of exactly one DATA buffer: ``(plaintext, QOP)``, what
+        :meth:`decrypt` gives."""
+        opened = self.decrypt(token, (MessagePart(data),), None)
+        return opened.parts[0], opened.qop
+
+    @property
+    def message_context(self) -> SecurityContext:
+        """The context whose message functions this one's are, asked once the handshake is
+        complete: itself, or the one it hands every message to (Negotiate: the negotiated
+        mechanism's). The Windows functions' fast path calls that one directly."""
+        return self
 
     # -- the Pythonic fast path --------------------------------------------------------------
 

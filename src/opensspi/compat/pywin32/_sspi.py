@@ -14,6 +14,8 @@ from typing import Any
 
 from opensspi.compat.pywin32 import _win32security as win32security
 from opensspi.compat.pywin32 import sspicon
+from opensspi.handles import CtxtRecord
+from opensspi.protection import GssDoor, door_for
 
 __all__ = ["ClientAuth", "ServerAuth", "error"]
 
@@ -86,8 +88,29 @@ class _BaseAuth:
 
     # -- message helpers (same shapes as pywin32) --------------------------------------------
 
+    def _fast(self) -> tuple[CtxtRecord, GssDoor] | None:
+        """The context's record and :class:`~opensspi.protection.GssDoor` when its messages
+        take the fast path, which gives what the buffers below would without building them;
+        else None: the buffers' way, which also gives pywin32's errors (not authenticated, a
+        deleted context, a package with other shapes)."""
+        ctxt = self.ctxt
+        if self.authenticated and ctxt is not None:
+            record = ctxt._handle._record
+            if record is not None:
+                door = door_for(record)
+                if door is not None:
+                    return record, door
+        return None
+
     def encrypt(self, data: bytes) -> tuple[bytes, bytes]:
         """Seal ``data``; returns ``(encrypted_data, trailer)``."""
+        ctxt = self.ctxt
+        if self.authenticated and ctxt is not None and type(data) is bytes:
+            record = ctxt._handle._record  # see _fast(), inlined on this hot path
+            door = door_for(record) if record is not None else None
+            if record is not None and door is not None:
+                self.next_seq_num += 1
+                return win32security.seal_data(record, door, data)
         ctxt = self._context()
         desc = win32security.PySecBufferDescType()
         desc.append(win32security.PySecBufferType(len(data), sspicon.SECBUFFER_DATA))
@@ -100,6 +123,14 @@ class _BaseAuth:
 
     def decrypt(self, data: bytes, trailer: bytes) -> bytes:
         """Reverse :meth:`encrypt`."""
+        ctxt = self.ctxt
+        if self.authenticated and ctxt is not None and type(data) is bytes \
+                and type(trailer) is bytes:
+            record = ctxt._handle._record  # see _fast(), inlined on this hot path
+            door = door_for(record) if record is not None else None
+            if record is not None and door is not None:
+                self.next_seq_num += 1
+                return win32security.unseal_data(record, door, data, trailer)
         ctxt = self._context()
         desc = win32security.PySecBufferDescType()
         desc.append(win32security.PySecBufferType(len(data), sspicon.SECBUFFER_DATA))
@@ -111,6 +142,9 @@ class _BaseAuth:
 
     def sign(self, data: bytes) -> bytes:
         """A signature over ``data``."""
+        fast = self._fast() if type(data) is bytes else None
+        if fast is not None:
+            return win32security.sign_data(*fast, data, self._get_next_seq_num())
         ctxt = self._context()
         desc = win32security.PySecBufferDescType()
         desc.append(win32security.PySecBufferType(len(data), sspicon.SECBUFFER_DATA))
@@ -123,6 +157,10 @@ class _BaseAuth:
 
     def verify(self, data: bytes, sig: bytes) -> None:
         """Raise ``win32security.error`` unless ``sig`` signs ``data``."""
+        fast = self._fast() if type(data) is bytes and type(sig) is bytes else None
+        if fast is not None:
+            win32security.verify_data(*fast, data, sig, self._get_next_seq_num())
+            return
         ctxt = self._context()
         desc = win32security.PySecBufferDescType()
         desc.append(win32security.PySecBufferType(len(data), sspicon.SECBUFFER_DATA))

@@ -39,8 +39,10 @@ from opensspi.attributes import (
 from opensspi.buffers import SecBuffer, SecBufferDesc
 from opensspi.constants import SecPkgAttr, SecPkgCredAttr, SecStatus
 from opensspi.errors import SspiError
+from opensspi.handles import CtxtRecord
 from opensspi.message import StreamSizes
 from opensspi.packages.schannel.attributes import ConnectionInfo, IssuerListEx
+from opensspi.protection import GssDoor
 from opensspi.provider import PackageInfo, Sizes
 
 T = TypeVar("T")
@@ -74,6 +76,65 @@ def _call(funcname: str, fn: Callable[..., T], *args: Any) -> T:
         return fn(*args)
     except SspiError as exc:
         raise error(exc.winerror, funcname, exc.message) from exc
+
+
+def seal_data(record: CtxtRecord, door: GssDoor, data: bytes) -> tuple[bytes, bytes]:
+    """``EncryptMessage(0)`` of ``[DATA(data), TOKEN(cbSecurityTrailer)]`` through the
+    record's fast path (``door``, from :func:`opensspi.protection.door_for`): the sealed data
+    and the token, or :class:`error` as the method would raise it."""
+    lock = record.lock
+    lock.acquire()
+    try:
+        return door.seal_data(data)
+    except Exception as exc:
+        err = _sspi._message_error(record, exc)
+    finally:
+        lock.release()
+    raise error(err.winerror, "EncryptMessage", err.message) from err
+
+
+def unseal_data(record: CtxtRecord, door: GssDoor, data: bytes, token: bytes) -> bytes:
+    """``DecryptMessage`` of ``[DATA(data), TOKEN(token)]`` through the record's fast path:
+    the plaintext, or :class:`error` as the method would raise it."""
+    lock = record.lock
+    lock.acquire()
+    try:
+        return door.unseal_data(data, token)
+    except Exception as exc:
+        err = _sspi._message_error(record, exc)
+    finally:
+        lock.release()
+    raise error(err.winerror, "DecryptMessage", err.message) from err
+
+
+def sign_data(record: CtxtRecord, door: GssDoor, data: bytes, seq: int) -> bytes:
+    """``MakeSignature(0)`` of ``[DATA(data), TOKEN(cbMaxSignature)]`` through the record's
+    fast path: the signature, or :class:`error` as the method would raise it."""
+    lock = record.lock
+    lock.acquire()
+    try:
+        return door.sign_data(data, seq)
+    except Exception as exc:
+        err = _sspi._message_error(record, exc)
+    finally:
+        lock.release()
+    raise error(err.winerror, "MakeSignature", err.message) from err
+
+
+def verify_data(record: CtxtRecord, door: GssDoor, data: bytes, signature: bytes,
+                seq: int) -> None:
+    """``VerifySignature`` of ``[DATA(data), TOKEN(signature)]`` through the record's fast
+    path, or :class:`error` as the method would raise it."""
+    lock = record.lock
+    lock.acquire()
+    try:
+        door.verify_data(data, signature, seq)
+        return
+    except Exception as exc:
+        err = _sspi._message_error(record, exc)
+    finally:
+        lock.release()
+    raise error(err.winerror, "VerifySignature", err.message) from err
 
 
 def _expiry(value: datetime | None) -> datetime:
@@ -232,22 +293,38 @@ class PyCtxtHandleType:
     def __init__(self) -> None:
         self._handle = _sspi.CtxtHandle()
 
+    # The message methods call the sspi functions directly (no ``_call``): they run once per
+    # message, and the error they raise is the same.
+
     def MakeSignature(self, fqop: int, message: PySecBufferDescType, seq: int) -> None:  # noqa: N802
-        _call("MakeSignature", _sspi.MakeSignature, self._handle, fqop & 0xFFFFFFFF,
-              _desc(message), seq)
+        desc = message._sec if type(message) is PySecBufferDescType else _desc(message)
+        try:
+            _sspi.MakeSignature(self._handle, fqop & 0xFFFFFFFF, desc, seq)  # type: ignore[arg-type]
+        except SspiError as exc:
+            raise error(exc.winerror, "MakeSignature", exc.message) from exc
 
     def VerifySignature(self, message: PySecBufferDescType, seq: int) -> int:  # noqa: N802
-        result = _call("VerifySignature", _sspi.VerifySignature, self._handle, _desc(message), seq)
-        qop = result.qop  # a QOP, not a status: SecStatus(0x80000001) would raise ValueError
+        desc = message._sec if type(message) is PySecBufferDescType else _desc(message)
+        try:
+            qop = _sspi.VerifySignature(self._handle, desc, seq).qop  # type: ignore[arg-type]
+        except SspiError as exc:
+            raise error(exc.winerror, "VerifySignature", exc.message) from exc
+        # a QOP, not a status: SecStatus(0x80000001) would raise ValueError
         return qop - (1 << 32) if qop & 0x80000000 else qop
 
     def EncryptMessage(self, fqop: int, message: PySecBufferDescType, seq: int) -> None:  # noqa: N802
-        _call("EncryptMessage", _sspi.EncryptMessage, self._handle, fqop & 0xFFFFFFFF,
-              _desc(message), seq)
+        desc = message._sec if type(message) is PySecBufferDescType else _desc(message)
+        try:
+            _sspi.EncryptMessage(self._handle, fqop & 0xFFFFFFFF, desc, seq)  # type: ignore[arg-type]
+        except SspiError as exc:
+            raise error(exc.winerror, "EncryptMessage", exc.message) from exc
 
     def DecryptMessage(self, message: PySecBufferDescType, seq: int) -> int:  # noqa: N802
-        result = _call("DecryptMessage", _sspi.DecryptMessage, self._handle, _desc(message), seq)
-        qop = result.qop
+        desc = message._sec if type(message) is PySecBufferDescType else _desc(message)
+        try:
+            qop = _sspi.DecryptMessage(self._handle, desc, seq).qop  # type: ignore[arg-type]
+        except SspiError as exc:
+            raise error(exc.winerror, "DecryptMessage", exc.message) from exc
         return qop - (1 << 32) if qop & 0x80000000 else qop
 
     def QueryContextAttributes(self, attribute: int) -> Any:  # noqa: N802

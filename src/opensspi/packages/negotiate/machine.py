@@ -762,6 +762,10 @@ class NegotiateContext(SecurityContext):
 
     # -- message protection: the negotiated mechanism's own -------------------------------------
 
+    @property
+    def message_context(self) -> SecurityContext:
+        return self._ready().message_context
+
     def protect(
         self, op: MessageOp, layout: Layout, parts: list[Part], qop: int, seq: int | None
     ) -> MessageResult:

@@ -751,20 +751,20 @@ class NtlmContext(SecurityContext):
             self._recv_seq += 1
         return Unsealed(tuple(outputs))
 
-    def seal_one(self, data: bytes, qop: int) -> Sealed:
+    def seal_one(self, data: bytes, qop: int) -> tuple[bytes, bytes, bytes]:
         if qop or not self._flags & _SEAL:
-            return self.encrypt((MessagePart(data),), qop, None)
+            return super().seal_one(data, qop)
         sealed, signature = self._sec(True).seal(self._send_seq, data)
         self._send_seq += 1
-        return Sealed(signature, (sealed,))
+        return signature, sealed, b""
 
-    def unseal_one(self, token: bytes, data: bytes) -> Unsealed:
+    def unseal_one(self, token: bytes, data: bytes) -> tuple[bytes, int]:
         if not self._flags & _SEAL:
-            return self.decrypt(token, (MessagePart(data),), None)
+            return super().unseal_one(token, data)
         sec = self._sec(True)
         self._check_seq(token)
         try:
-            return Unsealed((sec.unseal(self._recv_seq, data, token),))
+            return sec.unseal(self._recv_seq, data, token), 0
         finally:
             self._recv_seq += 1
 
