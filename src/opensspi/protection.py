@@ -168,6 +168,10 @@ def protect(
         done = _fast(ctx, op, bufs, qop, seq)
         if done is not None:
             return done
+    elif len(bufs) == 4 and ctx.stream_message is not None:
+        done = ctx.stream_message(op, bufs)
+        if done is not None:
+            return done
     parts = to_parts(desc)
     layout = classify_layout(op, parts)
     if layout is None or layout not in ctx.layouts:

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import Enum, auto
+from typing import NamedTuple
 
+from ...buffers import SecBuffer
 from ...constants import (
     SCHANNEL_ALERT,
     SCHANNEL_RENEGOTIATE,
@@ -84,6 +85,11 @@ from .engine import Engine, EngineError, Progress, StdlibEngine, stdlib_context
 class State(Enum):
     """What the context expects next."""
 
+    # Members are singletons compared by identity: hash them the same way, in C, instead of
+    # Enum's ``hash(self._name_)`` in Python, since the machine looks (state, event) up on
+    # every message call.
+    __hash__ = object.__hash__
+
     CLIENT_START = auto()  # the first ISC call: send a ClientHello
     SERVER_START = auto()  # the first ASC call: a ClientHello
     HANDSHAKE = auto()  # handshake records
@@ -98,6 +104,8 @@ class State(Enum):
 class Input(Enum):
     """The events of the table."""
 
+    __hash__ = object.__hash__  # see State
+
     START = auto()  # the client's first call
     RECORDS = auto()  # an ISC/ASC call with an input token
     POLL = auto()  # an ISC/ASC call without input on an established context
@@ -110,6 +118,15 @@ class Input(Enum):
 _STREAM_HEADER = int(SecBufferType.STREAM_HEADER)
 _STREAM_TRAILER = int(SecBufferType.STREAM_TRAILER)
 _DATA = int(SecBufferType.DATA)
+_EMPTY = int(SecBufferType.EMPTY)
+_MISSING = int(SecBufferType.MISSING)
+_EXTRA = int(SecBufferType.EXTRA)
+_ENCRYPT = MessageOp.ENCRYPT
+_DECRYPT = MessageOp.DECRYPT
+_OK_RESULT = MessageResult()
+_RESULTS = {status: MessageResult(status) for status in (
+    SecStatus.SEC_E_OK, SecStatus.SEC_E_INCOMPLETE_MESSAGE, SecStatus.SEC_I_CONTEXT_EXPIRED,
+    SecStatus.SEC_I_RENEGOTIATE)}
 _DATA_PHASE = (State.OPEN, State.PEER_CLOSED, State.SHUTDOWN_PENDING, State.CLOSED)
 _U32 = struct.Struct("<I")
 _ISC_RET = int(IscRet.REPLAY_DETECT | IscRet.SEQUENCE_DETECT | IscRet.CONFIDENTIALITY
@@ -125,10 +142,10 @@ _REQ_UNVERIFIED = int(IscReq.UNVERIFIED_TARGET_NAME)
 _ASC_MUTUAL = int(AscReq.MUTUAL_AUTH)
 
 
-@dataclass(frozen=True, slots=True)
-class Opened:
+class Opened(NamedTuple):
     """One record DecryptMessage handled: the status, the bytes the record took, its plaintext
-    and header size, and MISSING when it was not whole."""
+    and header size, and MISSING when it was not whole. (A NamedTuple: one is made per record,
+    and a tuple is built in C where a frozen dataclass sets each field in Python.)"""
 
     status: SecStatus
     size: int = 0
@@ -566,6 +583,67 @@ class SchannelContext(SecurityContext):
                 "SECPKG_ATTR_STREAM_SIZES is known once the handshake has completed."
             )
         return self._sizes
+
+    def stream_message(self, op: MessageOp, bufs: list[SecBuffer]) -> MessageResult | None:
+        """The two shapes every stream caller passes, straight onto the record handlers:
+        EncryptMessage's ``[STREAM_HEADER, DATA, STREAM_TRAILER, EMPTY]`` and DecryptMessage's
+        ``[DATA, EMPTY, EMPTY, EMPTY]``.
+
+        The buffers, statuses and state changes are exactly those of :meth:`protect` through
+        :func:`opensspi.protection.protect` (EXTRA in the first EMPTY buffer nothing else took,
+        MISSING in the first EMPTY one), without building parts, writes and a result on every
+        16 KiB record. Any other shape, and anything the general path has to explain (a buffer
+        too small, a message too long), returns None having changed nothing.
+        """
+        a, b, c, d = bufs
+        if op is _DECRYPT:
+            if (a.BufferType != _DATA or b.BufferType != _EMPTY or c.BufferType != _EMPTY
+                    or d.BufferType != _EMPTY):
+                return None
+            data = a.buffer
+            opened = self._machine.fire(Input.DECRYPT, self, data)
+            assert isinstance(opened, Opened)
+            status = opened.status
+            if status is SecStatus.SEC_E_INCOMPLETE_MESSAGE:
+                b.BufferType = _MISSING
+                b.set_count(opened.missing)
+                return _RESULTS[status]
+            size = opened.size
+            extra = data[size:] if size < len(data) else b""
+            a.BufferType = _STREAM_HEADER
+            if status is not SecStatus.SEC_E_OK:
+                a.buffer = data[:size]
+                if extra:
+                    b.BufferType = _EXTRA
+                    b.buffer = extra
+                return _RESULTS[status]
+            head = opened.header
+            plain = opened.plain
+            a.buffer = data[:head]
+            b.BufferType = _DATA
+            b.buffer = plain
+            c.BufferType = _STREAM_TRAILER
+            c.buffer = data[head + len(plain):size]
+            if extra:
+                d.BufferType = _EXTRA
+                d.buffer = extra
+            return _OK_RESULT
+        if (op is not _ENCRYPT or a.BufferType != _STREAM_HEADER or b.BufferType != _DATA
+                or c.BufferType != _STREAM_TRAILER or d.BufferType != _EMPTY):
+            return None
+        sizes = self._sizes
+        data = b.buffer
+        if (sizes is None or len(data) > sizes.max_message or a.cbBuffer < sizes.header
+                or c.cbBuffer < sizes.trailer):
+            return None
+        record = self._machine.fire(Input.ENCRYPT, self, data)
+        assert isinstance(record, bytes)
+        head = sizes.header
+        body_end = head + len(data)
+        a.fill(record[:head], False)
+        b.buffer = record[head:body_end]
+        c.fill(record[body_end:], False)
+        return _OK_RESULT
 
     def protect(self, op: MessageOp, layout: Layout, parts: list[Part], qop: int,
                 seq: int | None) -> MessageResult:
