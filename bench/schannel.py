@@ -31,6 +31,9 @@ from opensspi.packages.schannel import SCHANNEL_CRED, CertContext
 from opensspi.testing.tls import TestPki
 
 T = SecBufferType
+# The buffer types as plain ints, the way a C program has them as #defines.
+EMPTY, DATA, TOKEN, EXTRA = int(T.EMPTY), int(T.DATA), int(T.TOKEN), int(T.EXTRA)
+STREAM_HEADER, STREAM_TRAILER = int(T.STREAM_HEADER), int(T.STREAM_TRAILER)
 ISC = int(IscReq.CONFIDENTIALITY | IscReq.STREAM | IscReq.ALLOCATE_MEMORY)
 ASC = int(AscReq.CONFIDENTIALITY | AscReq.STREAM | AscReq.ALLOCATE_MEMORY)
 BULK = bytes(range(256)) * 4096 * 16  # 16 MiB: the handshake in each run is ~5% of it
@@ -71,22 +74,22 @@ def _ours_accept(sock: socket.socket) -> tuple[sspi.CtxtHandle, bytes]:
         if not chunk:
             raise ConnectionError("client went away")
         buf += chunk
-        inp = SecBufferDesc([SecBuffer(T.TOKEN, buf), SecBuffer(T.EMPTY)])
-        out = SecBufferDesc([SecBuffer(T.TOKEN, 0)])
+        inp = SecBufferDesc([SecBuffer(TOKEN, buf), SecBuffer(EMPTY)])
+        out = SecBufferDesc([SecBuffer(TOKEN, 0)])
         status = sspi.AcceptSecurityContext(
             SERVER_CRED, ctx if ctx.is_valid else None, inp, ASC, 0, ctx, out).status
         if status == SecStatus.SEC_E_INCOMPLETE_MESSAGE:
             continue
         if out[0].buffer:
             sock.sendall(out[0].buffer)
-        buf = inp[1].buffer if inp[1].kind == T.EXTRA else b""
+        buf = inp[1].buffer if inp[1].kind == EXTRA else b""
         if status == SecStatus.SEC_E_OK:
             return ctx, buf
 
 
 def _ours_connect(sock: socket.socket) -> tuple[sspi.CtxtHandle, bytes]:
     ctx = sspi.CtxtHandle()
-    out = SecBufferDesc([SecBuffer(T.TOKEN, 0)])
+    out = SecBufferDesc([SecBuffer(TOKEN, 0)])
     sspi.InitializeSecurityContext(CLIENT_CRED, None, "localhost", ISC, 0, 0, None, 0, ctx, out)
     sock.sendall(out[0].buffer)
     buf = b""
@@ -95,15 +98,15 @@ def _ours_connect(sock: socket.socket) -> tuple[sspi.CtxtHandle, bytes]:
         if not chunk:
             raise ConnectionError("server went away")
         buf += chunk
-        inp = SecBufferDesc([SecBuffer(T.TOKEN, buf), SecBuffer(T.EMPTY)])
-        out = SecBufferDesc([SecBuffer(T.TOKEN, 0)])
+        inp = SecBufferDesc([SecBuffer(TOKEN, buf), SecBuffer(EMPTY)])
+        out = SecBufferDesc([SecBuffer(TOKEN, 0)])
         status = sspi.InitializeSecurityContext(
             CLIENT_CRED, ctx, "localhost", ISC, 0, 0, inp, 0, ctx, out).status
         if status == SecStatus.SEC_E_INCOMPLETE_MESSAGE:
             continue
         if out[0].buffer:
             sock.sendall(out[0].buffer)
-        buf = inp[1].buffer if inp[1].kind == T.EXTRA else b""
+        buf = inp[1].buffer if inp[1].kind == EXTRA else b""
         if status == SecStatus.SEC_E_OK:
             return ctx, buf
 
@@ -122,11 +125,23 @@ def ours_handshake() -> None:
     _pair(_ours_accept, _ours_connect)
 
 
-def _encrypt(ctx: sspi.CtxtHandle, data: bytes, header: int, trailer: int) -> bytes:
-    desc = SecBufferDesc([SecBuffer(T.STREAM_HEADER, header), SecBuffer(T.DATA, data),
-                          SecBuffer(T.STREAM_TRAILER, trailer), SecBuffer(T.EMPTY)])
-    sspi.EncryptMessage(ctx, 0, desc, 0)
-    return desc[0].buffer + desc[1].buffer + desc[2].buffer
+def _encrypt(ctx: sspi.CtxtHandle, data: bytes, header: int, trailer: int) -> list[bytes]:
+    """One record: its header, body and trailer (contiguous in a C caller's buffer)."""
+    desc = SecBufferDesc([SecBuffer(STREAM_HEADER, header), SecBuffer(DATA, data),
+                          SecBuffer(STREAM_TRAILER, trailer), SecBuffer(EMPTY)])
+    status = sspi.EncryptMessage(ctx, 0, desc, 0)
+    if status != SecStatus.SEC_E_OK:
+        raise RuntimeError(f"EncryptMessage: {status!r}")
+    return [desc[0].buffer, desc[1].buffer, desc[2].buffer]
+
+
+def _send_parts(sock: socket.socket, parts: list[bytes]) -> None:
+    """Send the parts in order with one gathering write (a C caller sends the contiguous
+    header + data + trailer in one call), finishing any partial write."""
+    sent = sock.sendmsg(parts)
+    total = sum(len(p) for p in parts)
+    if sent < total:
+        sock.sendall(b"".join(parts)[sent:])
 
 
 def ours_bulk() -> None:
@@ -134,15 +149,18 @@ def ours_bulk() -> None:
         ctx, buf = _ours_accept(sock)
         got = 0
         while got < len(BULK):
-            desc = SecBufferDesc([SecBuffer(T.DATA, buf), SecBuffer(T.EMPTY),
-                                  SecBuffer(T.EMPTY), SecBuffer(T.EMPTY)])
+            desc = SecBufferDesc([SecBuffer(DATA, buf), SecBuffer(EMPTY),
+                                  SecBuffer(EMPTY), SecBuffer(EMPTY)])
             status = sspi.DecryptMessage(ctx, desc, 0).status
             if status == SecStatus.SEC_E_INCOMPLETE_MESSAGE:
                 buf += sock.recv(RECV)
                 continue
-            got += len(desc[1].buffer) if status == SecStatus.SEC_E_OK else 0
-            buf = desc[3].buffer if desc[3].kind == T.EXTRA else (
-                desc[1].buffer if desc[1].kind == T.EXTRA else b"")
+            if status == SecStatus.SEC_E_OK:
+                got += len(desc[1].buffer)
+            elif status != SecStatus.SEC_I_RENEGOTIATE:
+                raise RuntimeError(f"DecryptMessage: {status!r}")
+            buf = desc[3].buffer if desc[3].kind == EXTRA else (
+                desc[1].buffer if desc[1].kind == EXTRA else b"")
         sock.sendall(b"k")
 
     def client(sock: socket.socket) -> None:
@@ -150,7 +168,8 @@ def ours_bulk() -> None:
         sizes = sspi.QueryContextAttributes(ctx, SecPkgAttr.STREAM_SIZES)
         view = memoryview(BULK)
         for at in range(0, len(BULK), CHUNK):
-            sock.sendall(_encrypt(ctx, bytes(view[at:at + CHUNK]), sizes.header, sizes.trailer))
+            _send_parts(sock, _encrypt(ctx, bytes(view[at:at + CHUNK]), sizes.header,
+                                       sizes.trailer))
         sock.recv(1)
 
     _pair(server, client)

@@ -111,7 +111,8 @@ class Input(Enum):
     POLL = auto()  # an ISC/ASC call without input on an established context
     DECRYPT = auto()
     UNWRAP = auto()  # the Pythonic fast path: many whole records at once
-    ENCRYPT = auto()
+    ENCRYPT = auto()  # the Pythonic wrap: any length, as many records as it takes
+    ENCRYPT_RECORD = auto()  # EncryptMessage: one record, cut into header, body and trailer
     SHUTDOWN = auto()  # the control token
 
 
@@ -123,10 +124,13 @@ _MISSING = int(SecBufferType.MISSING)
 _EXTRA = int(SecBufferType.EXTRA)
 _ENCRYPT = MessageOp.ENCRYPT
 _DECRYPT = MessageOp.DECRYPT
+_OK = SecStatus.SEC_E_OK
+_INCOMPLETE = SecStatus.SEC_E_INCOMPLETE_MESSAGE
 _OK_RESULT = MessageResult()
 _RESULTS = {status: MessageResult(status) for status in (
     SecStatus.SEC_E_OK, SecStatus.SEC_E_INCOMPLETE_MESSAGE, SecStatus.SEC_I_CONTEXT_EXPIRED,
     SecStatus.SEC_I_RENEGOTIATE)}
+_PEER_CLOSED = State.PEER_CLOSED
 _DATA_PHASE = (State.OPEN, State.PEER_CLOSED, State.SHUTDOWN_PENDING, State.CLOSED)
 _U32 = struct.Struct("<I")
 _ISC_RET = int(IscRet.REPLAY_DETECT | IscRet.SEQUENCE_DETECT | IscRet.CONFIDENTIALITY
@@ -215,6 +219,7 @@ class SchannelContext(SecurityContext):
         self._engine: Engine | None = None
         self._suite: Suite | None = None
         self._sizes: StreamSizes | None = None
+        self._header = records.HEADER_SIZE  # the record header as STREAM_SIZES gives it
         self._pending_out = b""
         self._renegotiating = False
         self._paused_input = b""
@@ -461,6 +466,7 @@ class SchannelContext(SecurityContext):
         version = engine.version() or ""
         self._suite = Suite(cipher[0], version, cipher[2]) if cipher else None
         self._sizes = self._suite.stream_sizes() if self._suite else None
+        self._header = self._sizes.header if self._sizes is not None else records.HEADER_SIZE
         self._open_once = True
         self._remember_session()
 
@@ -534,16 +540,17 @@ class SchannelContext(SecurityContext):
             return Choice(Opened(SecStatus.SEC_E_OK, 0, held, 0), state)
         size, missing = records.first_record(data)
         if not size:
-            return Choice(Opened(SecStatus.SEC_E_INCOMPLETE_MESSAGE, missing=missing), state)
+            return Choice(Opened(_INCOMPLETE, missing=missing), state)
         engine = self._engine
         assert engine is not None
-        if state is State.PEER_CLOSED:
+        if state is _PEER_CLOSED:
             return Choice(Opened(SecStatus.SEC_I_CONTEXT_EXPIRED), state)
-        engine.feed(memoryview(data)[:size] if size < len(data) else data)
         try:
-            plain = engine.read()
+            plain = engine.open_record(memoryview(data)[:size] if size < len(data) else data)
         except EngineError as exc:
             raise self._failure(exc) from None
+        if plain:
+            return Choice(Opened(_OK, size, plain, self._header), state)
         if plain is None:
             # A record with nothing for the application: a post-handshake message (TLS 1.3
             # NewSessionTicket, KeyUpdate; TLS 1.2 HelloRequest). "Your application must call
@@ -556,12 +563,10 @@ class SchannelContext(SecurityContext):
                 raise self._failure(exc) from None
             self._pending_out += engine.take()
             return Choice(Opened(SecStatus.SEC_I_RENEGOTIATE, size), state)
-        if plain == b"":
-            closed = State.CLOSED if state in (State.CLOSED, State.SHUTDOWN_PENDING) \
-                else State.PEER_CLOSED
-            return Choice(Opened(SecStatus.SEC_I_CONTEXT_EXPIRED, size), closed)
-        header = self._sizes.header if self._sizes is not None else records.HEADER_SIZE
-        return Choice(Opened(SecStatus.SEC_E_OK, size, plain, header), state)
+        # b"": the peer's close_notify
+        closed = State.CLOSED if state in (State.CLOSED, State.SHUTDOWN_PENDING) \
+            else State.PEER_CLOSED
+        return Choice(Opened(SecStatus.SEC_I_CONTEXT_EXPIRED, size), closed)
 
     def _encrypt(self, data: bytes | memoryview) -> bytes:
         engine = self._engine
@@ -574,6 +579,18 @@ class SchannelContext(SecurityContext):
         except EngineError as exc:
             raise self._failure(exc) from None
         return engine.take()
+
+    def _encrypt_record(self, data: bytes, header: int) -> tuple[bytes, bytes, bytes]:
+        """EncryptMessage: one record, cut into its STREAM_HEADER, DATA and STREAM_TRAILER."""
+        engine = self._engine
+        assert engine is not None
+        waiting = engine.take()
+        if waiting:
+            self._pending_out += waiting
+        try:
+            return engine.write_record(data, header)
+        except EngineError as exc:
+            raise self._failure(exc) from None
 
     # -- the sspi layer's message entry ------------------------------------------------------
 
@@ -604,14 +621,14 @@ class SchannelContext(SecurityContext):
             opened = self._machine.fire(Input.DECRYPT, self, data)
             assert isinstance(opened, Opened)
             status = opened.status
-            if status is SecStatus.SEC_E_INCOMPLETE_MESSAGE:
+            if status is _INCOMPLETE:
                 b.BufferType = _MISSING
                 b.set_count(opened.missing)
                 return _RESULTS[status]
             size = opened.size
             extra = data[size:] if size < len(data) else b""
             a.BufferType = _STREAM_HEADER
-            if status is not SecStatus.SEC_E_OK:
+            if status is not _OK:
                 a.buffer = data[:size]
                 if extra:
                     b.BufferType = _EXTRA
@@ -636,13 +653,12 @@ class SchannelContext(SecurityContext):
         if (sizes is None or len(data) > sizes.max_message or a.cbBuffer < sizes.header
                 or c.cbBuffer < sizes.trailer):
             return None
-        record = self._machine.fire(Input.ENCRYPT, self, data)
-        assert isinstance(record, bytes)
-        head = sizes.header
-        body_end = head + len(data)
-        a.fill(record[:head], False)
-        b.buffer = record[head:body_end]
-        c.fill(record[body_end:], False)
+        cut = self._machine.fire(Input.ENCRYPT_RECORD, self, data, sizes.header)
+        assert isinstance(cut, tuple)
+        head, body, trailer = cut
+        a.fill(head, False)
+        b.buffer = body
+        c.fill(trailer, False)
         return _OK_RESULT
 
     def protect(self, op: MessageOp, layout: Layout, parts: list[Part], qop: int,
@@ -683,14 +699,10 @@ class SchannelContext(SecurityContext):
                 raise BufferTooSmall(
                     f"The {name} buffer holds {room} bytes; SECPKG_ATTR_STREAM_SIZES says "
                     f"{need}.")
-        record = self._machine.fire(Input.ENCRYPT, self, data)
-        assert isinstance(record, bytes)
-        head = sizes.header
-        body_end = head + len(data)
-        return MessageResult(writes=(
-            Write(h, record[:head]), Write(d, record[head:body_end]),
-            Write(t, record[body_end:]),
-        ))
+        cut = self._machine.fire(Input.ENCRYPT_RECORD, self, data, sizes.header)
+        assert isinstance(cut, tuple)
+        head, body, trailer = cut
+        return MessageResult(writes=(Write(h, head), Write(d, body), Write(t, trailer)))
 
     def _decrypt_message(self, parts: list[Part]) -> MessageResult:
         d = first(parts, PartKind.DATA)
@@ -758,18 +770,11 @@ class SchannelContext(SecurityContext):
         engine = self._engine
         assert engine is not None
         held, self._held_plain = self._held_plain, b""
-        out = [held]
-        closed = False
         engine.feed(data)
         try:
-            while True:
-                chunk = engine.read()
-                if chunk is None:
-                    break
-                if chunk == b"":
-                    closed = True
-                    break
-                out.append(chunk)
+            out, closed = engine.read_all()
+            if held:
+                out.insert(0, held)
             if self._suite is not None and not self._suite.tls13 and any(
                     data[at] == records.ContentType.HANDSHAKE
                     for at in (0, *framing.ends[:-1])):
@@ -926,6 +931,8 @@ TRANSITIONS: dict[tuple[State, Input], tuple[_Handler, State | tuple[State, ...]
     (S.OPEN, E.POLL): (C._post_handshake, S.OPEN),
     (S.OPEN, E.ENCRYPT): (C._encrypt, S.OPEN),
     (S.PEER_CLOSED, E.ENCRYPT): (C._encrypt, S.PEER_CLOSED),
+    (S.OPEN, E.ENCRYPT_RECORD): (C._encrypt_record, S.OPEN),
+    (S.PEER_CLOSED, E.ENCRYPT_RECORD): (C._encrypt_record, S.PEER_CLOSED),
     (S.OPEN, E.DECRYPT): (C._decrypt, (S.OPEN, S.PEER_CLOSED)),
     (S.PEER_CLOSED, E.DECRYPT): (C._decrypt, (S.PEER_CLOSED,)),
     (S.SHUTDOWN_PENDING, E.DECRYPT): (C._decrypt, (S.SHUTDOWN_PENDING, S.CLOSED)),
