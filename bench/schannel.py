@@ -180,15 +180,17 @@ def ours_wrap_bulk() -> None:
     from opensspi.packages.schannel.records import frame
 
     def server(sock: socket.socket) -> None:
-        ctx, buf = _ours_accept(sock)
+        ctx, first = _ours_accept(sock)
         context = ctx._record.context  # type: ignore[union-attr]
+        buf = bytearray(first)  # one receive buffer: append at the end, drop from the front
         got = 0
         while got < len(BULK):
             buf += sock.recv(RECV_WRAP)
             whole = frame(buf).whole
             if whole:
-                got += len(context.unwrap(memoryview(buf)[:whole]))
-                buf = buf[whole:]
+                with memoryview(buf) as view:
+                    got += len(context.unwrap(view[:whole]))
+                del buf[:whole]
         sock.sendall(b"k")
 
     def client(sock: socket.socket) -> None:
