@@ -131,6 +131,7 @@ _RESULTS = {status: MessageResult(status) for status in (
     SecStatus.SEC_E_OK, SecStatus.SEC_E_INCOMPLETE_MESSAGE, SecStatus.SEC_I_CONTEXT_EXPIRED,
     SecStatus.SEC_I_RENEGOTIATE)}
 _PEER_CLOSED = State.PEER_CLOSED
+_RECORD_TYPES = frozenset(int(t) for t in records.ContentType)
 _DATA_PHASE = (State.OPEN, State.PEER_CLOSED, State.SHUTDOWN_PENDING, State.CLOSED)
 _U32 = struct.Struct("<I")
 _ISC_RET = int(IscRet.REPLAY_DETECT | IscRet.SEQUENCE_DETECT | IscRet.CONFIDENTIALITY
@@ -538,15 +539,22 @@ class SchannelContext(SecurityContext):
             # behaviour there is undocumented) comes out here, consuming no input.
             held, self._held_plain = self._held_plain, b""
             return Choice(Opened(SecStatus.SEC_E_OK, 0, held, 0), state)
-        size, missing = records.first_record(data)
-        if not size:
-            return Choice(Opened(_INCOMPLETE, missing=missing), state)
+        have = len(data)
+        size = 0
+        if have >= 5:  # records.first_record, inlined for a well-formed header
+            length = (data[3] << 8) | data[4]
+            if data[1] == 3 and data[0] in _RECORD_TYPES and length <= records.MAX_CIPHERTEXT:
+                size = 5 + length
+        if not size or size > have:
+            size, missing = records.first_record(data)  # the count, or the DecodeError
+            if not size:
+                return Choice(Opened(_INCOMPLETE, missing=missing), state)
         engine = self._engine
         assert engine is not None
         if state is _PEER_CLOSED:
             return Choice(Opened(SecStatus.SEC_I_CONTEXT_EXPIRED), state)
         try:
-            plain = engine.open_record(memoryview(data)[:size] if size < len(data) else data)
+            plain = engine.open_record(memoryview(data)[:size] if size < have else data)
         except EngineError as exc:
             raise self._failure(exc) from None
         if plain:
