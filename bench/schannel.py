@@ -9,7 +9,10 @@ Both sides of each measurement run over a ``socket.socketpair()``, the server in
   against ``SSLSocket.sendall`` / ``recv``; plus the Pythonic ``wrap``/``unwrap`` fast path.
 
 Goals (issue 10): throughput >= 0.9x, handshakes >= 0.8x. Run: ``python bench/schannel.py``
-(``--quick`` for a short run). ``run(name, n)`` is the plain "run N times" helper for profilers.
+(``--quick`` for a short run; ``--floor`` adds ``ssl.SSLObject`` driven directly, one record per
+call, with no opensspi code: the ceiling for a record-at-a-time caller on the standard library's
+engine, since client and server share one GIL). ``run(name, n)`` is the plain "run N times"
+helper for profilers.
 """
 
 from __future__ import annotations
@@ -139,8 +142,7 @@ def _send_parts(sock: socket.socket, parts: list[bytes]) -> None:
     """Send the parts in order with one gathering write (a C caller sends the contiguous
     header + data + trailer in one call), finishing any partial write."""
     sent = sock.sendmsg(parts)
-    total = sum(len(p) for p in parts)
-    if sent < total:
+    if sent < len(parts[0]) + len(parts[1]) + len(parts[2]):
         sock.sendall(b"".join(parts)[sent:])
 
 
