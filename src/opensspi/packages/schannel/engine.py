@@ -324,6 +324,9 @@ def stdlib_context(
     """The credential's ``ssl.SSLContext`` for these settings, made once and reused (so TLS
     sessions and tickets stay valid across its connections)."""
     key = f"stdlib:{server_side}:{manual}:{check_name}:{mutual}:{alpn!r}"
+    found = credential.engine_contexts.get(key)  # a dict read is atomic: no lock to find one
+    if isinstance(found, ssl.SSLContext):
+        return found
     with _CTX_LOCK:
         found = credential.engine_contexts.get(key)
         if isinstance(found, ssl.SSLContext):

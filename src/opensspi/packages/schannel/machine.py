@@ -145,6 +145,7 @@ _REQ_MANUAL = int(IscReq.MANUAL_CRED_VALIDATION)
 _REQ_SUPPLIED = int(IscReq.USE_SUPPLIED_CREDS)
 _REQ_UNVERIFIED = int(IscReq.UNVERIFIED_TARGET_NAME)
 _ASC_MUTUAL = int(AscReq.MUTUAL_AUTH)
+_DISABLE_RECONNECTS = int(SchCred.DISABLE_RECONNECTS)
 
 
 class Opened(NamedTuple):
@@ -227,7 +228,7 @@ class SchannelContext(SecurityContext):
         self._paused_used = 0
         self._supplied_used = False
         self._cache_key: tuple[str, int] | None = None
-        self._reconnects = not self._policy.flags & SchCred.DISABLE_RECONNECTS
+        self._reconnects = not int(self._policy.flags) & _DISABLE_RECONNECTS
         self._ekm: KeyingMaterialInfo | None = None
         self._open_once = False
         self._held_plain = b""
