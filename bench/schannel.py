@@ -184,15 +184,22 @@ def ours_wrap_bulk() -> None:
     def server(sock: socket.socket) -> None:
         ctx, first = _ours_accept(sock)
         context = ctx._record.context  # type: ignore[union-attr]
-        buf = bytearray(first)  # one receive buffer: append at the end, drop from the front
+        # One receive buffer: the socket reads into its free end; whole records are unwrapped
+        # and the partial one left over (< one record) moves to the front.
+        view = memoryview(bytearray(RECV_WRAP + 2 * (1 << 15)))
+        have = len(first)
+        view[:have] = first
         got = 0
         while got < len(BULK):
-            buf += sock.recv(RECV_WRAP)
-            whole = frame(buf).whole
+            n = sock.recv_into(view[have:])
+            if not n:
+                raise ConnectionError("client went away")
+            have += n
+            whole = frame(view[:have]).whole
             if whole:
-                with memoryview(buf) as view:
-                    got += len(context.unwrap(view[:whole]))
-                del buf[:whole]
+                got += len(context.unwrap(view[:whole]))
+                view[:have - whole] = view[whole:have]
+                have -= whole
         sock.sendall(b"k")
 
     def client(sock: socket.socket) -> None:
