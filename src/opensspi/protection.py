@@ -287,6 +287,11 @@ def protect(
     ctx: SecurityContext, op: MessageOp, desc: SecBufferDesc, qop: int, seq: int
 ) -> MessageResult:
     """Run one message function on ``desc`` in place and return the package's result."""
+    if len(desc) == 4 and ctx.stream_message is not None:
+        # Schannel's one-record shapes: the package frames and fills the buffers itself.
+        done = ctx.stream_message(op, desc)
+        if done is not None:
+            return done
     parts = to_parts(desc)
     layout = classify_layout(op, parts)
     if layout is None or layout not in ctx.layouts:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import NamedTuple
 
-from .buffers import ChannelBindings
+from .buffers import ChannelBindings, SecBuffer
 from .constants import (
     AscReq,
     AscRet,
@@ -230,6 +230,11 @@ class SecurityContext(ABC):
     #: stream package such as Schannel): the same context goes on — to answer a renegotiation
     #: or post-handshake message, or to produce the close_notify after ApplyControlToken.
     continues_after_complete: bool = False
+    #: An optional fast path for a stream package's four-buffer messages (Schannel's
+    #: [STREAM_HEADER, DATA, STREAM_TRAILER, EMPTY] and [DATA, EMPTY, EMPTY, EMPTY]): called
+    #: with the operation and the caller's buffers, it does the whole call in place and returns
+    #: the result, or returns None, having changed nothing, for the general path to take over.
+    stream_message: Callable[[MessageOp, list[SecBuffer]], MessageResult | None] | None = None
 
     @abstractmethod
     def step(self, inp: StepInput) -> Step:

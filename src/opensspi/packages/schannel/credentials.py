@@ -302,6 +302,10 @@ _ALL_KX = ("kECDHE", "kDHE", "kRSA")
 _DEFAULT_BULKS = ("AES128", "AES256", "CHACHA20")
 
 
+_MANUAL_CRED_VALIDATION = int(SchCred.MANUAL_CRED_VALIDATION)
+_NO_SERVERNAME_CHECK = int(SchCred.NO_SERVERNAME_CHECK)
+
+
 @dataclass(frozen=True, slots=True)
 class TlsPolicy:
     """What both credential structures mean, in engine terms."""
@@ -320,13 +324,14 @@ class TlsPolicy:
     session_lifespan: timedelta
     engine: str
 
+    # int() first: IntFlag arithmetic builds a new flag object in Python on every handshake.
     @property
     def manual_validation(self) -> bool:
-        return bool(self.flags & SchCred.MANUAL_CRED_VALIDATION)
+        return bool(int(self.flags) & _MANUAL_CRED_VALIDATION)
 
     @property
     def check_name(self) -> bool:
-        return not self.flags & SchCred.NO_SERVERNAME_CHECK
+        return not int(self.flags) & _NO_SERVERNAME_CHECK
 
 
 def _versions(enabled: int, disabled: int) -> tuple[ssl.TLSVersion, ssl.TLSVersion]:

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import Enum, auto
+from typing import NamedTuple
 
+from ...buffers import SecBuffer
 from ...constants import (
     SCHANNEL_ALERT,
     SCHANNEL_RENEGOTIATE,
@@ -84,6 +85,11 @@ from .engine import Engine, EngineError, Progress, StdlibEngine, stdlib_context
 class State(Enum):
     """What the context expects next."""
 
+    # Members are singletons compared by identity: hash them the same way, in C, instead of
+    # Enum's ``hash(self._name_)`` in Python, since the machine looks (state, event) up on
+    # every message call.
+    __hash__ = object.__hash__
+
     CLIENT_START = auto()  # the first ISC call: send a ClientHello
     SERVER_START = auto()  # the first ASC call: a ClientHello
     HANDSHAKE = auto()  # handshake records
@@ -98,18 +104,34 @@ class State(Enum):
 class Input(Enum):
     """The events of the table."""
 
+    __hash__ = object.__hash__  # see State
+
     START = auto()  # the client's first call
     RECORDS = auto()  # an ISC/ASC call with an input token
     POLL = auto()  # an ISC/ASC call without input on an established context
     DECRYPT = auto()
     UNWRAP = auto()  # the Pythonic fast path: many whole records at once
-    ENCRYPT = auto()
+    ENCRYPT = auto()  # the Pythonic wrap: any length, as many records as it takes
+    ENCRYPT_RECORD = auto()  # EncryptMessage: one record, cut into header, body and trailer
     SHUTDOWN = auto()  # the control token
 
 
 _STREAM_HEADER = int(SecBufferType.STREAM_HEADER)
 _STREAM_TRAILER = int(SecBufferType.STREAM_TRAILER)
 _DATA = int(SecBufferType.DATA)
+_EMPTY = int(SecBufferType.EMPTY)
+_MISSING = int(SecBufferType.MISSING)
+_EXTRA = int(SecBufferType.EXTRA)
+_ENCRYPT = MessageOp.ENCRYPT
+_DECRYPT = MessageOp.DECRYPT
+_OK = SecStatus.SEC_E_OK
+_INCOMPLETE = SecStatus.SEC_E_INCOMPLETE_MESSAGE
+_OK_RESULT = MessageResult()
+_RESULTS = {status: MessageResult(status) for status in (
+    SecStatus.SEC_E_OK, SecStatus.SEC_E_INCOMPLETE_MESSAGE, SecStatus.SEC_I_CONTEXT_EXPIRED,
+    SecStatus.SEC_I_RENEGOTIATE)}
+_PEER_CLOSED = State.PEER_CLOSED
+_RECORD_TYPES = frozenset(int(t) for t in records.ContentType)
 _DATA_PHASE = (State.OPEN, State.PEER_CLOSED, State.SHUTDOWN_PENDING, State.CLOSED)
 _U32 = struct.Struct("<I")
 _ISC_RET = int(IscRet.REPLAY_DETECT | IscRet.SEQUENCE_DETECT | IscRet.CONFIDENTIALITY
@@ -123,12 +145,13 @@ _REQ_MANUAL = int(IscReq.MANUAL_CRED_VALIDATION)
 _REQ_SUPPLIED = int(IscReq.USE_SUPPLIED_CREDS)
 _REQ_UNVERIFIED = int(IscReq.UNVERIFIED_TARGET_NAME)
 _ASC_MUTUAL = int(AscReq.MUTUAL_AUTH)
+_DISABLE_RECONNECTS = int(SchCred.DISABLE_RECONNECTS)
 
 
-@dataclass(frozen=True, slots=True)
-class Opened:
+class Opened(NamedTuple):
     """One record DecryptMessage handled: the status, the bytes the record took, its plaintext
-    and header size, and MISSING when it was not whole."""
+    and header size, and MISSING when it was not whole. (A NamedTuple: one is made per record,
+    and a tuple is built in C where a frozen dataclass sets each field in Python.)"""
 
     status: SecStatus
     size: int = 0
@@ -198,13 +221,14 @@ class SchannelContext(SecurityContext):
         self._engine: Engine | None = None
         self._suite: Suite | None = None
         self._sizes: StreamSizes | None = None
+        self._header = records.HEADER_SIZE  # the record header as STREAM_SIZES gives it
         self._pending_out = b""
         self._renegotiating = False
         self._paused_input = b""
         self._paused_used = 0
         self._supplied_used = False
         self._cache_key: tuple[str, int] | None = None
-        self._reconnects = not self._policy.flags & SchCred.DISABLE_RECONNECTS
+        self._reconnects = not int(self._policy.flags) & _DISABLE_RECONNECTS
         self._ekm: KeyingMaterialInfo | None = None
         self._open_once = False
         self._held_plain = b""
@@ -444,6 +468,7 @@ class SchannelContext(SecurityContext):
         version = engine.version() or ""
         self._suite = Suite(cipher[0], version, cipher[2]) if cipher else None
         self._sizes = self._suite.stream_sizes() if self._suite else None
+        self._header = self._sizes.header if self._sizes is not None else records.HEADER_SIZE
         self._open_once = True
         self._remember_session()
 
@@ -515,18 +540,26 @@ class SchannelContext(SecurityContext):
             # behaviour there is undocumented) comes out here, consuming no input.
             held, self._held_plain = self._held_plain, b""
             return Choice(Opened(SecStatus.SEC_E_OK, 0, held, 0), state)
-        size, missing = records.first_record(data)
-        if not size:
-            return Choice(Opened(SecStatus.SEC_E_INCOMPLETE_MESSAGE, missing=missing), state)
+        have = len(data)
+        size = 0
+        if have >= 5:  # records.first_record, inlined for a well-formed header
+            length = (data[3] << 8) | data[4]
+            if data[1] == 3 and data[0] in _RECORD_TYPES and length <= records.MAX_CIPHERTEXT:
+                size = 5 + length
+        if not size or size > have:
+            size, missing = records.first_record(data)  # the count, or the DecodeError
+            if not size:
+                return Choice(Opened(_INCOMPLETE, missing=missing), state)
         engine = self._engine
         assert engine is not None
-        if state is State.PEER_CLOSED:
+        if state is _PEER_CLOSED:
             return Choice(Opened(SecStatus.SEC_I_CONTEXT_EXPIRED), state)
-        engine.feed(memoryview(data)[:size] if size < len(data) else data)
         try:
-            plain = engine.read()
+            plain = engine.open_record(memoryview(data)[:size] if size < have else data)
         except EngineError as exc:
             raise self._failure(exc) from None
+        if plain:
+            return Choice(Opened(_OK, size, plain, self._header), state)
         if plain is None:
             # A record with nothing for the application: a post-handshake message (TLS 1.3
             # NewSessionTicket, KeyUpdate; TLS 1.2 HelloRequest). "Your application must call
@@ -539,12 +572,10 @@ class SchannelContext(SecurityContext):
                 raise self._failure(exc) from None
             self._pending_out += engine.take()
             return Choice(Opened(SecStatus.SEC_I_RENEGOTIATE, size), state)
-        if plain == b"":
-            closed = State.CLOSED if state in (State.CLOSED, State.SHUTDOWN_PENDING) \
-                else State.PEER_CLOSED
-            return Choice(Opened(SecStatus.SEC_I_CONTEXT_EXPIRED, size), closed)
-        header = self._sizes.header if self._sizes is not None else records.HEADER_SIZE
-        return Choice(Opened(SecStatus.SEC_E_OK, size, plain, header), state)
+        # b"": the peer's close_notify
+        closed = State.CLOSED if state in (State.CLOSED, State.SHUTDOWN_PENDING) \
+            else State.PEER_CLOSED
+        return Choice(Opened(SecStatus.SEC_I_CONTEXT_EXPIRED, size), closed)
 
     def _encrypt(self, data: bytes | memoryview) -> bytes:
         engine = self._engine
@@ -558,6 +589,18 @@ class SchannelContext(SecurityContext):
             raise self._failure(exc) from None
         return engine.take()
 
+    def _encrypt_record(self, data: bytes, header: int) -> tuple[bytes, bytes, bytes]:
+        """EncryptMessage: one record, cut into its STREAM_HEADER, DATA and STREAM_TRAILER."""
+        engine = self._engine
+        assert engine is not None
+        waiting = engine.take()
+        if waiting:
+            self._pending_out += waiting
+        try:
+            return engine.write_record(data, header)
+        except EngineError as exc:
+            raise self._failure(exc) from None
+
     # -- the sspi layer's message entry ------------------------------------------------------
 
     def stream_sizes(self) -> StreamSizes:
@@ -566,6 +609,66 @@ class SchannelContext(SecurityContext):
                 "SECPKG_ATTR_STREAM_SIZES is known once the handshake has completed."
             )
         return self._sizes
+
+    def stream_message(self, op: MessageOp, bufs: list[SecBuffer]) -> MessageResult | None:
+        """The two shapes every stream caller passes, straight onto the record handlers:
+        EncryptMessage's ``[STREAM_HEADER, DATA, STREAM_TRAILER, EMPTY]`` and DecryptMessage's
+        ``[DATA, EMPTY, EMPTY, EMPTY]``.
+
+        The buffers, statuses and state changes are exactly those of :meth:`protect` through
+        :func:`opensspi.protection.protect` (EXTRA in the first EMPTY buffer nothing else took,
+        MISSING in the first EMPTY one), without building parts, writes and a result on every
+        16 KiB record. Any other shape, and anything the general path has to explain (a buffer
+        too small, a message too long), returns None having changed nothing.
+        """
+        a, b, c, d = bufs
+        if op is _DECRYPT:
+            if (a.BufferType != _DATA or b.BufferType != _EMPTY or c.BufferType != _EMPTY
+                    or d.BufferType != _EMPTY):
+                return None
+            data = a.buffer
+            opened = self._machine.fire(Input.DECRYPT, self, data)
+            assert isinstance(opened, Opened)
+            status = opened.status
+            if status is _INCOMPLETE:
+                b.BufferType = _MISSING
+                b.set_count(opened.missing)
+                return _RESULTS[status]
+            size = opened.size
+            extra = data[size:] if size < len(data) else b""
+            a.BufferType = _STREAM_HEADER
+            if status is not _OK:
+                a.buffer = data[:size]
+                if extra:
+                    b.BufferType = _EXTRA
+                    b.buffer = extra
+                return _RESULTS[status]
+            head = opened.header
+            plain = opened.plain
+            a.buffer = data[:head]
+            b.BufferType = _DATA
+            b.buffer = plain
+            c.BufferType = _STREAM_TRAILER
+            c.buffer = data[head + len(plain):size]
+            if extra:
+                d.BufferType = _EXTRA
+                d.buffer = extra
+            return _OK_RESULT
+        if (op is not _ENCRYPT or a.BufferType != _STREAM_HEADER or b.BufferType != _DATA
+                or c.BufferType != _STREAM_TRAILER or d.BufferType != _EMPTY):
+            return None
+        sizes = self._sizes
+        data = b.buffer
+        if (sizes is None or len(data) > sizes.max_message or a.cbBuffer < sizes.header
+                or c.cbBuffer < sizes.trailer):
+            return None
+        cut = self._machine.fire(Input.ENCRYPT_RECORD, self, data, sizes.header)
+        assert isinstance(cut, tuple)
+        head, body, trailer = cut
+        a.fill(head, False)
+        b.buffer = body
+        c.fill(trailer, False)
+        return _OK_RESULT
 
     def protect(self, op: MessageOp, layout: Layout, parts: list[Part], qop: int,
                 seq: int | None) -> MessageResult:
@@ -605,14 +708,10 @@ class SchannelContext(SecurityContext):
                 raise BufferTooSmall(
                     f"The {name} buffer holds {room} bytes; SECPKG_ATTR_STREAM_SIZES says "
                     f"{need}.")
-        record = self._machine.fire(Input.ENCRYPT, self, data)
-        assert isinstance(record, bytes)
-        head = sizes.header
-        body_end = head + len(data)
-        return MessageResult(writes=(
-            Write(h, record[:head]), Write(d, record[head:body_end]),
-            Write(t, record[body_end:]),
-        ))
+        cut = self._machine.fire(Input.ENCRYPT_RECORD, self, data, sizes.header)
+        assert isinstance(cut, tuple)
+        head, body, trailer = cut
+        return MessageResult(writes=(Write(h, head), Write(d, body), Write(t, trailer)))
 
     def _decrypt_message(self, parts: list[Part]) -> MessageResult:
         d = first(parts, PartKind.DATA)
@@ -680,18 +779,11 @@ class SchannelContext(SecurityContext):
         engine = self._engine
         assert engine is not None
         held, self._held_plain = self._held_plain, b""
-        out = [held]
-        closed = False
         engine.feed(data)
         try:
-            while True:
-                chunk = engine.read()
-                if chunk is None:
-                    break
-                if chunk == b"":
-                    closed = True
-                    break
-                out.append(chunk)
+            out, closed = engine.read_all()
+            if held:
+                out.insert(0, held)
             if self._suite is not None and not self._suite.tls13 and any(
                     data[at] == records.ContentType.HANDSHAKE
                     for at in (0, *framing.ends[:-1])):
@@ -848,6 +940,8 @@ TRANSITIONS: dict[tuple[State, Input], tuple[_Handler, State | tuple[State, ...]
     (S.OPEN, E.POLL): (C._post_handshake, S.OPEN),
     (S.OPEN, E.ENCRYPT): (C._encrypt, S.OPEN),
     (S.PEER_CLOSED, E.ENCRYPT): (C._encrypt, S.PEER_CLOSED),
+    (S.OPEN, E.ENCRYPT_RECORD): (C._encrypt_record, S.OPEN),
+    (S.PEER_CLOSED, E.ENCRYPT_RECORD): (C._encrypt_record, S.PEER_CLOSED),
     (S.OPEN, E.DECRYPT): (C._decrypt, (S.OPEN, S.PEER_CLOSED)),
     (S.PEER_CLOSED, E.DECRYPT): (C._decrypt, (S.PEER_CLOSED,)),
     (S.SHUTDOWN_PENDING, E.DECRYPT): (C._decrypt, (S.SHUTDOWN_PENDING, S.CLOSED)),
