@@ -1,5 +1,5 @@
 """MD4 against RFC 1320 appendix A.5, and against a plain second implementation at every
-padding boundary and on random inputs."""
+padding boundary and on random inputs: both the OpenSSL route and the pure-Python one."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opensspi.crypto.md4 import md4
+from opensspi.crypto import md4 as md4_module
+from opensspi.crypto.md4 import md4, md4_python
+
+#: every implementation this machine has: the Python one always, OpenSSL's when it is there
+IMPLEMENTATIONS = [md4_python] + ([md4_module.md4_openssl] if md4_module._openssl_works() else [])
 
 # RFC 1320 A.5 "Test suite".
 RFC1320_A5 = [
@@ -29,9 +33,25 @@ RFC1320_A5 = [
 ]
 
 
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS, ids=lambda f: f.__name__)
 @pytest.mark.parametrize(("message", "digest"), RFC1320_A5)
-def test_rfc1320_a5(message: bytes, digest: str) -> None:
+def test_rfc1320_a5(impl: object, message: bytes, digest: str) -> None:
+    assert callable(impl)
+    assert impl(message).hex() == digest
     assert md4(message).hex() == digest
+
+
+def test_md4_is_openssl_when_it_works() -> None:
+    # cryptography's wheels load OpenSSL's legacy provider: there md4 is the fast route.
+    assert md4 is (md4_module.md4_openssl if md4_module._openssl_works() else md4_python)
+
+
+def test_openssl_failure_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(data: bytes) -> bytes:
+        raise RuntimeError("no legacy provider")
+
+    monkeypatch.setattr(md4_module, "md4_openssl", broken)
+    assert md4_module._openssl_works() is False
 
 
 def test_nt_hash_of_password() -> None:
@@ -86,10 +106,12 @@ def test_reference_agrees_with_rfc() -> None:
 @pytest.mark.parametrize("length", [0, 1, 54, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 1000])
 def test_padding_boundaries(length: int) -> None:
     data = bytes(range(256)) * 4
-    assert md4(data[:length]) == _reference_md4(data[:length])
+    for impl in IMPLEMENTATIONS:
+        assert impl(data[:length]) == _reference_md4(data[:length])
 
 
 @settings(max_examples=300)
 @given(st.binary(max_size=300))
 def test_random_inputs(data: bytes) -> None:
-    assert md4(data) == _reference_md4(data)
+    for impl in IMPLEMENTATIONS:
+        assert impl(data) == _reference_md4(data)
