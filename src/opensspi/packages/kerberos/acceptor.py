@@ -293,7 +293,7 @@ class OpenedTickets:
     first out; expired ones are dropped when met. Thread-safe.
     """
 
-    __slots__ = ("_keys", "_keytab", "_lock", "_pacs", "_tickets", "max_tickets")
+    __slots__ = ("_keys", "_keytab", "_lock", "_pacs", "_tickets", "known", "max_tickets")
 
     def __init__(self, max_tickets: int = 512) -> None:
         self.max_tickets = max_tickets
@@ -304,6 +304,9 @@ class OpenedTickets:
             tuple[int, int | None, bytes], tuple[EncTicketPart, Key, Key]
         ] = OrderedDict()
         self._pacs: OrderedDict[int, tuple[EncTicketPart, object]] = OrderedDict()
+        self.known: dict[bytes, Ticket] = {}
+        """The tickets opened, by their encoding: ``ApReq.parse(known=...)`` reuses them
+        instead of decoding the same bytes again (at most ``max_tickets``)."""
 
     def __len__(self) -> int:
         return len(self._tickets)
@@ -354,6 +357,7 @@ class OpenedTickets:
                 self._keys.clear()
                 self._tickets.clear()
                 self._pacs.clear()
+                self.known = {}
             found = self._tickets.get(slot)
             if found is not None:
                 self._tickets.move_to_end(slot)
@@ -370,11 +374,15 @@ class OpenedTickets:
                     self._tickets[slot] = found
                     while len(self._tickets) > self.max_tickets:
                         self._tickets.popitem(last=False)
+                    if len(self.known) >= self.max_tickets:
+                        self.known = {}
+                    self.known[ticket.raw] = ticket
         try:
             _check_ticket_times(found[0], server, now, skew)
         except KdcTicketExpired:
             with self._lock:
                 self._tickets.pop(slot, None)
+                self.known.pop(ticket.raw, None)
             raise
         return found
 

@@ -669,8 +669,11 @@ class KerberosContext(SecurityContext):
         elif not self._dce:
             # A raw AP-REQ is DCE style (MS-KILE 3.4.5.1); accept it as Windows does.
             self._dce = True
-        ap_req = ApReq.parse(token.body)
         cred = self._cred
+        # Tickets this acceptor opened before, by their bytes: a client's every connection
+        # carries the same one, and decoding it again would give the same value.
+        known = cred.opened_tickets.known if cred.acceptor_keytab is not None else None
+        ap_req = ApReq.parse(token.body, known)
         now = self._env.now()
         skew = timedelta(seconds=cred.config.clockskew)
         ap_options = int(ap_req.ap_options)

@@ -93,6 +93,13 @@ def _escape(component: str) -> str:
     return component.translate(_ESCAPE_TABLE)
 
 
+# PrincipalName.to_text's memo: every handshake names its client and server again (context
+# names, the replay cache key). Short names only, and a bounded number of them.
+_TEXTS: dict[tuple[tuple[str, ...], str | None], str] = {}
+_TEXT_MEMO_SIZE = 1024
+_TEXT_MEMO_CHARS = 256
+
+
 @dataclass(frozen=True, slots=True)
 class PrincipalName:
     """PrincipalName, RFC 4120 §5.2.2: ``{name-type [0] Int32, name-string [1] SEQUENCE OF
@@ -109,8 +116,16 @@ class PrincipalName:
 
     def to_text(self, realm: str | None = None) -> str:
         """The escaped text form, ``"HTTP/host@REALM"`` when ``realm`` is given."""
-        name = "/".join(_escape(part) for part in self.name_string)
-        return name if realm is None else f"{name}@{_escape(realm)}"
+        key = (self.name_string, realm)
+        text = _TEXTS.get(key)
+        if text is None:
+            name = "/".join(_escape(part) for part in self.name_string)
+            text = name if realm is None else f"{name}@{_escape(realm)}"
+            if len(text) <= _TEXT_MEMO_CHARS:
+                if len(_TEXTS) >= _TEXT_MEMO_SIZE:
+                    _TEXTS.clear()
+                _TEXTS[key] = text
+        return text
 
     def __str__(self) -> str:
         return self.to_text()
