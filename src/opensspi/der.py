@@ -409,12 +409,15 @@ def decode_kerberos_time(data: bytes, start: int, end: int, what: str) -> dateti
     Returns an aware :class:`datetime` in UTC.
     """
     raw = data[start:end]
+    found = _TIMES_DECODED.get(raw)
+    if found is not None:
+        return found
     if len(raw) != 15 or raw[14] != 0x5A or not raw[:14].isdigit():
         raise DecodeError(
             f"{what}: KerberosTime at offset {start} is not YYYYMMDDHHMMSSZ: {raw[:20]!r}."
         )
     try:
-        return datetime(
+        value = datetime(
             int(raw[0:4]),
             int(raw[4:6]),
             int(raw[6:8]),
@@ -427,6 +430,17 @@ def decode_kerberos_time(data: bytes, start: int, end: int, what: str) -> dateti
         raise DecodeError(
             f"{what}: KerberosTime at offset {start} is not a real date: {raw.decode()}."
         ) from exc
+    if len(_TIMES_DECODED) >= _TIME_MEMO_SIZE:
+        _TIMES_DECODED.clear()
+    _TIMES_DECODED[raw] = value
+    return value
+
+
+# KerberosTime both ways, remembered: the times of one second recur in every message of it
+# (authenticator and AP-REP ctime, ticket times). Bounded; datetimes are immutable.
+_TIME_MEMO_SIZE = 256
+_TIMES_DECODED: dict[bytes, datetime] = {}
+_TIMES_ENCODED: dict[datetime, bytes] = {}
 
 
 def decode_bit_string(data: bytes, start: int, end: int, what: str) -> tuple[bytes, int]:
@@ -716,6 +730,12 @@ def encode_kerberos_time(value: datetime) -> bytes:
         raise InvalidParameter(
             "KerberosTime needs a timezone-aware datetime; use datetime.now(timezone.utc)."
         )
+    # Aware datetimes are equal (and hash alike) when they name the same instant, which has
+    # one encoding; microseconds are dropped below, so they must be part of the key.
+    found = _TIMES_ENCODED.get(value)
+    if found is not None:
+        return found
+    key = value
     if offset:
         value = value.astimezone(_UTC)
     if value.year < 1:  # pragma: no cover - datetime cannot hold such a year
@@ -724,7 +744,11 @@ def encode_kerberos_time(value: datetime) -> bytes:
         f"{value.year:04d}{value.month:02d}{value.day:02d}"
         f"{value.hour:02d}{value.minute:02d}{value.second:02d}Z"
     )
-    return b"\x18\x0f" + text.encode("ascii")
+    encoded = b"\x18\x0f" + text.encode("ascii")
+    if len(_TIMES_ENCODED) >= _TIME_MEMO_SIZE:
+        _TIMES_ENCODED.clear()
+    _TIMES_ENCODED[key] = encoded
+    return encoded
 
 
 def encode_bit_string(octets: bytes, unused: int = 0) -> bytes:
