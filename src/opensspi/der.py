@@ -662,6 +662,10 @@ def encode_length(length: int) -> bytes:
     """The DER length octets for ``length`` (X.690 §10.1: minimal definite form)."""
     if length < 0x80:
         return _SHORT_LENGTHS[length]
+    if length < 0x100:
+        return bytes((0x81, length))
+    if length < 0x10000:
+        return bytes((0x82, length >> 8, length & 0xFF))
     body = length.to_bytes((length.bit_length() + 7) // 8, "big")
     if len(body) > _MAX_LENGTH_OCTETS:
         raise InvalidParameter(f"DER: an element of {length} bytes is too long to encode.")
@@ -676,10 +680,13 @@ def encode_tlv(tag: int, contents: bytes) -> bytes:
     return bytes((tag,)) + encode_length(length) + contents
 
 
+_SMALL_INTEGERS = tuple(bytes((0x02, 1, value)) for value in range(0x80))
+
+
 def encode_integer(value: int) -> bytes:
     """An INTEGER in minimal two's complement (X.690 §8.3); any size, negative allowed."""
     if 0 <= value < 0x80:
-        return bytes((INTEGER, 1, value))
+        return _SMALL_INTEGERS[value]
     size = (value + (value < 0)).bit_length() // 8 + 1
     return encode_tlv(INTEGER, value.to_bytes(size, "big", signed=True))
 
@@ -835,17 +842,26 @@ def encode_fields(fields: Iterable[tuple[int, bytes | None]]) -> bytes:
 
     The pairs must come in increasing tag order (RFC 4120 types list them that way).
     """
-    parts: list[bytes] = []
+    parts: list[bytes] = [b""]  # the SEQUENCE header, once the length is known
+    total = 0
     for number, encoded in fields:
         if encoded is not None:
-            # encode_tlv inlined, each field's bytes joined once instead of copied per field
+            # encode_tlv inlined: every field's bytes and the whole are joined once
             length = len(encoded)
-            if length < 0x80:
-                parts.append(bytes((0xA0 | number, length)))
+            if length < 0x80 and number < 16:
+                head = _FIELD_HEADS[number][length]
             else:
-                parts.append(bytes((0xA0 | number,)) + encode_length(length))
+                head = bytes((0xA0 | number,)) + encode_length(length)
+            parts.append(head)
             parts.append(encoded)
-    return encode_tlv(SEQUENCE, b"".join(parts))
+            total += len(head) + length
+    parts[0] = _SEQUENCE_HEADS[total] if total < 0x80 else b"\x30" + encode_length(total)
+    return b"".join(parts)
+
+
+# Headers of short elements, made once: ``[n]`` for the fields of encode_fields, SEQUENCE.
+_FIELD_HEADS = tuple(tuple(bytes((0xA0 | n, length)) for length in range(0x80)) for n in range(16))
+_SEQUENCE_HEADS = tuple(bytes((0x30, length)) for length in range(0x80))
 
 
 # ---------------------------------------------------------------------------------------------
