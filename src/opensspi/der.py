@@ -542,9 +542,16 @@ def _check(field: Field | None, tag: int, what: str) -> Field:
 
 def get_integer(data: bytes, field: Field | None, what: str) -> int:
     """The INTEGER in a required field."""
-    if field is not None and field[0] == INTEGER and field[3] - field[2] == 1:
-        value = data[field[2]]  # the common one-octet case, always minimal
-        return value - 256 if value & 0x80 else value
+    if field is not None and field[0] == INTEGER:
+        start = field[2]
+        size = field[3] - start
+        if size == 1:
+            value = data[start]  # the common one-octet case, always minimal
+            return value - 256 if value & 0x80 else value
+        if 1 < size <= 8:  # microseconds, sequence numbers, nonces: checked as decode_integer
+            first, second = data[start], data[start + 1]
+            if not ((first == 0 and second < 0x80) or (first == 0xFF and second >= 0x80)):
+                return int.from_bytes(data[start : field[3]], "big", signed=True)
     _tag, _head, start, end = _check(field, INTEGER, what)
     return decode_integer(data, start, end, what)
 

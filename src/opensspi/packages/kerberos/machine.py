@@ -128,6 +128,10 @@ MAX_TOKEN = 48000  # Windows' Kerberos cbMaxToken
 class State(Enum):
     """What the context expects next."""
 
+    # Members are singletons compared by identity: the identity hash serves, and spares the
+    # Python-level Enum.__hash__ on every transition-table lookup.
+    __hash__ = object.__hash__
+
     CLIENT_INITIAL = auto()
     EXPECT_TGT_REP = auto()  # user-to-user: the TGT-REQ is out, the server's TGT comes next
     AWAIT_KDC = auto()
@@ -141,6 +145,8 @@ class State(Enum):
 
 class Input(Enum):
     """What a step received."""
+
+    __hash__ = object.__hash__  # as State's
 
     NO_TOKEN = auto()
     KDC_REPLY = auto()
