@@ -34,7 +34,6 @@ import heapq
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import ClassVar, TypeVar
 
@@ -387,15 +386,6 @@ class OpenedTickets:
         return found
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    expires: datetime
-    key: tuple[object, ...]
-
-    def __lt__(self, other: _Entry) -> bool:
-        return self.expires < other.expires
-
-
 DEFAULT_REPLAY_ENTRIES = 100_000
 """How many authenticators the process-wide replay cache holds before it evicts (about 20 MB)."""
 
@@ -431,7 +421,8 @@ class ReplayCache:
         self._max = max_entries
         self._lock = threading.Lock()
         self._seen: dict[tuple[object, ...], datetime] = {}
-        self._expiry: list[_Entry] = []
+        self._expiry: list[tuple[datetime, tuple[object, ...]]] = []
+        """(expires, key) in a heap: plain tuples, compared in C (expiry first)."""
         self._floor: datetime | None = None
         """Authenticators made at or before this time are refused: their entries were evicted."""
 
@@ -501,7 +492,7 @@ class ReplayCache:
                 self._evict_oldest()
             expires = ctime + skew
             self._seen[key] = expires
-            heapq.heappush(self._expiry, _Entry(expires, key))
+            heapq.heappush(self._expiry, (expires, key))
 
     def clear(self) -> None:
         with self._lock:
@@ -510,18 +501,18 @@ class ReplayCache:
             self._floor = None
 
     def _evict_oldest(self) -> None:
-        entry = heapq.heappop(self._expiry)
-        if self._seen.get(entry.key) == entry.expires:
-            del self._seen[entry.key]
-            made = entry.key[1]
+        expires, key = heapq.heappop(self._expiry)
+        if self._seen.get(key) == expires:
+            del self._seen[key]
+            made = key[1]
             assert isinstance(made, datetime)
             if self._floor is None or made > self._floor:
                 self._floor = made
 
     def _purge(self, now: datetime, skew: timedelta) -> None:
-        while self._expiry and self._expiry[0].expires < now:
-            entry = heapq.heappop(self._expiry)
-            if self._seen.get(entry.key) == entry.expires:
-                del self._seen[entry.key]
+        while self._expiry and self._expiry[0][0] < now:
+            expires, key = heapq.heappop(self._expiry)
+            if self._seen.get(key) == expires:
+                del self._seen[key]
         if self._floor is not None and self._floor + skew < now:
             self._floor = None
