@@ -106,6 +106,7 @@ from .crypto import IovPart, Key, decrypt, encrypt, profile, random_key
 from .gss import Direction, SequenceWindow
 from .kdc import (
     KdcLogonDenied,
+    cached_service_ticket,
     forwarded_tgt,
     get_tgt,
     krb_error_to_sspi,
@@ -431,6 +432,11 @@ class KerberosContext(SecurityContext):
         cred = self._cred
         env = self._env
         want_delegation = bool(self._request & _ISC_DELEGATE)
+        if not want_delegation:
+            # service_ticket's answer when the ticket is cached, without running a generator.
+            held = cached_service_ticket(cred, server, env)
+            if held is not None:
+                return self._send_ap_req(held, None)
 
         def tickets() -> Generator[KdcRequest, bytes, object]:
             ticket = yield from service_ticket(cred, server, env)
