@@ -429,6 +429,9 @@ class ReplayCache:
     @classmethod
     def process_wide(cls) -> ReplayCache:
         """The replay cache every acceptor in this process shares."""
+        shared = cls._shared
+        if shared is not None:  # made once; reading the reference needs no lock
+            return shared
         with cls._shared_lock:
             if cls._shared is None:
                 cls._shared = cls()
