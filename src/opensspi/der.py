@@ -409,12 +409,15 @@ def decode_kerberos_time(data: bytes, start: int, end: int, what: str) -> dateti
     Returns an aware :class:`datetime` in UTC.
     """
     raw = data[start:end]
+    found = _TIMES_DECODED.get(raw)
+    if found is not None:
+        return found
     if len(raw) != 15 or raw[14] != 0x5A or not raw[:14].isdigit():
         raise DecodeError(
             f"{what}: KerberosTime at offset {start} is not YYYYMMDDHHMMSSZ: {raw[:20]!r}."
         )
     try:
-        return datetime(
+        value = datetime(
             int(raw[0:4]),
             int(raw[4:6]),
             int(raw[6:8]),
@@ -427,6 +430,17 @@ def decode_kerberos_time(data: bytes, start: int, end: int, what: str) -> dateti
         raise DecodeError(
             f"{what}: KerberosTime at offset {start} is not a real date: {raw.decode()}."
         ) from exc
+    if len(_TIMES_DECODED) >= _TIME_MEMO_SIZE:
+        _TIMES_DECODED.clear()
+    _TIMES_DECODED[raw] = value
+    return value
+
+
+# KerberosTime both ways, remembered: the times of one second recur in every message of it
+# (authenticator and AP-REP ctime, ticket times). Bounded; datetimes are immutable.
+_TIME_MEMO_SIZE = 256
+_TIMES_DECODED: dict[bytes, datetime] = {}
+_TIMES_ENCODED: dict[datetime, bytes] = {}
 
 
 def decode_bit_string(data: bytes, start: int, end: int, what: str) -> tuple[bytes, int]:
@@ -528,9 +542,16 @@ def _check(field: Field | None, tag: int, what: str) -> Field:
 
 def get_integer(data: bytes, field: Field | None, what: str) -> int:
     """The INTEGER in a required field."""
-    if field is not None and field[0] == INTEGER and field[3] - field[2] == 1:
-        value = data[field[2]]  # the common one-octet case, always minimal
-        return value - 256 if value & 0x80 else value
+    if field is not None and field[0] == INTEGER:
+        start = field[2]
+        size = field[3] - start
+        if size == 1:
+            value = data[start]  # the common one-octet case, always minimal
+            return value - 256 if value & 0x80 else value
+        if 1 < size <= 8:  # microseconds, sequence numbers, nonces: checked as decode_integer
+            first, second = data[start], data[start + 1]
+            if not ((first == 0 and second < 0x80) or (first == 0xFF and second >= 0x80)):
+                return int.from_bytes(data[start : field[3]], "big", signed=True)
     _tag, _head, start, end = _check(field, INTEGER, what)
     return decode_integer(data, start, end, what)
 
@@ -648,6 +669,10 @@ def encode_length(length: int) -> bytes:
     """The DER length octets for ``length`` (X.690 §10.1: minimal definite form)."""
     if length < 0x80:
         return _SHORT_LENGTHS[length]
+    if length < 0x100:
+        return bytes((0x81, length))
+    if length < 0x10000:
+        return bytes((0x82, length >> 8, length & 0xFF))
     body = length.to_bytes((length.bit_length() + 7) // 8, "big")
     if len(body) > _MAX_LENGTH_OCTETS:
         raise InvalidParameter(f"DER: an element of {length} bytes is too long to encode.")
@@ -662,10 +687,13 @@ def encode_tlv(tag: int, contents: bytes) -> bytes:
     return bytes((tag,)) + encode_length(length) + contents
 
 
+_SMALL_INTEGERS = tuple(bytes((0x02, 1, value)) for value in range(0x80))
+
+
 def encode_integer(value: int) -> bytes:
     """An INTEGER in minimal two's complement (X.690 §8.3); any size, negative allowed."""
     if 0 <= value < 0x80:
-        return bytes((INTEGER, 1, value))
+        return _SMALL_INTEGERS[value]
     size = (value + (value < 0)).bit_length() // 8 + 1
     return encode_tlv(INTEGER, value.to_bytes(size, "big", signed=True))
 
@@ -716,6 +744,12 @@ def encode_kerberos_time(value: datetime) -> bytes:
         raise InvalidParameter(
             "KerberosTime needs a timezone-aware datetime; use datetime.now(timezone.utc)."
         )
+    # Aware datetimes are equal (and hash alike) when they name the same instant, which has
+    # one encoding; microseconds are dropped below, so they must be part of the key.
+    found = _TIMES_ENCODED.get(value)
+    if found is not None:
+        return found
+    key = value
     if offset:
         value = value.astimezone(_UTC)
     if value.year < 1:  # pragma: no cover - datetime cannot hold such a year
@@ -724,7 +758,11 @@ def encode_kerberos_time(value: datetime) -> bytes:
         f"{value.year:04d}{value.month:02d}{value.day:02d}"
         f"{value.hour:02d}{value.minute:02d}{value.second:02d}Z"
     )
-    return b"\x18\x0f" + text.encode("ascii")
+    encoded = b"\x18\x0f" + text.encode("ascii")
+    if len(_TIMES_ENCODED) >= _TIME_MEMO_SIZE:
+        _TIMES_ENCODED.clear()
+    _TIMES_ENCODED[key] = encoded
+    return encoded
 
 
 def encode_bit_string(octets: bytes, unused: int = 0) -> bytes:
@@ -811,17 +849,26 @@ def encode_fields(fields: Iterable[tuple[int, bytes | None]]) -> bytes:
 
     The pairs must come in increasing tag order (RFC 4120 types list them that way).
     """
-    parts: list[bytes] = []
+    parts: list[bytes] = [b""]  # the SEQUENCE header, once the length is known
+    total = 0
     for number, encoded in fields:
         if encoded is not None:
-            # encode_tlv inlined, each field's bytes joined once instead of copied per field
+            # encode_tlv inlined: every field's bytes and the whole are joined once
             length = len(encoded)
-            if length < 0x80:
-                parts.append(bytes((0xA0 | number, length)))
+            if length < 0x80 and number < 16:
+                head = _FIELD_HEADS[number][length]
             else:
-                parts.append(bytes((0xA0 | number,)) + encode_length(length))
+                head = bytes((0xA0 | number,)) + encode_length(length)
+            parts.append(head)
             parts.append(encoded)
-    return encode_tlv(SEQUENCE, b"".join(parts))
+            total += len(head) + length
+    parts[0] = _SEQUENCE_HEADS[total] if total < 0x80 else b"\x30" + encode_length(total)
+    return b"".join(parts)
+
+
+# Headers of short elements, made once: ``[n]`` for the fields of encode_fields, SEQUENCE.
+_FIELD_HEADS = tuple(tuple(bytes((0xA0 | n, length)) for length in range(0x80)) for n in range(16))
+_SEQUENCE_HEADS = tuple(bytes((0x30, length)) for length in range(0x80))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -204,6 +204,22 @@ def test_kerberos_time_encoding_details() -> None:
         der.encode_kerberos_time(datetime(2024, 1, 1))
 
 
+def test_kerberos_times_remembered_stay_exact() -> None:
+    # Times are remembered both ways; the same instant in another zone, or with another
+    # fraction, still encodes to its one UTC form, and a bad time is still refused.
+    for _ in range(2):
+        value = datetime(2031, 5, 6, 7, 8, 9, 10, tzinfo=UTC)
+        assert der.encode_kerberos_time(value) == b"\x18\x0f20310506070809Z"
+        east = value.astimezone(timezone(timedelta(hours=5)))
+        assert der.encode_kerberos_time(east) == b"\x18\x0f20310506070809Z"
+        encoded = der.encode_kerberos_time(value)
+        field = (der.GENERALIZED_TIME, 0, 2, len(encoded))
+        assert der.get_kerberos_time(encoded, field, "t") == value.replace(microsecond=0)
+        bad = der.encode_tlv(der.GENERALIZED_TIME, b"20310506070860Z")
+        with pytest.raises(DecodeError, match="KerberosTime"):
+            der.get_kerberos_time(bad, field, "t")
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -658,6 +658,37 @@ def test_opened_tickets_reuse_keys_and_tickets_and_stay_bounded(
         decrypt_ticket(keytab, bad, allowed=None, now=T0, skew=skew, opened=opened)
 
 
+def test_opened_tickets_give_their_decoded_tickets_back_by_their_bytes(
+    kdc: ScriptedKdc, env: Environment
+) -> None:
+    from opensspi.packages.kerberos.acceptor import OpenedTickets
+
+    cred = password_cred(env)
+    held = drive(service_ticket(cred, web(), env), kdc)
+    ticket = held.ticket
+    keytab = service_keytab(kdc, "HTTP/web.example.com")
+    skew = timedelta(minutes=5)
+    opened = OpenedTickets()
+    req = k.ApReq(ticket=ticket, authenticator=k.EncryptedData(etype=18, cipher=bytes(40)))
+    data = req.build()
+    first = k.ApReq.parse(data, opened.known)
+    assert first.ticket == ticket and not opened.known  # nothing opened yet: decoded
+    decrypt_ticket(keytab, first.ticket, allowed=None, now=T0, skew=skew, opened=opened)
+    again = k.ApReq.parse(data, opened.known)
+    assert again.ticket is first.ticket  # the same bytes: the ticket decoded before
+    # other bytes (one octet of the ciphertext changed) are decoded, never matched
+    changed = bytearray(data)
+    changed[data.index(ticket.enc_part.cipher) + 5] ^= 1
+    other = k.ApReq.parse(bytes(changed), opened.known)
+    assert other.ticket is not first.ticket
+    assert other.ticket.enc_part.cipher != ticket.enc_part.cipher
+    # an expired ticket leaves the memo with its opened part
+    with pytest.raises(ContextExpired):
+        decrypt_ticket(keytab, again.ticket, allowed=None,
+                       now=held.endtime + timedelta(hours=1), skew=skew, opened=opened)
+    assert not opened.known
+
+
 def test_tgs_reply_with_session_key_usage_8(kdc: ScriptedKdc, env: Environment) -> None:
     kdc.tgs_usage = 8
     assert drive(service_ticket(password_cred(env), web(), env), kdc).server == web()

@@ -34,7 +34,6 @@ import heapq
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import ClassVar, TypeVar
 
@@ -293,7 +292,7 @@ class OpenedTickets:
     first out; expired ones are dropped when met. Thread-safe.
     """
 
-    __slots__ = ("_keys", "_keytab", "_lock", "_pacs", "_tickets", "max_tickets")
+    __slots__ = ("_keys", "_keytab", "_lock", "_pacs", "_tickets", "known", "max_tickets")
 
     def __init__(self, max_tickets: int = 512) -> None:
         self.max_tickets = max_tickets
@@ -304,6 +303,9 @@ class OpenedTickets:
             tuple[int, int | None, bytes], tuple[EncTicketPart, Key, Key]
         ] = OrderedDict()
         self._pacs: OrderedDict[int, tuple[EncTicketPart, object]] = OrderedDict()
+        self.known: dict[bytes, Ticket] = {}
+        """The tickets opened, by their encoding: ``ApReq.parse(known=...)`` reuses them
+        instead of decoding the same bytes again (at most ``max_tickets``)."""
 
     def __len__(self) -> int:
         return len(self._tickets)
@@ -354,6 +356,7 @@ class OpenedTickets:
                 self._keys.clear()
                 self._tickets.clear()
                 self._pacs.clear()
+                self.known = {}
             found = self._tickets.get(slot)
             if found is not None:
                 self._tickets.move_to_end(slot)
@@ -370,22 +373,17 @@ class OpenedTickets:
                     self._tickets[slot] = found
                     while len(self._tickets) > self.max_tickets:
                         self._tickets.popitem(last=False)
+                    if len(self.known) >= self.max_tickets:
+                        self.known = {}
+                    self.known[ticket.raw] = ticket
         try:
             _check_ticket_times(found[0], server, now, skew)
         except KdcTicketExpired:
             with self._lock:
                 self._tickets.pop(slot, None)
+                self.known.pop(ticket.raw, None)
             raise
         return found
-
-
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    expires: datetime
-    key: tuple[object, ...]
-
-    def __lt__(self, other: _Entry) -> bool:
-        return self.expires < other.expires
 
 
 DEFAULT_REPLAY_ENTRIES = 100_000
@@ -423,13 +421,17 @@ class ReplayCache:
         self._max = max_entries
         self._lock = threading.Lock()
         self._seen: dict[tuple[object, ...], datetime] = {}
-        self._expiry: list[_Entry] = []
+        self._expiry: list[tuple[datetime, tuple[object, ...]]] = []
+        """(expires, key) in a heap: plain tuples, compared in C (expiry first)."""
         self._floor: datetime | None = None
         """Authenticators made at or before this time are refused: their entries were evicted."""
 
     @classmethod
     def process_wide(cls) -> ReplayCache:
         """The replay cache every acceptor in this process shares."""
+        shared = cls._shared
+        if shared is not None:  # made once; reading the reference needs no lock
+            return shared
         with cls._shared_lock:
             if cls._shared is None:
                 cls._shared = cls()
@@ -493,7 +495,7 @@ class ReplayCache:
                 self._evict_oldest()
             expires = ctime + skew
             self._seen[key] = expires
-            heapq.heappush(self._expiry, _Entry(expires, key))
+            heapq.heappush(self._expiry, (expires, key))
 
     def clear(self) -> None:
         with self._lock:
@@ -502,18 +504,18 @@ class ReplayCache:
             self._floor = None
 
     def _evict_oldest(self) -> None:
-        entry = heapq.heappop(self._expiry)
-        if self._seen.get(entry.key) == entry.expires:
-            del self._seen[entry.key]
-            made = entry.key[1]
+        expires, key = heapq.heappop(self._expiry)
+        if self._seen.get(key) == expires:
+            del self._seen[key]
+            made = key[1]
             assert isinstance(made, datetime)
             if self._floor is None or made > self._floor:
                 self._floor = made
 
     def _purge(self, now: datetime, skew: timedelta) -> None:
-        while self._expiry and self._expiry[0].expires < now:
-            entry = heapq.heappop(self._expiry)
-            if self._seen.get(entry.key) == entry.expires:
-                del self._seen[entry.key]
+        while self._expiry and self._expiry[0][0] < now:
+            expires, key = heapq.heappop(self._expiry)
+            if self._seen.get(key) == expires:
+                del self._seen[key]
         if self._floor is not None and self._floor + skew < now:
             self._floor = None

@@ -39,7 +39,7 @@ from typing import ClassVar, Literal, TypeVar
 
 from ...constants import SecStatus
 from ...errors import SspiError
-from .parsed import digest, parsed
+from .parsed import digest, parsed, unchanged
 
 __all__ = [
     "DEFAULT_CCACHE_NAME",
@@ -727,12 +727,16 @@ class Krb5Config:
         Raises:
             ConfigError: a file does not parse, or a setting has an unreadable value.
         """
-        chosen = config_paths(environ) if paths is None else paths
-        key = _content_key(chosen)
-        if key is None:
-            return cls.from_profile(Profile.load(chosen))
-        # Unchanged files (same bytes, no include directives): the same immutable config.
-        return parsed("krb5.conf", key, lambda: cls.from_profile(Profile.load(chosen)))
+        chosen = tuple(config_paths(environ) if paths is None else paths)
+
+        def load() -> tuple[Krb5Config, bool]:
+            key = _content_key(chosen)
+            if key is None:
+                return cls.from_profile(Profile.load(chosen)), False
+            # Unchanged files (same bytes, no include directives): the same immutable config.
+            return parsed("krb5.conf", key, lambda: cls.from_profile(Profile.load(chosen))), True
+
+        return unchanged("krb5.conf", chosen, load)
 
     @classmethod
     def from_string(cls, text: str, filename: str = "<string>") -> Krb5Config:

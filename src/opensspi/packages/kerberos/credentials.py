@@ -92,6 +92,8 @@ __all__ = [
 ]
 
 RC4_HMAC = 23
+_OUTBOUND = int(CredentialUse.OUTBOUND)
+_INBOUND = int(CredentialUse.INBOUND)
 DEFAULT_ENCTYPES: tuple[int, ...] = (18, 17, 20, 19)
 """The enctypes asked for when nothing else is configured, strongest first (no rc4)."""
 
@@ -190,25 +192,34 @@ def _listed(names: tuple[str, ...], allow: bool) -> tuple[int, ...]:
     return numbers or DEFAULT_ENCTYPES
 
 
-_CCACHE_TICKETS: OrderedDict[int, tuple[Ccache, tuple[ServiceTicket, ...]]] = OrderedDict()
+_TARGETS: dict[tuple[int, str], tuple[Krb5Config, Principal]] = {}
+"""``KerberosCredential.target_principal``'s memo: (id(config), target) -> (config, principal)."""
+
+_CCACHE_TICKETS: OrderedDict[
+    int, tuple[Ccache, tuple[Principal, tuple[ServiceTicket, ...]]]
+] = OrderedDict()
 _CCACHE_TICKETS_LOCK = threading.Lock()
 
 
-def _ccache_tickets(ccache: Ccache) -> tuple[ServiceTicket, ...]:
-    """The ccache's credentials as ticket records (unreadable ones skipped), remembered per
-    parsed ccache (immutable, and the same object while the file is unchanged: ``parsed``),
-    for the 16 latest: acquiring per connection no longer decodes every ticket again."""
+def _ccache_tickets(ccache: Ccache) -> tuple[Principal, tuple[ServiceTicket, ...]]:
+    """The ccache's default principal and its credentials as ticket records (unreadable ones
+    and other clients' skipped), remembered per parsed ccache (immutable, and the same object
+    while the file is unchanged: ``parsed``), for the 16 latest: acquiring per connection no
+    longer decodes every ticket again."""
     with _CCACHE_TICKETS_LOCK:
         held = _CCACHE_TICKETS.get(id(ccache))
         if held is not None and held[0] is ccache:
             return held[1]
+    client = Principal.from_ccache(ccache.default_principal)
     tickets: list[ServiceTicket] = []
     for entry in ccache.credentials:
         try:
-            tickets.append(ServiceTicket.from_ccache(entry))
+            ticket = ServiceTicket.from_ccache(entry)
         except SspiError:
             continue
-    result = tuple(tickets)
+        if ticket.client == client:
+            tickets.append(ticket)
+    result = (client, tuple(tickets))
     with _CCACHE_TICKETS_LOCK:
         _CCACHE_TICKETS[id(ccache)] = (ccache, result)  # the reference keeps the id unique
         while len(_CCACHE_TICKETS) > 16:
@@ -276,7 +287,6 @@ class KerberosCredential(Credential):
         self._locator = kdc_locator
         self._lock = threading.Lock()
         self._opened: OpenedTickets | None = None
-        self._targets: dict[str, Principal] = {}
 
     def __repr__(self) -> str:
         source = self.source.value if self.source else None
@@ -303,11 +313,7 @@ class KerberosCredential(Credential):
         """The end time of the identity's TGT once one is held; None before."""
         if self.cache is None or self.client is None:
             return None
-        realm = self.tgt_realm or self.client.realm
-        ends = [
-            t.endtime for t in self.cache.tickets() if t.is_tgt and t.server.tgs_realm == realm
-        ]
-        return max(ends) if ends else None
+        return self.cache.tgt_endtime(self.tgt_realm or self.client.realm)
 
     @property
     def keytab(self) -> Keytab:
@@ -325,14 +331,19 @@ class KerberosCredential(Credential):
 
     def target_principal(self, target: str) -> Principal:
         """``names.parse_target(target, self.config)``, remembered: a pure function of the
-        text and this credential's krb5.conf, asked again by every context to the same SPN.
-        At most 256 names are kept (the memo starts over when full)."""
-        found = self._targets.get(target)
-        if found is None:
-            found = parse_target(target, self.config)
-            if len(self._targets) >= 256:
-                self._targets = {}
-            self._targets[target] = found
+        text and the krb5.conf (immutable, and the same object while the file is unchanged),
+        asked again by every context to the same SPN — and, since pywin32's ``ClientAuth``
+        acquires a credential per connection, by every new credential too. So the memo is
+        process-wide, keyed on the config object; at most 256 names (it starts over when
+        full)."""
+        config = self.config
+        held = _TARGETS.get((id(config), target))
+        if held is not None and held[0] is config:
+            return held[1]
+        found = parse_target(target, config)
+        if len(_TARGETS) >= 256:
+            _TARGETS.clear()
+        _TARGETS[(id(config), target)] = (config, found)  # the reference keeps the id unique
         return found
 
     @property
@@ -536,9 +547,12 @@ def _environ(data: KerberosAuthData) -> Mapping[str, str]:
     return data.environ if data.environ is not None else os.environ
 
 
+_NO_AUTH_DATA = KerberosAuthData()  # frozen: one serves every acquisition without pAuthData
+
+
 def _auth_data(auth_data: object | None) -> KerberosAuthData:
     if auth_data is None:
-        return KerberosAuthData()
+        return _NO_AUTH_DATA
     if isinstance(auth_data, KerberosAuthData):
         return auth_data
     if isinstance(auth_data, AuthIdentity):
@@ -661,14 +675,13 @@ def _from_ccache(
         except UnsupportedFunction as exc:  # e.g. KEYRING: off Linux
             problems.append(exc.message.rstrip("."))
             return False
-        client = Principal.from_ccache(ccache.default_principal)
+        client, tickets = _ccache_tickets(ccache)
         if principal is not None and client != principal:
             if index == 0:
                 problems.append(f"the credential cache {candidate} holds {client}, not {principal}")
             continue
-        tickets = [t for t in _ccache_tickets(ccache) if t.client == client]
-        valid = [t for t in tickets if t.valid_at(now, timedelta(seconds=cred.config.clockskew))]
-        if not valid:
+        skew = timedelta(seconds=cred.config.clockskew)
+        if not any(t.valid_at(now, skew) for t in tickets):
             ends = [t.endtime for t in tickets if t.is_tgt]
             when = f" (its TGT expired at {max(ends):%Y-%m-%d %H:%M:%S} UTC)" if ends else ""
             problems.append(f"the credential cache {candidate} has no valid ticket{when}")
@@ -820,8 +833,8 @@ def acquire_credentials(
     data = _auth_data(auth_data)
     cfg = data.config or config or Krb5Config.load(environ=_environ(data))
     as_types, tgs_types, allow = enctype_policy(cfg, data.allow_rc4, data.enctypes)
-    outbound = bool(use & CredentialUse.OUTBOUND)
-    inbound = bool(use & CredentialUse.INBOUND)
+    outbound = bool(int(use) & _OUTBOUND)  # plain ints: IntFlag arithmetic is slow
+    inbound = bool(int(use) & _INBOUND)
     if not (outbound or inbound):
         raise InvalidParameter(
             f"Credential use {use!r} is neither SECPKG_CRED_INBOUND nor SECPKG_CRED_OUTBOUND."

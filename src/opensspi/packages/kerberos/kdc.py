@@ -101,6 +101,7 @@ __all__ = [
     "ReplayDetected",
     "UserToUserRequired",
     "as_exchange",
+    "cached_service_ticket",
     "forwarded_tgt",
     "get_tgt",
     "krb_error_to_sspi",
@@ -1062,6 +1063,16 @@ def get_tgt(cred: KerberosCredential, env: Environment) -> KdcExchange[ServiceTi
     if ticket.server.realm == ticket.server.tgs_realm:
         cred.tgt_realm = ticket.server.realm  # as remember() does for the leader's handle
     return ticket
+
+
+def cached_service_ticket(
+    cred: KerberosCredential, server: Principal, env: Environment
+) -> ServiceTicket | None:
+    """What :func:`service_ticket` returns without a KDC exchange: the cached ticket for
+    ``server`` valid now, else None (then run :func:`service_ticket`)."""
+    _client(cred)
+    cache = cred.cache
+    return None if cache is None else cache.get(server, _now(env, cred))
 
 
 def service_ticket(

@@ -39,6 +39,7 @@ from .config import (
     Krb5Config,
     expand_path,
 )
+from .parsed import digest, parsed, unchanged
 
 __all__ = [
     "Keytab",
@@ -92,14 +93,18 @@ class Keytab:
 
     records: tuple[KeytabEntry | KeytabHole, ...] = ()
     version: int = 2
+    _entries: tuple[KeytabEntry, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.version not in (1, 2):
             raise InvalidParameter(f"Keytab versions are 1 and 2, not {self.version}.")
+        # Worked out once: every acquisition and every AP-REQ's key lookup asks for it.
+        entries = tuple(r for r in self.records if isinstance(r, KeytabEntry))
+        object.__setattr__(self, "_entries", entries)
 
     @property
     def entries(self) -> tuple[KeytabEntry, ...]:
-        return tuple(r for r in self.records if isinstance(r, KeytabEntry))
+        return self._entries
 
     def find(
         self,
@@ -187,21 +192,24 @@ class Keytab:
             NoCredentials: the file does not exist or cannot be read.
             DecodeError: it is not a valid keytab.
         """
-        try:
-            with open(path, "rb") as f:
-                data = f.read()
-        except FileNotFoundError:
-            raise NoCredentials(
-                f"No keytab at {os.fspath(path)}: set KRB5_KTNAME (or KRB5_CLIENT_KTNAME) or "
-                "export the keys with kadmin ktadd."
-            ) from None
-        except OSError as exc:
-            raise NoCredentials(
-                f"Cannot read the keytab {os.fspath(path)}: {exc.strerror or exc}."
-            ) from None
-        from .parsed import digest, parsed
+        name = os.fspath(path)
 
-        return parsed("keytab", (os.fspath(path), digest(data)), lambda: cls.parse(data))
+        def load() -> tuple[Keytab, bool]:
+            try:
+                with open(name, "rb") as f:
+                    data = f.read()
+            except FileNotFoundError:
+                raise NoCredentials(
+                    f"No keytab at {name}: set KRB5_KTNAME (or KRB5_CLIENT_KTNAME) or "
+                    "export the keys with kadmin ktadd."
+                ) from None
+            except OSError as exc:
+                raise NoCredentials(
+                    f"Cannot read the keytab {name}: {exc.strerror or exc}."
+                ) from None
+            return parsed("keytab", (name, digest(data)), lambda: cls.parse(data)), True
+
+        return unchanged("keytab", (name,), load)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the keytab to ``path`` atomically, mode 0600."""

@@ -106,6 +106,7 @@ from .crypto import IovPart, Key, decrypt, encrypt, profile, random_key
 from .gss import Direction, SequenceWindow
 from .kdc import (
     KdcLogonDenied,
+    cached_service_ticket,
     forwarded_tgt,
     get_tgt,
     krb_error_to_sspi,
@@ -128,6 +129,10 @@ MAX_TOKEN = 48000  # Windows' Kerberos cbMaxToken
 class State(Enum):
     """What the context expects next."""
 
+    # Members are singletons compared by identity: the identity hash serves, and spares the
+    # Python-level Enum.__hash__ on every transition-table lookup.
+    __hash__ = object.__hash__
+
     CLIENT_INITIAL = auto()
     EXPECT_TGT_REP = auto()  # user-to-user: the TGT-REQ is out, the server's TGT comes next
     AWAIT_KDC = auto()
@@ -141,6 +146,8 @@ class State(Enum):
 
 class Input(Enum):
     """What a step received."""
+
+    __hash__ = object.__hash__  # as State's
 
     NO_TOKEN = auto()
     KDC_REPLY = auto()
@@ -161,6 +168,12 @@ class Token:
     oid: str | None = None  # the mechanism OID of a framed token
 
 
+_TOK_IDS = {TOK_ID_AP_REQ: Input.AP_REQ, TOK_ID_AP_REP: Input.AP_REP,
+            TOK_ID_KRB_ERROR: Input.KRB_ERROR, TOK_ID_TGT_REQ: Input.TGT_REQ,
+            TOK_ID_TGT_REP: Input.TGT_REP}
+_RAW_TAGS = {0x6E: Input.AP_REQ, 0x6F: Input.AP_REP, 0x7E: Input.KRB_ERROR}
+
+
 def classify(token: bytes) -> Token:
     """Tell AP-REQ, AP-REP, KRB-ERROR and the user-to-user TGT-REQ/TGT-REP apart, framed (RFC
     2743 §3.1, with the Kerberos, MS Kerberos or user-to-user OID) or raw (DCE style)."""
@@ -168,15 +181,11 @@ def classify(token: bytes) -> Token:
         oid, tok_id, body = gss_unwrap_token(token)
         if oid not in (KRB5_OID, MS_KRB5_OID, U2U_OID):
             raise DecodeError(f"The token is for mechanism {oid}, not Kerberos.")
-        kinds = {TOK_ID_AP_REQ: Input.AP_REQ, TOK_ID_AP_REP: Input.AP_REP,
-                 TOK_ID_KRB_ERROR: Input.KRB_ERROR, TOK_ID_TGT_REQ: Input.TGT_REQ,
-                 TOK_ID_TGT_REP: Input.TGT_REP}
-        kind = kinds.get(tok_id)
+        kind = _TOK_IDS.get(tok_id)
         if kind is None:
             raise DecodeError(f"Unknown Kerberos GSS TOK_ID {tok_id.hex()}.")
         return Token(kind, body, True, oid)
-    tags = {0x6E: Input.AP_REQ, 0x6F: Input.AP_REP, 0x7E: Input.KRB_ERROR}
-    kind = tags.get(token[0]) if token else None
+    kind = _RAW_TAGS.get(token[0]) if token else None
     if kind is None:
         raise DecodeError("Not a Kerberos token: neither GSS-framed nor an AP-REQ/AP-REP.")
     return Token(kind, token, False)
@@ -215,6 +224,8 @@ _GSS_TO_RET = tuple((flag, int(isc), int(asc)) for flag, isc, asc in (
     (gss.GSS_C_SEQUENCE_FLAG, IscRet.SEQUENCE_DETECT, AscRet.SEQUENCE_DETECT),
     (gss.GSS_C_IDENTIFY_FLAG, IscRet.IDENTIFY, AscRet.IDENTIFY),
 ))
+_GSS_TO_RET_BY_SIDE = tuple(tuple((flag, bits[side]) for flag, *bits in _GSS_TO_RET)
+                            for side in (0, 1))
 _RET_MUTUAL = (int(IscRet.MUTUAL_AUTH), int(AscRet.MUTUAL_AUTH))
 _RET_DELEGATE = (int(IscRet.DELEGATE), int(AscRet.DELEGATE))
 _RET_U2U = (int(IscRet.USE_SESSION_KEY), int(AscRet.USE_SESSION_KEY))
@@ -421,6 +432,11 @@ class KerberosContext(SecurityContext):
         cred = self._cred
         env = self._env
         want_delegation = bool(self._request & _ISC_DELEGATE)
+        if not want_delegation:
+            # service_ticket's answer when the ticket is cached, without running a generator.
+            held = cached_service_ticket(cred, server, env)
+            if held is not None:
+                return self._send_ap_req(held, None)
 
         def tickets() -> Generator[KdcRequest, bytes, object]:
             ticket = yield from service_ticket(cred, server, env)
@@ -669,8 +685,11 @@ class KerberosContext(SecurityContext):
         elif not self._dce:
             # A raw AP-REQ is DCE style (MS-KILE 3.4.5.1); accept it as Windows does.
             self._dce = True
-        ap_req = ApReq.parse(token.body)
         cred = self._cred
+        # Tickets this acceptor opened before, by their bytes: a client's every connection
+        # carries the same one, and decoding it again would give the same value.
+        known = cred.opened_tickets.known if cred.acceptor_keytab is not None else None
+        ap_req = ApReq.parse(token.body, known)
         now = self._env.now()
         skew = timedelta(seconds=cred.config.clockskew)
         ap_options = int(ap_req.ap_options)
@@ -830,9 +849,9 @@ class KerberosContext(SecurityContext):
         ret = 0
         if complete:
             gss_flags = self._gss_flags
-            for flag, *bits in _GSS_TO_RET:
+            for flag, bit in _GSS_TO_RET_BY_SIDE[side]:
                 if gss_flags & flag:
-                    ret |= bits[side]
+                    ret |= bit
             if self._mutual_done:
                 ret |= _RET_MUTUAL[side]
             if self._delegated:

@@ -14,6 +14,7 @@ from ...provider import (
     SecurityContext,
     SecurityPackage,
 )
+from .credentials import KerberosCredential, acquire_credentials
 from .machine import MAX_TOKEN, KerberosContext
 
 INFO = PackageInfo(
@@ -52,8 +53,6 @@ class KerberosPackage(SecurityPackage):
     ) -> Credential:
         """See :mod:`.credentials`. Under :class:`Impersonation` (a thread acting as an
         authenticated client) the credential is the one the client delegated."""
-        from .credentials import KerberosCredential, acquire_credentials
-
         if isinstance(auth_data, Impersonation):
             delegated = auth_data.delegated
             if isinstance(delegated, KerberosCredential) and use == CredentialUse.OUTBOUND:

@@ -366,6 +366,13 @@ class TicketCache:
                 return ticket
         return None
 
+    def tgt_endtime(self, realm: str) -> datetime | None:
+        """The latest end time of the TGTs held for the KDC of ``realm`` (a credential's
+        expiry, asked at every acquisition), or None."""
+        with self._lock:
+            ends = [t.endtime for t in self._tickets.values() if t.server.tgs_realm == realm]
+        return max(ends) if ends else None
+
     def discard(self, server: Principal) -> None:
         """Forget the ticket(s) for ``server`` (e.g. one the KDC called expired)."""
         with self._lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -67,8 +68,12 @@ class ApReq:
         )
 
     @classmethod
-    def parse(cls, data: bytes) -> ApReq:
-        """Decode an AP-REQ (unframed; see :func:`gss_unwrap_token`). Raises DecodeError."""
+    def parse(cls, data: bytes, known: Mapping[bytes, Ticket] | None = None) -> ApReq:
+        """Decode an AP-REQ (unframed; see :func:`gss_unwrap_token`). Raises DecodeError.
+
+        ``known``: tickets decoded before, by their encoding; a ticket found there is reused
+        (an acceptor sees the same ticket on every connection of a client).
+        """
         data = _bytes(data)
         f = read_fields(data, *_top(data, _AP_REQ, "AP-REQ"), 5, "AP-REQ")
         pvno = get_integer(data, f[0], "AP-REQ.pvno")
@@ -79,7 +84,7 @@ class ApReq:
             pvno=pvno,
             msg_type=msg_type,
             ap_options=get_kerberos_flags(data, f[2], "AP-REQ.ap-options"),
-            ticket=_ticket(data, f[3], "AP-REQ.ticket"),
+            ticket=_ticket(data, f[3], "AP-REQ.ticket", known),
             authenticator=_enc(data, f[4], "AP-REQ.authenticator"),
         )
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from ....der import (
     GENERAL_STRING,
@@ -93,6 +94,34 @@ def _escape(component: str) -> str:
     return component.translate(_ESCAPE_TABLE)
 
 
+# PrincipalName's text, encoding and decoding (by the contents' bytes) remembered: every
+# handshake names its client and server again. Short names only, a bounded number of them;
+# the values are immutable.
+_TEXTS: dict[tuple[tuple[str, ...], str | None], str] = {}
+_TEXT_MEMO_SIZE = 1024
+_TEXT_MEMO_CHARS = 256
+_NAMES_ENCODED: dict[tuple[int, tuple[str, ...]], bytes] = {}
+_NAMES_DECODED: dict[bytes, PrincipalName] = {}
+_CHECKSUMS_ENCODED: dict[tuple[int, bytes], bytes] = {}
+_CHECKSUMS_DECODED: dict[bytes, Checksum] = {}
+_T = TypeVar("_T")
+_K = TypeVar("_K", bound=Hashable)
+
+
+def _remember(memo: dict[_K, _T], key: _K, value: _T, size: int) -> None:
+    """Keep ``value`` under ``key`` when its encoding (``size`` bytes) is short; the memo
+    starts over when full."""
+    if size <= _TEXT_MEMO_CHARS:
+        if len(memo) >= _TEXT_MEMO_SIZE:
+            memo.clear()
+        memo[key] = value
+
+
+# RFC 4121 §4.1.1: the authenticator checksum of GSS-API (flags and bindings hash), the same
+# for every context with the same flags; other checksum types are MACs, new every time.
+_GSS_CHECKSUM = 0x8003
+
+
 @dataclass(frozen=True, slots=True)
 class PrincipalName:
     """PrincipalName, RFC 4120 §5.2.2: ``{name-type [0] Int32, name-string [1] SEQUENCE OF
@@ -109,20 +138,33 @@ class PrincipalName:
 
     def to_text(self, realm: str | None = None) -> str:
         """The escaped text form, ``"HTTP/host@REALM"`` when ``realm`` is given."""
-        name = "/".join(_escape(part) for part in self.name_string)
-        return name if realm is None else f"{name}@{_escape(realm)}"
+        key = (self.name_string, realm)
+        text = _TEXTS.get(key)
+        if text is None:
+            name = "/".join(_escape(part) for part in self.name_string)
+            text = name if realm is None else f"{name}@{_escape(realm)}"
+            if len(text) <= _TEXT_MEMO_CHARS:
+                if len(_TEXTS) >= _TEXT_MEMO_SIZE:
+                    _TEXTS.clear()
+                _TEXTS[key] = text
+        return text
 
     def __str__(self) -> str:
         return self.to_text()
 
     def build(self) -> bytes:
         """DER encoding (a SEQUENCE)."""
-        return encode_fields(
-            (
-                (0, encode_integer(self.name_type)),
-                (1, encode_sequence_of(encode_kerberos_string(s) for s in self.name_string)),
+        key = (self.name_type, self.name_string)
+        encoded = _NAMES_ENCODED.get(key)
+        if encoded is None:
+            encoded = encode_fields(
+                (
+                    (0, encode_integer(self.name_type)),
+                    (1, encode_sequence_of(encode_kerberos_string(s) for s in self.name_string)),
+                )
             )
-        )
+            _remember(_NAMES_ENCODED, key, encoded, len(encoded))
+        return encoded
 
     @classmethod
     def parse(cls, data: bytes) -> PrincipalName:
@@ -132,6 +174,16 @@ class PrincipalName:
 
 
 def _principal_body(data: bytes, start: int, end: int) -> PrincipalName:
+    raw = data[start:end]
+    found = _NAMES_DECODED.get(raw)
+    if found is not None:
+        return found
+    name = _decode_principal(data, start, end)
+    _remember(_NAMES_DECODED, raw, name, len(raw))
+    return name
+
+
+def _decode_principal(data: bytes, start: int, end: int) -> PrincipalName:
     fields = read_fields(data, start, end, 2, "PrincipalName")
     name_type = get_integer(data, fields[0], "PrincipalName.name-type")
     inner, stop = _seq(fields[1], "PrincipalName.name-string")
@@ -245,9 +297,15 @@ class Checksum:
 
     def build(self) -> bytes:
         """DER encoding (a SEQUENCE)."""
-        return encode_fields(
-            ((0, encode_integer(self.cksumtype)), (1, encode_octet_string(self.checksum)))
-        )
+        key = (self.cksumtype, self.checksum)
+        encoded = _CHECKSUMS_ENCODED.get(key)
+        if encoded is None:
+            encoded = encode_fields(
+                ((0, encode_integer(self.cksumtype)), (1, encode_octet_string(self.checksum)))
+            )
+            if self.cksumtype == _GSS_CHECKSUM:
+                _remember(_CHECKSUMS_ENCODED, key, encoded, len(encoded))
+        return encoded
 
     @classmethod
     def parse(cls, data: bytes) -> Checksum:
@@ -257,11 +315,18 @@ class Checksum:
 
 
 def _checksum_body(data: bytes, start: int, end: int) -> Checksum:
+    raw = data[start:end]
+    found = _CHECKSUMS_DECODED.get(raw)
+    if found is not None:
+        return found
     fields = read_fields(data, start, end, 2, "Checksum")
-    return Checksum(
+    checksum = Checksum(
         get_integer(data, fields[0], "Checksum.cksumtype"),
         get_octet_string(data, fields[1], "Checksum.checksum"),
     )
+    if checksum.cksumtype == _GSS_CHECKSUM:
+        _remember(_CHECKSUMS_DECODED, raw, checksum, len(raw))
+    return checksum
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,8 +62,35 @@ def _app(data: bytes, field: Field | None, tag: int, what: str) -> tuple[int, in
     return _app_body(data, tag, field[2], field[3], what)
 
 
+def _exact(data: bytes, pos: int, end: int) -> int:
+    """Where the contents start when the DER length octets at ``pos`` are minimal (short, or
+    one or two octets long) and span exactly to ``end``; else -1 (the caller's slow path then
+    names the fault)."""
+    length = data[pos]
+    if length < 0x80:
+        return pos + 1 if pos + 1 + length == end else -1
+    if length == 0x81 and pos + 1 < end:
+        length = data[pos + 1]
+        return pos + 2 if length >= 0x80 and pos + 2 + length == end else -1
+    if length == 0x82 and pos + 2 < end:
+        length = data[pos + 1] << 8 | data[pos + 2]
+        return pos + 3 if length >= 0x100 and pos + 3 + length == end else -1
+    return -1
+
+
 def _top(data: bytes, tag: int, what: str) -> tuple[int, int]:
     """The SEQUENCE contents of a whole message ``[APPLICATION n] SEQUENCE {...}`` or SEQUENCE."""
+    end = len(data)
+    # Fast path, every message's first step: both headers well formed and exactly filling.
+    if end >= 4 and data[0] == tag:
+        start = _exact(data, 1, end)
+        if start > 0:
+            if tag == SEQUENCE:
+                return start, end
+            if start + 2 <= end and data[start] == SEQUENCE:
+                inner = _exact(data, start + 1, end)
+                if inner > 0:
+                    return inner, end
     start, end = unwrap(data, tag, what)
     if tag == SEQUENCE:
         return start, end

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import InitVar, dataclass, field
 from datetime import datetime
 
@@ -102,7 +103,11 @@ def _ticket_body(data: bytes, head: int, start: int, end: int) -> Ticket:
     )
 
 
-def _ticket(data: bytes, field: Field | None, what: str) -> Ticket:
+def _ticket(
+    data: bytes, field: Field | None, what: str, known: Mapping[bytes, Ticket] | None = None
+) -> Ticket:
+    """The Ticket in ``field``; from ``known`` (tickets decoded before, by their encoding)
+    when it holds these exact bytes: decoding is a pure function of them."""
     if field is None:
         raise DecodeError(f"{what} is missing.")
     if field[0] != _TICKET:
@@ -110,6 +115,10 @@ def _ticket(data: bytes, field: Field | None, what: str) -> Ticket:
             f"{what}: expected Ticket [APPLICATION 1] at offset {field[1]}, found "
             f"{tag_name(field[0])}."
         )
+    if known is not None:
+        found = known.get(data[field[1] : field[3]])
+        if found is not None:
+            return found
     return _ticket_body(data, field[1], field[2], field[3])
 
 

@@ -71,11 +71,12 @@ def _cts_decrypt(cipher: Cipher[CBC], data: bytes | memoryview) -> bytes:
     head = decryptor.update(data[:cut])
     en = bytes(data[cut : cut + _BLOCK])
     cn = bytes(data[cut + _BLOCK :])
-    prev = bytes(data[cut - _BLOCK : cut]) if cut else _ZERO_IV
-    d = _xor(decryptor.update(en), prev)
-    pn = _xor(d[:last], cn)
-    pn1 = _xor(_xor(decryptor.update(cn + d[last:]), en), prev)
-    return b"".join((head, pn1, pn))
+    # The XORs on 128-bit integers, each block converted once.
+    prev = int.from_bytes(data[cut - _BLOCK : cut], "big") if cut else 0
+    d = (int.from_bytes(decryptor.update(en), "big") ^ prev).to_bytes(_BLOCK, "big")
+    pn = (int.from_bytes(d[:last], "big") ^ int.from_bytes(cn, "big")).to_bytes(last, "big")
+    pn1 = int.from_bytes(decryptor.update(cn + d[last:]), "big") ^ int.from_bytes(en, "big")
+    return b"".join((head, (pn1 ^ prev).to_bytes(_BLOCK, "big"), pn))
 
 
 def cts_encrypt(key: bytes, plaintext: bytes) -> bytes:
