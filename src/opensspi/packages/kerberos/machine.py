@@ -995,6 +995,28 @@ class KerberosContext(SecurityContext):
                 key, self._direction(True), self._direction(False))
         return stream
 
+    def seal_one(self, data: bytes, qop: int) -> tuple[bytes, bytes, bytes]:
+        """EncryptMessage of one DATA buffer: the sealed stream's :meth:`~gss.SealedStream.
+        wrap_parts` when :meth:`wrap` would take it, else the general :meth:`encrypt`."""
+        stream = self._sealed_stream() if not qop else None
+        if stream is not None and self.complete:
+            token, sealed = stream.wrap_parts(
+                self._next_send(), data, self._env.random(stream.confounder_size))
+            return token, sealed, b""
+        return super().seal_one(data, qop)
+
+    def unseal_one(self, token: bytes, data: bytes) -> tuple[bytes, int]:
+        """DecryptMessage of TOKEN + DATA: TOKEN‖DATA is the whole rotated Wrap token (RFC 4121
+        §4.2.5), which the sealed stream opens as :meth:`unwrap` does; anything it does not
+        take (integrity-only tokens, RC4, DCE style) goes the general way."""
+        stream = self._sealed_stream() if len(token) >= gss.HEADER_SIZE else None
+        if stream is not None and self.complete:
+            fast = stream.unwrap(token + data)
+            if fast is not None:
+                self._accept_seq(fast[1])
+                return fast[0], 0
+        return super().unseal_one(token, data)
+
     def wrap(self, data: bytes, encrypt: bool = True) -> bytes:
         stream = self._sealed_stream() if encrypt else None
         if stream is not None and self.complete:
