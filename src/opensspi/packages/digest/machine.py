@@ -141,6 +141,11 @@ class Input(Enum):
 
 
 _DONE_STEP: Final = Step(SecStatus.SEC_E_OK)
+_STEP_TAIL: Final = _DONE_STEP[2:]
+"""A Step's fields after ``status`` and ``token`` at their defaults: ``tuple.__new__(Step,
+(status, token) + _STEP_TAIL)`` is ``Step(status, token)`` without the generated ``__new__``'s
+frame, for the one Step every HTTP request makes."""
+_new_tuple = tuple.__new__
 
 # Members read on every request, as module globals: on CPython 3.11 naming a member through its
 # class (``Input.CHALLENGE``) runs EnumType's attribute hook, about 60 ns each time.
@@ -345,7 +350,7 @@ def _client_http_respond(
     ctx._http = None
     ctx._qop = qop
     ctx._mutual = False
-    return Step(_OK, ctx._finish_token(value))
+    return _new_tuple(Step, (_OK, ctx._finish_token(value)) + _STEP_TAIL)
 
 
 def _client_http_rejected(
