@@ -65,8 +65,11 @@ class Context:
         self._ctx = context
         self._bindings = channel_bindings
         self._lock = threading.Lock()
-        self._broken = False
-        self.status: SecStatus | None = None
+
+    # Until a call changes them (class attributes: a context is made per HTTP request, and
+    # every attribute stored costs time there):
+    _broken = False
+    status: SecStatus | None = None
 
     def _error(self, exc: Exception, what: str) -> Exception:
         """What to raise for ``exc`` at this door (see :func:`opensspi.errors.boundary_error`)."""
@@ -95,7 +98,9 @@ class Context:
         """
         with self._lock:
             try:
-                result = _drive()(self._usable(), self._input(token, params))
+                if self._broken:
+                    self._usable()  # raises ContextExpired
+                result = (_DRIVE or _drive())[0](self._ctx, self._input(token, params))
             except Exception as exc:
                 raise self._error(exc, "token")  # noqa: B904 - boundary_error chains exc
             self.status = result.status
@@ -138,11 +143,18 @@ class Context:
         return result.token or None
 
     def _input(self, token: bytes | str | None, params: Sequence[bytes | str]) -> StepInput:
-        # Positional, and bytes passed through as they are: this runs on every step.
+        # Bytes passed through as they are, and the StepInput built without its generated
+        # __new__: this runs on every step.
         if token is not None and type(token) is not bytes:
             token = _octets(token)
-        octets = tuple([p if type(p) is bytes else _octets(p) for p in params]) if params else ()
-        return StepInput(token, self._bindings, octets)
+        octets: tuple[bytes, ...] = ()
+        if params:
+            octets = params if type(params) is tuple else tuple(params)  # type: ignore[arg-type]
+            for p in octets:  # a loop, not a comprehension: no frame for one or two params
+                if type(p) is not bytes:
+                    octets = tuple([_octets(q) for q in octets])
+                    break
+        return _new_tuple(StepInput, (token, self._bindings, octets) + _INPUT_TAIL)  # noqa: RUF005
 
     @property
     def complete(self) -> bool:
@@ -209,16 +221,20 @@ class Context:
 
 
 _DRIVE: list[Callable[[SecurityContext, StepInput], Step]] = []
+_INPUT_TAIL = StepInput()[3:]
+"""StepInput's fields after token, channel bindings and params, at their defaults."""
+_new_tuple = tuple.__new__
 
 
-def _drive() -> Callable[[SecurityContext, StepInput], Step]:
-    """:func:`opensspi.sspi.drive`, imported on first use (sspi imports this module's
-    neighbours; an import statement in every step costs more than the lookup)."""
+def _drive() -> list[Callable[[SecurityContext, StepInput], Step]]:
+    """``[`` :func:`opensspi.sspi.drive` ``]``, imported on first use (sspi imports this
+    module's neighbours; an import statement in every step costs more than the lookup).
+    :meth:`Context.step` reads ``_DRIVE`` itself once it is filled."""
     if not _DRIVE:
         from .sspi import drive
 
         _DRIVE.append(drive)
-    return _DRIVE[0]
+    return _DRIVE
 
 
 def _octets(value: bytes | str) -> bytes:
@@ -281,7 +297,8 @@ def client(
         use=CredentialUse.OUTBOUND, auth_data=auth_data,
     )
     req = flags if type(flags) is IscReq else IscReq(flags)  # IscReq(x) costs an Enum call
-    return Context(pkg, pkg.client_context(cred, target, req, env), _bindings(channel_bindings))
+    return Context(pkg, pkg.client_context(cred, target, req, env),
+                   None if channel_bindings is None else _bindings(channel_bindings))
 
 
 def server(

@@ -128,7 +128,7 @@ class Machine(Generic[S, I, R]):
         except Exception as exc:
             raise self._fail(exc)  # noqa: B904 - boundary_error chains exc
         self.state = target  # type: ignore[assignment]
-        return result  # type: ignore[no-any-return]
+        return result  # type: ignore[return-value]
 
     def _fail(self, exc: Exception) -> Exception:
         """Enter ``FAILED`` and give what to raise for ``exc`` (itself when an SspiError)."""

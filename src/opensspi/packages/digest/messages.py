@@ -237,8 +237,9 @@ def _plain_list(text: str) -> tuple[str | None, _Params] | None:
     """
     found = _PLAIN_RE.findall(text)
     if found:
-        # A quoted value may be empty, a token never is: "quoted or token" is the value.
-        params = {name: quoted or token for _, name, quoted, token in found}
+        params: _Params = {}
+        for _, name, quoted, token in found:  # a loop: a comprehension is a frame on 3.11
+            params[name] = quoted or token  # a quoted value may be empty, a token never is
         if len(params) == len(found) and "" not in params:
             return found[0][0] or None, params
     return None
@@ -662,7 +663,13 @@ def parse_http_server_token(
     An Authentication-Info value is a bare directive list with ``rspauth`` or ``nextnonce``
     and no ``nonce``; anything else must be one or more Digest challenges.
     """
-    text = _decode(data, limit, "server token")
+    if len(data) < limit:  # _decode, inline: an initiator parses one for every request
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = data.decode("latin-1")
+    else:
+        text = _decode(data, limit, "server token")  # raises
     plain = _plain_list(text)
     if plain is not None:  # one list of directives, the scheme word Digest or none
         scheme, first = plain
