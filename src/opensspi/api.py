@@ -17,7 +17,7 @@ functions in :mod:`opensspi.sspi` drive — without SecBuffer bookkeeping::
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from . import logs, registry
@@ -98,9 +98,18 @@ class Context:
         """
         with self._lock:
             try:
-                if self._broken:
-                    self._usable()  # raises ContextExpired
-                result = (_DRIVE or _drive())[0](self._ctx, self._input(token, params))
+                ctx = self._usable() if self._broken else self._ctx
+                inp = self._input(token, params)
+                # opensspi.sspi.drive, unrolled: one leg, logged as drive logs it, and the KDC
+                # round trips only when the leg asks for them.
+                try:
+                    result = ctx.step(inp)
+                    if result.kdc_request is not None:
+                        result = _kdc_exchanges(ctx, result)
+                except Exception as exc:
+                    logs.handshake_exception(ctx, inp, exc)
+                    raise
+                logs.handshake_leg(ctx, inp, result)
             except Exception as exc:
                 raise self._error(exc, "token")  # noqa: B904 - boundary_error chains exc
             self.status = result.status
@@ -220,21 +229,29 @@ class Context:
                 raise self._error(exc, "message")  # noqa: B904 - boundary_error chains exc
 
 
-_DRIVE: list[Callable[[SecurityContext, StepInput], Step]] = []
 _INPUT_TAIL = StepInput()[3:]
 """StepInput's fields after token, channel bindings and params, at their defaults."""
 _new_tuple = tuple.__new__
 
 
-def _drive() -> list[Callable[[SecurityContext, StepInput], Step]]:
-    """``[`` :func:`opensspi.sspi.drive` ``]``, imported on first use (sspi imports this
-    module's neighbours; an import statement in every step costs more than the lookup).
-    :meth:`Context.step` reads ``_DRIVE`` itself once it is filled."""
-    if not _DRIVE:
-        from .sspi import drive
+def _kdc_exchanges(context: SecurityContext, step: Step) -> Step:
+    """Deliver the KDC requests ``step`` and the legs after it make, blocking, until a leg
+    makes none: the loop of :func:`opensspi.sspi.drive`, through the same transport
+    (``opensspi.sspi.send_to_kdc``, looked up at each call as drive does)."""
+    from . import sspi  # imported here: sspi imports this module's neighbours
 
-        _DRIVE.append(drive)
-    return _DRIVE
+    while (req := step.kdc_request) is not None:
+        try:
+            reply = sspi.send_to_kdc(  # type: ignore[attr-defined]  # sspi's, as drive sends
+                req.data, req.kdcs, timeout=req.timeout, max_retries=req.max_retries,
+                udp_preference_limit=req.udp_preference_limit, realm=req.realm,
+            )
+        except SspiError as exc:
+            # No KDC answered: the context decides (Kerberos fails, Negotiate offers NTLM).
+            step = context.kdc_failed(exc)
+            continue
+        step = context.step(StepInput(kdc_reply=reply))
+    return step
 
 
 def _octets(value: bytes | str) -> bytes:
