@@ -218,6 +218,7 @@ class DigestClientContext(_DigestContext):
         return session
 
     def _cnonce(self) -> str:
+        """The client nonce for a new server nonce (``_client_http_respond`` has a copy inline)."""
         if self._fixed_cnonce is not None:
             return self._fixed_cnonce
         return binascii.b2a_base64(self._env.random(_CNONCE_BYTES), newline=False).decode()

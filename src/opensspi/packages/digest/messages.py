@@ -670,11 +670,15 @@ def parse_http_server_token(
             text = data.decode("latin-1")
     else:
         text = _decode(data, limit, "server token")  # raises
-    plain = _plain_list(text)
-    if plain is not None:  # one list of directives, the scheme word Digest or none
-        scheme, first = plain
-        if scheme is not None or "nonce" in first:
+    # _plain_list, inline: one list of directives, the scheme word Digest or none.
+    found = _PLAIN_RE.findall(text)
+    first: _Params = {}
+    for _, name, quoted, token in found:
+        first[name] = quoted or token
+    if found and len(first) == len(found) and "" not in first:
+        if found[0][0] or "nonce" in first:
             return (HttpChallenge._from(first),)
+        scheme: str | None = None
         lists = [first]
     else:
         items = _digest_items(text, "server token")
