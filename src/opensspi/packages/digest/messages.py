@@ -71,7 +71,7 @@ would make, up to the first syntax error, which shows up as group 6. ``(?![^,\r\
 """
 _PLAIN_RE = re.compile(
     r"""
-    (?:\A(?:([Dd][Ii][Gg][Ee][Ss][Tt])\ +)?|,\ *)    # 1: the scheme word (first match only)
+    (?:,\ *|\A(?:([Dd][Ii][Gg][Ee][Ss][Tt])\ +)?)    # 1: the scheme word (first match only)
     ([!#$%&'*+\-.^_`|~0-9a-z]+)=                      # 2: a lower-case directive name
     (?:
         "([^"\\\x00-\x08\x0a-\x1f\x7f]*)"          # 3: a quoted-string without quoted-pairs
@@ -87,7 +87,7 @@ quoted-pairs (and minus a token starting with ``=``, which would make ``Digest a
 there). A directive starts only at the beginning or at a comma, and any other character is a
 match of its own with every group empty, so ``findall`` returns one tuple per directive when
 the text is nothing but such directives (then :data:`_LIST_RE` would tokenize it the same way),
-and a tuple with an empty name otherwise."""
+and a tuple with an empty name otherwise. The comma comes first: most directives start there."""
 _HEX_RE = re.compile(r"[0-9a-fA-F]+")
 _CTL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _EXT_VALUE_RE = re.compile(
@@ -426,10 +426,16 @@ class HttpChallenge(NamedTuple):
             qop = _QOP_LISTS.get(qop_value) or _list(qop_value)
             if not qop:
                 raise DecodeError("The Digest challenge has an empty qop list.")
-        stale, charset, userhash = get("stale"), get("charset"), get("userhash")
+        algorithm, opaque = get("algorithm"), get("opaque")
         # tuple.__new__ directly: the same tuple the generated __new__ builds, without its frame.
+        if len(params) == 2 + (qop_value is not None) + (algorithm is not None) + (
+            opaque is not None
+        ):  # nothing else was sent (what most servers send): no domain, stale, charset, userhash
+            return _new_tuple(cls, (realm, nonce, qop, algorithm, opaque, None, False, False,
+                                    False))
+        stale, charset, userhash = get("stale"), get("charset"), get("userhash")
         return _new_tuple(cls, (
-            realm, nonce, qop, get("algorithm"), get("opaque"), get("domain"),
+            realm, nonce, qop, algorithm, opaque, get("domain"),
             stale is not None and _flag(stale),
             charset is not None and _charset(charset),
             userhash is not None and _flag(userhash),
