@@ -17,7 +17,7 @@ functions in :mod:`opensspi.sspi` drive — without SecBuffer bookkeeping::
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from . import logs, registry
@@ -65,8 +65,11 @@ class Context:
         self._ctx = context
         self._bindings = channel_bindings
         self._lock = threading.Lock()
-        self._broken = False
-        self.status: SecStatus | None = None
+
+    # Until a call changes them (class attributes: a context is made per HTTP request, and
+    # every attribute stored costs time there):
+    _broken = False
+    status: SecStatus | None = None
 
     def _error(self, exc: Exception, what: str) -> Exception:
         """What to raise for ``exc`` at this door (see :func:`opensspi.errors.boundary_error`)."""
@@ -93,13 +96,27 @@ class Context:
         they fit, else UTF-8 (``opensspi.packages.digest.text``). KDC exchanges happen here,
         blocking.
         """
-        with self._lock:
+        lock = self._lock  # acquire/finally release: what "with" does, at half its cost
+        lock.acquire()
+        try:
+            ctx = self._usable() if self._broken else self._ctx
+            inp = self._input(token, params)
+            # opensspi.sspi.drive, unrolled: one leg, logged as drive logs it, and the KDC
+            # round trips only when the leg asks for them.
             try:
-                result = _drive()(self._usable(), self._input(token, params))
+                result = ctx.step(inp)
+                if result.kdc_request is not None:
+                    result = _kdc_exchanges(ctx, result)
             except Exception as exc:
-                raise self._error(exc, "token")  # noqa: B904 - boundary_error chains exc
+                logs.handshake_exception(ctx, inp, exc)
+                raise
+            logs.handshake_leg(ctx, inp, result)
             self.status = result.status
             return result.token or None
+        except Exception as exc:
+            raise self._error(exc, "token")  # noqa: B904 - boundary_error chains exc
+        finally:
+            lock.release()
 
     async def step_async(
         self, token: bytes | str | None = None, params: Sequence[bytes | str] = ()
@@ -138,11 +155,18 @@ class Context:
         return result.token or None
 
     def _input(self, token: bytes | str | None, params: Sequence[bytes | str]) -> StepInput:
-        # Positional, and bytes passed through as they are: this runs on every step.
+        # Bytes passed through as they are, and the StepInput built without its generated
+        # __new__: this runs on every step.
         if token is not None and type(token) is not bytes:
             token = _octets(token)
-        octets = tuple([p if type(p) is bytes else _octets(p) for p in params]) if params else ()
-        return StepInput(token, self._bindings, octets)
+        octets: tuple[bytes, ...] = ()
+        if params:
+            octets = params if type(params) is tuple else tuple(params)  # type: ignore[arg-type]
+            for p in octets:  # a loop, not a comprehension: no frame for one or two params
+                if type(p) is not bytes:
+                    octets = tuple([_octets(q) for q in octets])
+                    break
+        return _new_tuple(StepInput, (token, self._bindings, octets) + _INPUT_TAIL)  # noqa: RUF005
 
     @property
     def complete(self) -> bool:
@@ -175,50 +199,74 @@ class Context:
 
     def wrap(self, data: bytes, encrypt: bool = True) -> bytes:
         """Protect ``data`` for the peer: token ‖ (sealed) data."""
-        with self._lock:
-            try:
-                return self._usable().wrap(data, encrypt)
-            except Exception as exc:
-                raise self._error(exc, "message")  # noqa: B904 - boundary_error chains exc
+        lock = self._lock
+        lock.acquire()
+        try:
+            return self._usable().wrap(data, encrypt)
+        except Exception as exc:
+            raise self._error(exc, "message")  # noqa: B904 - boundary_error chains exc
+        finally:
+            lock.release()
 
     def unwrap(self, message: bytes) -> bytes:
         """Verify and unseal a message made by the peer's :meth:`wrap`."""
-        with self._lock:
-            try:
-                return self._usable().unwrap(message)
-            except Exception as exc:
-                raise self._error(exc, "message")  # noqa: B904 - boundary_error chains exc
+        lock = self._lock
+        lock.acquire()
+        try:
+            return self._usable().unwrap(message)
+        except Exception as exc:
+            raise self._error(exc, "message")  # noqa: B904 - boundary_error chains exc
+        finally:
+            lock.release()
 
     def sign(self, data: bytes) -> bytes:
         """A detached signature over ``data``."""
-        with self._lock:
-            try:
-                return self._usable().make_signature(
-                    (MessagePart(data, sealed=False),), 0, None)
-            except Exception as exc:
-                raise self._error(exc, "message")  # noqa: B904 - boundary_error chains exc
+        lock = self._lock
+        lock.acquire()
+        try:
+            return self._usable().make_signature(
+                (MessagePart(data, sealed=False),), 0, None)
+        except Exception as exc:
+            raise self._error(exc, "message")  # noqa: B904 - boundary_error chains exc
+        finally:
+            lock.release()
 
     def verify(self, data: bytes, signature: bytes) -> None:
         """Raise ``MessageAltered``/``OutOfSequence`` unless ``signature`` signs ``data``."""
-        with self._lock:
-            try:
-                self._usable().verify_signature(
-                    (MessagePart(data, sealed=False),), signature, None)
-            except Exception as exc:
-                raise self._error(exc, "message")  # noqa: B904 - boundary_error chains exc
+        lock = self._lock
+        lock.acquire()
+        try:
+            self._usable().verify_signature(
+                (MessagePart(data, sealed=False),), signature, None)
+        except Exception as exc:
+            raise self._error(exc, "message")  # noqa: B904 - boundary_error chains exc
+        finally:
+            lock.release()
 
 
-_DRIVE: list[Callable[[SecurityContext, StepInput], Step]] = []
+_INPUT_TAIL = StepInput()[3:]
+"""StepInput's fields after token, channel bindings and params, at their defaults."""
+_new_tuple = tuple.__new__
 
 
-def _drive() -> Callable[[SecurityContext, StepInput], Step]:
-    """:func:`opensspi.sspi.drive`, imported on first use (sspi imports this module's
-    neighbours; an import statement in every step costs more than the lookup)."""
-    if not _DRIVE:
-        from .sspi import drive
+def _kdc_exchanges(context: SecurityContext, step: Step) -> Step:
+    """Deliver the KDC requests ``step`` and the legs after it make, blocking, until a leg
+    makes none: the loop of :func:`opensspi.sspi.drive`, through the same transport
+    (``opensspi.sspi.send_to_kdc``, looked up at each call as drive does)."""
+    from . import sspi  # imported here: sspi imports this module's neighbours
 
-        _DRIVE.append(drive)
-    return _DRIVE[0]
+    while (req := step.kdc_request) is not None:
+        try:
+            reply = sspi.send_to_kdc(  # type: ignore[attr-defined]  # sspi's, as drive sends
+                req.data, req.kdcs, timeout=req.timeout, max_retries=req.max_retries,
+                udp_preference_limit=req.udp_preference_limit, realm=req.realm,
+            )
+        except SspiError as exc:
+            # No KDC answered: the context decides (Kerberos fails, Negotiate offers NTLM).
+            step = context.kdc_failed(exc)
+            continue
+        step = context.step(StepInput(kdc_reply=reply))
+    return step
 
 
 def _octets(value: bytes | str) -> bytes:
@@ -281,7 +329,8 @@ def client(
         use=CredentialUse.OUTBOUND, auth_data=auth_data,
     )
     req = flags if type(flags) is IscReq else IscReq(flags)  # IscReq(x) costs an Enum call
-    return Context(pkg, pkg.client_context(cred, target, req, env), _bindings(channel_bindings))
+    return Context(pkg, pkg.client_context(cred, target, req, env),
+                   None if channel_bindings is None else _bindings(channel_bindings))
 
 
 def server(

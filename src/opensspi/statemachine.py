@@ -18,9 +18,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from .errors import ContextExpired, InternalError, InvalidToken, boundary_error
+
+if TYPE_CHECKING:
+    from .provider import StepInput
 
 S = TypeVar("S", bound=Enum)
 I = TypeVar("I", bound=Enum)  # noqa: E741 - the table's input alphabet
@@ -58,6 +61,32 @@ class Machine(Generic[S, I, R]):
         self.state = initial
         self.what = what
 
+    @classmethod
+    def maker(
+        cls,
+        table: Mapping[tuple[S, I], tuple[Callable[..., object], S | tuple[S, ...]]],
+        failed: S,
+        what: str = "token",
+    ) -> Callable[[S], Machine[S, I, R]]:
+        """A function ``make(initial)`` giving the machine ``cls(table, initial, failed, what)``.
+
+        For packages that start a context per request (HTTP Digest): the table's identity map
+        is looked up once here, not in every ``__init__``.
+        """
+        by_id = _by_identity(table)
+        new = object.__new__
+
+        def make(initial: S) -> Machine[S, I, R]:
+            machine: Machine[S, I, R] = new(cls)
+            machine._table = table
+            machine._by_id = by_id  # type: ignore[assignment]
+            machine._failed = failed
+            machine.state = initial
+            machine.what = what
+            return machine
+
+        return make
+
     def run(self, classify: Callable[..., tuple[I, tuple[object, ...]]], *args: object) -> R:
         """``classify(*args)``, then :meth:`fire` the event it names with the arguments it gives.
 
@@ -71,6 +100,35 @@ class Machine(Generic[S, I, R]):
         except Exception as exc:
             raise self._fail(exc)  # noqa: B904 - boundary_error chains exc
         return self.fire(event, *handler_args)
+
+    def leg(
+        self, classify: Callable[[bytes | None], tuple[I, object]], context: object,
+        inp: StepInput,
+    ) -> R:
+        """One handshake leg: ``classify(inp.token)`` names the event and its payload, then the
+        handler runs as ``handler(context, payload, inp)``.
+
+        :meth:`run` and :meth:`fire` in one frame for the common shape (no argument tuple to
+        build and unpack); the same boundary: a token that cannot be classified fails the
+        machine like one a handler rejects, and a pair missing from the table or a handler
+        with several targets goes through :meth:`fire`.
+        """
+        if self.state is self._failed:
+            raise self._dead()
+        try:
+            event, payload = classify(inp.token)
+        except Exception as exc:
+            raise self._fail(exc)  # noqa: B904 - boundary_error chains exc
+        entry = self._by_id.get((id(self.state), id(event)))
+        if entry is None or type(entry[1]) is tuple:
+            return self.fire(event, context, payload, inp)
+        handler, target = entry
+        try:
+            result = handler(context, payload, inp)
+        except Exception as exc:
+            raise self._fail(exc)  # noqa: B904 - boundary_error chains exc
+        self.state = target  # type: ignore[assignment]
+        return result  # type: ignore[return-value]
 
     def _fail(self, exc: Exception) -> Exception:
         """Enter ``FAILED`` and give what to raise for ``exc`` (itself when an SspiError)."""

@@ -26,6 +26,7 @@ from ...message import (
 from ...provider import (
     Environment,
     PackageInfo,
+    Step,
 )
 from ...statemachine import Machine
 from .context import _DigestContext
@@ -47,6 +48,7 @@ from .machine import (
     _STALE_CHALLENGE,
     TRANSITIONS,
     Input,
+    State,
 )
 from .messages import (
     MAX_CHALLENGE,
@@ -74,6 +76,24 @@ _RET_LAYER = int(IscRet.INTEGRITY | IscRet.REPLAY_DETECT | IscRet.SEQUENCE_DETEC
 _RET_CONFIDENTIALITY = int(IscRet.CONFIDENTIALITY)
 _ISC_RET: dict[int, IscRet] = {}
 _AUTH_INT = Qop.AUTH_INT
+_new_machine = Machine[State, Input, Step].maker(TRANSITIONS, _FAILED, "Digest token")
+
+_HTTP_TARGETS: dict[str, str] = {}
+"""Checked HTTP target names and their ``uri`` directive: a client makes a context per request,
+mostly to the same few URIs. Bounded: cleared when it reaches :data:`_MAX_TARGETS`."""
+_MAX_TARGETS = 256
+
+
+def _http_target(target: str | None) -> str:
+    """The ``uri`` directive for an HTTP target name, after checking it can be quoted;
+    remembered in :data:`_HTTP_TARGETS`."""
+    if not target or not quotable(target):
+        raise InvalidParameter("Digest needs a target name: the request URI.")
+    uri = _request_uri(target)
+    if len(_HTTP_TARGETS) >= _MAX_TARGETS:
+        _HTTP_TARGETS.clear()
+    _HTTP_TARGETS[target] = uri
+    return uri
 
 
 class DigestClientContext(_DigestContext):
@@ -112,10 +132,11 @@ class DigestClientContext(_DigestContext):
                     "ISC_REQ_CONFIDENTIALITY cannot be used with HTTP Digest: HTTP has no "
                     "auth-conf. Drop the flag, or use SASL mode."
                 )
-            if not target or not quotable(target):
-                raise InvalidParameter("Digest needs a target name: the request URI.")
+            uri = _HTTP_TARGETS.get(target) if target else None
+            if uri is None:
+                uri = _http_target(target)
             self._mode = _HTTP
-            self._target = _request_uri(target)
+            self._target = uri
             start = _HTTP_START
         else:
             if bits & _CONF_REQ:
@@ -136,7 +157,7 @@ class DigestClientContext(_DigestContext):
             self._fixed_cnonce = cnonce
         if max_challenge != MAX_CHALLENGE:
             self._max_challenge = max_challenge
-        self._machine = Machine(TRANSITIONS, start, _FAILED, "Digest token")
+        self._machine = _new_machine(start)
 
     # What the request flags and keyword arguments leave at their defaults:
     _need_integrity = False
@@ -197,6 +218,7 @@ class DigestClientContext(_DigestContext):
         return session
 
     def _cnonce(self) -> str:
+        """The client nonce for a new server nonce (``_client_http_respond`` has a copy inline)."""
         if self._fixed_cnonce is not None:
             return self._fixed_cnonce
         return binascii.b2a_base64(self._env.random(_CNONCE_BYTES), newline=False).decode()

@@ -57,12 +57,9 @@ class _DigestContext(SecurityContext):
                          Layout.DATA_ONLY, Layout.HTTP_REQUEST))
 
     def step(self, inp: StepInput) -> Step:
-        """One InitializeSecurityContext / AcceptSecurityContext call."""
-        return self._machine.run(self._event, inp)
-
-    def _event(self, inp: StepInput) -> tuple[Input, tuple[object, ...]]:
-        event, payload = self._classify(inp.token)
-        return event, (self, payload, inp)
+        """One InitializeSecurityContext / AcceptSecurityContext call: the handler for the
+        event :meth:`_classify` names gets ``(self, payload, inp)``."""
+        return self._machine.leg(self._classify, self, inp)
 
     def _classify(self, token: bytes | None) -> tuple[Input, object]:
         raise NotImplementedError

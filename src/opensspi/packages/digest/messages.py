@@ -71,23 +71,23 @@ would make, up to the first syntax error, which shows up as group 6. ``(?![^,\r\
 """
 _PLAIN_RE = re.compile(
     r"""
-    (?:\A(?:([Dd][Ii][Gg][Ee][Ss][Tt])\ +)?|,\ *)    # 1: the scheme word (first match only)
+    (?:,\ *|\A(?:([Dd][Ii][Gg][Ee][Ss][Tt])\ +)?)    # 1: the scheme word (first match only)
     ([!#$%&'*+\-.^_`|~0-9a-z]+)=                      # 2: a lower-case directive name
-    (")?                                            # 3: the opening quote, if any
-    (                                               # 4: the value
-        (?(3)[^"\\\x00-\x08\x0a-\x1f\x7f]*          #    a quoted-string without quoted-pairs
-            |[^\s,"\\\x00-\x1f\x7f=][^\s,"\\\x00-\x1f\x7f]*)   # or a token (not "=...")
+    (?:
+        "([^"\\\x00-\x08\x0a-\x1f\x7f]*)"          # 3: a quoted-string without quoted-pairs
+      | ([^\s,"\\\x00-\x1f\x7f=][^\s,"\\\x00-\x1f\x7f]*)   # 4: or a token (not "=...")
     )
-    (?(3)")
+    | [\s\S]                                         # anything else: one character, no group
     """,
     re.X,
 )
 """The shape nearly every server sends: an optional ``Digest``, then ``name=value`` directives
 with lower-case names joined by ``,`` and spaces, values as :data:`_LIST_RE` reads them minus
 quoted-pairs (and minus a token starting with ``=``, which would make ``Digest a==`` a token68
-there). A match starts only at the beginning or at a comma, so ``split`` returns the gaps
-between matches: when they are all empty the text is nothing but such directives, and
-:data:`_LIST_RE` would tokenize it the same way."""
+there). A directive starts only at the beginning or at a comma, and any other character is a
+match of its own with every group empty, so ``findall`` returns one tuple per directive when
+the text is nothing but such directives (then :data:`_LIST_RE` would tokenize it the same way),
+and a tuple with an empty name otherwise. The comma comes first: most directives start there."""
 _HEX_RE = re.compile(r"[0-9a-fA-F]+")
 _CTL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _EXT_VALUE_RE = re.compile(
@@ -231,16 +231,17 @@ class _Item:
 def _plain_list(text: str) -> tuple[str | None, _Params] | None:
     """The scheme word and directives of a :data:`_PLAIN_RE`-shaped list, else None.
 
-    One ``split`` gives ``[gap, scheme, name, quote, value] * n + [gap]``; the slices and
-    ``dict`` run in C. A repeated name also returns None: the general path rejects or keeps it.
+    One ``findall`` gives ``(scheme, name, quoted, token)`` per directive; a character outside
+    the shape gives a tuple with an empty name. A repeated name also returns None: the general
+    path rejects or keeps it.
     """
-    parts = _PLAIN_RE.split(text)
-    if len(parts) > 1 and not any(parts[::5]):
-        names = parts[2::5]
-        # Equal lengths by construction: split returns 5 entries per match plus the last gap.
-        params = dict(zip(names, parts[4::5]))  # noqa: B905
-        if len(params) == len(names):
-            return parts[1], params
+    found = _PLAIN_RE.findall(text)
+    if found:
+        params: _Params = {}
+        for _, name, quoted, token in found:  # a loop: a comprehension is a frame on 3.11
+            params[name] = quoted or token  # a quoted value may be empty, a token never is
+        if len(params) == len(found) and "" not in params:
+            return found[0][0] or None, params
     return None
 
 
@@ -425,10 +426,16 @@ class HttpChallenge(NamedTuple):
             qop = _QOP_LISTS.get(qop_value) or _list(qop_value)
             if not qop:
                 raise DecodeError("The Digest challenge has an empty qop list.")
-        stale, charset, userhash = get("stale"), get("charset"), get("userhash")
+        algorithm, opaque = get("algorithm"), get("opaque")
         # tuple.__new__ directly: the same tuple the generated __new__ builds, without its frame.
+        if len(params) == 2 + (qop_value is not None) + (algorithm is not None) + (
+            opaque is not None
+        ):  # nothing else was sent (what most servers send): no domain, stale, charset, userhash
+            return _new_tuple(cls, (realm, nonce, qop, algorithm, opaque, None, False, False,
+                                    False))
+        stale, charset, userhash = get("stale"), get("charset"), get("userhash")
         return _new_tuple(cls, (
-            realm, nonce, qop, get("algorithm"), get("opaque"), get("domain"),
+            realm, nonce, qop, algorithm, opaque, get("domain"),
             stale is not None and _flag(stale),
             charset is not None and _charset(charset),
             userhash is not None and _flag(userhash),
@@ -662,12 +669,22 @@ def parse_http_server_token(
     An Authentication-Info value is a bare directive list with ``rspauth`` or ``nextnonce``
     and no ``nonce``; anything else must be one or more Digest challenges.
     """
-    text = _decode(data, limit, "server token")
-    plain = _plain_list(text)
-    if plain is not None:  # one list of directives, the scheme word Digest or none
-        scheme, first = plain
-        if scheme is not None or "nonce" in first:
+    if len(data) < limit:  # _decode, inline: an initiator parses one for every request
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = data.decode("latin-1")
+    else:
+        text = _decode(data, limit, "server token")  # raises
+    # _plain_list, inline: one list of directives, the scheme word Digest or none.
+    found = _PLAIN_RE.findall(text)
+    first: _Params = {}
+    for _, name, quoted, token in found:
+        first[name] = quoted or token
+    if found and len(first) == len(found) and "" not in first:
+        if found[0][0] or "nonce" in first:
             return (HttpChallenge._from(first),)
+        scheme: str | None = None
         lists = [first]
     else:
         items = _digest_items(text, "server token")

@@ -55,7 +55,9 @@ class DigestPackage(SecurityPackage):
         env: Environment = DEFAULT_ENVIRONMENT,
     ) -> SecurityContext:
         """InitializeSecurityContext (Digest): a new initiator context."""
-        return DigestClientContext(self.info, _digest_credential(credential), target, req, env)
+        if type(credential) is not DigestCredential:  # the exact class needs no ABC check
+            credential = _digest_credential(credential)
+        return DigestClientContext(self.info, credential, target, req, env)
 
     def server_context(
         self, credential: Credential, req: AscReq, env: Environment = DEFAULT_ENVIRONMENT

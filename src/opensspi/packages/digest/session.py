@@ -180,11 +180,21 @@ def _first_authorization(
     The value is rendered once, without cutting it into :func:`authorization_pieces`: a
     context used for one request, as curl and most clients use them, never needs the pieces.
     """
-    secret, user = _http_secret(client, challenge, algorithm)
+    # _http_secret's remembered answer read in place; the call computes and keeps a new one.
+    known = client.http_secrets.get(
+        (algorithm, challenge.realm, challenge.charset_utf8, challenge.userhash)
+    )
+    secret, user = known if known is not None else _http_secret(client, challenge, algorithm)
     nonce = challenge.nonce
     ha1 = crypto.ha1(algorithm, secret, nonce, cnonce) if algorithm.session else secret
-    hentity = crypto.hentity(algorithm, body_or_hash) if qop is _AUTH_INT else ""
-    response = _first_response(algorithm, ha1, nonce, cnonce, qop, method, uri, hentity)
+    if qop is _AUTH:  # _first_response's qop=auth case, inline
+        new = algorithm.new
+        hentity = ""
+        ha2 = new(f"{method}:{uri}".encode()).hexdigest()
+        response = new(f"{ha1}:{nonce}:00000001:{cnonce}:auth:{ha2}".encode()).hexdigest()
+    else:
+        hentity = crypto.hentity(algorithm, body_or_hash) if qop is _AUTH_INT else ""
+        response = _first_response(algorithm, ha1, nonce, cnonce, qop, method, uri, hentity)
     if qop is None:
         value = render_authorization(
             user, challenge.realm, uri, challenge.algorithm, nonce, None, None, None, response,
