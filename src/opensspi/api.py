@@ -250,23 +250,11 @@ _new_tuple = tuple.__new__
 
 
 def _kdc_exchanges(context: SecurityContext, step: Step) -> Step:
-    """Deliver the KDC requests ``step`` and the legs after it make, blocking, until a leg
-    makes none: the loop of :func:`opensspi.sspi.drive`, through the same transport
-    (``opensspi.sspi.send_to_kdc``, looked up at each call as drive does)."""
-    from . import sspi  # imported here: sspi imports this module's neighbours
+    """:func:`opensspi.sspi.kdc_exchanges`, imported when a leg first asks for a KDC (sspi
+    imports this module's neighbours)."""
+    from .sspi import kdc_exchanges
 
-    while (req := step.kdc_request) is not None:
-        try:
-            reply = sspi.send_to_kdc(  # type: ignore[attr-defined]  # sspi's, as drive sends
-                req.data, req.kdcs, timeout=req.timeout, max_retries=req.max_retries,
-                udp_preference_limit=req.udp_preference_limit, realm=req.realm,
-            )
-        except SspiError as exc:
-            # No KDC answered: the context decides (Kerberos fails, Negotiate offers NTLM).
-            step = context.kdc_failed(exc)
-            continue
-        step = context.step(StepInput(kdc_reply=reply))
-    return step
+    return kdc_exchanges(context, step)
 
 
 def _octets(value: bytes | str) -> bytes:

@@ -351,6 +351,12 @@ def _deliver_failure(err: SspiError, pOutput: SecBufferDesc | None, allocate: bo
 def drive(context: SecurityContext, inp: StepInput) -> Step:
     """Step ``context``, delivering every KDC request it makes with the blocking transport."""
     step = context.step(inp)
+    return step if step.kdc_request is None else kdc_exchanges(context, step)
+
+
+def kdc_exchanges(context: SecurityContext, step: Step) -> Step:
+    """Deliver the KDC request ``step`` makes, and those of the legs after it, blocking, until
+    a leg makes none (the Pythonic ``Context.step`` calls this too, only when a leg asks)."""
     while step.kdc_request is not None:
         req = step.kdc_request
         try:
