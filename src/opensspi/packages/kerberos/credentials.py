@@ -54,6 +54,7 @@ from ...errors import (
     InvalidToken,
     NoCredentials,
     SspiError,
+    TargetUnknown,
     UnsupportedFunction,
 )
 from ...provider import DEFAULT_ENVIRONMENT, AuthIdentity, Credential, Environment, KdcRequest
@@ -192,8 +193,9 @@ def _listed(names: tuple[str, ...], allow: bool) -> tuple[int, ...]:
     return numbers or DEFAULT_ENCTYPES
 
 
-_TARGETS: dict[tuple[int, str], tuple[Krb5Config, Principal]] = {}
-"""``KerberosCredential.target_principal``'s memo: (id(config), target) -> (config, principal)."""
+_TARGETS: dict[tuple[int, str], tuple[Krb5Config, Principal | str]] = {}
+"""``KerberosCredential.target_principal``'s memo: (id(config), target) -> (config, principal,
+or the message of the TargetUnknown that ``parse_target`` raised)."""
 
 _CCACHE_TICKETS: OrderedDict[
     int, tuple[Ccache, tuple[Principal, tuple[ServiceTicket, ...]]]
@@ -335,16 +337,30 @@ class KerberosCredential(Credential):
         asked again by every context to the same SPN — and, since pywin32's ``ClientAuth``
         acquires a credential per connection, by every new credential too. So the memo is
         process-wide, keyed on the config object; at most 256 names (it starts over when
-        full)."""
+        full). A target it cannot resolve (no realm for its host in this krb5.conf) is kept as
+        the error's message, and raised again as a new TargetUnknown: Negotiate falls back to
+        NTLM on it, for every connection of a program that acquires per connection."""
         config = self.config
         held = _TARGETS.get((id(config), target))
         if held is not None and held[0] is config:
-            return held[1]
-        found = parse_target(target, config)
+            found = held[1]
+            if type(found) is str:
+                raise TargetUnknown(found)
+            return found  # type: ignore[return-value]
+        try:
+            principal = parse_target(target, config)
+        except TargetUnknown as exc:
+            if type(exc) is TargetUnknown and exc.status == TargetUnknown.default_status:
+                self._remember_target(config, target, exc.message)
+            raise
+        self._remember_target(config, target, principal)
+        return principal
+
+    @staticmethod
+    def _remember_target(config: Krb5Config, target: str, found: Principal | str) -> None:
         if len(_TARGETS) >= 256:
             _TARGETS.clear()
         _TARGETS[(id(config), target)] = (config, found)  # the reference keeps the id unique
-        return found
 
     @property
     def opened_tickets(self) -> OpenedTickets:
@@ -573,7 +589,29 @@ def _realm_of_domain(domain: str, config: Krb5Config) -> str:
     return realm
 
 
+_IDENTITIES: dict[tuple[int, str | None, str | None, str | None], tuple[Krb5Config, Principal]] = {}
+"""``_identity_principal``'s memo: (id(config), user, domain, principal) -> (config, result)."""
+
+
 def _identity_principal(
+    identity: AuthIdentity, principal: str | None, config: Krb5Config
+) -> Principal:
+    """The principal of an explicit identity: a pure function of its user and domain, the
+    ``pszPrincipal`` and the krb5.conf (immutable, the same object while the file is
+    unchanged), remembered for code that acquires a credential per connection (at most 256
+    entries; the memo starts over when full). Failures are not kept."""
+    key = (id(config), identity.user, identity.domain, principal)
+    held = _IDENTITIES.get(key)
+    if held is not None and held[0] is config:
+        return held[1]
+    found = _resolve_identity(identity, principal, config)
+    if len(_IDENTITIES) >= 256:
+        _IDENTITIES.clear()
+    _IDENTITIES[key] = (config, found)  # the reference keeps the id unique
+    return found
+
+
+def _resolve_identity(
     identity: AuthIdentity, principal: str | None, config: Krb5Config
 ) -> Principal:
     user = identity.user or principal
