@@ -197,6 +197,9 @@ _TARGETS: dict[tuple[int, str], tuple[Krb5Config, Principal | str]] = {}
 """``KerberosCredential.target_principal``'s memo: (id(config), target) -> (config, principal,
 or the message of the TargetUnknown that ``parse_target`` raised)."""
 
+_OPENED_TICKETS: list[type[OpenedTickets]] = []
+"""``acceptor.OpenedTickets``, imported on first use (every new acceptor handle asks)."""
+
 _CCACHE_TICKETS: OrderedDict[
     int, tuple[Ccache, tuple[Principal, tuple[ServiceTicket, ...]]]
 ] = OrderedDict()
@@ -369,9 +372,12 @@ class KerberosCredential(Credential):
         use."""
         opened = self._opened
         if opened is None:
-            from .acceptor import OpenedTickets
+            shared = _OPENED_TICKETS
+            if not shared:
+                from .acceptor import OpenedTickets  # acceptor imports this module
 
-            opened = self._opened = OpenedTickets.for_keytab(self.keytab)
+                shared.append(OpenedTickets)
+            opened = self._opened = shared[0].for_keytab(self.keytab)
         return opened
 
     # -- what the KDC exchanges need -------------------------------------------------------------
