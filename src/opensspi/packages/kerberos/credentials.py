@@ -992,23 +992,26 @@ def _default_credential(
     with _DEFAULT_PATHS_LOCK:
         paths = _DEFAULT_PATHS.get(key)
     if paths is None:
-        found, read = _read_defaults(principal, use, bits, env)
-        if read is not None:
-            _remember_paths(key, read)
-    elif not paths:
-        found = None  # this kind of acquisition is not remembered (see _read_defaults)
-    else:
-        expected = paths
+        _found, read, cred = _read_defaults(principal, use, bits, env)
+        _remember_paths(key, read)
+        return cred
+    if not paths:  # this kind of acquisition is not remembered (see _read_defaults)
+        return _acquire(principal, use, _NO_AUTH_DATA, env, None)
+    expected = paths
+    fresh: list[KerberosCredential] = []
 
-        def load() -> tuple[_Defaults | None, bool]:
-            again, read = _read_defaults(principal, use, bits, env)
-            if read is not None and read != expected:
-                _remember_paths(key, read)  # krb5.conf now names another file
-            return again, again is not None and read == expected
+    def load() -> tuple[_Defaults | None, bool]:
+        again, read, made = _read_defaults(principal, use, bits, env)
+        fresh.append(made)
+        if read != expected:
+            _remember_paths(key, read)  # krb5.conf now names another file
+        return again, again is not None and read == expected
 
-        found = unchanged("kerberos-defaults", paths, load, name=key)
-    cred = _from_defaults(found, use, env) if found is not None else None
-    return cred if cred is not None else _acquire(principal, use, _NO_AUTH_DATA, env, None)
+    found = unchanged("kerberos-defaults", paths, load, name=key)
+    if fresh:  # read the full way just now
+        return fresh[0]
+    made = _from_defaults(found, use, env) if found is not None else None
+    return made if made is not None else _acquire(principal, use, _NO_AUTH_DATA, env, None)
 
 
 def _remember_paths(key: tuple[object, ...], paths: tuple[str, ...]) -> None:
@@ -1021,27 +1024,27 @@ def _remember_paths(key: tuple[object, ...], paths: tuple[str, ...]) -> None:
 
 def _read_defaults(
     principal: str | None, use: CredentialUse, bits: int, env: Environment
-) -> tuple[_Defaults | None, tuple[str, ...] | None]:
+) -> tuple[_Defaults | None, tuple[str, ...], KerberosCredential]:
     """The default sources read the full way, and the files the result depends on.
 
     Returns:
-        ``(found, paths)``; ``(None, ())`` when such a result cannot be remembered (a krb5.conf
-        with include directives or a directory, a cache that is not a single file, a client
-        keytab); ``(None, None)`` when the acquisition fails (the full way then raises).
+        ``(found, paths, credential)``: ``found`` None and ``paths`` empty when such a result
+        cannot be remembered (a krb5.conf with include directives or a directory, a cache that
+        is not a single file, a client keytab); ``credential`` is the one acquired.
+
+    Raises:
+        SspiError: what :func:`_acquire` raises (no credentials...).
     """
     chosen = config_paths()
+    cred = _acquire(principal, use, _NO_AUTH_DATA, env, None)
     if _content_key(chosen) is None:
-        return None, ()
-    try:
-        cred = _acquire(principal, use, _NO_AUTH_DATA, env, None)
-    except SspiError:
-        return None, None
+        return None, (), cred
     cfg = cred.config
     if bits == _OUTBOUND:
         cc = resolve_ccache_name(None, config=cfg)
         if (cred.source is not CredentialSource.CCACHE or cc.type != "FILE"
                 or cred.ccache_name != str(cc)):
-            return None, ()
+            return None, (), cred
         ccache = load_ccache(cc, config=cfg)
         client, tickets = _ccache_tickets(ccache)
         offset = ccache.kdc_offset
@@ -1051,16 +1054,16 @@ def _read_defaults(
             kdc_time_offset=(None if offset is None
                              else timedelta(seconds=offset[0], microseconds=offset[1])),
         )
-        return found, (*chosen, cc.residual)
+        return found, (*chosen, cc.residual), cred
     if cred.acceptor_keytab is None or cred.acceptor_keytab_name is None:
-        return None, ()
+        return None, (), cred
     kt = resolve_keytab_name(cred.acceptor_keytab_name, config=cfg)
     found = _Defaults(
         cfg, cred.enctypes, cred.tgs_enctypes, cred.allow_rc4,
         keytab=cred.acceptor_keytab, keytab_name=cred.acceptor_keytab_name,
         acceptor_principal=cred.acceptor_principal,
     )
-    return found, (*chosen, kt.path)
+    return found, (*chosen, kt.path), cred
 
 
 def _from_defaults(
