@@ -138,6 +138,7 @@ _HANDSHAKE_STATUSES = frozenset(
 # Plain ints and memos for the handshake entry points: IntFlag arithmetic builds an enum per
 # operation, and callers pass the same few request values on every call.
 _BOTH = int(CredentialUse.BOTH)
+_OUTBOUND = int(CredentialUse.OUTBOUND)
 _CREDENTIAL_USES: dict[int, CredentialUse] = {int(u): u for u in CredentialUse}
 _ISC_ALLOCATE = int(IscReq.ALLOCATE_MEMORY)
 _ASC_ALLOCATE = int(AscReq.ALLOCATE_MEMORY)
@@ -240,18 +241,22 @@ def AcquireCredentialsHandle(  # noqa: N802
             raise InvalidParameter(
                 f"fCredentialUse {fCredentialUse!r} is not a SECPKG_CRED_* value."
             ) from None
-    if not int(use) & _BOTH:
+    bits = int(use)  # plain ints: IntFlag arithmetic builds an enum per operation
+    if not bits & _BOTH:
         raise InvalidParameter(
             "fCredentialUse must include SECPKG_CRED_INBOUND and/or SECPKG_CRED_OUTBOUND."
         )
     package = registry.get(pszPackage)
     data = _auth_data(pAuthData)
-    if data is None and pszPrincipal is None:
-        data = impersonation.default_auth_data(pszPrincipal, use, data)
+    if data is None and pszPrincipal is None and bits & _OUTBOUND:
+        # impersonation.default_auth_data: the impersonated client is the default identity
+        client = impersonation.current()
+        if client is not None:
+            data = client
     credential = package.acquire_credentials(pszPrincipal, use, data)
     handle = phCredential if phCredential is not None else CredHandle()
     handle._record = CredRecord(package, credential, use)
-    return AcquireResult(SecStatus.SEC_E_OK, handle, credential.expiry)
+    return AcquireResult(_SEC_E_OK, handle, credential.expiry)
 
 
 def _auth_data(data: object) -> object:

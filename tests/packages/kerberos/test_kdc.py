@@ -40,6 +40,8 @@ from opensspi.errors import (
     WrongPrincipal,
 )
 from opensspi.packages.kerberos import asn1 as k
+from opensspi.packages.kerberos import credentials as credentials_module
+from opensspi.packages.kerberos import parsed
 from opensspi.packages.kerberos.acceptor import ReplayCache, decrypt_ticket, find_keys
 from opensspi.packages.kerberos.ccache import Ccache, CcachePrincipal, load_ccache, store_ccache
 from opensspi.packages.kerberos.config import Krb5Config
@@ -1246,6 +1248,65 @@ def test_environment_variables_are_used(kdc: ScriptedKdc, env: Environment, tmp_
     data = KerberosAuthData(config=CONFIG, environ=environ, kdc_locator=locator)
     cred = acquire_credentials("alice@EXAMPLE.COM", CredentialUse.OUTBOUND, data, env)
     assert cred.source == CredentialSource.CCACHE and cred.ccache_name is not None
+
+
+def test_default_sources_are_taken_again_only_while_their_files_are_unchanged(
+    kdc: ScriptedKdc, env: Environment, clock: Clock, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # pywin32's ClientAuth/ServerAuth acquire without pAuthData for every connection: what the
+    # environment's krb5.conf, ccache and keytab gave is taken again while they are unchanged.
+    conf = tmp_path / "krb5.conf"
+    conf.write_text("[libdefaults]\n default_realm = EXAMPLE.COM\n")
+    ccache, keytab = tmp_path / "ccache", tmp_path / "service.keytab"
+    monkeypatch.setenv("KRB5_CONFIG", str(conf))
+    monkeypatch.setenv("KRB5CCNAME", f"FILE:{ccache}")
+    monkeypatch.setenv("KRB5_KTNAME", f"FILE:{keytab}")
+    tgt = drive(get_tgt(password_cred(env), env), kdc)
+    TicketCache.forget_all()
+    store_ccache(Ccache(CcachePrincipal(1, ("alice",), REALM), (tgt.to_ccache(),)),
+                 f"FILE:{ccache}")
+    service_keytab(kdc, "HTTP/web.example.com").save(keytab)
+    real_time_ns = parsed.time.time_ns
+    monkeypatch.setattr(parsed.time, "time_ns", lambda: real_time_ns() + 10 * parsed.RACY_NS)
+    reads: list[str] = []
+    real_ccache, real_keytab = credentials_module.load_ccache, credentials_module.load_keytab
+    monkeypatch.setattr(credentials_module, "load_ccache",
+                        lambda *a, **kw: reads.append("ccache") or real_ccache(*a, **kw))
+    monkeypatch.setattr(credentials_module, "load_keytab",
+                        lambda *a, **kw: reads.append("keytab") or real_keytab(*a, **kw))
+
+    def outbound() -> KerberosCredential:
+        return acquire_credentials(None, CredentialUse.OUTBOUND, None, env)
+
+    def inbound() -> KerberosCredential:
+        return acquire_credentials(None, CredentialUse.INBOUND, None, env)
+
+    held = [outbound(), outbound(), inbound(), inbound()]
+    reads.clear()
+    cred, acceptor = outbound(), inbound()
+    assert reads == []  # neither file was read again
+    assert cred not in held and acceptor not in held
+    assert cred.source == CredentialSource.CCACHE and cred.ccache_name == f"FILE:{ccache}"
+    assert str(cred.client) == "alice@EXAMPLE.COM" and cred.expiry == tgt.endtime
+    assert cred.cache is not None and cred.cache.tgt(REALM, T0) == tgt
+    assert acceptor.acceptor_keytab is held[3].acceptor_keytab
+    assert len(acceptor.keytab.entries) == len(service_keytab(kdc, "HTTP/web.example.com").entries)
+
+    # A rewritten keytab, a ccache elsewhere, a ccache gone: each is seen at once.
+    service_keytab(kdc, "HTTP/web.example.com", kvno=2).save(keytab)
+    assert {e.kvno for e in inbound().keytab.entries} == {2}
+    moved = tmp_path / "moved"
+    ccache.rename(moved)
+    with pytest.raises(NoCredentials, match="no credential cache"):
+        outbound()
+    monkeypatch.setenv("KRB5CCNAME", f"FILE:{moved}")
+    assert outbound().ccache_name == f"FILE:{moved}"
+    # Tickets expire even while the file stays the same.
+    outbound()
+    clock.advance(11 * 3600)
+    with pytest.raises(NoCredentials, match="expired"):
+        outbound()
 
 
 def test_enctype_policy() -> None:

@@ -64,25 +64,27 @@ class _BaseAuth:
     def _wrap_input(self, sec_buffer_in: Any) -> win32security.PySecBufferDescType | None:
         if sec_buffer_in is None or isinstance(sec_buffer_in, win32security.PySecBufferDescType):
             return sec_buffer_in
+        if type(sec_buffer_in) is bytes:  # the usual case: what Buffer's setter would keep
+            return win32security.token_desc(sec_buffer_in)
         desc = win32security.PySecBufferDescType()
         token = win32security.PySecBufferType(self.pkg_info["MaxToken"], sspicon.SECBUFFER_TOKEN)
-        token.Buffer = sec_buffer_in
+        token.Buffer = sec_buffer_in  # raises TypeError for a str, as pywin32 does
         desc.append(token)
         return desc
 
     def _output(self) -> win32security.PySecBufferDescType:
-        desc = win32security.PySecBufferDescType()
-        desc.append(
-            win32security.PySecBufferType(self.pkg_info["MaxToken"], sspicon.SECBUFFER_TOKEN)
-        )
-        return desc
+        return win32security.token_desc(self.pkg_info["MaxToken"])
 
     def _names(self) -> None:
+        """pywin32's ``_amend_ctx_name``: SECPKG_ATTR_NATIVE_NAMES of the completed context."""
         assert self.ctxt is not None
         try:
-            client, server = self.ctxt.QueryContextAttributes(sspicon.SECPKG_ATTR_NATIVE_NAMES)
+            names = win32security.native_names(self.ctxt)
+            if names is None:
+                names = self.ctxt.QueryContextAttributes(sspicon.SECPKG_ATTR_NATIVE_NAMES)
         except win32security.error:
             return
+        client, server = names
         self.initiator_name = client or None
         self.service_name = server or None
 

@@ -256,6 +256,24 @@ def _desc(value: PySecBufferDescType | None) -> SecBufferDesc | None:
     return value._desc()
 
 
+_TOKEN = 2  # SECBUFFER_TOKEN
+
+
+def token_desc(data_or_size: bytes | int) -> PySecBufferDescType:
+    """``PySecBufferDescType`` holding one ``PySecBufferType(size, SECBUFFER_TOKEN)`` (or one
+    whose Buffer was set to the bytes ``data_or_size``), as pywin32's ``sspi`` helper builds for
+    every leg; made without repeating the checks its public constructors and setters make,
+    since the values here are already of the right types."""
+    buf = SecBuffer(_TOKEN, data_or_size)
+    item = object.__new__(PySecBufferType)
+    item._buf = buf
+    desc = object.__new__(PySecBufferDescType)
+    desc.ulVersion = 0
+    desc._items = [item]
+    desc._sec = SecBufferDesc((buf,))
+    return desc
+
+
 # -- handles --------------------------------------------------------------------------------
 
 
@@ -354,6 +372,25 @@ class PyCtxtHandleType:
         return f"<PyCtxtHandle {self._handle!r}>"
 
 
+def native_names(context: PyCtxtHandleType) -> tuple[str, str] | None:
+    """``QueryContextAttributes(SECPKG_ATTR_NATIVE_NAMES)`` of a live, complete context read
+    straight off it (what the general query answers for every package), for pywin32's helper,
+    which asks once per handshake; None when the query must go the general way, which also
+    gives its errors (an incomplete, deleted or failed context)."""
+    handle = context._handle
+    record = handle._record if type(handle) is _sspi.CtxtHandle else None
+    if record is None or record.dead:
+        return None
+    with record.lock:
+        try:
+            ctx = record.context
+            if not ctx.complete:
+                return None
+            return (ctx.client_name or "", ctx.server_name or "")
+        except Exception:
+            return None
+
+
 def _attribute_value(attribute: int, value: object) -> Any:
     """Shape an attribute the way pywin32 returns it."""
     if attribute == SecPkgAttr.SIZES and isinstance(value, Sizes):
@@ -426,11 +463,13 @@ def AcquireCredentialsHandle(  # noqa: N802
 ) -> tuple[PyCredHandleType, datetime]:
     """``(credhandle, expiry)``; AuthData may be ``(user, domain, password)``."""
     cred = PyCredHandleType()
-    result = _call(
-        "AcquireCredentialsHandle", _sspi.AcquireCredentialsHandle,
-        Principal, Package, CredentialUse, LogonID, AuthData, None, None, cred._handle,
-    )
-    return cred, _expiry(result.expiry)
+    try:
+        result = _sspi.AcquireCredentialsHandle(
+            Principal, Package, CredentialUse, LogonID, AuthData, None, None, cred._handle)
+    except SspiError as exc:
+        raise error(exc.winerror, "AcquireCredentialsHandle", exc.message) from exc
+    expiry = result.expiry
+    return cred, NEVER if expiry is None else expiry
 
 
 def InitializeSecurityContext(  # noqa: N802
@@ -444,13 +483,19 @@ def InitializeSecurityContext(  # noqa: N802
     poutput: PySecBufferDescType,
 ) -> tuple[int, int, datetime]:
     """``(rc, attrs, expiry)``; ``pnewcontext`` and ``poutput`` are filled in place."""
-    result = _call(
-        "InitializeSecurityContext", _sspi.InitializeSecurityContext,
-        credentials._handle if credentials is not None else None,
-        context._handle if context is not None else None,
-        targetname, fcontextreq & 0xFFFFFFFF, 0, datarep, _desc(pinput), 0,
-        pnewcontext._handle, _desc(poutput),
-    )
+    # The descriptors' SecBufferDesc as they are; other objects go through _desc(), which
+    # raises TypeError for them.
+    desc_in = pinput._sec if type(pinput) is PySecBufferDescType else _desc(pinput)
+    desc_out = poutput._sec if type(poutput) is PySecBufferDescType else _desc(poutput)
+    try:
+        result = _sspi.InitializeSecurityContext(
+            credentials._handle if credentials is not None else None,
+            context._handle if context is not None else None,
+            targetname, fcontextreq & 0xFFFFFFFF, 0, datarep, desc_in, 0,
+            pnewcontext._handle, desc_out,
+        )
+    except SspiError as exc:
+        raise error(exc.winerror, "InitializeSecurityContext", exc.message) from exc
     return _status(result.status), int(result.context_attr), _expiry(result.expiry)
 
 
@@ -464,13 +509,16 @@ def AcceptSecurityContext(  # noqa: N802
     poutput: PySecBufferDescType,
 ) -> tuple[int, int, datetime]:
     """``(rc, attrs, expiry)``; ``pnewcontext`` and ``poutput`` are filled in place."""
-    result = _call(
-        "AcceptSecurityContext", _sspi.AcceptSecurityContext,
-        credential._handle if credential is not None else None,
-        context._handle if context is not None else None,
-        _desc(pinput), fcontextreq & 0xFFFFFFFF, targetdatarep,
-        pnewcontext._handle, _desc(poutput),
-    )
+    desc_in = pinput._sec if type(pinput) is PySecBufferDescType else _desc(pinput)
+    desc_out = poutput._sec if type(poutput) is PySecBufferDescType else _desc(poutput)
+    try:
+        result = _sspi.AcceptSecurityContext(
+            credential._handle if credential is not None else None,
+            context._handle if context is not None else None,
+            desc_in, fcontextreq & 0xFFFFFFFF, targetdatarep, pnewcontext._handle, desc_out,
+        )
+    except SspiError as exc:
+        raise error(exc.winerror, "AcceptSecurityContext", exc.message) from exc
     return _status(result.status), int(result.context_attr), _expiry(result.expiry)
 
 

@@ -54,6 +54,7 @@ from ...errors import (
     InvalidToken,
     NoCredentials,
     SspiError,
+    TargetUnknown,
     UnsupportedFunction,
 )
 from ...provider import DEFAULT_ENVIRONMENT, AuthIdentity, Credential, Environment, KdcRequest
@@ -68,11 +69,12 @@ from .ccache import (
     resolve_ccache_name,
     store_ccache,
 )
-from .config import Krb5Config
+from .config import Krb5Config, _content_key, config_paths
 from .crypto import SUPPORTED, Key, enctype_name, parse_enctypes, string_to_key
 from .discovery import locate_kdcs
 from .keytab import Keytab, load_keytab, resolve_keytab_name
 from .names import Principal, parse_target
+from .parsed import unchanged
 from .tickets import ServiceTicket, TicketCache
 
 if TYPE_CHECKING:
@@ -192,8 +194,12 @@ def _listed(names: tuple[str, ...], allow: bool) -> tuple[int, ...]:
     return numbers or DEFAULT_ENCTYPES
 
 
-_TARGETS: dict[tuple[int, str], tuple[Krb5Config, Principal]] = {}
-"""``KerberosCredential.target_principal``'s memo: (id(config), target) -> (config, principal)."""
+_TARGETS: dict[tuple[int, str], tuple[Krb5Config, Principal | str]] = {}
+"""``KerberosCredential.target_principal``'s memo: (id(config), target) -> (config, principal,
+or the message of the TargetUnknown that ``parse_target`` raised)."""
+
+_OPENED_TICKETS: list[type[OpenedTickets]] = []
+"""``acceptor.OpenedTickets``, imported on first use (every new acceptor handle asks)."""
 
 _CCACHE_TICKETS: OrderedDict[
     int, tuple[Ccache, tuple[Principal, tuple[ServiceTicket, ...]]]
@@ -335,16 +341,30 @@ class KerberosCredential(Credential):
         asked again by every context to the same SPN — and, since pywin32's ``ClientAuth``
         acquires a credential per connection, by every new credential too. So the memo is
         process-wide, keyed on the config object; at most 256 names (it starts over when
-        full)."""
+        full). A target it cannot resolve (no realm for its host in this krb5.conf) is kept as
+        the error's message, and raised again as a new TargetUnknown: Negotiate falls back to
+        NTLM on it, for every connection of a program that acquires per connection."""
         config = self.config
         held = _TARGETS.get((id(config), target))
         if held is not None and held[0] is config:
-            return held[1]
-        found = parse_target(target, config)
+            found = held[1]
+            if type(found) is str:
+                raise TargetUnknown(found)
+            return found  # type: ignore[return-value]
+        try:
+            principal = parse_target(target, config)
+        except TargetUnknown as exc:
+            if type(exc) is TargetUnknown and exc.status == TargetUnknown.default_status:
+                self._remember_target(config, target, exc.message)
+            raise
+        self._remember_target(config, target, principal)
+        return principal
+
+    @staticmethod
+    def _remember_target(config: Krb5Config, target: str, found: Principal | str) -> None:
         if len(_TARGETS) >= 256:
             _TARGETS.clear()
         _TARGETS[(id(config), target)] = (config, found)  # the reference keeps the id unique
-        return found
 
     @property
     def opened_tickets(self) -> OpenedTickets:
@@ -353,9 +373,12 @@ class KerberosCredential(Credential):
         use."""
         opened = self._opened
         if opened is None:
-            from .acceptor import OpenedTickets
+            shared = _OPENED_TICKETS
+            if not shared:
+                from .acceptor import OpenedTickets  # acceptor imports this module
 
-            opened = self._opened = OpenedTickets.for_keytab(self.keytab)
+                shared.append(OpenedTickets)
+            opened = self._opened = shared[0].for_keytab(self.keytab)
         return opened
 
     # -- what the KDC exchanges need -------------------------------------------------------------
@@ -573,7 +596,29 @@ def _realm_of_domain(domain: str, config: Krb5Config) -> str:
     return realm
 
 
+_IDENTITIES: dict[tuple[int, str | None, str | None, str | None], tuple[Krb5Config, Principal]] = {}
+"""``_identity_principal``'s memo: (id(config), user, domain, principal) -> (config, result)."""
+
+
 def _identity_principal(
+    identity: AuthIdentity, principal: str | None, config: Krb5Config
+) -> Principal:
+    """The principal of an explicit identity: a pure function of its user and domain, the
+    ``pszPrincipal`` and the krb5.conf (immutable, the same object while the file is
+    unchanged), remembered for code that acquires a credential per connection (at most 256
+    entries; the memo starts over when full). Failures are not kept."""
+    key = (id(config), identity.user, identity.domain, principal)
+    held = _IDENTITIES.get(key)
+    if held is not None and held[0] is config:
+        return held[1]
+    found = _resolve_identity(identity, principal, config)
+    if len(_IDENTITIES) >= 256:
+        _IDENTITIES.clear()
+    _IDENTITIES[key] = (config, found)  # the reference keeps the id unique
+    return found
+
+
+def _resolve_identity(
     identity: AuthIdentity, principal: str | None, config: Krb5Config
 ) -> Principal:
     user = identity.user or principal
@@ -831,6 +876,21 @@ def acquire_credentials(
         AlgorithmMismatch: a keytab whose keys the enctype policy refuses.
     """
     data = _auth_data(auth_data)
+    if data is _NO_AUTH_DATA and config is None:
+        bits = int(use)
+        if (bits == _OUTBOUND and not principal) or bits == _INBOUND:
+            return _default_credential(principal, use, bits, env)
+    return _acquire(principal, use, data, env, config)
+
+
+def _acquire(
+    principal: str | None,
+    use: CredentialUse,
+    data: KerberosAuthData,
+    env: Environment,
+    config: Krb5Config | None,
+) -> KerberosCredential:
+    """:func:`acquire_credentials`, reading every source."""
     cfg = data.config or config or Krb5Config.load(environ=_environ(data))
     as_types, tgs_types, allow = enctype_policy(cfg, data.allow_rc4, data.enctypes)
     outbound = bool(int(use) & _OUTBOUND)  # plain ints: IntFlag arithmetic is slow
@@ -870,6 +930,170 @@ def acquire_credentials(
         _outbound(cred, principal, data, env)
     else:
         _inbound(cred, principal, data)
+    return cred
+
+
+# -- the default sources, remembered while their files are unchanged ---------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Defaults:
+    """What an acquisition without ``pAuthData`` read from its files: the krb5.conf view and
+    its enctype policy, then (outbound) the ccache's client and tickets, or (inbound) the
+    acceptor keytab and the principal restriction."""
+
+    config: Krb5Config
+    enctypes: tuple[int, ...]
+    tgs_enctypes: tuple[int, ...]
+    allow_rc4: bool
+    ccache_name: str | None = None
+    client: Principal | None = None
+    tickets: tuple[ServiceTicket, ...] = ()
+    kdc_time_offset: timedelta | None = None
+    keytab: Keytab | None = None
+    keytab_name: str | None = None
+    acceptor_principal: Principal | None = None
+
+
+_DEFAULT_PATHS: OrderedDict[tuple[object, ...], tuple[str, ...]] = OrderedDict()
+"""The files each kind of default acquisition read last time (krb5.conf, then the ccache or
+the keytab), by :func:`_defaults_key`; at most 16."""
+_DEFAULT_PATHS_LOCK = threading.Lock()
+
+
+def _defaults_key(principal: str | None, bits: int) -> tuple[object, ...]:
+    """Everything but file contents that decides which files a default acquisition reads
+    (``KRB5_CONFIG``, ``KRB5CCNAME``, ``KRB5_KTNAME``, and what ``%{...}`` expands:
+    ``TMPDIR``, ``USER``, the user ids)."""
+    env = os.environ
+    uids = (os.getuid(), os.geteuid()) if hasattr(os, "geteuid") else (0, 0)
+    if bits == _OUTBOUND:
+        return (bits, principal, env.get("KRB5_CONFIG"), env.get("KRB5CCNAME"),
+                env.get("TMPDIR"), env.get("USER"), uids)
+    return (bits, principal, env.get("KRB5_CONFIG"), env.get("KRB5_KTNAME"),
+            env.get("TMPDIR"), env.get("USER"), uids)
+
+
+def _default_credential(
+    principal: str | None, use: CredentialUse, bits: int, env: Environment
+) -> KerberosCredential:
+    """:func:`acquire_credentials` without ``pAuthData`` or config, for a ccache identity
+    (OUTBOUND, no principal) or an acceptor keytab (INBOUND).
+
+    pywin32's ``ClientAuth``/``ServerAuth`` (and SSPI programs) acquire so for every
+    connection. While krb5.conf and the ccache or keytab are unchanged (one ``stat`` each, by
+    :func:`.parsed.unchanged`, whose rule for files changed moments ago applies) and the
+    environment names the same files, what they gave is taken again instead of resolving the
+    names and loading each file on its own. What depends on the time — which tickets are still
+    valid, putting them in the identity's ticket cache — is done every time. Every other
+    source (a client keytab, a cache collection, a krb5.conf with include directives) and every
+    failure take the full way, :func:`_acquire`, whose messages say what is missing."""
+    key = _defaults_key(principal, bits)
+    with _DEFAULT_PATHS_LOCK:
+        paths = _DEFAULT_PATHS.get(key)
+    if paths is None:
+        _found, read, cred = _read_defaults(principal, use, bits, env)
+        _remember_paths(key, read)
+        return cred
+    if not paths:  # this kind of acquisition is not remembered (see _read_defaults)
+        return _acquire(principal, use, _NO_AUTH_DATA, env, None)
+    expected = paths
+    fresh: list[KerberosCredential] = []
+
+    def load() -> tuple[_Defaults | None, bool]:
+        again, read, made = _read_defaults(principal, use, bits, env)
+        fresh.append(made)
+        if read != expected:
+            _remember_paths(key, read)  # krb5.conf now names another file
+        return again, again is not None and read == expected
+
+    found = unchanged("kerberos-defaults", paths, load, name=key)
+    if fresh:  # read the full way just now
+        return fresh[0]
+    made = _from_defaults(found, use, env) if found is not None else None
+    return made if made is not None else _acquire(principal, use, _NO_AUTH_DATA, env, None)
+
+
+def _remember_paths(key: tuple[object, ...], paths: tuple[str, ...]) -> None:
+    with _DEFAULT_PATHS_LOCK:
+        _DEFAULT_PATHS[key] = paths
+        _DEFAULT_PATHS.move_to_end(key)
+        while len(_DEFAULT_PATHS) > 16:
+            _DEFAULT_PATHS.popitem(last=False)
+
+
+def _read_defaults(
+    principal: str | None, use: CredentialUse, bits: int, env: Environment
+) -> tuple[_Defaults | None, tuple[str, ...], KerberosCredential]:
+    """The default sources read the full way, and the files the result depends on.
+
+    Returns:
+        ``(found, paths, credential)``: ``found`` None and ``paths`` empty when such a result
+        cannot be remembered (a krb5.conf with include directives or a directory, a cache that
+        is not a single file, a client keytab); ``credential`` is the one acquired.
+
+    Raises:
+        SspiError: what :func:`_acquire` raises (no credentials...).
+    """
+    chosen = config_paths()
+    cred = _acquire(principal, use, _NO_AUTH_DATA, env, None)
+    if _content_key(chosen) is None:
+        return None, (), cred
+    cfg = cred.config
+    if bits == _OUTBOUND:
+        cc = resolve_ccache_name(None, config=cfg)
+        if (cred.source is not CredentialSource.CCACHE or cc.type != "FILE"
+                or cred.ccache_name != str(cc)):
+            return None, (), cred
+        ccache = load_ccache(cc, config=cfg)
+        client, tickets = _ccache_tickets(ccache)
+        offset = ccache.kdc_offset
+        found = _Defaults(
+            cfg, cred.enctypes, cred.tgs_enctypes, cred.allow_rc4,
+            ccache_name=cred.ccache_name, client=client, tickets=tickets,
+            kdc_time_offset=(None if offset is None
+                             else timedelta(seconds=offset[0], microseconds=offset[1])),
+        )
+        return found, (*chosen, cc.residual), cred
+    if cred.acceptor_keytab is None or cred.acceptor_keytab_name is None:
+        return None, (), cred
+    kt = resolve_keytab_name(cred.acceptor_keytab_name, config=cfg)
+    found = _Defaults(
+        cfg, cred.enctypes, cred.tgs_enctypes, cred.allow_rc4,
+        keytab=cred.acceptor_keytab, keytab_name=cred.acceptor_keytab_name,
+        acceptor_principal=cred.acceptor_principal,
+    )
+    return found, (*chosen, kt.path), cred
+
+
+def _from_defaults(
+    found: _Defaults, use: CredentialUse, env: Environment
+) -> KerberosCredential | None:
+    """A new credential from what :func:`_read_defaults` found; None when the ccache holds
+    no ticket valid now (the full way then says so, or finds a client keytab)."""
+    cred = KerberosCredential(
+        use, found.config, enctypes=found.enctypes, tgs_enctypes=found.tgs_enctypes,
+        allow_rc4=found.allow_rc4,
+    )
+    if found.keytab is not None:
+        cred.acceptor_keytab = found.keytab
+        cred.acceptor_keytab_name = found.keytab_name
+        cred.acceptor_principal = found.acceptor_principal
+        return cred
+    client = found.client
+    assert client is not None
+    now = env.now()
+    skew = timedelta(seconds=found.config.clockskew)
+    tickets = found.tickets
+    if not any(t.valid_at(now, skew) for t in tickets):
+        return None
+    cred.client = client
+    cred.source = CredentialSource.CCACHE
+    cred.ccache_name = found.ccache_name
+    if found.kdc_time_offset is not None:
+        cred.kdc_time_offset = found.kdc_time_offset
+    cred.cache = TicketCache.for_identity(client)
+    cred.cache.store_all(tickets, now)
     return cred
 
 
