@@ -323,7 +323,7 @@ def stdlib_context(
 ) -> ssl.SSLContext:
     """The credential's ``ssl.SSLContext`` for these settings, made once and reused (so TLS
     sessions and tickets stay valid across its connections)."""
-    key = f"stdlib:{server_side}:{manual}:{check_name}:{mutual}:{alpn!r}"
+    key = ("stdlib", server_side, manual, check_name, mutual, alpn)
     found = credential.engine_contexts.get(key)  # a dict read is atomic: no lock to find one
     if isinstance(found, ssl.SSLContext):
         return found
@@ -416,6 +416,22 @@ def _load_crls(ctx: ssl.SSLContext, policy: TlsPolicy) -> None:
         ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
 
 
+_HOSTNAMES: dict[str, bytes] = {}
+
+
+def _idna(hostname: str) -> bytes:
+    """``hostname`` IDNA-encoded as ``ssl`` does it for SNI and the name check, remembered (at
+    most 256): the codec is pure Python and runs for every client connection otherwise. Handing
+    ``wrap_bio`` the ASCII bytes gives the same SSLObject."""
+    found = _HOSTNAMES.get(hostname)
+    if found is None:
+        found = hostname.encode("idna")
+        if len(_HOSTNAMES) >= 256:
+            _HOSTNAMES.clear()
+        _HOSTNAMES[hostname] = found
+    return found
+
+
 class StdlibEngine(Engine):
     """``ssl.SSLObject`` over two ``ssl.MemoryBIO``s."""
 
@@ -426,9 +442,10 @@ class StdlibEngine(Engine):
         self.server_side = server_side
         self._in = ssl.MemoryBIO()
         self._out = ssl.MemoryBIO()
-        sess = session if isinstance(session, ssl.SSLSession) else None
-        self._obj = ctx.wrap_bio(self._in, self._out, server_side=server_side,
-                                 server_hostname=hostname, session=sess)
+        self._obj = ctx.wrap_bio(
+            self._in, self._out, server_side=server_side,
+            server_hostname=_idna(hostname) if hostname else hostname,
+            session=session if type(session) is ssl.SSLSession else None)
         self._watch: HandshakeWatch | None = None if server_side else HandshakeWatch()
 
     def feed(self, records: bytes | memoryview) -> None:

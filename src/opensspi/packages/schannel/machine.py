@@ -130,7 +130,11 @@ _OK_RESULT = MessageResult()
 _RESULTS = {status: MessageResult(status) for status in (
     SecStatus.SEC_E_OK, SecStatus.SEC_E_INCOMPLETE_MESSAGE, SecStatus.SEC_I_CONTEXT_EXPIRED,
     SecStatus.SEC_I_RENEGOTIATE)}
+_CONTINUE = SecStatus.SEC_I_CONTINUE_NEEDED
 _PEER_CLOSED = State.PEER_CLOSED
+_OPEN = State.OPEN
+_IN_HANDSHAKE = State.HANDSHAKE
+_DONE = Progress.DONE
 _RECORD_TYPES = frozenset(int(t) for t in records.ContentType)
 _DATA_PHASE = (State.OPEN, State.PEER_CLOSED, State.SHUTDOWN_PENDING, State.CLOSED)
 _U32 = struct.Struct("<I")
@@ -146,6 +150,23 @@ _REQ_SUPPLIED = int(IscReq.USE_SUPPLIED_CREDS)
 _REQ_UNVERIFIED = int(IscReq.UNVERIFIED_TARGET_NAME)
 _ASC_MUTUAL = int(AscReq.MUTUAL_AUTH)
 _DISABLE_RECONNECTS = int(SchCred.DISABLE_RECONNECTS)
+
+
+_SUITES: dict[tuple[str, str, int], tuple[Suite, StreamSizes]] = {}
+
+
+def _suite_of(name: str, version: str, bits: int) -> tuple[Suite, StreamSizes]:
+    """The suite and its STREAM_SIZES, made once per (suite, version, bits): a process sees a
+    handful, and every handshake asks (at most 64 remembered)."""
+    key = (name, version, bits)
+    found = _SUITES.get(key)
+    if found is None:
+        suite = Suite(name, version, bits)
+        found = (suite, suite.stream_sizes())
+        if len(_SUITES) >= 64:
+            _SUITES.clear()
+        _SUITES[key] = found
+    return found
 
 
 class Opened(NamedTuple):
@@ -280,7 +301,7 @@ class SchannelContext(SecurityContext):
         return CertContext(der).subject if der else None
 
     def step(self, inp: StepInput) -> Step:
-        result = self._machine.run(lambda: self._classify(inp))
+        result = self._machine.run(self._classify, inp)
         assert isinstance(result, Step)
         return result
 
@@ -379,22 +400,20 @@ class SchannelContext(SecurityContext):
     def _feed_handshake(self, data: bytes) -> Choice[State, Step]:
         engine = self._engine
         assert engine is not None
-        framing = records.frame(data)
-        if not framing.ends:
-            return Choice(Step(SecStatus.SEC_E_INCOMPLETE_MESSAGE, missing=framing.missing),
-                          self._machine.state)
+        whole, missing = records.span(data)
+        if not whole:
+            return Choice(Step(_INCOMPLETE, missing=missing), self._machine.state)
         at = 0
         progress = Progress.WANT_READ
         try:
             if engine.reclaims_input:
                 # All whole records at once; what OpenSSL left unread (it reads record by
                 # record, without read-ahead) comes back out and is the EXTRA.
-                whole = framing.whole
                 engine.feed(data if whole == len(data) else memoryview(data)[:whole])
                 progress = engine.handshake()
                 at = whole - len(engine.unread())
             else:
-                for end in framing.ends:
+                for end in records.frame(data).ends:
                     engine.feed(data[at:end])
                     at = end
                     progress = engine.handshake()
@@ -404,9 +423,9 @@ class SchannelContext(SecurityContext):
             raise self._failure(exc) from None
         token = engine.take()
         extra = data[at:]
-        if progress is Progress.DONE:
+        if progress is _DONE:
             self._established()
-            return Choice(Step(SecStatus.SEC_E_OK, token, extra=extra), State.OPEN)
+            return Choice(Step(_OK, token, extra), _OPEN)
         if progress is Progress.WANT_CERTIFICATE:
             if self._request & _REQ_SUPPLIED:
                 self._supplied_used = True
@@ -415,8 +434,7 @@ class SchannelContext(SecurityContext):
             self._paused_used = at
             return Choice(Step(SecStatus.SEC_I_INCOMPLETE_CREDENTIALS, token, extra=extra),
                           State.AWAIT_CREDENTIALS)
-        return Choice(Step(SecStatus.SEC_I_CONTINUE_NEEDED, token, extra=extra),
-                      State.HANDSHAKE)
+        return Choice(Step(_CONTINUE, token, extra), _IN_HANDSHAKE)
 
     def _resume(self, data: bytes, inp: StepInput) -> Choice[State, Step]:
         """After SEC_I_INCOMPLETE_CREDENTIALS: curl passes the same input again, others only the
@@ -465,12 +483,16 @@ class SchannelContext(SecurityContext):
         engine = self._engine
         assert engine is not None
         cipher = engine.cipher()
-        version = engine.version() or ""
-        self._suite = Suite(cipher[0], version, cipher[2]) if cipher else None
-        self._sizes = self._suite.stream_sizes() if self._suite else None
-        self._header = self._sizes.header if self._sizes is not None else records.HEADER_SIZE
+        if cipher:
+            self._suite, sizes = _suite_of(cipher[0], engine.version() or "", cipher[2])
+            self._sizes = sizes
+            self._header = sizes.header
+        else:
+            self._suite = self._sizes = None
+            self._header = records.HEADER_SIZE
         self._open_once = True
-        self._remember_session()
+        if self.is_client:
+            self._remember_session()
 
     def _post_handshake(self, data: bytes, inp: StepInput) -> Step:
         """ISC/ASC in the data phase, after DecryptMessage returned SEC_I_RENEGOTIATE: send what
