@@ -407,7 +407,14 @@ def _run_step(
     if step.status not in _HANDSHAKE_STATUSES:
         raise SspiError(f"The package returned an unexpected status {step.status.name}.")
     try:
-        _deliver(step, pInput, pOutput, allocate)
+        if (pOutput is not None and len(pOutput) == 1 and pOutput[0].BufferType == _TOKEN
+                and not step.outputs):
+            # _deliver for the usual single TOKEN output buffer.
+            pOutput[0].fill(step.token, allocate)
+            if pInput is not None and (step.extra or step.missing):
+                fill_extra_missing(pInput, step.extra, step.missing)
+        else:
+            _deliver(step, pInput, pOutput, allocate)
     except SspiError:
         # The package has moved on but its token never reached the caller: the peer can no
         # longer follow, so the context must not look usable (or complete) afterwards.

@@ -134,6 +134,10 @@ _CONTINUE = SecStatus.SEC_I_CONTINUE_NEEDED
 _PEER_CLOSED = State.PEER_CLOSED
 _OPEN = State.OPEN
 _IN_HANDSHAKE = State.HANDSHAKE
+_CLIENT_START = State.CLIENT_START
+_SERVER_START = State.SERVER_START
+_FAILED = State.FAILED
+_RECORDS = Input.RECORDS
 _DONE = Progress.DONE
 _RECORD_TYPES = frozenset(int(t) for t in records.ContentType)
 _DATA_PHASE = (State.OPEN, State.PEER_CLOSED, State.SHUTDOWN_PENDING, State.CLOSED)
@@ -230,33 +234,34 @@ class SchannelContext(SecurityContext):
     layouts = frozenset((Layout.RECORD, Layout.DATA_ONLY))
     continues_after_complete = True
 
+    # Every connection starts with these; an instance assigns its own only when one changes
+    # (a context is made per connection, and most of these never change).
+    _engine: Engine | None = None
+    _suite: Suite | None = None
+    _sizes: StreamSizes | None = None
+    _header = records.HEADER_SIZE  # the record header as STREAM_SIZES gives it
+    _pending_out = b""
+    _renegotiating = False
+    _paused_input = b""
+    _paused_used = 0
+    _supplied_used = False
+    _cache_key: tuple[str, int] | None = None
+    _ekm: KeyingMaterialInfo | None = None
+    _open_once = False
+    _held_plain = b""
+
     def __init__(self, info: PackageInfo, credential: SchannelCredential, is_client: bool,
                  request: int, target: str | None, env: Environment) -> None:
         self.info = info
         self.is_client = is_client
         self._cred = credential
-        self._policy = credential.policy
+        policy = self._policy = credential.policy
         self._request = request
         self._target = target
         self._env = env
-        self._engine: Engine | None = None
-        self._suite: Suite | None = None
-        self._sizes: StreamSizes | None = None
-        self._header = records.HEADER_SIZE  # the record header as STREAM_SIZES gives it
-        self._pending_out = b""
-        self._renegotiating = False
-        self._paused_input = b""
-        self._paused_used = 0
-        self._supplied_used = False
-        self._cache_key: tuple[str, int] | None = None
-        self._reconnects = not int(self._policy.flags) & _DISABLE_RECONNECTS
-        self._ekm: KeyingMaterialInfo | None = None
-        self._open_once = False
-        self._held_plain = b""
+        self._reconnects = not int(policy.flags) & _DISABLE_RECONNECTS
         self._machine: Machine[State, Input, object] = Machine(
-            TRANSITIONS, State.CLIENT_START if is_client else State.SERVER_START,
-            State.FAILED, "TLS record",
-        )
+            TRANSITIONS, _CLIENT_START if is_client else _SERVER_START, _FAILED, "TLS record")
 
     # -- the SecurityContext interface -------------------------------------------------------
 
@@ -301,7 +306,15 @@ class SchannelContext(SecurityContext):
         return CertContext(der).subject if der else None
 
     def step(self, inp: StepInput) -> Step:
-        result = self._machine.run(self._classify, inp)
+        machine = self._machine
+        state = machine.state
+        if state is _IN_HANDSHAKE or state is _SERVER_START:
+            # _classify's answer for a handshake leg, without the classify call.
+            if inp.request is not None:
+                self._request = inp.request
+            result = machine.fire(_RECORDS, self, inp.token or b"", inp)
+        else:
+            result = machine.run(self._classify, inp)
         assert isinstance(result, Step)
         return result
 
