@@ -807,21 +807,29 @@ class SchannelContext(SecurityContext):
 
     def _unwrap(self, data: bytes | memoryview) -> Choice[State, Opened]:
         state = self._machine.state
-        framing = records.frame(data)
-        if framing.missing and framing.whole < len(data):
-            return Choice(Opened(SecStatus.SEC_E_INCOMPLETE_MESSAGE,
-                                 missing=framing.missing), state)
+        suite = self._suite
+        # One walk over the headers: TLS 1.3 needs only the span (it has no renegotiation),
+        # TLS 1.2 also the record starts, to notice a HelloRequest among them.
+        tls12 = suite is not None and not suite.tls13
+        if tls12:
+            framing = records.frame(data)
+            whole, missing = framing.whole, framing.missing
+        else:
+            whole, missing = records.span(data)
+        if missing and whole < len(data):
+            return Choice(Opened(_INCOMPLETE, missing=missing), state)
         engine = self._engine
         assert engine is not None
-        held, self._held_plain = self._held_plain, b""
+        held = self._held_plain
+        if held:
+            self._held_plain = b""
         engine.feed(data)
         try:
             out, closed = engine.read_all()
             if held:
                 out.insert(0, held)
-            if self._suite is not None and not self._suite.tls13 and any(
-                    data[at] == records.ContentType.HANDSHAKE
-                    for at in (0, *framing.ends[:-1])):
+            if tls12 and any(data[at] == records.ContentType.HANDSHAKE
+                             for at in (0, *framing.ends[:-1])):
                 self._renegotiating = True
             engine.flush()
         except EngineError as exc:
@@ -830,8 +838,9 @@ class SchannelContext(SecurityContext):
         if closed:
             state = State.CLOSED if state in (State.CLOSED, State.SHUTDOWN_PENDING) \
                 else State.PEER_CLOSED
-        status = SecStatus.SEC_I_CONTEXT_EXPIRED if closed else SecStatus.SEC_E_OK
-        return Choice(Opened(status, len(data), b"".join(out)), state)
+        status = SecStatus.SEC_I_CONTEXT_EXPIRED if closed else _OK
+        return Choice(Opened(status, len(data), out[0] if len(out) == 1 else b"".join(out)),
+                      state)
 
     def pending_output(self) -> bytes:
         """Bytes owed to the peer outside EncryptMessage (a KeyUpdate answer); the Pythonic
