@@ -291,27 +291,30 @@ class HandshakeWatch:
 
     def records(self, data: bytes | memoryview) -> None:
         at = 0
-        while not self.done and at + 5 <= len(data):
+        have = len(data)
+        while at + 5 <= have:
             kind = data[at]
             size = (data[at + 3] << 8) | data[at + 4]
-            body = bytes(data[at + 5:at + 5 + size])
-            at += 5 + size
             if kind == 20 or kind == 23:  # ChangeCipherSpec / encrypted: nothing more to see
                 self.done = True
-            elif kind == 22:
-                self._messages(body)
+                return
+            if kind == 22:
+                self._messages(bytes(data[at + 5:at + 5 + size]))
+            at += 5 + size
 
     def _messages(self, body: bytes) -> None:
-        buf = self._pending + body
-        while len(buf) >= 4:
-            size = int.from_bytes(buf[1:4], "big")
-            if len(buf) < 4 + size:
+        buf = self._pending + body if self._pending else body
+        at = 0
+        have = len(buf)
+        while have - at >= 4:
+            end = at + 4 + ((buf[at + 1] << 16) | (buf[at + 2] << 8) | buf[at + 3])
+            if end > have:
                 break
-            if buf[0] == 13:
+            if buf[at] == 13:
                 self.requested = True
-                self.issuers = _parse_ca_list(buf[4:4 + size], False)
-            buf = buf[4 + size:]
-        self._pending = buf
+                self.issuers = _parse_ca_list(buf[at + 4:end], False)
+            at = end
+        self._pending = buf[at:]
 
 
 _CTX_LOCK = threading.Lock()

@@ -340,7 +340,7 @@ class SchannelContext(SecurityContext):
         return ids
 
     def _make_engine(self, inp: StepInput) -> Engine:
-        alpn = self._alpn(inp)
+        alpn = self._alpn(inp) if inp.buffers else ()
         if self._policy.engine == "pyopenssl":
             from .engine_pyopenssl import PyOpenSslEngine
 
