@@ -30,6 +30,10 @@ class SecBuffer:
             self._data: bytes = data_or_size
             self._capacity: int | None = None
             return
+        if type(data_or_size) is int and data_or_size >= 0:  # the common output buffer
+            self._capacity = data_or_size
+            self._data = b""
+            return
         if isinstance(data_or_size, int):
             if data_or_size < 0:
                 raise InvalidParameter("A SecBuffer size cannot be negative.")
@@ -90,7 +94,8 @@ class SecBuffer:
         Raises:
             BufferTooSmall: ``data`` does not fit and the caller did not ask for allocation.
         """
-        self.ensure_room(len(data), allocate)
+        if not allocate and self._capacity is not None and len(data) > self._capacity:
+            self.ensure_room(len(data))  # raises BufferTooSmall
         self._data = data
         self._capacity = None
         self.allocated = allocate

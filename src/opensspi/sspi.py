@@ -139,6 +139,8 @@ _HANDSHAKE_STATUSES = frozenset(
 # operation, and callers pass the same few request values on every call.
 _BOTH = int(CredentialUse.BOTH)
 _OUTBOUND = int(CredentialUse.OUTBOUND)
+_USE_OUTBOUND = CredentialUse.OUTBOUND
+_USE_INBOUND = CredentialUse.INBOUND
 _CREDENTIAL_USES: dict[int, CredentialUse] = {int(u): u for u in CredentialUse}
 _ISC_ALLOCATE = int(IscReq.ALLOCATE_MEMORY)
 _ASC_ALLOCATE = int(AscReq.ALLOCATE_MEMORY)
@@ -301,6 +303,9 @@ _PKG_PARAMS = int(SecBufferType.PKG_PARAMS)
 def _step_input(pInput: SecBufferDesc | None, request: int | None = None) -> StepInput:  # noqa: N803
     if pInput is None:
         return StepInput(request=request)
+    if len(pInput) == 2 and pInput[1].BufferType == _EMPTY and pInput[0].BufferType == _TOKEN:
+        # The shape of nearly every call (the peer's token, an EMPTY for EXTRA/MISSING).
+        return StepInput(pInput[0].buffer, None, (), None, (), request)
     token: bytes | None = None
     bindings: ChannelBindings | None = None
     params: list[bytes] = []
@@ -324,10 +329,19 @@ def _deliver(
 ) -> None:
     """Put a step's token (and further outputs, e.g. an ALERT) into the output buffers, and
     EXTRA (the real trailing bytes) or MISSING (the count) into an EMPTY input buffer."""
-    if step.token or (pOutput is not None and pOutput.first(_TOKEN) is not None):
-        _put(pOutput, _TOKEN, step.token, allocate)
-    for buffer_type, data in step.outputs:
-        _put(pOutput, buffer_type, data, allocate)
+    if pOutput is None:
+        out = None
+    elif len(pOutput) == 1 and pOutput[0].BufferType == _TOKEN:
+        out = pOutput[0]  # the usual single TOKEN buffer, without a search
+    else:
+        out = pOutput.first(_TOKEN)
+    if out is not None:
+        out.fill(step.token, allocate)
+    elif step.token:
+        _put(pOutput, _TOKEN, step.token, allocate)  # raises: nowhere to put it
+    if step.outputs:
+        for buffer_type, data in step.outputs:
+            _put(pOutput, buffer_type, data, allocate)
     if pInput is not None and (step.extra or step.missing):
         fill_extra_missing(pInput, step.extra, step.missing)
 
@@ -381,16 +395,33 @@ def _run_step(
     record: CtxtRecord, pInput: SecBufferDesc | None, pOutput: SecBufferDesc | None,  # noqa: N803
     allocate: bool, request: int | None = None,
 ) -> Step:
+    context = record.context
     try:
-        step = drive(record.context, _step_input(pInput, request))
+        inp = _step_input(pInput, request)
+        # drive(), unrolled: the same leg, KDC exchanges and log lines, two calls fewer.
+        try:
+            step = context.step(inp)
+            if step.kdc_request is not None:
+                step = kdc_exchanges(context, step)
+        except Exception as exc:
+            logs.handshake_exception(context, inp, exc)
+            raise
+        logs.handshake_leg(context, inp, step)
     except Exception as exc:
-        err = _fail(record, exc, f"{record.context.info.name} token")
+        err = _fail(record, exc, f"{context.info.name} token")
         _deliver_failure(err, pOutput, allocate)
         raise err  # noqa: B904 - boundary_error chains exc
     if step.status not in _HANDSHAKE_STATUSES:
         raise SspiError(f"The package returned an unexpected status {step.status.name}.")
     try:
-        _deliver(step, pInput, pOutput, allocate)
+        if (pOutput is not None and len(pOutput) == 1 and pOutput[0].BufferType == _TOKEN
+                and not step.outputs):
+            # _deliver for the usual single TOKEN output buffer.
+            pOutput[0].fill(step.token, allocate)
+            if pInput is not None and (step.extra or step.missing):
+                fill_extra_missing(pInput, step.extra, step.missing)
+        else:
+            _deliver(step, pInput, pOutput, allocate)
     except SspiError:
         # The package has moved on but its token never reached the caller: the peer can no
         # longer follow, so the context must not look usable (or complete) afterwards.
@@ -447,16 +478,18 @@ def _handshake(
             step = _run_step(record, pInput, pOutput, allocate, request)
             handle._record = record
             return step, record
-    record = ctxt_record(phContext)
+    found = phContext._record if type(phContext) is CtxtHandle else None
+    record = found if found is not None else ctxt_record(phContext)  # raises for a bad handle
     with record.lock:
-        _live(record)
+        if record.dead:
+            _live(record)  # raises
         record.door = None  # the context may move on: the message fast path looks again
         if phNewContext is not None and phNewContext is not phContext:
             phNewContext._record = record
         if phCredential is not None and phCredential._record is not None \
                 and phCredential._record is not record.cred:
             record.context.credential_changed(cred_record(phCredential).credential)
-        if (restart and record.context.complete and not record.context.continues_after_complete
+        if (restart and not record.context.continues_after_complete and record.context.complete
                 and not _has_token(pInput)):
             # "a call after completion starts a re-authentication" (ISC docs, phContext); a
             # stream package's context goes on instead (renegotiation, shutdown).
@@ -496,12 +529,17 @@ def InitializeSecurityContext(  # noqa: N802
     if phContext is not None and target is None:
         target = ctxt_record(phContext).target
     step, record = _handshake(
-        "InitializeSecurityContext", CredentialUse.OUTBOUND, phCredential, phContext,
-        phNewContext, pInput, pOutput, allocate, start, restart=True, request=int(req))
+        "InitializeSecurityContext", _USE_OUTBOUND, phCredential, phContext,
+        phNewContext, pInput, pOutput, allocate, start, True, int(req))
     record.target = target
-    flags = record.context.flags
-    attrs = _isc_ret(flags | _ISC_RET_ALLOCATED if allocate else flags)
-    return IscResult(step.status, attrs, record.context.expiry)
+    context = record.context
+    flags = context.flags
+    if allocate:
+        flags |= _ISC_RET_ALLOCATED
+    attrs = _ISC_RETS.get(flags)
+    if attrs is None:
+        attrs = _isc_ret(flags)
+    return IscResult(step.status, attrs, context.expiry)
 
 
 def _has_token(desc: SecBufferDesc | None) -> bool:
@@ -529,11 +567,16 @@ def AcceptSecurityContext(  # noqa: N802
         return cred.package.server_context(cred.credential, req, env)
 
     step, record = _handshake(
-        "AcceptSecurityContext", CredentialUse.INBOUND, phCredential, phContext, phNewContext,
-        pInput, pOutput, allocate, start, restart=False, request=int(req))
-    flags = record.context.flags
-    attrs = _asc_ret(flags | _ASC_RET_ALLOCATED if allocate else flags)
-    return AscResult(step.status, attrs, record.context.expiry)
+        "AcceptSecurityContext", _USE_INBOUND, phCredential, phContext, phNewContext,
+        pInput, pOutput, allocate, start, False, int(req))
+    context = record.context
+    flags = context.flags
+    if allocate:
+        flags |= _ASC_RET_ALLOCATED
+    attrs = _ASC_RETS.get(flags)
+    if attrs is None:
+        attrs = _asc_ret(flags)
+    return AscResult(step.status, attrs, context.expiry)
 
 
 def CompleteAuthToken(phContext: CtxtHandle, pToken: SecBufferDesc) -> SecStatus:  # noqa: N802, N803

@@ -516,8 +516,8 @@ class SchannelCredential(Credential):
         self.policy = policy
         #: (target name, id of the engine context) -> (engine session, expiry POSIX time)
         self.sessions: dict[tuple[str, int], tuple[object, float]] = {}
-        #: engine name + role -> the engine's configured context (ssl.SSLContext...)
-        self.engine_contexts: dict[str, object] = {}
+        #: engine name + settings -> the engine's configured context (ssl.SSLContext...)
+        self.engine_contexts: dict[object, object] = {}
 
     @property
     def principal_name(self) -> str:

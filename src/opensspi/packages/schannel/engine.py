@@ -291,27 +291,30 @@ class HandshakeWatch:
 
     def records(self, data: bytes | memoryview) -> None:
         at = 0
-        while not self.done and at + 5 <= len(data):
+        have = len(data)
+        while at + 5 <= have:
             kind = data[at]
             size = (data[at + 3] << 8) | data[at + 4]
-            body = bytes(data[at + 5:at + 5 + size])
-            at += 5 + size
             if kind == 20 or kind == 23:  # ChangeCipherSpec / encrypted: nothing more to see
                 self.done = True
-            elif kind == 22:
-                self._messages(body)
+                return
+            if kind == 22:
+                self._messages(bytes(data[at + 5:at + 5 + size]))
+            at += 5 + size
 
     def _messages(self, body: bytes) -> None:
-        buf = self._pending + body
-        while len(buf) >= 4:
-            size = int.from_bytes(buf[1:4], "big")
-            if len(buf) < 4 + size:
+        buf = self._pending + body if self._pending else body
+        at = 0
+        have = len(buf)
+        while have - at >= 4:
+            end = at + 4 + ((buf[at + 1] << 16) | (buf[at + 2] << 8) | buf[at + 3])
+            if end > have:
                 break
-            if buf[0] == 13:
+            if buf[at] == 13:
                 self.requested = True
-                self.issuers = _parse_ca_list(buf[4:4 + size], False)
-            buf = buf[4 + size:]
-        self._pending = buf
+                self.issuers = _parse_ca_list(buf[at + 4:end], False)
+            at = end
+        self._pending = buf[at:]
 
 
 _CTX_LOCK = threading.Lock()
@@ -323,7 +326,7 @@ def stdlib_context(
 ) -> ssl.SSLContext:
     """The credential's ``ssl.SSLContext`` for these settings, made once and reused (so TLS
     sessions and tickets stay valid across its connections)."""
-    key = f"stdlib:{server_side}:{manual}:{check_name}:{mutual}:{alpn!r}"
+    key = ("stdlib", server_side, manual, check_name, mutual, alpn)
     found = credential.engine_contexts.get(key)  # a dict read is atomic: no lock to find one
     if isinstance(found, ssl.SSLContext):
         return found
@@ -416,6 +419,22 @@ def _load_crls(ctx: ssl.SSLContext, policy: TlsPolicy) -> None:
         ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
 
 
+_HOSTNAMES: dict[str, bytes] = {}
+
+
+def _idna(hostname: str) -> bytes:
+    """``hostname`` IDNA-encoded as ``ssl`` does it for SNI and the name check, remembered (at
+    most 256): the codec is pure Python and runs for every client connection otherwise. Handing
+    ``wrap_bio`` the ASCII bytes gives the same SSLObject."""
+    found = _HOSTNAMES.get(hostname)
+    if found is None:
+        found = hostname.encode("idna")
+        if len(_HOSTNAMES) >= 256:
+            _HOSTNAMES.clear()
+        _HOSTNAMES[hostname] = found
+    return found
+
+
 class StdlibEngine(Engine):
     """``ssl.SSLObject`` over two ``ssl.MemoryBIO``s."""
 
@@ -426,9 +445,10 @@ class StdlibEngine(Engine):
         self.server_side = server_side
         self._in = ssl.MemoryBIO()
         self._out = ssl.MemoryBIO()
-        sess = session if isinstance(session, ssl.SSLSession) else None
-        self._obj = ctx.wrap_bio(self._in, self._out, server_side=server_side,
-                                 server_hostname=hostname, session=sess)
+        self._obj = ctx.wrap_bio(
+            self._in, self._out, server_side=server_side,
+            server_hostname=_idna(hostname) if hostname else hostname,
+            session=session if type(session) is ssl.SSLSession else None)
         self._watch: HandshakeWatch | None = None if server_side else HandshakeWatch()
 
     def feed(self, records: bytes | memoryview) -> None:

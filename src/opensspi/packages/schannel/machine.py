@@ -130,7 +130,15 @@ _OK_RESULT = MessageResult()
 _RESULTS = {status: MessageResult(status) for status in (
     SecStatus.SEC_E_OK, SecStatus.SEC_E_INCOMPLETE_MESSAGE, SecStatus.SEC_I_CONTEXT_EXPIRED,
     SecStatus.SEC_I_RENEGOTIATE)}
+_CONTINUE = SecStatus.SEC_I_CONTINUE_NEEDED
 _PEER_CLOSED = State.PEER_CLOSED
+_OPEN = State.OPEN
+_IN_HANDSHAKE = State.HANDSHAKE
+_CLIENT_START = State.CLIENT_START
+_SERVER_START = State.SERVER_START
+_FAILED = State.FAILED
+_RECORDS = Input.RECORDS
+_DONE = Progress.DONE
 _RECORD_TYPES = frozenset(int(t) for t in records.ContentType)
 _DATA_PHASE = (State.OPEN, State.PEER_CLOSED, State.SHUTDOWN_PENDING, State.CLOSED)
 _U32 = struct.Struct("<I")
@@ -146,6 +154,23 @@ _REQ_SUPPLIED = int(IscReq.USE_SUPPLIED_CREDS)
 _REQ_UNVERIFIED = int(IscReq.UNVERIFIED_TARGET_NAME)
 _ASC_MUTUAL = int(AscReq.MUTUAL_AUTH)
 _DISABLE_RECONNECTS = int(SchCred.DISABLE_RECONNECTS)
+
+
+_SUITES: dict[tuple[str, str, int], tuple[Suite, StreamSizes]] = {}
+
+
+def _suite_of(name: str, version: str, bits: int) -> tuple[Suite, StreamSizes]:
+    """The suite and its STREAM_SIZES, made once per (suite, version, bits): a process sees a
+    handful, and every handshake asks (at most 64 remembered)."""
+    key = (name, version, bits)
+    found = _SUITES.get(key)
+    if found is None:
+        suite = Suite(name, version, bits)
+        found = (suite, suite.stream_sizes())
+        if len(_SUITES) >= 64:
+            _SUITES.clear()
+        _SUITES[key] = found
+    return found
 
 
 class Opened(NamedTuple):
@@ -209,33 +234,34 @@ class SchannelContext(SecurityContext):
     layouts = frozenset((Layout.RECORD, Layout.DATA_ONLY))
     continues_after_complete = True
 
+    # Every connection starts with these; an instance assigns its own only when one changes
+    # (a context is made per connection, and most of these never change).
+    _engine: Engine | None = None
+    _suite: Suite | None = None
+    _sizes: StreamSizes | None = None
+    _header = records.HEADER_SIZE  # the record header as STREAM_SIZES gives it
+    _pending_out = b""
+    _renegotiating = False
+    _paused_input = b""
+    _paused_used = 0
+    _supplied_used = False
+    _cache_key: tuple[str, int] | None = None
+    _ekm: KeyingMaterialInfo | None = None
+    _open_once = False
+    _held_plain = b""
+
     def __init__(self, info: PackageInfo, credential: SchannelCredential, is_client: bool,
                  request: int, target: str | None, env: Environment) -> None:
         self.info = info
         self.is_client = is_client
         self._cred = credential
-        self._policy = credential.policy
+        policy = self._policy = credential.policy
         self._request = request
         self._target = target
         self._env = env
-        self._engine: Engine | None = None
-        self._suite: Suite | None = None
-        self._sizes: StreamSizes | None = None
-        self._header = records.HEADER_SIZE  # the record header as STREAM_SIZES gives it
-        self._pending_out = b""
-        self._renegotiating = False
-        self._paused_input = b""
-        self._paused_used = 0
-        self._supplied_used = False
-        self._cache_key: tuple[str, int] | None = None
-        self._reconnects = not int(self._policy.flags) & _DISABLE_RECONNECTS
-        self._ekm: KeyingMaterialInfo | None = None
-        self._open_once = False
-        self._held_plain = b""
+        self._reconnects = not int(policy.flags) & _DISABLE_RECONNECTS
         self._machine: Machine[State, Input, object] = Machine(
-            TRANSITIONS, State.CLIENT_START if is_client else State.SERVER_START,
-            State.FAILED, "TLS record",
-        )
+            TRANSITIONS, _CLIENT_START if is_client else _SERVER_START, _FAILED, "TLS record")
 
     # -- the SecurityContext interface -------------------------------------------------------
 
@@ -280,7 +306,15 @@ class SchannelContext(SecurityContext):
         return CertContext(der).subject if der else None
 
     def step(self, inp: StepInput) -> Step:
-        result = self._machine.run(lambda: self._classify(inp))
+        machine = self._machine
+        state = machine.state
+        if state is _IN_HANDSHAKE or state is _SERVER_START:
+            # _classify's answer for a handshake leg, without the classify call.
+            if inp.request is not None:
+                self._request = inp.request
+            result = machine.fire(_RECORDS, self, inp.token or b"", inp)
+        else:
+            result = machine.run(self._classify, inp)
         assert isinstance(result, Step)
         return result
 
@@ -306,7 +340,7 @@ class SchannelContext(SecurityContext):
         return ids
 
     def _make_engine(self, inp: StepInput) -> Engine:
-        alpn = self._alpn(inp)
+        alpn = self._alpn(inp) if inp.buffers else ()
         if self._policy.engine == "pyopenssl":
             from .engine_pyopenssl import PyOpenSslEngine
 
@@ -379,22 +413,20 @@ class SchannelContext(SecurityContext):
     def _feed_handshake(self, data: bytes) -> Choice[State, Step]:
         engine = self._engine
         assert engine is not None
-        framing = records.frame(data)
-        if not framing.ends:
-            return Choice(Step(SecStatus.SEC_E_INCOMPLETE_MESSAGE, missing=framing.missing),
-                          self._machine.state)
+        whole, missing = records.span(data)
+        if not whole:
+            return Choice(Step(_INCOMPLETE, missing=missing), self._machine.state)
         at = 0
         progress = Progress.WANT_READ
         try:
             if engine.reclaims_input:
                 # All whole records at once; what OpenSSL left unread (it reads record by
                 # record, without read-ahead) comes back out and is the EXTRA.
-                whole = framing.whole
                 engine.feed(data if whole == len(data) else memoryview(data)[:whole])
                 progress = engine.handshake()
                 at = whole - len(engine.unread())
             else:
-                for end in framing.ends:
+                for end in records.frame(data).ends:
                     engine.feed(data[at:end])
                     at = end
                     progress = engine.handshake()
@@ -404,9 +436,9 @@ class SchannelContext(SecurityContext):
             raise self._failure(exc) from None
         token = engine.take()
         extra = data[at:]
-        if progress is Progress.DONE:
+        if progress is _DONE:
             self._established()
-            return Choice(Step(SecStatus.SEC_E_OK, token, extra=extra), State.OPEN)
+            return Choice(Step(_OK, token, extra), _OPEN)
         if progress is Progress.WANT_CERTIFICATE:
             if self._request & _REQ_SUPPLIED:
                 self._supplied_used = True
@@ -415,8 +447,7 @@ class SchannelContext(SecurityContext):
             self._paused_used = at
             return Choice(Step(SecStatus.SEC_I_INCOMPLETE_CREDENTIALS, token, extra=extra),
                           State.AWAIT_CREDENTIALS)
-        return Choice(Step(SecStatus.SEC_I_CONTINUE_NEEDED, token, extra=extra),
-                      State.HANDSHAKE)
+        return Choice(Step(_CONTINUE, token, extra), _IN_HANDSHAKE)
 
     def _resume(self, data: bytes, inp: StepInput) -> Choice[State, Step]:
         """After SEC_I_INCOMPLETE_CREDENTIALS: curl passes the same input again, others only the
@@ -465,12 +496,16 @@ class SchannelContext(SecurityContext):
         engine = self._engine
         assert engine is not None
         cipher = engine.cipher()
-        version = engine.version() or ""
-        self._suite = Suite(cipher[0], version, cipher[2]) if cipher else None
-        self._sizes = self._suite.stream_sizes() if self._suite else None
-        self._header = self._sizes.header if self._sizes is not None else records.HEADER_SIZE
+        if cipher:
+            self._suite, sizes = _suite_of(cipher[0], engine.version() or "", cipher[2])
+            self._sizes = sizes
+            self._header = sizes.header
+        else:
+            self._suite = self._sizes = None
+            self._header = records.HEADER_SIZE
         self._open_once = True
-        self._remember_session()
+        if self.is_client:
+            self._remember_session()
 
     def _post_handshake(self, data: bytes, inp: StepInput) -> Step:
         """ISC/ASC in the data phase, after DecryptMessage returned SEC_I_RENEGOTIATE: send what
@@ -772,21 +807,29 @@ class SchannelContext(SecurityContext):
 
     def _unwrap(self, data: bytes | memoryview) -> Choice[State, Opened]:
         state = self._machine.state
-        framing = records.frame(data)
-        if framing.missing and framing.whole < len(data):
-            return Choice(Opened(SecStatus.SEC_E_INCOMPLETE_MESSAGE,
-                                 missing=framing.missing), state)
+        suite = self._suite
+        # One walk over the headers: TLS 1.3 needs only the span (it has no renegotiation),
+        # TLS 1.2 also the record starts, to notice a HelloRequest among them.
+        tls12 = suite is not None and not suite.tls13
+        if tls12:
+            framing = records.frame(data)
+            whole, missing = framing.whole, framing.missing
+        else:
+            whole, missing = records.span(data)
+        if missing and whole < len(data):
+            return Choice(Opened(_INCOMPLETE, missing=missing), state)
         engine = self._engine
         assert engine is not None
-        held, self._held_plain = self._held_plain, b""
+        held = self._held_plain
+        if held:
+            self._held_plain = b""
         engine.feed(data)
         try:
             out, closed = engine.read_all()
             if held:
                 out.insert(0, held)
-            if self._suite is not None and not self._suite.tls13 and any(
-                    data[at] == records.ContentType.HANDSHAKE
-                    for at in (0, *framing.ends[:-1])):
+            if tls12 and any(data[at] == records.ContentType.HANDSHAKE
+                             for at in (0, *framing.ends[:-1])):
                 self._renegotiating = True
             engine.flush()
         except EngineError as exc:
@@ -795,8 +838,9 @@ class SchannelContext(SecurityContext):
         if closed:
             state = State.CLOSED if state in (State.CLOSED, State.SHUTDOWN_PENDING) \
                 else State.PEER_CLOSED
-        status = SecStatus.SEC_I_CONTEXT_EXPIRED if closed else SecStatus.SEC_E_OK
-        return Choice(Opened(status, len(data), b"".join(out)), state)
+        status = SecStatus.SEC_I_CONTEXT_EXPIRED if closed else _OK
+        return Choice(Opened(status, len(data), out[0] if len(out) == 1 else b"".join(out)),
+                      state)
 
     def pending_output(self) -> bytes:
         """Bytes owed to the peer outside EncryptMessage (a KeyUpdate answer); the Pythonic

@@ -117,6 +117,31 @@ def frame(data: bytes | memoryview, limit: int | None = None) -> Framing:
     return Framing(tuple(ends), 0)
 
 
+def span(data: bytes | memoryview) -> tuple[int, int]:
+    """``(whole, missing)``: the bytes the whole records at the start of ``data`` take, and what
+    the first partial one still needs (0 when ``data`` ends on a record boundary) — the two
+    numbers of :func:`frame` without the list of ends, for a handshake leg that feeds all whole
+    records at once.
+
+    Raises:
+        DecodeError: a header is not a TLS record header (see :func:`check_header`).
+    """
+    at = 0
+    have = len(data)
+    types = _TYPES
+    while have - at >= HEADER_SIZE:
+        length = (data[at + 3] << 8) | data[at + 4]
+        if data[at] not in types or data[at + 1] != 3 or length > MAX_CIPHERTEXT:
+            check_header(data, at)  # raises, with the message saying what is wrong
+        end = at + HEADER_SIZE + length
+        if end > have:
+            return at, end - have
+        at = end
+    if have == at and at:
+        return at, 0
+    return at, HEADER_SIZE - (have - at)
+
+
 def first_record(data: bytes | memoryview) -> tuple[int, int]:
     """``(size, missing)`` of the record at the start of ``data``: ``size`` is 0 when it is not
     whole yet, and ``missing`` then says how many more bytes it needs.
@@ -148,4 +173,5 @@ __all__ = [
     "check_header",
     "first_record",
     "frame",
+    "span",
 ]
