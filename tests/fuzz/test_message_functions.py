@@ -255,7 +255,12 @@ def test_mutated_messages_give_the_documented_status(
         try:
             api.check(peers, mutated, split if len(mutated) >= split else 0)
         except SspiError as exc:
-            assert exc.status in EXPECTED[family], (mutated.hex(), exc.status.name, exc)
+            expected = EXPECTED[family]
+            if package == "WDigest" and mutated[-6:-4] == b"\x00\x01":
+                # The six bytes a cut leaves at the end read as a DIGEST-MD5 trailer (version
+                # 0x0001 by chance, 1 in 65,536): its number is then reported as out of sequence.
+                expected = expected | {S.SEC_E_OUT_OF_SEQUENCE}
+            assert exc.status in expected, (mutated.hex(), exc.status.name, exc)
         except Exception as exc:  # the contract: nothing else, ever
             leaks.append(f"{type(exc).__name__}: {exc} <- {mutated.hex()}")
         else:
