@@ -397,16 +397,7 @@ def _run_step(
 ) -> Step:
     context = record.context
     try:
-        inp = _step_input(pInput, request)
-        # drive(), unrolled: the same leg, KDC exchanges and log lines, two calls fewer.
-        try:
-            step = context.step(inp)
-            if step.kdc_request is not None:
-                step = kdc_exchanges(context, step)
-        except Exception as exc:
-            logs.handshake_exception(context, inp, exc)
-            raise
-        logs.handshake_leg(context, inp, step)
+        step = drive(context, _step_input(pInput, request))
     except Exception as exc:
         err = _fail(record, exc, f"{context.info.name} token")
         _deliver_failure(err, pOutput, allocate)
