@@ -53,7 +53,7 @@ from typing import Literal
 
 from ...errors import DecodeError, InvalidParameter, NoCredentials, UnsupportedFunction
 from .config import DEFAULT_CCACHE_NAME, DEFAULT_KCM_SOCKET, Krb5Config, expand_path
-from .parsed import digest, parsed, unchanged
+from .parsed import load_file
 
 __all__ = [
     "CONFIG_REALM",
@@ -381,22 +381,11 @@ class Ccache:
             DecodeError: the file is not a valid ccache.
         """
         name = os.fspath(path)
-
-        def load() -> tuple[Ccache, bool]:
-            try:
-                with open(name, "rb") as f:
-                    data = f.read()
-            except FileNotFoundError:
-                raise NoCredentials(
-                    f"No credential cache at {name}: run kinit, or set KRB5CCNAME."
-                ) from None
-            except OSError as exc:
-                raise NoCredentials(
-                    f"Cannot read the credential cache {name}: {exc.strerror or exc}."
-                ) from None
-            return parsed("ccache", (name, digest(data)), lambda: cls.parse(data)), True
-
-        return unchanged("ccache", (name,), load)
+        return load_file(
+            "ccache", name, cls.parse,
+            f"No credential cache at {name}: run kinit, or set KRB5CCNAME.",
+            "the credential cache",
+        )
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the cache to ``path`` atomically, mode 0600 (temporary file, then rename)."""

@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from ...errors import DecodeError, InvalidParameter, NoCredentials, UnsupportedFunction
+from ...errors import DecodeError, InvalidParameter, UnsupportedFunction
 from .ccache import CcachePrincipal, _atomic_write
 from .config import (
     DEFAULT_CLIENT_KEYTAB_NAME,
@@ -39,7 +39,7 @@ from .config import (
     Krb5Config,
     expand_path,
 )
-from .parsed import digest, parsed, unchanged
+from .parsed import load_file
 
 __all__ = [
     "Keytab",
@@ -193,23 +193,12 @@ class Keytab:
             DecodeError: it is not a valid keytab.
         """
         name = os.fspath(path)
-
-        def load() -> tuple[Keytab, bool]:
-            try:
-                with open(name, "rb") as f:
-                    data = f.read()
-            except FileNotFoundError:
-                raise NoCredentials(
-                    f"No keytab at {name}: set KRB5_KTNAME (or KRB5_CLIENT_KTNAME) or "
-                    "export the keys with kadmin ktadd."
-                ) from None
-            except OSError as exc:
-                raise NoCredentials(
-                    f"Cannot read the keytab {name}: {exc.strerror or exc}."
-                ) from None
-            return parsed("keytab", (name, digest(data)), lambda: cls.parse(data)), True
-
-        return unchanged("keytab", (name,), load)
+        return load_file(
+            "keytab", name, cls.parse,
+            f"No keytab at {name}: set KRB5_KTNAME (or KRB5_CLIENT_KTNAME) or export the keys "
+            "with kadmin ktadd.",
+            "the keytab",
+        )
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the keytab to ``path`` atomically, mode 0600."""

@@ -29,7 +29,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from typing import TypeVar
 
-__all__ = ["LIMIT", "RACY_NS", "clear", "digest", "parsed", "unchanged"]
+from ...errors import NoCredentials
+
+__all__ = ["LIMIT", "RACY_NS", "clear", "digest", "load_file", "parsed", "unchanged"]
 
 T = TypeVar("T")
 LIMIT = 16
@@ -114,6 +116,31 @@ def unchanged(
         else:
             _stats.pop(slot, None)  # racy: read it again next time
     return value
+
+
+def load_file(
+    kind: str, name: str, parse: Callable[[bytes], T], missing: str, what: str
+) -> T:
+    """``parse`` of the file ``name``'s bytes, read again only when its stat signature changed
+    (:func:`unchanged`) and parsed again only when its bytes did (:func:`parsed`).
+
+    Raises:
+        NoCredentials: the file is missing (the message is ``missing``) or unreadable
+            ("Cannot read ``what`` ``name``: why.").
+        DecodeError: what ``parse`` raises.
+    """
+
+    def load() -> tuple[T, bool]:
+        try:
+            with open(name, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            raise NoCredentials(missing) from None
+        except OSError as exc:
+            raise NoCredentials(f"Cannot read {what} {name}: {exc.strerror or exc}.") from None
+        return parsed(kind, (name, digest(data)), lambda: parse(data)), True
+
+    return unchanged(kind, (name,), load)
 
 
 def digest(data: bytes) -> bytes:
