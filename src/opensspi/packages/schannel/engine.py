@@ -507,14 +507,7 @@ class StdlibEngine(Engine):
             self.feed(record)
         else:
             self._in.write(record)
-        try:
-            return self._obj.read(READ_SIZE)
-        except ssl.SSLWantReadError:
-            return None
-        except ssl.SSLZeroReturnError:
-            return b""
-        except ssl.SSLError as exc:
-            raise self._error(exc) from None
+        return self.read()
 
     def read_all(self) -> tuple[list[bytes], bool]:
         # OpenSSL reads record by record without read-ahead, and READ_SIZE holds any record's
