@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from . import impersonation, logs, registry
 from .attributes import (
@@ -146,54 +146,30 @@ _ISC_ALLOCATE = int(IscReq.ALLOCATE_MEMORY)
 _ASC_ALLOCATE = int(AscReq.ALLOCATE_MEMORY)
 _ISC_RET_ALLOCATED = int(IscRet.ALLOCATED_MEMORY)
 _ASC_RET_ALLOCATED = int(AscRet.ALLOCATED_MEMORY)
-_ISC_REQS: dict[int, IscReq] = {}
-_ASC_REQS: dict[int, AscReq] = {}
-_ISC_RETS: dict[int, IscRet] = {}
-_ASC_RETS: dict[int, AscRet] = {}
+_F = TypeVar("_F", IscReq, AscReq, IscRet, AscRet)
 
 
-def _isc_ret(value: int) -> IscRet:
-    """``IscRet(value)``, remembered per value (at most 256)."""
-    ret = _ISC_RETS.get(value)
-    if ret is None:
-        ret = IscRet(value)
-        if len(_ISC_RETS) >= 256:
-            _ISC_RETS.clear()
-        _ISC_RETS[value] = ret
-    return ret
+def _flag_memo(kind: type[_F]) -> Callable[[int], _F]:
+    """``kind(value)`` remembered per value (at most 256): the handshake entry points see the
+    same few request and return values on every call, and building an IntFlag is slow."""
+    known: dict[int, _F] = {}
+
+    def remembered(value: int) -> _F:
+        flag = known.get(value)
+        if flag is None:
+            flag = kind(int(value))
+            if len(known) >= 256:
+                known.clear()
+            known[int(value)] = flag
+        return flag
+
+    return remembered
 
 
-def _asc_ret(value: int) -> AscRet:
-    """``AscRet(value)``, remembered per value (at most 256)."""
-    ret = _ASC_RETS.get(value)
-    if ret is None:
-        ret = AscRet(value)
-        if len(_ASC_RETS) >= 256:
-            _ASC_RETS.clear()
-        _ASC_RETS[value] = ret
-    return ret
-
-
-def _isc_req(value: int) -> IscReq:
-    """``IscReq(int(value))``, remembered per value (at most 256)."""
-    req = _ISC_REQS.get(value)
-    if req is None:
-        req = IscReq(int(value))
-        if len(_ISC_REQS) >= 256:
-            _ISC_REQS.clear()
-        _ISC_REQS[int(value)] = req
-    return req
-
-
-def _asc_req(value: int) -> AscReq:
-    """``AscReq(int(value))``, remembered per value (at most 256)."""
-    req = _ASC_REQS.get(value)
-    if req is None:
-        req = AscReq(int(value))
-        if len(_ASC_REQS) >= 256:
-            _ASC_REQS.clear()
-        _ASC_REQS[int(value)] = req
-    return req
+_isc_req = _flag_memo(IscReq)
+_asc_req = _flag_memo(AscReq)
+_isc_ret = _flag_memo(IscRet)
+_asc_ret = _flag_memo(AscRet)
 
 
 # -- packages -------------------------------------------------------------------------------
@@ -527,9 +503,7 @@ def InitializeSecurityContext(  # noqa: N802
     flags = context.flags
     if allocate:
         flags |= _ISC_RET_ALLOCATED
-    attrs = _ISC_RETS.get(flags)
-    if attrs is None:
-        attrs = _isc_ret(flags)
+    attrs = _isc_ret(flags)
     return IscResult(step.status, attrs, context.expiry)
 
 
@@ -564,9 +538,7 @@ def AcceptSecurityContext(  # noqa: N802
     flags = context.flags
     if allocate:
         flags |= _ASC_RET_ALLOCATED
-    attrs = _ASC_RETS.get(flags)
-    if attrs is None:
-        attrs = _asc_ret(flags)
+    attrs = _asc_ret(flags)
     return AscResult(step.status, attrs, context.expiry)
 
 
