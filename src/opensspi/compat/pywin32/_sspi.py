@@ -112,7 +112,7 @@ class _BaseAuth:
             door = door_for(record) if record is not None else None
             if record is not None and door is not None:
                 self.next_seq_num += 1
-                return win32security.seal_data(record, door, data)
+                return win32security.door_call(record, "EncryptMessage", door.seal_data, data)
         ctxt = self._context()
         desc = win32security.PySecBufferDescType()
         desc.append(win32security.PySecBufferType(len(data), sspicon.SECBUFFER_DATA))
@@ -132,7 +132,8 @@ class _BaseAuth:
             door = door_for(record) if record is not None else None
             if record is not None and door is not None:
                 self.next_seq_num += 1
-                return win32security.unseal_data(record, door, data, trailer)
+                return win32security.door_call(
+                    record, "DecryptMessage", door.unseal_data, data, trailer)
         ctxt = self._context()
         desc = win32security.PySecBufferDescType()
         desc.append(win32security.PySecBufferType(len(data), sspicon.SECBUFFER_DATA))
@@ -146,7 +147,9 @@ class _BaseAuth:
         """A signature over ``data``."""
         fast = self._fast() if type(data) is bytes else None
         if fast is not None:
-            return win32security.sign_data(*fast, data, self._get_next_seq_num())
+            record, door = fast
+            return win32security.door_call(
+                record, "MakeSignature", door.sign_data, data, self._get_next_seq_num())
         ctxt = self._context()
         desc = win32security.PySecBufferDescType()
         desc.append(win32security.PySecBufferType(len(data), sspicon.SECBUFFER_DATA))
@@ -161,7 +164,9 @@ class _BaseAuth:
         """Raise ``win32security.error`` unless ``sig`` signs ``data``."""
         fast = self._fast() if type(data) is bytes and type(sig) is bytes else None
         if fast is not None:
-            win32security.verify_data(*fast, data, sig, self._get_next_seq_num())
+            record, door = fast
+            win32security.door_call(
+                record, "VerifySignature", door.verify_data, data, sig, self._get_next_seq_num())
             return
         ctxt = self._context()
         desc = win32security.PySecBufferDescType()

@@ -42,7 +42,6 @@ from opensspi.errors import SspiError
 from opensspi.handles import CtxtRecord
 from opensspi.message import StreamSizes
 from opensspi.packages.schannel.attributes import ConnectionInfo, IssuerListEx
-from opensspi.protection import GssDoor
 from opensspi.provider import PackageInfo, Sizes
 
 T = TypeVar("T")
@@ -78,63 +77,19 @@ def _call(funcname: str, fn: Callable[..., T], *args: Any) -> T:
         raise error(exc.winerror, funcname, exc.message) from exc
 
 
-def seal_data(record: CtxtRecord, door: GssDoor, data: bytes) -> tuple[bytes, bytes]:
-    """``EncryptMessage(0)`` of ``[DATA(data), TOKEN(cbSecurityTrailer)]`` through the
-    record's fast path (``door``, from :func:`opensspi.protection.door_for`): the sealed data
-    and the token, or :class:`error` as the method would raise it."""
+def door_call(record: CtxtRecord, funcname: str, call: Callable[..., T], *args: Any) -> T:
+    """``call(*args)``, a method of the record's fast path (a :class:`~opensspi.protection.
+    GssDoor` from :func:`opensspi.protection.door_for`), under the record's lock as the Windows
+    function ``funcname`` runs: its result, or :class:`error` as the method would raise it."""
     lock = record.lock
     lock.acquire()
     try:
-        return door.seal_data(data)
+        return call(*args)
     except Exception as exc:
         err = _sspi._message_error(record, exc)
     finally:
         lock.release()
-    raise error(err.winerror, "EncryptMessage", err.message) from err
-
-
-def unseal_data(record: CtxtRecord, door: GssDoor, data: bytes, token: bytes) -> bytes:
-    """``DecryptMessage`` of ``[DATA(data), TOKEN(token)]`` through the record's fast path:
-    the plaintext, or :class:`error` as the method would raise it."""
-    lock = record.lock
-    lock.acquire()
-    try:
-        return door.unseal_data(data, token)
-    except Exception as exc:
-        err = _sspi._message_error(record, exc)
-    finally:
-        lock.release()
-    raise error(err.winerror, "DecryptMessage", err.message) from err
-
-
-def sign_data(record: CtxtRecord, door: GssDoor, data: bytes, seq: int) -> bytes:
-    """``MakeSignature(0)`` of ``[DATA(data), TOKEN(cbMaxSignature)]`` through the record's
-    fast path: the signature, or :class:`error` as the method would raise it."""
-    lock = record.lock
-    lock.acquire()
-    try:
-        return door.sign_data(data, seq)
-    except Exception as exc:
-        err = _sspi._message_error(record, exc)
-    finally:
-        lock.release()
-    raise error(err.winerror, "MakeSignature", err.message) from err
-
-
-def verify_data(record: CtxtRecord, door: GssDoor, data: bytes, signature: bytes,
-                seq: int) -> None:
-    """``VerifySignature`` of ``[DATA(data), TOKEN(signature)]`` through the record's fast
-    path, or :class:`error` as the method would raise it."""
-    lock = record.lock
-    lock.acquire()
-    try:
-        door.verify_data(data, signature, seq)
-        return
-    except Exception as exc:
-        err = _sspi._message_error(record, exc)
-    finally:
-        lock.release()
-    raise error(err.winerror, "VerifySignature", err.message) from err
+    raise error(err.winerror, funcname, err.message) from err
 
 
 def _expiry(value: datetime | None) -> datetime:
