@@ -123,14 +123,21 @@ class SspiPair:
 
 
 def pywin32_sspi() -> ModuleType:
-    """pywin32's ``sspi`` module, imported by its pywin32 name from the look-alike folder."""
+    """pywin32's ``sspi`` module, imported by its pywin32 name from the look-alike folder
+    (once: a program imports it once, so the timed loops do not pay for the import system)."""
+    if _IMPORTED:
+        return _IMPORTED[0]
     from opensspi.compat.pywin32 import PATH
 
     if PATH not in sys.path:
         sys.path.insert(0, PATH)
     for name in _PYWIN32_MODULES:
         importlib.import_module(name)
-    return sys.modules["sspi"]
+    _IMPORTED.append(sys.modules["sspi"])
+    return _IMPORTED[0]
+
+
+_IMPORTED: list[ModuleType] = []
 
 
 def pywin32_pair(package: str, *, auth_info: Any = None, targetspn: str | None = None,

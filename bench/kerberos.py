@@ -20,6 +20,10 @@ Sections (a registry: add one with ``@section("name")`` returning its workloads)
 - ``doors``: the 1 KiB wrap+unwrap and the client+acceptor contexts through every door (the
   Pythonic API, ``opensspi.sspi`` with SecBufferDesc, pywin32's ``sspi`` look-alike; see
   bench/doors.py) against MIT in the same run, and what each door adds over the Pythonic one.
+  pywin32's contexts are timed twice, each against the MIT program doing the same work: one
+  ``ClientAuth``/``ServerAuth`` pair kept and ``reset()`` per connection (MIT keeps its
+  ``gssapi.Credentials``), and a new pair per connection (MIT resolves its default
+  credentials per context); the row of new pairs against MIT's kept credentials is printed too.
 - ``der``: DER decode and encode of the real 1427-byte AP-REQ that MIT krb5 sends with a
   delegated TGT (tests/vectors/peers/mit/ap.json), to dataclasses with the ticket and
   authenticator enc-parts left encrypted. Peer: pyasn1 with impacket's ``impacket.krb5.asn1``
@@ -383,7 +387,7 @@ def _door_flags() -> tuple[int, int]:
 def doors_section() -> Section:
     """1 KiB wrap+unwrap and client+acceptor contexts through every door, against MIT."""
     sys.path.insert(0, str(ROOT / "bench"))
-    from doors import SspiPair, pywin32_pair
+    from doors import SspiPair, authorize, pywin32_pair
 
     mit = _mit()
     from opensspi.packages.kerberos import KerberosAuthData
@@ -409,6 +413,31 @@ def doors_section() -> Section:
         return pywin32_pair("Kerberos", targetspn=mit["target"], scflags=isc,
                             server_scflags=asc)
 
+    kept_client, kept_server = pywin32_pair("Kerberos", targetspn=mit["target"], scflags=isc,
+                                            server_scflags=asc)
+
+    def pywin32_handshake_kept() -> object:
+        # pywin32's own reset(): the same ClientAuth/ServerAuth (and credential handles) for
+        # the next connection, as MIT's pair below keeps its gssapi.Credentials.
+        kept_client.reset()
+        kept_server.reset()
+        authorize(kept_client, kept_server)
+        return kept_client
+
+    gssapi = mit["gssapi"]
+    gss_name = gssapi.Name("HTTP@server.test.local", gssapi.NameType.hostbased_service)
+    gss_krb5 = gssapi.OID.from_int_seq("1.2.840.113554.1.2.2")
+    gss_flags = [gssapi.RequirementFlag.mutual_authentication]
+
+    def mit_handshake_default() -> object:
+        # No credential object kept: GSS resolves the default initiator and acceptor
+        # credentials (ccache, keytab) for every context, as new ClientAuth/ServerAuth do.
+        client = gssapi.SecurityContext(name=gss_name, usage="initiate", flags=gss_flags,
+                                        mech=gss_krb5)
+        server = gssapi.SecurityContext(usage="accept")
+        client.step(server.step(client.step()))
+        return client
+
     result = Section({
         "pythonic-wrap": lambda: server.unwrap(client.wrap(kib)),
         "sspi-wrap": lambda: pair.round_trip(kib),
@@ -417,11 +446,17 @@ def doors_section() -> Section:
         "pythonic-handshake": hs["opensspi-handshake"],
         "sspi-handshake": pair.handshake,
         "pywin32-handshake": pywin32_handshake,
+        "pywin32-handshake-kept": pywin32_handshake_kept,
         "mit-handshake": hs["mit-handshake"],
+        "mit-handshake-default": mit_handshake_default,
     })
     result.notes.append("flags: " + " | ".join(_FLAGS_NAMES) + "; AES256; service ticket "
                         "cached; pywin32 acquires credentials per ClientAuth/ServerAuth, from "
                         "the ccache and keytab in KRB5CCNAME / KRB5_KTNAME, as pywin32 does")
+    result.notes.append("contexts rows: 'kept' = one ClientAuth/ServerAuth pair reset() per "
+                        "connection against MIT with gssapi.Credentials kept; 'new' = new "
+                        "ClientAuth/ServerAuth per connection against MIT resolving its default "
+                        "credentials per context; 'new/MIT kept' = ours new, MIT kept")
     result.notes.append("peer: MIT krb5 " + _mit_version() + " through python-gssapi")
     result.comparisons += [
         ("1 KiB wrap+unwrap, Pythonic", "pythonic-wrap", "mit-wrap"),
@@ -429,7 +464,9 @@ def doors_section() -> Section:
         ("1 KiB wrap+unwrap, pywin32", "pywin32-wrap", "mit-wrap"),
         ("contexts, Pythonic", "pythonic-handshake", "mit-handshake"),
         ("contexts, sspi", "sspi-handshake", "mit-handshake"),
-        ("contexts, pywin32", "pywin32-handshake", "mit-handshake"),
+        ("contexts, pywin32 kept", "pywin32-handshake-kept", "mit-handshake"),
+        ("contexts, pywin32 new", "pywin32-handshake", "mit-handshake-default"),
+        ("contexts, pywin32 new/MIT kept", "pywin32-handshake", "mit-handshake"),
     ]
     result.overheads += [
         ("sspi over Pythonic, 1 KiB", "sspi-wrap", "pythonic-wrap"),

@@ -100,6 +100,11 @@ __all__ = [
 ]
 
 
+_new_tuple = tuple.__new__
+"""Builds a NamedTuple from a complete tuple without its generated ``__new__`` (a Python
+frame with keyword handling): the entry points make one per call."""
+
+
 class AcquireResult(NamedTuple):
     status: SecStatus
     credential: CredHandle
@@ -234,7 +239,7 @@ def AcquireCredentialsHandle(  # noqa: N802
     credential = package.acquire_credentials(pszPrincipal, use, data)
     handle = phCredential if phCredential is not None else CredHandle()
     handle._record = CredRecord(package, credential, use)
-    return AcquireResult(_SEC_E_OK, handle, credential.expiry)
+    return _new_tuple(AcquireResult, (_SEC_E_OK, handle, credential.expiry))
 
 
 def _auth_data(data: object) -> object:
@@ -278,10 +283,10 @@ _PKG_PARAMS = int(SecBufferType.PKG_PARAMS)
 
 def _step_input(pInput: SecBufferDesc | None, request: int | None = None) -> StepInput:  # noqa: N803
     if pInput is None:
-        return StepInput(request=request)
+        return _new_tuple(StepInput, (None, None, (), None, (), request))
     if len(pInput) == 2 and pInput[1].BufferType == _EMPTY and pInput[0].BufferType == _TOKEN:
         # The shape of nearly every call (the peer's token, an EMPTY for EXTRA/MISSING).
-        return StepInput(pInput[0].buffer, None, (), None, (), request)
+        return _new_tuple(StepInput, (pInput[0].buffer, None, (), None, (), request))
     token: bytes | None = None
     bindings: ChannelBindings | None = None
     params: list[bytes] = []
@@ -504,7 +509,7 @@ def InitializeSecurityContext(  # noqa: N802
     if allocate:
         flags |= _ISC_RET_ALLOCATED
     attrs = _isc_ret(flags)
-    return IscResult(step.status, attrs, context.expiry)
+    return _new_tuple(IscResult, (step.status, attrs, context.expiry))
 
 
 def _has_token(desc: SecBufferDesc | None) -> bool:
@@ -539,7 +544,7 @@ def AcceptSecurityContext(  # noqa: N802
     if allocate:
         flags |= _ASC_RET_ALLOCATED
     attrs = _asc_ret(flags)
-    return AscResult(step.status, attrs, context.expiry)
+    return _new_tuple(AscResult, (step.status, attrs, context.expiry))
 
 
 def CompleteAuthToken(phContext: CtxtHandle, pToken: SecBufferDesc) -> SecStatus:  # noqa: N802, N803

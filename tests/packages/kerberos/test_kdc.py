@@ -1292,17 +1292,26 @@ def test_default_sources_are_taken_again_only_while_their_files_are_unchanged(
     assert cred.cache is not None and cred.cache.tgt(REALM, T0) == tgt
     assert acceptor.acceptor_keytab is held[3].acceptor_keytab
     assert len(acceptor.keytab.entries) == len(service_keytab(kdc, "HTTP/web.example.com").entries)
+    # From then on every handle refers to the same credentials, as a Windows logon session's
+    # do: what one context learns (tickets, the KDC's clock) the next one has.
+    assert outbound() is cred and inbound() is acceptor
+    assert reads == []
 
     # A rewritten keytab, a ccache elsewhere, a ccache gone: each is seen at once.
     service_keytab(kdc, "HTTP/web.example.com", kvno=2).save(keytab)
-    assert {e.kvno for e in inbound().keytab.entries} == {2}
+    fresh_acceptor = inbound()
+    assert {e.kvno for e in fresh_acceptor.keytab.entries} == {2}
+    assert fresh_acceptor is not acceptor
     moved = tmp_path / "moved"
     ccache.rename(moved)
     with pytest.raises(NoCredentials, match="no credential cache"):
         outbound()
     monkeypatch.setenv("KRB5CCNAME", f"FILE:{moved}")
     assert outbound().ccache_name == f"FILE:{moved}"
-    # Tickets expire even while the file stays the same.
+    # Another ccache named by the environment is another logon session.
+    assert outbound() is not cred
+    # Tickets expire even while the file stays the same, for a credential handed out before too.
+    outbound()
     outbound()
     clock.advance(11 * 3600)
     with pytest.raises(NoCredentials, match="expired"):

@@ -262,3 +262,26 @@ def test_a_follower_on_the_leaders_thread_does_not_wait() -> None:
         follower.send(b"its reply")
     assert done.value.value is own and log == [b"its reply"]
     leader.close()
+
+
+def test_tgt_endtime_is_remembered_until_the_tickets_change() -> None:
+    # A credential's expiry is asked at every acquisition; the answer is kept per realm and
+    # forgotten by every change that could move it.
+    cache = TicketCache(Principal.parse(f"alice@{REALM}"))
+    tgt_name = f"krbtgt/{REALM}"
+    assert cache.tgt_endtime(REALM) is None
+    cache.store(_ticket(tgt_name, hours=10))
+    assert cache.tgt_endtime(REALM) == T0 + timedelta(hours=10)
+    cache.store(_ticket(WEB, hours=20))  # a service ticket: not a TGT, the answer stays
+    assert cache.tgt_endtime(REALM) == T0 + timedelta(hours=10)
+    assert cache.store_all([_ticket(tgt_name, hours=12)], T0) == 1
+    assert cache.tgt_endtime(REALM) == T0 + timedelta(hours=12)
+    cache.discard(Principal.parse(f"{tgt_name}@{REALM}"))
+    assert cache.tgt_endtime(REALM) is None
+    cache.store(_ticket(tgt_name, hours=1))
+    assert cache.tgt_endtime(REALM) == T0 + timedelta(hours=1)
+    assert cache.get(SPN, T0 + timedelta(hours=2)) is not None  # evicts the TGT
+    assert cache.tgt_endtime(REALM) is None
+    cache.store(_ticket(tgt_name, hours=3))
+    cache.clear()
+    assert cache.tgt_endtime(REALM) is None

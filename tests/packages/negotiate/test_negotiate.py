@@ -157,6 +157,42 @@ def test_a_target_without_a_realm_is_remembered_per_handle(realm: Realm) -> None
     assert client.negotiated_info.name == "Kerberos"
 
 
+def test_a_new_handle_skips_kerberos_for_a_target_known_to_have_no_realm(realm: Realm) -> None:
+    """pywin32's ClientAuth acquires a new credential for every connection. Once this process
+    found that a target's host maps to no realm under a krb5.conf, a new handle reading the
+    same krb5.conf goes to NTLM without acquiring its Kerberos credential at all; a target
+    that names its realm still gets Kerberos from such a handle."""
+    target = "HTTP/web.elsewhere.invalid"
+    identity = AuthIdentity("alice", REALM, PASSWORD)
+    no_default = dataclasses.replace(realm.config, default_realm=None)
+    auth = NegotiateAuthData(
+        identity=identity, kerberos=KerberosAuthData(identity=identity, config=no_default))
+    pkg = registry.get("Negotiate")
+    first = pkg.acquire_credentials(None, CredentialUse.OUTBOUND, auth)
+    assert isinstance(first, NegotiateCredential)
+    _assert_ntlm_only(realm.handshake(pkg.client_context(first, target, CLIENT_REQ),
+                                      realm.server())[0])
+    cred = pkg.acquire_credentials(None, CredentialUse.OUTBOUND, auth)
+    assert isinstance(cred, NegotiateCredential) and cred is not first
+    acquired: list[object] = []
+    deferred = cred._deferred
+    assert deferred is not None
+    cred._deferred = lambda: acquired.append(1) or deferred()
+    client = pkg.client_context(cred, target, CLIENT_REQ)
+    _assert_ntlm_only(realm.handshake(client, realm.server())[0])
+    assert client.negotiated_info.name == "NTLM" and acquired == []
+    why = cred.kerberos_unresolvable(target)
+    assert why is not None and "SEC_E_TARGET_UNKNOWN" in why
+    # Another krb5.conf (one with a default realm) is not answered from that finding.
+    other = pkg.acquire_credentials(None, CredentialUse.OUTBOUND, NegotiateAuthData(
+        identity=identity, kerberos=KerberosAuthData(identity=identity, config=realm.config)))
+    assert isinstance(other, NegotiateCredential)
+    assert other.kerberos_unresolvable(target) is None
+    client = pkg.client_context(cred, f"{SPN}@{REALM}", CLIENT_REQ)
+    realm.handshake(client, realm.server())
+    assert client.negotiated_info.name == "Kerberos" and acquired == [1]
+
+
 def test_a_kdc_that_does_not_know_the_spn_is_asked_again(realm: Realm) -> None:
     """The KDC's answer can change (the SPN may be registered later): it is never kept."""
     pkg = registry.get("Negotiate")

@@ -933,6 +933,27 @@ def _acquire(
     return cred
 
 
+def known_unresolvable(target: str, auth_data: object | None) -> str | None:
+    """Why a credential acquired with ``auth_data`` could not name ``target``'s principal,
+    when this process already found so (:meth:`KerberosCredential.target_principal`) for the
+    krb5.conf that acquisition would read; None when that is not known.
+
+    Negotiate asks this before acquiring its deferred Kerberos credential: pywin32 programs
+    acquire a new Negotiate credential for every connection, and a target whose host maps to
+    no realm would otherwise cost a Kerberos acquisition and context on every one, only to
+    fall back to NTLM. The answer is ``"<status name>: <message>"``, as the fallback logs it.
+    Never raises: whatever cannot be told here is left to the real acquisition."""
+    try:
+        data = _auth_data(auth_data)
+        config = data.config or Krb5Config.load(environ=_environ(data))
+    except (SspiError, OSError, ValueError):
+        return None
+    held = _TARGETS.get((id(config), target))
+    if held is None or held[0] is not config or type(held[1]) is not str:
+        return None
+    return f"{TargetUnknown.default_status.name}: {held[1]}"
+
+
 # -- the default sources, remembered while their files are unchanged ---------------------------
 
 
@@ -961,17 +982,37 @@ the keytab), by :func:`_defaults_key`; at most 16."""
 _DEFAULT_PATHS_LOCK = threading.Lock()
 
 
+_ENV_NAMES = ("KRB5_CONFIG", "KRB5CCNAME", "KRB5_KTNAME", "TMPDIR", "USER")
+_ENV_KEYS: tuple[object, ...] | None
+try:  # os.environ's own keys (bytes on POSIX): a plain dict lookup, not Mapping.get's
+    _ENV_KEYS = tuple(os.environ.encodekey(name) for name in _ENV_NAMES)
+except AttributeError:  # pragma: no cover - another os.environ
+    _ENV_KEYS = None
+
+
+def _environ_values() -> tuple[object, ...]:
+    """``KRB5_CONFIG``, ``KRB5CCNAME``, ``KRB5_KTNAME``, ``TMPDIR`` and ``USER`` as
+    ``os.environ`` holds them now (encoded, on POSIX): what tells one default acquisition's
+    files from another's. Read from ``os.environ``'s own dict when it has one, since five
+    ``os.environ.get`` calls cost more than the rest of a remembered acquisition."""
+    env = os.environ
+    data = getattr(env, "_data", None)
+    keys = _ENV_KEYS
+    if type(data) is dict and keys is not None:
+        get = data.get
+        k0, k1, k2, k3, k4 = keys
+        return (get(k0), get(k1), get(k2), get(k3), get(k4))
+    return tuple([env.get(name) for name in _ENV_NAMES])
+
+
 def _defaults_key(principal: str | None, bits: int) -> tuple[object, ...]:
     """Everything but file contents that decides which files a default acquisition reads
     (``KRB5_CONFIG``, ``KRB5CCNAME``, ``KRB5_KTNAME``, and what ``%{...}`` expands:
     ``TMPDIR``, ``USER``, the user ids)."""
-    env = os.environ
     uids = (os.getuid(), os.geteuid()) if hasattr(os, "geteuid") else (0, 0)
-    if bits == _OUTBOUND:
-        return (bits, principal, env.get("KRB5_CONFIG"), env.get("KRB5CCNAME"),
-                env.get("TMPDIR"), env.get("USER"), uids)
-    return (bits, principal, env.get("KRB5_CONFIG"), env.get("KRB5_KTNAME"),
-            env.get("TMPDIR"), env.get("USER"), uids)
+    config, ccache, keytab, tmpdir, user = _environ_values()
+    named = ccache if bits == _OUTBOUND else keytab
+    return (bits, principal, config, named, tmpdir, user, uids)
 
 
 def _default_credential(
@@ -1010,8 +1051,48 @@ def _default_credential(
     found = unchanged("kerberos-defaults", paths, load, name=key)
     if fresh:  # read the full way just now
         return fresh[0]
-    made = _from_defaults(found, use, env) if found is not None else None
-    return made if made is not None else _acquire(principal, use, _NO_AUTH_DATA, env, None)
+    if found is None:
+        return _acquire(principal, use, _NO_AUTH_DATA, env, None)
+    shared = _SHARED.get(key)
+    if shared is not None and shared[0] is found and _still_usable(found, shared[1], env):
+        return shared[1]
+    made = _from_defaults(found, use, env)
+    if made is None:
+        return _acquire(principal, use, _NO_AUTH_DATA, env, None)
+    with _DEFAULT_PATHS_LOCK:
+        _SHARED[key] = (found, made)
+        while len(_SHARED) > 16:
+            del _SHARED[next(iter(_SHARED))]
+    return made
+
+
+_SHARED: dict[tuple[object, ...], tuple[_Defaults, KerberosCredential]] = {}
+"""The credential each kind of default acquisition gave last, with what it was made from.
+
+Windows' default credentials belong to the logon session: every handle acquired without
+``pAuthData`` refers to the same credentials, and a ticket one context gets serves the next.
+So while the files are unchanged (the :class:`_Defaults` found is the same object) a new
+handle gets the same :class:`KerberosCredential`; the tickets were shared already (the
+identity's :class:`TicketCache`), and so are the keytab's opened tickets. The time-dependent
+check stays per acquisition (:func:`_still_usable`). At most 16, oldest first out."""
+
+
+def _still_usable(found: _Defaults, cred: KerberosCredential, env: Environment) -> bool:
+    """What :func:`_from_defaults` checks against the clock, for a credential made before:
+    an identity from the ccache still has a ticket valid now (put back in its ticket cache,
+    as a new credential's would be)."""
+    if found.keytab is not None:
+        return True
+    cache = cred.cache
+    if cache is None:  # pragma: no cover - _from_defaults gives ccache credentials a cache
+        return False
+    now = env.now()
+    skew = timedelta(seconds=found.config.clockskew)
+    tickets = found.tickets
+    if not any(t.valid_at(now, skew) for t in tickets):
+        return False
+    cache.store_all(tickets, now)
+    return True
 
 
 def _remember_paths(key: tuple[object, ...], paths: tuple[str, ...]) -> None:

@@ -14,7 +14,7 @@ from ...provider import (
     SecurityContext,
     SecurityPackage,
 )
-from .credentials import KerberosCredential, acquire_credentials
+from .credentials import KerberosCredential, acquire_credentials, known_unresolvable
 from .machine import MAX_TOKEN, KerberosContext
 
 INFO = PackageInfo(
@@ -63,6 +63,12 @@ class KerberosPackage(SecurityPackage):
                 "the client for delegation (ISC_REQ_DELEGATE) or pass explicit credentials."
             )
         return acquire_credentials(principal, use, auth_data, DEFAULT_ENVIRONMENT)
+
+    def known_unresolvable(self, target: str, auth_data: object | None) -> str | None:
+        """See :func:`.credentials.known_unresolvable` (Negotiate asks before acquiring)."""
+        if isinstance(auth_data, Impersonation):
+            return None
+        return known_unresolvable(target, auth_data)
 
     def client_context(
         self, credential: Credential, target: str | None, req: IscReq,

@@ -267,6 +267,8 @@ class TicketCache:
         self.client = client
         self._lock = threading.Lock()
         self._tickets: dict[tuple[tuple[str, ...], str], ServiceTicket] = {}
+        self._ends: dict[str, datetime | None] = {}
+        """:meth:`tgt_endtime` by realm; emptied by every change to ``_tickets``."""
         self._flights: dict[tuple[tuple[str, ...], str], Flight] = {}
         self.kdc_time_offset: timedelta | None = None
         """KDC clock minus ours, as a credential of this identity last measured it
@@ -312,6 +314,7 @@ class TicketCache:
         """File ``ticket`` under its server (and under ``requested`` when that name differs)."""
         with self._lock:
             self._tickets[ticket.server.key] = ticket
+            self._ends.clear()
             if requested is not None and requested != ticket.server:
                 self._tickets[requested.key] = ticket
             if len(self._tickets) > MAX_TICKETS:
@@ -331,6 +334,7 @@ class TicketCache:
                 held = self._tickets.get(ticket.server.key)
                 if held is None or held.endtime < ticket.endtime:
                     self._tickets[ticket.server.key] = ticket
+                    self._ends.clear()
                     taken += 1
         return taken
 
@@ -368,15 +372,20 @@ class TicketCache:
 
     def tgt_endtime(self, realm: str) -> datetime | None:
         """The latest end time of the TGTs held for the KDC of ``realm`` (a credential's
-        expiry, asked at every acquisition), or None."""
+        expiry, asked at every acquisition), or None. Remembered until the tickets change."""
         with self._lock:
+            memo = self._ends
+            if realm in memo:
+                return memo[realm]
             ends = [t.endtime for t in self._tickets.values() if t.server.tgs_realm == realm]
-        return max(ends) if ends else None
+            found = memo[realm] = max(ends) if ends else None
+        return found
 
     def discard(self, server: Principal) -> None:
         """Forget the ticket(s) for ``server`` (e.g. one the KDC called expired)."""
         with self._lock:
             dropped = self._tickets.pop(server.key, None)
+            self._ends.clear()
             if dropped is not None:
                 for key in [k for k, t in self._tickets.items() if t is dropped]:
                     del self._tickets[key]
@@ -390,6 +399,7 @@ class TicketCache:
     def clear(self) -> None:
         with self._lock:
             self._tickets.clear()
+            self._ends.clear()
 
     def __len__(self) -> int:
         with self._lock:
@@ -432,9 +442,12 @@ class TicketCache:
         )
         for key in order[: max(0, len(self._tickets) - keep)]:
             del self._tickets[key]
+        self._ends.clear()
 
     def _evict(self, now: datetime) -> None:
         expired = [k for k, t in self._tickets.items() if now >= t.endtime]
         for key in expired:
             del self._tickets[key]
+        if expired:
+            self._ends.clear()
 

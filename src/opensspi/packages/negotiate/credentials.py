@@ -106,11 +106,13 @@ class NegotiateCredential(Credential):
         ntlm: Credential | None,
         problems: dict[str, str],
         deferred: Callable[[], Credential] | None = None,
+        probe: Callable[[str], str | None] | None = None,
     ) -> None:
         self.use = use
         self.packages = packages
         self._kerberos = kerberos
         self._deferred = deferred
+        self._probe = probe
         self._lock = threading.Lock()
         self.ntlm = ntlm
         self.problems = problems
@@ -118,9 +120,19 @@ class NegotiateCredential(Credential):
 
     def kerberos_unresolvable(self, target: str) -> str | None:
         """Why (status name and message) the Kerberos credential cannot name ``target``'s
-        principal, if it said so before (see :meth:`remember_unresolvable`); None otherwise."""
+        principal, if it said so before (see :meth:`remember_unresolvable`); None otherwise.
+
+        Before the deferred Kerberos credential is acquired, the Kerberos package is asked too
+        (``probe``): whether this process already found ``target`` unresolvable under the
+        krb5.conf that credential would read. A program that acquires per connection (pywin32's
+        ``ClientAuth``) then goes straight to NTLM, as a kept handle does."""
         memo = self._unresolvable
-        return memo.get(target) if memo is not None else None
+        found = memo.get(target) if memo is not None else None
+        if found is None and self._deferred is not None and self._probe is not None:
+            found = self._probe(target)
+            if found is not None:
+                self.remember_unresolvable(target, found)
+        return found
 
     def remember_unresolvable(self, target: str, why: str) -> None:
         """Keep that Kerberos could not resolve ``target`` before any KDC exchange (no realm
@@ -221,12 +233,19 @@ def acquire(
     def kerberos_credential() -> Credential:
         return kerberos.acquire_credentials(principal, use, krb_data)
 
+    known: Callable[[str, object | None], str | None] | None = getattr(
+        kerberos, "known_unresolvable", None)
+
+    def probe(target: str) -> str | None:
+        return known(target, krb_data) if known is not None else None
+
     if KERBEROS not in packages:
         problems[KERBEROS] = "excluded by the package list"
         if ntlm_cred is not None:
             return NegotiateCredential(use, packages, None, ntlm_cred, problems)
     elif ntlm_cred is not None:
-        return NegotiateCredential(use, packages, None, ntlm_cred, problems, kerberos_credential)
+        return NegotiateCredential(use, packages, None, ntlm_cred, problems, kerberos_credential,
+                                   probe)
     else:
         try:
             return NegotiateCredential(use, packages, kerberos_credential(), None, problems)

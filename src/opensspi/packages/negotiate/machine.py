@@ -384,6 +384,12 @@ class NegotiateContext(SecurityContext):
                                        f"the target {self._target} is an IP address (no SPN)")
                     reasons.append("kerberos: the target is an IP address")
                     continue
+                if cred.kerberos_unresolvable(self._target) is not None:
+                    # Known to fail before any KDC exchange: _client_begin falls back to NTLM
+                    # (or, without NTLM, acquires Kerberos and fails with its own message),
+                    # so the deferred credential is not acquired here.
+                    offers.append(mech)
+                    continue
             if (cred.kerberos if mech == KERBEROS else cred.ntlm) is None:
                 reasons.append(f"{mech}: {cred.problems.get(mech, 'no credentials')}")
                 continue
