@@ -10,11 +10,15 @@ from .provider import SecurityPackage
 _FACTORIES: dict[str, Callable[[], SecurityPackage]] = {}
 _INSTANCES: dict[str, SecurityPackage] = {}
 _ORDER: list[str] = []
+_BY_NAME: dict[str, SecurityPackage] = {}
+""":func:`get`'s answers by the name exactly as asked ("Kerberos", "NTLM"): the handshake and
+credential functions look packages up on every call. Emptied by every (un)registration."""
 
 
 def register(name: str, factory: Callable[[], SecurityPackage], *aliases: str) -> None:
     """Make a package available under ``name`` (and aliases)."""
     _ORDER.append(name)
+    _BY_NAME.clear()
     for key in (name, *aliases):
         _FACTORIES[key.lower()] = factory
 
@@ -24,6 +28,7 @@ def unregister(name: str) -> None:
     factory = _FACTORIES.get(name.lower())
     if factory is None:
         raise PackageNotFound(f"No security package is called {name!r}.")
+    _BY_NAME.clear()
     for key in [k for k, f in _FACTORIES.items() if f is factory]:
         del _FACTORIES[key]
         _INSTANCES.pop(key, None)
@@ -36,6 +41,9 @@ def get(name: str) -> SecurityPackage:
     Raises:
         PackageNotFound: no such package.
     """
+    pkg = _BY_NAME.get(name)
+    if pkg is not None:
+        return pkg
     key = name.lower()
     pkg = _INSTANCES.get(key)
     if pkg is None:
@@ -47,6 +55,8 @@ def get(name: str) -> SecurityPackage:
         pkg = factory()
         pkg.attach(get)
         _INSTANCES[key] = pkg
+    if type(name) is str and len(_BY_NAME) < 64:
+        _BY_NAME[name] = pkg
     return pkg
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import InitVar, dataclass, field
 from enum import IntEnum, IntFlag
+from typing import Any
 
 from ...der import (
     BIT_STRING,
@@ -106,14 +107,37 @@ def _bytes(data: bytes) -> bytes:
     return data if type(data) is bytes else bytes(data)
 
 
+_MECH_TYPES_DER: dict[tuple[str, ...], bytes] = {}
+_MECH_TYPES_OF: dict[bytes, tuple[str, ...]] = {}
+_OID_OF: dict[bytes, str] = {}
+"""DER MechTypeLists and OIDs both ways, remembered: a process sends and receives the same
+few lists (Kerberos, NTLM, the MS Kerberos OID) on every handshake. Pure functions of their
+keys; each memo starts over past 32 entries."""
+
+
+def _remember(memo: dict[Any, Any], key: object, value: object) -> None:
+    if len(memo) >= 32:
+        memo.clear()
+    memo[key] = value
+
+
 def _encode_mech_types(mech_types: tuple[str, ...]) -> bytes:
-    return encode_sequence_of(encode_oid(oid) for oid in mech_types)
+    der = _MECH_TYPES_DER.get(mech_types)
+    if der is None:
+        der = encode_sequence_of(encode_oid(oid) for oid in mech_types)
+        _remember(_MECH_TYPES_DER, tuple(mech_types), der)
+    return der
 
 
 def _mech_types(data: bytes, fld: Field | None, what: str) -> tuple[tuple[str, ...], bytes]:
     if fld is None:
         raise DecodeError(f"{what} is missing.")
     tag, head, start, end = fld
+    raw = data[head:end]
+    if tag == SEQUENCE:
+        known = _MECH_TYPES_OF.get(raw)
+        if known is not None:
+            return known, raw
     if tag != SEQUENCE:
         raise DecodeError(f"{what}: expected SEQUENCE at offset {head}, found {tag_name(tag)}.")
     oids = []
@@ -124,7 +148,9 @@ def _mech_types(data: bytes, fld: Field | None, what: str) -> tuple[tuple[str, .
                 f"{tag_name(item_tag)}."
             )
         oids.append(decode_oid(data, s, e, what))
-    return tuple(oids), data[head:end]
+    found = tuple(oids)
+    _remember(_MECH_TYPES_OF, raw, found)
+    return found, raw
 
 
 def _req_flags(data: bytes, fld: Field | None, what: str) -> int | None:
@@ -403,6 +429,7 @@ def _header(tag: int, length: int) -> bytes:
     return bytes((tag,)) + encode_length(length)
 
 
+_NEG_STATES = tuple(NegState(value) for value in range(4))
 _NEG_STATE_FIELDS = {state: bytes((0xA0, 3, 0x0A, 1, int(state))) for state in NegState}
 _RESP_INNER_TAGS = (0x0A, OBJECT_IDENTIFIER, OCTET_STRING, OCTET_STRING)
 
@@ -463,13 +490,17 @@ def _fast_resp(data: bytes) -> NegTokenResp | None:
     if span is not None:
         if span[1] - span[0] != 1 or data[span[0]] > 3:
             return None
-        neg_state = NegState(data[span[0]])
+        neg_state = _NEG_STATES[data[span[0]]]
     span = spans[1]
     if span is not None:
-        try:
-            mech = decode_oid(data, span[0], span[1], "NegTokenResp.supportedMech")
-        except DecodeError:
-            return None
+        raw = data[span[0]:span[1]]
+        mech = _OID_OF.get(raw)
+        if mech is None:
+            try:
+                mech = decode_oid(data, span[0], span[1], "NegTokenResp.supportedMech")
+            except DecodeError:
+                return None
+            _remember(_OID_OF, raw, mech)
     token = spans[2]
     mic = spans[3]
     return NegTokenResp(

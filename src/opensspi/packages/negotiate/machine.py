@@ -185,6 +185,32 @@ _OK = SecStatus.SEC_E_OK
 _CONTINUE = SecStatus.SEC_I_CONTINUE_NEEDED
 
 
+_new_tuple = tuple.__new__  # a StepInput without NamedTuple's keyword-handling __new__
+_ISC_REQS: dict[int, IscReq] = {}
+_ASC_REQS: dict[int, AscReq] = {}
+
+
+def _isc_req(value: int) -> IscReq:
+    """``IscReq(value)``, remembered: the inner context gets the same few request values on
+    every handshake, and building an IntFlag is slow. At most 64 (starts over when full)."""
+    flag = _ISC_REQS.get(value)
+    if flag is None:
+        if len(_ISC_REQS) >= 64:
+            _ISC_REQS.clear()
+        flag = _ISC_REQS[value] = IscReq(value)
+    return flag
+
+
+def _asc_req(value: int) -> AscReq:
+    """:func:`_isc_req` for ``AscReq``."""
+    flag = _ASC_REQS.get(value)
+    if flag is None:
+        if len(_ASC_REQS) >= 64:
+            _ASC_REQS.clear()
+        flag = _ASC_REQS[value] = AscReq(value)
+    return flag
+
+
 class NegotiateContext(SecurityContext):
     """A Negotiate context, client or server: SPNEGO around a Kerberos or NTLM context."""
 
@@ -328,9 +354,9 @@ class NegotiateContext(SecurityContext):
                 # the caller asked for no integrity: the mechListMIC (MS-SPNG 3.1.5.1) is an
                 # NTLM signature. ISC_RET_INTEGRITY then reports what the context provides.
                 req |= int(IscReq.INTEGRITY)
-            inner = package.client_context(cred, self._target, IscReq(req), self._env)
+            inner = package.client_context(cred, self._target, _isc_req(req), self._env)
         else:
-            inner = package.server_context(cred, AscReq(self._request), self._env)
+            inner = package.server_context(cred, _asc_req(self._request), self._env)
         self._inner = inner
         self._mech = mech
         self.layouts = inner.layouts
@@ -345,7 +371,7 @@ class NegotiateContext(SecurityContext):
     def _inner_step(self, token: bytes | None = None, kdc_reply: bytes | None = None) -> Step:
         assert self._inner is not None
         return self._inner.step(
-            StepInput(token=token, channel_bindings=self._bindings, kdc_reply=kdc_reply)
+            _new_tuple(StepInput, (token, self._bindings, (), kdc_reply, (), None))
         )
 
     def _verify_mic(self, mic: bytes) -> None:

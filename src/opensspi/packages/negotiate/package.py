@@ -85,7 +85,7 @@ def _negotiate_credential(credential: Credential, use: CredentialUse) -> Negotia
         raise InvalidParameter(
             f"A Negotiate context needs a Negotiate credential, not {type(credential).__name__}."
         )
-    if not credential.use & use:
+    if not int(credential.use) & int(use):  # plain ints: IntFlag's & builds an enum
         raise InvalidParameter(
             f"This credential was acquired for {credential.use!r}, not {use!r}."
         )
