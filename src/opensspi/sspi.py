@@ -284,8 +284,11 @@ _PKG_PARAMS = int(SecBufferType.PKG_PARAMS)
 def _step_input(pInput: SecBufferDesc | None, request: int | None = None) -> StepInput:  # noqa: N803
     if pInput is None:
         return _new_tuple(StepInput, (None, None, (), None, (), request))
-    if len(pInput) == 2 and pInput[1].BufferType == _EMPTY and pInput[0].BufferType == _TOKEN:
-        # The shape of nearly every call (the peer's token, an EMPTY for EXTRA/MISSING).
+    count = len(pInput)
+    if (count == 2 and pInput[1].BufferType == _EMPTY and pInput[0].BufferType == _TOKEN) or (
+            count == 1 and pInput[0].BufferType == _TOKEN):
+        # The shapes of nearly every call: the peer's token, with an EMPTY for EXTRA/MISSING
+        # or alone (pywin32's helpers pass the other side's output descriptor as it is).
         return _new_tuple(StepInput, (pInput[0].buffer, None, (), None, (), request))
     token: bytes | None = None
     bindings: ChannelBindings | None = None
