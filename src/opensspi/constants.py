@@ -8,7 +8,9 @@ flag types because their bits differ (for example 0x40 is ``ISC_REQ_PROMPT_FOR_C
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import IntEnum, IntFlag
+from typing import TypeVar
 
 
 class IscReq(IntFlag):
@@ -592,3 +594,24 @@ class AlgId(IntEnum):
     CALG_DH_EPHEM = 0xAA02
     CALG_ECDH = 0xAA05
     CALG_ECDH_EPHEM = 0xAE06
+
+
+_F = TypeVar("_F", IscReq, AscReq, IscRet, AscRet)
+
+
+def flag_memo(kind: type[_F]) -> Callable[[int], _F]:
+    """``kind(value)`` remembered per value (at most 256): the handshake entry points and
+    Negotiate's inner contexts see the same few request and return values on every call, and
+    building an IntFlag is slow."""
+    known: dict[int, _F] = {}
+
+    def remembered(value: int) -> _F:
+        flag = known.get(value)
+        if flag is None:
+            flag = kind(int(value))
+            if len(known) >= 256:
+                known.clear()
+            known[int(value)] = flag
+        return flag
+
+    return remembered

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple
 
 from . import impersonation, logs, registry
 from .attributes import (
@@ -46,6 +46,7 @@ from .constants import (
     SecPkgAttr,
     SecPkgCredAttr,
     SecStatus,
+    flag_memo,
 )
 from .errors import (
     ContextExpired,
@@ -151,30 +152,10 @@ _ISC_ALLOCATE = int(IscReq.ALLOCATE_MEMORY)
 _ASC_ALLOCATE = int(AscReq.ALLOCATE_MEMORY)
 _ISC_RET_ALLOCATED = int(IscRet.ALLOCATED_MEMORY)
 _ASC_RET_ALLOCATED = int(AscRet.ALLOCATED_MEMORY)
-_F = TypeVar("_F", IscReq, AscReq, IscRet, AscRet)
-
-
-def _flag_memo(kind: type[_F]) -> Callable[[int], _F]:
-    """``kind(value)`` remembered per value (at most 256): the handshake entry points see the
-    same few request and return values on every call, and building an IntFlag is slow."""
-    known: dict[int, _F] = {}
-
-    def remembered(value: int) -> _F:
-        flag = known.get(value)
-        if flag is None:
-            flag = kind(int(value))
-            if len(known) >= 256:
-                known.clear()
-            known[int(value)] = flag
-        return flag
-
-    return remembered
-
-
-_isc_req = _flag_memo(IscReq)
-_asc_req = _flag_memo(AscReq)
-_isc_ret = _flag_memo(IscRet)
-_asc_ret = _flag_memo(AscRet)
+_isc_req = flag_memo(IscReq)
+_asc_req = flag_memo(AscReq)
+_isc_ret = flag_memo(IscRet)
+_asc_ret = flag_memo(AscRet)
 
 
 # -- packages -------------------------------------------------------------------------------

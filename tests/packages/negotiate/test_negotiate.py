@@ -134,18 +134,27 @@ def test_unknown_spn_falls_back_to_ntlm(realm: Realm, caplog: pytest.LogCaptureF
     _both_ways(client, server)
 
 
+def _without_default_realm(realm: Realm) -> NegotiateAuthData:
+    """alice's password, with a krb5.conf that has no default realm (and no [domain_realm])."""
+    identity = AuthIdentity("alice", REALM, PASSWORD)
+    no_default = dataclasses.replace(realm.config, default_realm=None)
+    return NegotiateAuthData(
+        identity=identity, kerberos=KerberosAuthData(identity=identity, config=no_default))
+
+
+def _outbound(auth: NegotiateAuthData) -> NegotiateCredential:
+    cred = registry.get("Negotiate").acquire_credentials(None, CredentialUse.OUTBOUND, auth)
+    assert isinstance(cred, NegotiateCredential)
+    return cred
+
+
 def test_a_target_without_a_realm_is_remembered_per_handle(realm: Realm) -> None:
     """Kerberos cannot name a target whose host krb5.conf maps to no realm: the handle goes to
     NTLM for it, and its later contexts to that target skip the Kerberos attempt, while a
     target that names its realm still gets Kerberos from the same handle."""
     target = "HTTP/web.nowhere.invalid"
-    identity = AuthIdentity("alice", REALM, PASSWORD)
-    no_default = dataclasses.replace(realm.config, default_realm=None)
-    auth = NegotiateAuthData(
-        identity=identity, kerberos=KerberosAuthData(identity=identity, config=no_default))
     pkg = registry.get("Negotiate")
-    cred = pkg.acquire_credentials(None, CredentialUse.OUTBOUND, auth)
-    assert isinstance(cred, NegotiateCredential)
+    cred = _outbound(_without_default_realm(realm))
     for _ in range(2):
         client = pkg.client_context(cred, target, CLIENT_REQ)
         _assert_ntlm_only(realm.handshake(client, realm.server())[0])
@@ -163,17 +172,13 @@ def test_a_new_handle_skips_kerberos_for_a_target_known_to_have_no_realm(realm: 
     same krb5.conf goes to NTLM without acquiring its Kerberos credential at all; a target
     that names its realm still gets Kerberos from such a handle."""
     target = "HTTP/web.elsewhere.invalid"
-    identity = AuthIdentity("alice", REALM, PASSWORD)
-    no_default = dataclasses.replace(realm.config, default_realm=None)
-    auth = NegotiateAuthData(
-        identity=identity, kerberos=KerberosAuthData(identity=identity, config=no_default))
+    auth = _without_default_realm(realm)
     pkg = registry.get("Negotiate")
-    first = pkg.acquire_credentials(None, CredentialUse.OUTBOUND, auth)
-    assert isinstance(first, NegotiateCredential)
+    first = _outbound(auth)
     _assert_ntlm_only(realm.handshake(pkg.client_context(first, target, CLIENT_REQ),
                                       realm.server())[0])
-    cred = pkg.acquire_credentials(None, CredentialUse.OUTBOUND, auth)
-    assert isinstance(cred, NegotiateCredential) and cred is not first
+    cred = _outbound(auth)
+    assert cred is not first
     acquired: list[object] = []
     deferred = cred._deferred
     assert deferred is not None
@@ -184,9 +189,9 @@ def test_a_new_handle_skips_kerberos_for_a_target_known_to_have_no_realm(realm: 
     why = cred.kerberos_unresolvable(target)
     assert why is not None and "SEC_E_TARGET_UNKNOWN" in why
     # Another krb5.conf (one with a default realm) is not answered from that finding.
-    other = pkg.acquire_credentials(None, CredentialUse.OUTBOUND, NegotiateAuthData(
+    identity = AuthIdentity("alice", REALM, PASSWORD)
+    other = _outbound(NegotiateAuthData(
         identity=identity, kerberos=KerberosAuthData(identity=identity, config=realm.config)))
-    assert isinstance(other, NegotiateCredential)
     assert other.kerberos_unresolvable(target) is None
     client = pkg.client_context(cred, f"{SPN}@{REALM}", CLIENT_REQ)
     realm.handshake(client, realm.server())

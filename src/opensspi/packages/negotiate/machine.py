@@ -41,7 +41,7 @@ from datetime import datetime
 from enum import Enum, auto
 
 from ...buffers import ChannelBindings
-from ...constants import AscReq, IscReq, NegotiationState, SecStatus
+from ...constants import AscReq, IscReq, NegotiationState, SecStatus, flag_memo
 from ...der import decode_initial_context_token
 from ...errors import (
     DecodeError,
@@ -186,29 +186,8 @@ _CONTINUE = SecStatus.SEC_I_CONTINUE_NEEDED
 
 
 _new_tuple = tuple.__new__  # a StepInput without NamedTuple's keyword-handling __new__
-_ISC_REQS: dict[int, IscReq] = {}
-_ASC_REQS: dict[int, AscReq] = {}
-
-
-def _isc_req(value: int) -> IscReq:
-    """``IscReq(value)``, remembered: the inner context gets the same few request values on
-    every handshake, and building an IntFlag is slow. At most 64 (starts over when full)."""
-    flag = _ISC_REQS.get(value)
-    if flag is None:
-        if len(_ISC_REQS) >= 64:
-            _ISC_REQS.clear()
-        flag = _ISC_REQS[value] = IscReq(value)
-    return flag
-
-
-def _asc_req(value: int) -> AscReq:
-    """:func:`_isc_req` for ``AscReq``."""
-    flag = _ASC_REQS.get(value)
-    if flag is None:
-        if len(_ASC_REQS) >= 64:
-            _ASC_REQS.clear()
-        flag = _ASC_REQS[value] = AscReq(value)
-    return flag
+_isc_req = flag_memo(IscReq)
+_asc_req = flag_memo(AscReq)
 
 
 class NegotiateContext(SecurityContext):
