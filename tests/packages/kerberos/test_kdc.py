@@ -1296,6 +1296,12 @@ def test_default_sources_are_taken_again_only_while_their_files_are_unchanged(
     # do: what one context learns (tickets, the KDC's clock) the next one has.
     assert outbound() is cred and inbound() is acceptor
     assert reads == []
+    # "klist purge" for the process drops the identity's ticket cache: the next handle is a
+    # new credential on the identity's new cache, refilled from the ccache.
+    TicketCache.forget_all()
+    purged = outbound()
+    assert purged is not cred and purged.cache is TicketCache.for_identity(purged.client)
+    assert purged.cache.tgt(REALM, T0) == tgt and outbound() is purged
 
     # A rewritten keytab, a ccache elsewhere, a ccache gone: each is seen at once.
     service_keytab(kdc, "HTTP/web.example.com", kvno=2).save(keytab)

@@ -1080,11 +1080,13 @@ check stays per acquisition (:func:`_still_usable`). At most 16, oldest first ou
 def _still_usable(found: _Defaults, cred: KerberosCredential, env: Environment) -> bool:
     """What :func:`_from_defaults` checks against the clock, for a credential made before:
     an identity from the ccache still has a ticket valid now (put back in its ticket cache,
-    as a new credential's would be)."""
+    as a new credential's would be), and that cache is still the identity's (not one
+    :meth:`TicketCache.forget_all` dropped)."""
     if found.keytab is not None:
         return True
     cache = cred.cache
-    if cache is None:  # pragma: no cover - _from_defaults gives ccache credentials a cache
+    if cache is None or found.client is None \
+            or TicketCache.for_identity(found.client) is not cache:
         return False
     now = env.now()
     skew = timedelta(seconds=found.config.clockskew)
