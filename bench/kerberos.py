@@ -89,20 +89,6 @@ def run(fn: Callable[[], object], n: int) -> None:
         fn()
 
 
-def best_us(fn: Callable[[], object], rounds: int = 7, budget: float = 0.2) -> float:
-    """Best-of-``rounds`` microseconds per call, each round about ``budget`` seconds."""
-    start = time.perf_counter()
-    fn()
-    once = max(time.perf_counter() - start, 1e-7)
-    number = max(1, int(budget / once))
-    best = float("inf")
-    for _ in range(rounds):
-        start = time.perf_counter()
-        run(fn, number)
-        best = min(best, (time.perf_counter() - start) / number)
-    return best * 1e6
-
-
 def real_token(name: str, file: str = "ap.json") -> bytes:
     """A fixed input: one entry of the captured MIT vectors."""
     for entry in json.loads((VECTORS / file).read_text())["entries"]:

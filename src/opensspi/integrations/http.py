@@ -35,8 +35,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from .. import registry
@@ -245,6 +247,24 @@ class ClientOptions:
             return KerberosAuthData(identity=identity, ccache=self.ccache,
                                     client_keytab=self.keytab)
         return identity
+
+
+class ClientState:
+    """What an HTTP client's auth object (the requests and httpx integrations) keeps across
+    requests: its :class:`ClientOptions`, one credential handle acquired on first use, the
+    Digest conversations by origin (for preemptive Authorization), and the lock over them."""
+
+    def __init__(self, **options: Any) -> None:
+        self.options = ClientOptions(**options)
+        self._credential: Credential | None = None
+        self._digest: dict[str, Conversation] = {}
+        self._lock = threading.Lock()
+
+    def _cred(self) -> Credential:
+        with self._lock:
+            if self._credential is None:
+                self._credential = self.options.acquire()
+            return self._credential
 
 
 @dataclass(frozen=True)

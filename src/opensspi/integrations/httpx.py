@@ -21,14 +21,11 @@ exchanges of Kerberos use opensspi's asyncio transport, so they do not block the
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncGenerator, Generator
-from typing import Any
 
 import httpx
 
-from ..provider import Credential
-from .http import ClientOptions, Conversation
+from .http import ClientState, Conversation
 
 __all__ = ["SspiAuth"]
 
@@ -39,25 +36,13 @@ class _Last:
     response: httpx.Response | None = None
 
 
-class SspiAuth(httpx.Auth):
+class SspiAuth(ClientState, httpx.Auth):
     """httpx authentication with an opensspi package; the keyword arguments are those of
     :class:`opensspi.integrations.http.ClientOptions` (``package``, ``user``, ``domain``,
     ``password``, ``nt_hash``, ``ccache``, ``keytab``, ``auth_data``, ``target``, ``flags``,
     ``channel_bindings``, ``mutual``, ``max_legs``)."""
 
     requires_response_body = True
-
-    def __init__(self, **options: Any) -> None:
-        self.options = ClientOptions(**options)
-        self._credential: Credential | None = None
-        self._digest: dict[str, Conversation] = {}
-        self._lock = threading.Lock()
-
-    def _cred(self) -> Credential:
-        with self._lock:
-            if self._credential is None:
-                self._credential = self.options.acquire()
-            return self._credential
 
     def _start(self, request: httpx.Request) -> tuple[Conversation, _Last]:
         if self.options.digest:

@@ -26,7 +26,6 @@ connection-based scheme should carry none — send a small request first, as bro
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,13 +33,12 @@ import requests
 from requests.auth import AuthBase
 from requests.cookies import extract_cookies_to_jar
 
-from ..provider import Credential
-from .http import ClientOptions, Conversation
+from .http import ClientState, Conversation
 
 __all__ = ["SspiAuth"]
 
 
-class SspiAuth(AuthBase):
+class SspiAuth(ClientState, AuthBase):
     """requests authentication with an opensspi package.
 
     Keyword arguments (all optional): ``package`` (``"Negotiate"``, ``"NTLM"``,
@@ -51,18 +49,6 @@ class SspiAuth(AuthBase):
     ``mutual`` (default: whether the package authenticates the server), ``max_legs``.
     See :class:`opensspi.integrations.http.ClientOptions`.
     """
-
-    def __init__(self, **options: Any) -> None:
-        self.options = ClientOptions(**options)
-        self._credential: Credential | None = None
-        self._digest: dict[str, Conversation] = {}
-        self._lock = threading.Lock()
-
-    def _cred(self) -> Credential:
-        with self._lock:
-            if self._credential is None:
-                self._credential = self.options.acquire()
-            return self._credential
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         body = r.body

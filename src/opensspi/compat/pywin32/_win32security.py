@@ -427,6 +427,21 @@ def AcquireCredentialsHandle(  # noqa: N802
     return cred, NEVER if expiry is None else expiry
 
 
+def _leg_descs(
+    pinput: PySecBufferDescType | None, poutput: PySecBufferDescType,
+) -> tuple[SecBufferDesc | None, SecBufferDesc | None]:
+    """A handshake leg's descriptors as the sspi layer takes them: a PySecBufferDescType's
+    SecBufferDesc as it is; anything else goes through :func:`_desc`, which raises TypeError
+    as pywin32 does."""
+    return (pinput._sec if type(pinput) is PySecBufferDescType else _desc(pinput),
+            poutput._sec if type(poutput) is PySecBufferDescType else _desc(poutput))
+
+
+def _leg_result(result: _sspi.IscResult | _sspi.AscResult) -> tuple[int, int, datetime]:
+    """``(rc, attrs, expiry)`` as pywin32 returns them from a handshake leg."""
+    return _status(result.status), int(result.context_attr), _expiry(result.expiry)
+
+
 def InitializeSecurityContext(  # noqa: N802
     credentials: PyCredHandleType,
     context: PyCtxtHandleType | None,
@@ -438,10 +453,7 @@ def InitializeSecurityContext(  # noqa: N802
     poutput: PySecBufferDescType,
 ) -> tuple[int, int, datetime]:
     """``(rc, attrs, expiry)``; ``pnewcontext`` and ``poutput`` are filled in place."""
-    # The descriptors' SecBufferDesc as they are; other objects go through _desc(), which
-    # raises TypeError for them.
-    desc_in = pinput._sec if type(pinput) is PySecBufferDescType else _desc(pinput)
-    desc_out = poutput._sec if type(poutput) is PySecBufferDescType else _desc(poutput)
+    desc_in, desc_out = _leg_descs(pinput, poutput)
     try:
         result = _sspi.InitializeSecurityContext(
             credentials._handle if credentials is not None else None,
@@ -451,7 +463,7 @@ def InitializeSecurityContext(  # noqa: N802
         )
     except SspiError as exc:
         raise error(exc.winerror, "InitializeSecurityContext", exc.message) from exc
-    return _status(result.status), int(result.context_attr), _expiry(result.expiry)
+    return _leg_result(result)
 
 
 def AcceptSecurityContext(  # noqa: N802
@@ -464,8 +476,7 @@ def AcceptSecurityContext(  # noqa: N802
     poutput: PySecBufferDescType,
 ) -> tuple[int, int, datetime]:
     """``(rc, attrs, expiry)``; ``pnewcontext`` and ``poutput`` are filled in place."""
-    desc_in = pinput._sec if type(pinput) is PySecBufferDescType else _desc(pinput)
-    desc_out = poutput._sec if type(poutput) is PySecBufferDescType else _desc(poutput)
+    desc_in, desc_out = _leg_descs(pinput, poutput)
     try:
         result = _sspi.AcceptSecurityContext(
             credential._handle if credential is not None else None,
@@ -474,7 +485,7 @@ def AcceptSecurityContext(  # noqa: N802
         )
     except SspiError as exc:
         raise error(exc.winerror, "AcceptSecurityContext", exc.message) from exc
-    return _status(result.status), int(result.context_attr), _expiry(result.expiry)
+    return _leg_result(result)
 
 
 def CompleteAuthToken(context: PyCtxtHandleType, token: PySecBufferDescType) -> None:  # noqa: N802

@@ -47,6 +47,17 @@ def checksum_size(cksumtype: int) -> int:
         raise AlgorithmMismatch(f"Checksum type {cksumtype} is not implemented.") from None
 
 
+def _confounder(prof: Profile, confounder: bytes | None) -> bytes:
+    """``confounder``, checked against the enctype's size, or a random one when None."""
+    if confounder is None:
+        return os.urandom(prof.confounder_size)
+    if len(confounder) != prof.confounder_size:
+        raise InvalidParameter(
+            f"A {prof.name} confounder is {prof.confounder_size} bytes, not {len(confounder)}."
+        )
+    return confounder
+
+
 def encrypt(key: Key, usage: int, plaintext: bytes, confounder: bytes | None = None) -> bytes:
     """Encrypt ``plaintext`` with ``key`` for key usage ``usage`` (RFC 3961 ``encrypt``).
 
@@ -64,12 +75,7 @@ def encrypt(key: Key, usage: int, plaintext: bytes, confounder: bytes | None = N
         InvalidParameter: a confounder of the wrong size or a usage out of range.
     """
     prof = profile(key.enctype)
-    if confounder is None:
-        confounder = os.urandom(prof.confounder_size)
-    elif len(confounder) != prof.confounder_size:
-        raise InvalidParameter(
-            f"A {prof.name} confounder is {prof.confounder_size} bytes, not {len(confounder)}."
-        )
+    confounder = _confounder(prof, confounder)
     return prof.encrypt(key, usage, plaintext, confounder)
 
 
@@ -129,12 +135,7 @@ def encrypt_iov(
         InvalidParameter: a confounder of the wrong size.
     """
     prof = profile(key.enctype)
-    if confounder is None:
-        confounder = os.urandom(prof.confounder_size)
-    elif len(confounder) != prof.confounder_size:
-        raise InvalidParameter(
-            f"A {prof.name} confounder is {prof.confounder_size} bytes, not {len(confounder)}."
-        )
+    confounder = _confounder(prof, confounder)
     return prof.encrypt_iov(key, usage, [(bytes(d), bool(e)) for d, e in parts], confounder)
 
 
