@@ -65,6 +65,9 @@ __all__ = [
     "NegTokenInit2",
     "NegTokenResp",
     "decode_token",
+    "init_token",
+    "known_init",
+    "remember_init",
 ]
 
 SPNEGO_OID = "1.3.6.1.5.5.2"
@@ -315,6 +318,44 @@ class NegTokenInit2:
     def from_token(cls, data: bytes) -> NegTokenInit2:
         """Decode a framed (``0x60``) NegTokenInit2. Raises DecodeError."""
         return cls.parse(_unframe(_bytes(data)))
+
+
+_SMALL_TOKEN = 256
+"""Initial tokens up to this size are remembered (below): one carrying an NTLM NEGOTIATE_MESSAGE
+(about 80 bytes) is the same on every connection of a client, while one carrying a Kerberos
+AP-REQ (a kilobyte or more) is new every time and is not kept."""
+_INIT_TOKENS: dict[tuple[tuple[str, ...], bytes | None], tuple[bytes, bytes]] = {}
+_KNOWN_INITS: dict[bytes, NegTokenInit | NegTokenInit2] = {}
+
+
+def init_token(mech_types: tuple[str, ...], mech_token: bytes | None) -> tuple[bytes, bytes]:
+    """``(NegTokenInit(...).to_token(), its mech_types_raw)`` for an initiator's first token,
+    remembered when ``mech_token`` is small (at most 32 kept): a pure function of its inputs."""
+    small = mech_token is None or len(mech_token) <= _SMALL_TOKEN
+    key = (mech_types, mech_token)
+    if small:
+        found = _INIT_TOKENS.get(key)
+        if found is not None:
+            return found
+    init = NegTokenInit(mech_types=mech_types, mech_token=mech_token)
+    result = (init.to_token(), init.mech_types_raw)
+    if small:
+        _remember(_INIT_TOKENS, key, result)
+    return result
+
+
+def known_init(token: bytes) -> NegTokenInit | NegTokenInit2 | None:
+    """The framed init token with these exact bytes, as :func:`remember_init` kept it after it
+    was decoded, or None. Decoding is a pure function and the tokens are immutable, so an
+    acceptor need not decode the same client's first token again on every connection."""
+    return _KNOWN_INITS.get(token) if type(token) is bytes else None
+
+
+def remember_init(token: bytes, message: NegTokenInit | NegTokenInit2) -> None:
+    """Keep ``message``, decoded from the framed ``token``, when the token is small (at most
+    32 kept)."""
+    if type(token) is bytes and len(token) <= _SMALL_TOKEN:
+        _remember(_KNOWN_INITS, token, message)
 
 
 def _unframe(data: bytes) -> bytes:

@@ -81,6 +81,9 @@ from .asn1 import (
     NegTokenInit2,
     NegTokenResp,
     decode_token,
+    init_token,
+    known_init,
+    remember_init,
 )
 from .credentials import KERBEROS, NTLM, NegotiateCredential
 
@@ -269,6 +272,9 @@ class NegotiateContext(SecurityContext):
             return _RAW_TOKEN, (self, token)
         first = token[0]
         if first == 0x60:
+            known = known_init(token)
+            if known is not None:
+                return _NEG_INIT, (self, known)
             oid, inner = decode_initial_context_token(token)
             if oid != SPNEGO_OID:
                 if not self.is_client and raw_mechanism(token) is not None:
@@ -287,6 +293,8 @@ class NegotiateContext(SecurityContext):
         message = decode_token(token)
         if isinstance(message, NegTokenResp):
             return _NEG_RESP, (self, message)
+        if first == 0x60:
+            remember_init(inp.token, message)  # type: ignore[arg-type]
         return _NEG_INIT, (self, message)
 
     @property
@@ -466,9 +474,8 @@ class NegotiateContext(SecurityContext):
 
     def _client_send_init(self, token: bytes) -> Choice[State, Step]:
         oids = tuple(oid for mech in self._offers for oid in _OIDS_OF_MECH[mech])
-        init = NegTokenInit(mech_types=oids, mech_token=token or None)
+        framed, self._mech_types_raw = init_token(oids, token or None)
         self._sent_oids = oids
-        self._mech_types_raw = init.mech_types_raw
         self._initial = False
         assert self._inner is not None
         if self._inner.complete:
@@ -477,8 +484,8 @@ class NegotiateContext(SecurityContext):
             # one leg, as pywin32's socket_server demo expects. A later accept-completed from
             # the acceptor is still taken (see _client_confirm).
             self._optimistic = True
-            return Choice(Step(_OK, init.to_token()), _COMPLETE)
-        return Choice(Step(_CONTINUE, init.to_token()), _EXPECT_RESP)
+            return Choice(Step(_OK, framed), _COMPLETE)
+        return Choice(Step(_CONTINUE, framed), _EXPECT_RESP)
 
     def _client_confirm(self, resp: NegTokenResp) -> Step:
         """The acceptor's answer to a negotiation this initiator completed optimistically: an

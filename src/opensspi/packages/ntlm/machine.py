@@ -78,6 +78,7 @@ from .messages import (
     client_blob,
     message_type,
     negotiate_flags,
+    parse_negotiate,
 )
 from .security import SessionSecurity
 
@@ -193,6 +194,10 @@ _INPUT_OF = {
     MessageType.NtLmChallenge: Input.CHALLENGE,
     MessageType.NtLmAuthenticate: Input.AUTHENTICATE,
 }
+
+
+_NEGOTIATE_TOKENS: dict[int, bytes] = {}
+"""The NEGOTIATE_MESSAGE this client sends, by its flags (at most 32 kept)."""
 
 
 class NtlmContext(SecurityContext):
@@ -333,8 +338,15 @@ class NtlmContext(SecurityContext):
         return flags
 
     def _client_negotiate(self, token: bytes, bindings: ChannelBindings | None) -> Step:
-        self._flags = self._offered_flags()
-        message = NegotiateMessage(negotiate_flags(self._flags), version=VERSION).build()
+        flags = self._flags = self._offered_flags()
+        message = _NEGOTIATE_TOKENS.get(flags)
+        if message is None:
+            # A pure function of the flags (this client names no domain or workstation in it):
+            # every context of a process sends one of a few such messages.
+            message = NegotiateMessage(negotiate_flags(flags), version=VERSION).build()
+            if len(_NEGOTIATE_TOKENS) >= 32:
+                _NEGOTIATE_TOKENS.clear()
+            _NEGOTIATE_TOKENS[flags] = message
         self._negotiate_bytes = message
         return Step(_CONTINUE, message)
 
@@ -491,7 +503,7 @@ class NtlmContext(SecurityContext):
     # -- server handlers --------------------------------------------------------------------
 
     def _server_challenge(self, token: bytes, bindings: ChannelBindings | None) -> Step:
-        negotiate = NegotiateMessage.parse(token, max_size=self._settings.max_token)
+        negotiate = parse_negotiate(token, self._settings.max_token)
         asked = int(negotiate.negotiate_flags)
         flags = (
             _NTLM | _TARGET_INFO

@@ -37,6 +37,7 @@ __all__ = [
     "TargetInfo",
     "Version",
     "message_type",
+    "parse_negotiate",
 ]
 
 SIGNATURE = b"NTLMSSP\x00"
@@ -762,6 +763,29 @@ class NegotiateMessage:
             _decode(workstation, False, "Workstation"),
             version,
         )
+
+
+_PARSED_NEGOTIATE: dict[bytes, NegotiateMessage] = {}
+_PARSED_NEGOTIATE_MAX = 128
+"""NEGOTIATE_MESSAGEs parsed before, by their bytes (at most 64 kept, of at most 128 bytes)."""
+
+
+def parse_negotiate(data: bytes, max_size: int = MAX_MESSAGE_SIZE) -> NegotiateMessage:
+    """``NegotiateMessage.parse(data, max_size=max_size)``, remembered by the bytes.
+
+    A client sends the same NEGOTIATE_MESSAGE on every connection (its flags, its version), so
+    an acceptor sees a few distinct ones; the parsed message is immutable, so the one parsed
+    before is the answer. Raises what ``parse`` raises (a message that fails is not kept)."""
+    if type(data) is bytes and len(data) <= _PARSED_NEGOTIATE_MAX:
+        found = _PARSED_NEGOTIATE.get(data)
+        if found is not None and len(data) <= max_size:
+            return found
+        message = NegotiateMessage.parse(data, max_size=max_size)
+        if len(_PARSED_NEGOTIATE) >= 64:
+            _PARSED_NEGOTIATE.clear()
+        _PARSED_NEGOTIATE[data] = message
+        return message
+    return NegotiateMessage.parse(data, max_size=max_size)
 
 
 @dataclass(frozen=True, slots=True)
