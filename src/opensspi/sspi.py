@@ -21,7 +21,7 @@ Reference: "SSPI Functions" in the Windows documentation (learn.microsoft.com,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple
 
@@ -405,15 +405,24 @@ def _fail(record: CtxtRecord | None, exc: Exception, what: str) -> SspiError:
     return err
 
 
+def _start(
+    cred: CredRecord, client: bool, target: str | None, req: IscReq | AscReq, env: Environment,
+) -> SecurityContext:
+    """A new context of ``cred``'s package: the client's for ``target``, or the server's."""
+    if client:
+        return cred.package.client_context(cred.credential, target, req, env)  # type: ignore[arg-type]
+    return cred.package.server_context(cred.credential, req, env)  # type: ignore[arg-type]
+
+
 def _handshake(
     call: str, use: CredentialUse, phCredential: CredHandle | None,  # noqa: N803
     phContext: CtxtHandle | None, phNewContext: CtxtHandle | None,  # noqa: N803
     pInput: SecBufferDesc | None, pOutput: SecBufferDesc | None, allocate: bool,  # noqa: N803
-    start: Callable[[CredRecord], SecurityContext], restart: bool, request: int,
+    client: bool, target: str | None, req: IscReq | AscReq, env: Environment,
 ) -> tuple[Step, CtxtRecord]:
     """One Initialize/AcceptSecurityContext call: a new context from ``phCredential`` when
     ``phContext`` is None (the handle is filled only when the call succeeds), else the next leg
-    of ``phContext`` — or, with ``restart``, a re-authentication on a completed one."""
+    of ``phContext`` — or, on the ``client`` side, a re-authentication on a completed one."""
     if phContext is None:
         if phCredential is None:
             raise NoCredentials(f"The first {call} call needs phCredential.")
@@ -425,13 +434,13 @@ def _handshake(
                 f"with SECPKG_CRED_{need} (or BOTH) to call {call}."
             )
         try:
-            context = start(cred)
+            context = _start(cred, client, target, req, env)
         except Exception as exc:
             raise _fail(None, exc, f"{cred.package.info.name} {call}")  # noqa: B904
         handle = phNewContext if phNewContext is not None else CtxtHandle()
         record = CtxtRecord(cred, context, None)
         with record.lock:
-            step = _run_step(record, pInput, pOutput, allocate, request)
+            step = _run_step(record, pInput, pOutput, allocate, int(req))
             handle._record = record
             return step, record
     found = phContext._record if type(phContext) is CtxtHandle else None
@@ -445,15 +454,15 @@ def _handshake(
         if phCredential is not None and phCredential._record is not None \
                 and phCredential._record is not record.cred:
             record.context.credential_changed(cred_record(phCredential).credential)
-        if (restart and not record.context.continues_after_complete and record.context.complete
+        if (client and not record.context.continues_after_complete and record.context.complete
                 and not _has_token(pInput)):
             # "a call after completion starts a re-authentication" (ISC docs, phContext); a
             # stream package's context goes on instead (renegotiation, shutdown).
             try:
-                record.context = start(record.cred)
+                record.context = _start(record.cred, client, target, req, env)
             except Exception as exc:
                 raise _fail(record, exc, f"{record.cred.package.info.name} {call}")  # noqa: B904
-        return _run_step(record, pInput, pOutput, allocate, request), record
+        return _run_step(record, pInput, pOutput, allocate, int(req)), record
 
 
 def InitializeSecurityContext(  # noqa: N802
@@ -476,17 +485,13 @@ def InitializeSecurityContext(  # noqa: N802
     A call on a complete context with no input token starts a re-authentication.
     """
     req = _isc_req(fContextReq)
-    allocate = bool(int(req) & _ISC_ALLOCATE)
+    allocate = bool(int(fContextReq) & _ISC_ALLOCATE)
     target = pszTargetName
-
-    def start(cred: CredRecord) -> SecurityContext:
-        return cred.package.client_context(cred.credential, target, req, env)
-
     if phContext is not None and target is None:
         target = ctxt_record(phContext).target
     step, record = _handshake(
         "InitializeSecurityContext", _USE_OUTBOUND, phCredential, phContext,
-        phNewContext, pInput, pOutput, allocate, start, True, int(req))
+        phNewContext, pInput, pOutput, allocate, True, target, req, env)
     record.target = target
     context = record.context
     flags = context.flags
@@ -515,14 +520,10 @@ def AcceptSecurityContext(  # noqa: N802
 ) -> AscResult:
     """The server's side of a handshake: feed each client token until ``SEC_E_OK``."""
     req = _asc_req(fContextReq)
-    allocate = bool(int(req) & _ASC_ALLOCATE)
-
-    def start(cred: CredRecord) -> SecurityContext:
-        return cred.package.server_context(cred.credential, req, env)
-
+    allocate = bool(int(fContextReq) & _ASC_ALLOCATE)
     step, record = _handshake(
         "AcceptSecurityContext", _USE_INBOUND, phCredential, phContext, phNewContext,
-        pInput, pOutput, allocate, start, False, int(req))
+        pInput, pOutput, allocate, False, None, req, env)
     context = record.context
     flags = context.flags
     if allocate:

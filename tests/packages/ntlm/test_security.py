@@ -213,3 +213,15 @@ def test_interleaved_traffic(name: str, traffic: list[tuple[bool, bytes, bool]])
             assert receiver.unseal(seq, sealed, signature) == message
         else:
             receiver.verify(seq, message, sender.sign(seq, message))
+
+
+@settings(max_examples=300, deadline=None)
+@given(key=st.binary(max_size=200), data=st.binary(max_size=600))
+def test_hmac_md5_is_the_standard_library_s(key: bytes, data: bytes) -> None:
+    """The two-MD5 HMAC the NTLM functions use gives RFC 2104's bytes, as ``hmac`` does, for
+    every key length (the longer-than-a-block rule included) and message."""
+    import hmac
+
+    from opensspi.packages.ntlm.crypto import _hmac_md5
+
+    assert _hmac_md5(key, data) == hmac.digest(key, data, "md5")
