@@ -8,7 +8,6 @@ and ``unwrap(token) -> (data, was_encrypted)`` keep pywin32's signatures and def
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +24,8 @@ error = win32security.error
 class _BaseAuth:
     ctxt: win32security.PyCtxtHandleType | None
     pkg_info: dict[str, Any]
+    scflags: int
+    datarep: int
 
     def __init__(self) -> None:
         self.reset()
@@ -210,18 +211,17 @@ class _BaseAuth:
         self.ctxt_expiry: datetime | None = None
 
     def _leg(
-        self, sec_buffer_in: Any,
-        call: Callable[
-            [Any, Any, win32security.PyCtxtHandleType, win32security.PySecBufferDescType],
-            tuple[int, int, Any],
-        ],
+        self, sec_buffer_in: Any, client: bool, target: str | None,
     ) -> tuple[int, win32security.PySecBufferDescType]:
-        """One Initialize/AcceptSecurityContext leg, as both of pywin32's helpers run it."""
+        """One InitializeSecurityContext (``client``) or AcceptSecurityContext leg, as both of
+        pywin32's helpers run it."""
         desc_in = self._wrap_input(sec_buffer_in)
         desc_out = self._output()
         ctxt_in = self.ctxt
         ctxt = self.ctxt = ctxt_in if ctxt_in is not None else win32security.PyCtxtHandleType()
-        err, attr, exp = call(ctxt_in, desc_in, ctxt, desc_out)
+        err, attr, exp = win32security.handshake_leg(
+            client, self.credentials, ctxt_in, target, self.scflags, self.datarep, desc_in, ctxt,
+            desc_out)
         self.ctxt_attr = attr
         self.ctxt_expiry = exp
         if err in (sspicon.SEC_I_COMPLETE_NEEDED, sspicon.SEC_I_COMPLETE_AND_CONTINUE):
@@ -257,11 +257,7 @@ class ClientAuth(_BaseAuth):
 
     def authorize(self, sec_buffer_in: Any) -> tuple[int, win32security.PySecBufferDescType]:
         """One InitializeSecurityContext leg: ``(err, sec_buffer_out)``."""
-        return self._leg(sec_buffer_in, lambda ctxt_in, desc_in, ctxt, desc_out: (
-            win32security.InitializeSecurityContext(
-                self.credentials, ctxt_in, self.targetspn, self.scflags, self.datarep, desc_in,
-                ctxt, desc_out,
-            )))
+        return self._leg(sec_buffer_in, True, self.targetspn)
 
 
 class ServerAuth(_BaseAuth):
@@ -287,7 +283,4 @@ class ServerAuth(_BaseAuth):
 
     def authorize(self, sec_buffer_in: Any) -> tuple[int, win32security.PySecBufferDescType]:
         """One AcceptSecurityContext leg: ``(err, sec_buffer_out)``."""
-        return self._leg(sec_buffer_in, lambda ctxt_in, desc_in, ctxt, desc_out: (
-            win32security.AcceptSecurityContext(
-                self.credentials, ctxt_in, desc_in, self.scflags, self.datarep, ctxt, desc_out,
-            )))
+        return self._leg(sec_buffer_in, False, None)

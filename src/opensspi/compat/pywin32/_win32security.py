@@ -37,7 +37,7 @@ from opensspi.attributes import (
     SessionKey,
 )
 from opensspi.buffers import SecBuffer, SecBufferDesc
-from opensspi.constants import SecPkgAttr, SecPkgCredAttr, SecStatus
+from opensspi.constants import SecPkgAttr, SecPkgCredAttr
 from opensspi.errors import SspiError
 from opensspi.handles import CtxtRecord
 from opensspi.message import StreamSizes
@@ -94,11 +94,6 @@ def door_call(record: CtxtRecord, funcname: str, call: Callable[..., T], *args: 
 
 def _expiry(value: datetime | None) -> datetime:
     return NEVER if value is None else value
-
-
-def _status(value: SecStatus) -> int:
-    v = int(value)
-    return v - (1 << 32) if v & 0x80000000 else v
 
 
 def _package_dict(info: PackageInfo) -> dict[str, Any]:
@@ -427,19 +422,43 @@ def AcquireCredentialsHandle(  # noqa: N802
     return cred, NEVER if expiry is None else expiry
 
 
-def _leg_descs(
-    pinput: PySecBufferDescType | None, poutput: PySecBufferDescType,
-) -> tuple[SecBufferDesc | None, SecBufferDesc | None]:
-    """A handshake leg's descriptors as the sspi layer takes them: a PySecBufferDescType's
-    SecBufferDesc as it is; anything else goes through :func:`_desc`, which raises TypeError
-    as pywin32 does."""
-    return (pinput._sec if type(pinput) is PySecBufferDescType else _desc(pinput),
-            poutput._sec if type(poutput) is PySecBufferDescType else _desc(poutput))
+def handshake_leg(
+    client: bool,
+    credential: PyCredHandleType | None,
+    context: PyCtxtHandleType | None,
+    target: str | None,
+    fcontextreq: int,
+    datarep: int,
+    pinput: PySecBufferDescType | None,
+    pnewcontext: PyCtxtHandleType,
+    poutput: PySecBufferDescType,
+) -> tuple[int, int, datetime]:
+    """One InitializeSecurityContext (``client``) or AcceptSecurityContext leg as pywin32 runs
+    it: ``(rc, attrs, expiry)``, with ``pnewcontext`` and ``poutput`` filled in place.
 
-
-def _leg_result(result: _sspi.IscResult | _sspi.AscResult) -> tuple[int, int, datetime]:
-    """``(rc, attrs, expiry)`` as pywin32 returns them from a handshake leg."""
-    return _status(result.status), int(result.context_attr), _expiry(result.expiry)
+    Both functions below and pywin32's ``sspi`` helper classes come here: one frame between
+    them and the Windows function. A PySecBufferDescType's SecBufferDesc is passed as it is;
+    anything else goes through :func:`_desc`, which raises TypeError as pywin32 does."""
+    desc_in = pinput._sec if type(pinput) is PySecBufferDescType else _desc(pinput)
+    desc_out = poutput._sec if type(poutput) is PySecBufferDescType else _desc(poutput)
+    cred = credential._handle if credential is not None else None
+    ctxt = context._handle if context is not None else None
+    try:
+        if client:
+            result: _sspi.IscResult | _sspi.AscResult = _sspi.InitializeSecurityContext(
+                cred, ctxt, target, fcontextreq & 0xFFFFFFFF, 0, datarep, desc_in, 0,
+                pnewcontext._handle, desc_out)
+        else:
+            result = _sspi.AcceptSecurityContext(
+                cred, ctxt, desc_in, fcontextreq & 0xFFFFFFFF, datarep, pnewcontext._handle,
+                desc_out)
+    except SspiError as exc:
+        call = "InitializeSecurityContext" if client else "AcceptSecurityContext"
+        raise error(exc.winerror, call, exc.message) from exc
+    status = int(result.status)
+    expiry = result.expiry
+    return (status - (1 << 32) if status & 0x80000000 else status, int(result.context_attr),
+            NEVER if expiry is None else expiry)
 
 
 def InitializeSecurityContext(  # noqa: N802
@@ -453,17 +472,8 @@ def InitializeSecurityContext(  # noqa: N802
     poutput: PySecBufferDescType,
 ) -> tuple[int, int, datetime]:
     """``(rc, attrs, expiry)``; ``pnewcontext`` and ``poutput`` are filled in place."""
-    desc_in, desc_out = _leg_descs(pinput, poutput)
-    try:
-        result = _sspi.InitializeSecurityContext(
-            credentials._handle if credentials is not None else None,
-            context._handle if context is not None else None,
-            targetname, fcontextreq & 0xFFFFFFFF, 0, datarep, desc_in, 0,
-            pnewcontext._handle, desc_out,
-        )
-    except SspiError as exc:
-        raise error(exc.winerror, "InitializeSecurityContext", exc.message) from exc
-    return _leg_result(result)
+    return handshake_leg(True, credentials, context, targetname, fcontextreq, datarep, pinput,
+                         pnewcontext, poutput)
 
 
 def AcceptSecurityContext(  # noqa: N802
@@ -476,16 +486,8 @@ def AcceptSecurityContext(  # noqa: N802
     poutput: PySecBufferDescType,
 ) -> tuple[int, int, datetime]:
     """``(rc, attrs, expiry)``; ``pnewcontext`` and ``poutput`` are filled in place."""
-    desc_in, desc_out = _leg_descs(pinput, poutput)
-    try:
-        result = _sspi.AcceptSecurityContext(
-            credential._handle if credential is not None else None,
-            context._handle if context is not None else None,
-            desc_in, fcontextreq & 0xFFFFFFFF, targetdatarep, pnewcontext._handle, desc_out,
-        )
-    except SspiError as exc:
-        raise error(exc.winerror, "AcceptSecurityContext", exc.message) from exc
-    return _leg_result(result)
+    return handshake_leg(False, credential, context, None, fcontextreq, targetdatarep, pinput,
+                         pnewcontext, poutput)
 
 
 def CompleteAuthToken(context: PyCtxtHandleType, token: PySecBufferDescType) -> None:  # noqa: N802
