@@ -164,3 +164,28 @@ def test_mutated_real_tokens_only_decode_error(
     data[index % len(data)] = value
     with contextlib.suppress(DecodeError):
         n.decode_token(bytes(data))
+
+
+def test_init_token_is_what_negtokeninit_builds() -> None:
+    """The initiator's remembered first token: the same bytes and mechTypes DER as building
+    NegTokenInit, for a small (NTLM) token, a large (Kerberos-sized) one and none at all."""
+    for mech_token in (b"NTLMSSP\x00\x01" + bytes(30), bytes(range(256)) * 3, None):
+        oids = (n.NTLMSSP_OID,) if mech_token is None or len(mech_token) < 100 else (
+            n.MS_KRB5_OID, n.KRB5_OID, n.NTLMSSP_OID)
+        built = n.NegTokenInit(mech_types=oids, mech_token=mech_token)
+        for _ in range(2):
+            assert n.init_token(oids, mech_token) == (built.to_token(), built.mech_types_raw)
+
+
+def test_known_init_keeps_small_decoded_tokens_only() -> None:
+    """An acceptor remembers a small init token it decoded, by its exact bytes; a large one
+    (a Kerberos AP-REQ inside) and anything not bytes are not kept."""
+    small = n.NegTokenInit(mech_types=(n.NTLMSSP_OID,), mech_token=b"NTLMSSP\x00\x01" + bytes(30))
+    token = small.to_token()
+    assert n.known_init(token) is None or n.known_init(token) == small
+    n.remember_init(token, small)
+    assert n.known_init(token) == small
+    assert n.known_init(bytearray(token)) is None
+    large = n.NegTokenInit(mech_types=(n.KRB5_OID,), mech_token=bytes(400))
+    n.remember_init(large.to_token(), large)
+    assert n.known_init(large.to_token()) is None

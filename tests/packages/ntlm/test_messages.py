@@ -32,6 +32,7 @@ from opensspi.packages.ntlm.messages import (
     TargetInfo,
     Version,
     message_type,
+    parse_negotiate,
 )
 
 F = NegotiateFlags
@@ -180,6 +181,22 @@ def test_negotiate_round_trip(message: NegotiateMessage) -> None:
     data = message.build()
     assert NegotiateMessage.parse(data) == message
     assert message_type(data) is MessageType.NtLmNegotiate
+
+
+@_RELAXED
+@given(negotiate_messages())
+def test_parse_negotiate_remembers_only_what_parse_gives(message: NegotiateMessage) -> None:
+    """The acceptor's memo of NEGOTIATE_MESSAGEs: the same value as ``parse``, the first time
+    and again; ``max_size`` still applies to a remembered message; a truncated message is
+    refused every time (a failure is never remembered)."""
+    data = message.build()
+    assert parse_negotiate(data) == NegotiateMessage.parse(data) == message
+    assert parse_negotiate(data) == message
+    with pytest.raises(DecodeError, match="limit"):
+        parse_negotiate(data, len(data) - 1)
+    for _ in range(2):
+        with pytest.raises(DecodeError):
+            parse_negotiate(data[:-1] if len(data) > 32 else data[:11])
 
 
 @_RELAXED
