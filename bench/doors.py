@@ -30,6 +30,27 @@ from opensspi.buffers import SecBuffer, SecBufferDesc
 from opensspi.constants import CredentialUse, SecBufferType, SecPkgAttr, SecStatus
 
 _MAX_TOKEN = 48000
+
+
+def settle(names: tuple[str, ...] = ("KRB5_CONFIG", "KRB5CCNAME", "KRB5_KTNAME",
+                                     "NTLM_USER_FILE")) -> None:
+    """Wait until the files these variables name are older than opensspi's "racy" window:
+    a file changed within it is read again on every acquisition (a same-size rewrite in the
+    same clock tick could go unseen), and the setup just wrote them. The timings are then of
+    the steady state a long-running program sees, not of its first two seconds."""
+    import os
+
+    from opensspi.packages.kerberos import parsed
+
+    newest = 0
+    for name in names:
+        path = os.environ.get(name, "").removeprefix("FILE:")
+        if path and os.path.isfile(path):
+            st = os.stat(path)
+            newest = max(newest, st.st_mtime_ns, st.st_ctime_ns)
+    wait = (newest + parsed.RACY_NS - time.time_ns()) / 1e9
+    if wait > 0:
+        time.sleep(wait + 0.05)
 _PYWIN32_MODULES = ("win32security", "sspi", "sspicon", "pywintypes")
 
 

@@ -373,7 +373,7 @@ def _door_flags() -> tuple[int, int]:
 def doors_section() -> Section:
     """1 KiB wrap+unwrap and client+acceptor contexts through every door, against MIT."""
     sys.path.insert(0, str(ROOT / "bench"))
-    from doors import SspiPair, authorize, pywin32_pair
+    from doors import SspiPair, authorize, pywin32_pair, settle
 
     mit = _mit()
     from opensspi.packages.kerberos import KerberosAuthData
@@ -424,7 +424,7 @@ def doors_section() -> Section:
         client.step(server.step(client.step()))
         return client
 
-    _settle()
+    settle()
     result = Section({
         "pythonic-wrap": lambda: server.unwrap(client.wrap(kib)),
         "sspi-wrap": lambda: pair.round_trip(kib),
@@ -462,27 +462,6 @@ def doors_section() -> Section:
         ("pywin32 over Pythonic, contexts", "pywin32-handshake", "pythonic-handshake"),
     ]
     return result
-
-
-def _settle() -> None:
-    """Wait until krb5.conf, the ccache and the keytab are older than opensspi's "racy" window
-    (files changed within it are read again on every acquisition, since a same-size rewrite in
-    the same clock tick could go unseen): the setup above just wrote the ccache (MIT stored its
-    service ticket there), and the timings are of the steady state a long-running program
-    sees, not of its first two seconds."""
-    import os
-
-    from opensspi.packages.kerberos import parsed
-
-    newest = 0
-    for name in ("KRB5_CONFIG", "KRB5CCNAME", "KRB5_KTNAME"):
-        path = os.environ.get(name, "").removeprefix("FILE:")
-        if path and os.path.isfile(path):
-            st = os.stat(path)
-            newest = max(newest, st.st_mtime_ns, st.st_ctime_ns)
-    wait = (newest + parsed.RACY_NS - time.time_ns()) / 1e9
-    if wait > 0:
-        time.sleep(wait + 0.05)
 
 
 def _mit_version() -> str:
