@@ -196,6 +196,12 @@ _INPUT_OF = {
 }
 
 
+_GRANTED_IF_ASKED = (
+    _REQUEST_TARGET | _ALWAYS_SIGN | _EXTENDED_SESSIONSECURITY | _128 | _56 | _KEY_EXCH | _SIGN
+    | _SEAL | _IDENTIFY
+)
+"""The NEGOTIATE flags an acceptor grants whenever the client asks for them."""
+
 _NEGOTIATE_TOKENS: dict[int, bytes] = {}
 """The NEGOTIATE_MESSAGE this client sends, by its flags (at most 32 kept)."""
 
@@ -511,14 +517,7 @@ class NtlmContext(SecurityContext):
         )
         flags |= _UNICODE if asked & _UNICODE \
             else _OEM
-        for wanted in (
-            _REQUEST_TARGET, _ALWAYS_SIGN,
-            _EXTENDED_SESSIONSECURITY, _128,
-            _56, _KEY_EXCH, _SIGN,
-            _SEAL, _IDENTIFY,
-        ):
-            if asked & wanted:
-                flags |= wanted
+        flags |= asked & _GRANTED_IF_ASKED
         settings = self._settings
         info = TargetInfo.from_names(
             nb_domain_name=settings.nb_domain,
