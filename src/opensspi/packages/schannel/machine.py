@@ -612,12 +612,18 @@ class SchannelContext(SecurityContext):
             else State.PEER_CLOSED
         return Choice(Opened(SecStatus.SEC_I_CONTEXT_EXPIRED, size), closed)
 
-    def _encrypt(self, data: bytes | memoryview) -> bytes:
+    def _writable_engine(self) -> Engine:
+        """The engine, with whatever it already had to send moved to ``_pending_out`` first, so
+        that the next output holds only the records of the data written now."""
         engine = self._engine
         assert engine is not None
         waiting = engine.take()
         if waiting:
             self._pending_out += waiting
+        return engine
+
+    def _encrypt(self, data: bytes | memoryview) -> bytes:
+        engine = self._writable_engine()
         try:
             engine.write(data)
         except EngineError as exc:
@@ -626,11 +632,7 @@ class SchannelContext(SecurityContext):
 
     def _encrypt_record(self, data: bytes, header: int) -> tuple[bytes, bytes, bytes]:
         """EncryptMessage: one record, cut into its STREAM_HEADER, DATA and STREAM_TRAILER."""
-        engine = self._engine
-        assert engine is not None
-        waiting = engine.take()
-        if waiting:
-            self._pending_out += waiting
+        engine = self._writable_engine()
         try:
             return engine.write_record(data, header)
         except EngineError as exc:
