@@ -12,6 +12,8 @@ Measured (each best of several rounds), handshakes per second:
 - pywin32's ``sspi.ClientAuth``/``ServerAuth`` look-alikes (``opensspi.compat.pywin32``), which
   acquire both credentials for every connection, as pywin32 programs do; and, for reference,
   one pair kept and ``reset()`` per connection (pywin32's own way to keep the credentials);
+- the Windows functions (``opensspi.sspi``, bench/doors.py's ``SspiPair``): Initialize/
+  AcceptSecurityContext with SecBufferDesc tokens on credential handles acquired once;
 - for reference, the Pythonic API acquiring both credentials for every connection, as
   ``ClientAuth``/``ServerAuth`` must: what the pywin32 row would be if its door cost nothing;
 - pyspnego ``spnego.client``/``spnego.server`` with ``protocol="negotiate"`` and
@@ -95,6 +97,23 @@ def ours_new_creds() -> None:
     """A handshake on credentials acquired for it (both sides), through the Pythonic API."""
     client, server = ours_creds()
     ours_handshake(client, server)
+
+
+# -- opensspi, Windows functions --------------------------------------------------------------
+
+def sspi_pair() -> Any:
+    """bench/doors.py's SspiPair for Negotiate, with the flags pywin32's ClientAuth asks by
+    default; its ``handshake()`` is one authentication on the handles it acquired."""
+    from doors import SspiPair
+
+    import opensspi
+
+    isc = int(opensspi.IscReq.INTEGRITY | opensspi.IscReq.SEQUENCE_DETECT
+              | opensspi.IscReq.REPLAY_DETECT | opensspi.IscReq.CONFIDENTIALITY)
+    asc = int(opensspi.AscReq.INTEGRITY | opensspi.AscReq.SEQUENCE_DETECT
+              | opensspi.AscReq.REPLAY_DETECT | opensspi.AscReq.CONFIDENTIALITY)
+    return SspiPair("Negotiate", client_auth=opensspi.AuthIdentity(USER, DOMAIN, PASSWORD),
+                    server_auth=None, target=f"HTTP/{TARGET_HOST}", isc=isc, asc=asc)
 
 
 # -- opensspi, pywin32 look-alikes ----------------------------------------------------------
@@ -185,13 +204,15 @@ def main() -> int:
 
     cc, sc = ours_creds()
     nc, ns = ours_creds("ntlm")
+    pair = sspi_pair()
     settle()  # the files _environment() wrote: time the steady state
-    theirs, api, api_ntlm, pywin32, kept, api_new = best_rates(
+    theirs, api, api_ntlm, windows, pywin32, kept, api_new = best_rates(
         [spnego_handshake, lambda: ours_handshake(cc, sc), lambda: ours_handshake(nc, ns),
-         pywin32_handshake, pywin32_kept(), ours_new_creds], seconds=seconds)
+         pair.handshake, pywin32_handshake, pywin32_kept(), ours_new_creds], seconds=seconds)
     rows = [
         ("Pythonic API, default package list", api, "target >= 10x"),
         ('Pythonic API, package_list="ntlm"', api_ntlm, ""),
+        ("opensspi.sspi Initialize/AcceptSecurityContext", windows, ""),
         ("pywin32 ClientAuth/ServerAuth (new credentials each)", pywin32, "target >= 10x"),
         ("pywin32 ClientAuth/ServerAuth kept, reset() each", kept, "for reference"),
         ("Pythonic API, new credentials each (no pywin32 door)", api_new, "for reference"),
